@@ -1,0 +1,16 @@
+//! The key/value state machine with Consul's semantics.
+
+mod graveyard;
+mod prefix;
+pub mod store;
+pub mod types;
+pub mod validate;
+
+#[cfg(test)]
+mod model_tests;
+#[cfg(test)]
+mod tests;
+
+pub use store::*;
+pub use types::*;
+pub use validate::validate;

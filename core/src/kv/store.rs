@@ -1,0 +1,152 @@
+//! The KV state machine: committed commands in log order, Consul's results and indexes out.
+//!
+//! Reads live in `store/read.rs`, snapshots and their checks in `store/snapshot.rs`.
+
+mod read;
+mod snapshot;
+
+use super::graveyard::Graveyard;
+use super::prefix::under_prefix;
+use super::types::{KvCommand, KvEntry};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Most tombstones kept. Past it the oldest are dropped and summarised by a floor index, so
+/// memory stays bounded at the cost of spurious (never missed) wake-ups of blocking queries.
+pub const TOMBSTONES_MAX: usize = 100_000;
+
+/// Every live key with its Consul indexes, plus what blocking queries need to see deletions.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KvStore {
+    entries: BTreeMap<String, KvEntry>,
+    graveyard: Graveyard,
+    /// Last log index that changed the table (a write or a delete that removed something):
+    /// Consul's X-Consul-Index for the whole store. Refused CAS and no-op deletes leave it.
+    last_change_index: u64,
+    /// Last log index given to `apply`, whether or not it changed anything.
+    last_applied_index: u64,
+}
+
+impl KvStore {
+    pub fn new() -> KvStore {
+        KvStore::default()
+    }
+
+    /// Applies a command committed at log `index` (strictly increasing across calls).
+    /// Returns whether it took effect, as Consul's `true`/`false` answer to the write.
+    pub fn apply(&mut self, index: u64, cmd: &KvCommand) -> bool {
+        self.apply_bounded(index, cmd, TOMBSTONES_MAX)
+    }
+
+    /// `apply` with the tombstone bound as a parameter, so tests can reach eviction cheaply.
+    pub(crate) fn apply_bounded(
+        &mut self,
+        index: u64,
+        cmd: &KvCommand,
+        tombstones_max: usize,
+    ) -> bool {
+        assert!(
+            index > self.last_applied_index,
+            "KV commands applied out of log order: index {index} after {}",
+            self.last_applied_index
+        );
+        self.last_applied_index = index;
+        match cmd {
+            KvCommand::Set { key, value, flags } => {
+                self.write(index, key, value, *flags);
+                true
+            }
+            KvCommand::Cas {
+                key,
+                value,
+                flags,
+                modify_index,
+            } => {
+                let current_index = self.entries.get(key.as_str()).map(|e| e.modify_index);
+                // Consul: 0 means "only if absent"; otherwise the key must exist at that index.
+                let matches = match current_index {
+                    None => *modify_index == 0,
+                    Some(current) => *modify_index != 0 && current == *modify_index,
+                };
+                if matches {
+                    self.write(index, key, value, *flags);
+                }
+                matches
+            }
+            KvCommand::Delete { key } => {
+                self.delete(index, key, tombstones_max);
+                true
+            }
+            KvCommand::DeleteCas { key, modify_index } => {
+                self.apply_delete_cas(index, key, *modify_index, tombstones_max)
+            }
+            KvCommand::DeleteTree { prefix } => {
+                self.delete_tree(index, prefix, tombstones_max);
+                true
+            }
+        }
+    }
+
+    /// Consul (`kvsDeleteCASTxn`) answers `true` when the key is already absent, whatever the
+    /// index: the caller wanted it gone and it is. A present key must match its ModifyIndex.
+    fn apply_delete_cas(
+        &mut self,
+        index: u64,
+        key: &str,
+        modify_index: u64,
+        tombstones_max: usize,
+    ) -> bool {
+        match self.entries.get(key) {
+            None => true,
+            Some(entry) if entry.modify_index == modify_index => {
+                self.delete(index, key, tombstones_max);
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// Creates or updates `key`. An update keeps CreateIndex, and also the lock fields: only
+    /// lock/unlock operations change those in Consul, never a plain write.
+    fn write(&mut self, index: u64, key: &str, value: &[u8], flags: u64) {
+        self.graveyard.remove(key);
+        match self.entries.get_mut(key) {
+            Some(entry) => {
+                entry.value = value.to_vec();
+                entry.flags = flags;
+                entry.modify_index = index;
+            }
+            None => {
+                let entry = KvEntry {
+                    key: key.to_string(),
+                    value: value.to_vec(),
+                    flags,
+                    create_index: index,
+                    modify_index: index,
+                    lock_index: 0,
+                    session: None,
+                };
+                self.entries.insert(key.to_string(), entry);
+            }
+        }
+        self.last_change_index = index;
+    }
+
+    /// Removes `key` if present, leaving a tombstone. Deleting nothing changes no index, as in
+    /// Consul, so blocking queries are not woken for nothing.
+    fn delete(&mut self, index: u64, key: &str, tombstones_max: usize) {
+        if self.entries.remove(key).is_some() {
+            self.graveyard.bury(key, index, tombstones_max);
+            self.last_change_index = index;
+        }
+    }
+
+    fn delete_tree(&mut self, index: u64, prefix: &str, tombstones_max: usize) {
+        let doomed: Vec<String> = under_prefix(&self.entries, prefix)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in &doomed {
+            self.delete(index, key, tombstones_max);
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! The data of the key/value store, as Consul defines it.
+
+use serde::{Deserialize, Serialize};
+
+/// The largest value Consul accepts, and so do we: 512 KiB.
+pub const VALUE_SIZE_BYTES_MAX: usize = 512 * 1024;
+/// Longest key accepted; Consul has no hard limit, we bound it so messages stay bounded.
+pub const KEY_SIZE_BYTES_MAX: usize = 8 * 1024;
+
+/// One stored key, with Consul's indexes (all Raft log indexes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KvEntry {
+    pub key: String,
+    pub value: Vec<u8>,
+    pub flags: u64,
+    pub create_index: u64,
+    pub modify_index: u64,
+    pub lock_index: u64,
+    pub session: Option<String>,
+}
+
+/// A replicated write. Checked for size before it is proposed; applied in log order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KvCommand {
+    /// Write unconditionally.
+    Set {
+        key: String,
+        value: Vec<u8>,
+        flags: u64,
+    },
+    /// Write only if the key's ModifyIndex equals `modify_index`; 0 means "only if absent".
+    Cas {
+        key: String,
+        value: Vec<u8>,
+        flags: u64,
+        modify_index: u64,
+    },
+    /// Delete one key (no error if absent).
+    Delete { key: String },
+    /// Delete one key only if its ModifyIndex equals `modify_index`.
+    DeleteCas { key: String, modify_index: u64 },
+    /// Delete every key that starts with `prefix`.
+    DeleteTree { prefix: String },
+}
+
+impl KvCommand {
+    pub fn key(&self) -> &str {
+        match self {
+            KvCommand::Set { key, .. }
+            | KvCommand::Cas { key, .. }
+            | KvCommand::Delete { key }
+            | KvCommand::DeleteCas { key, .. } => key,
+            KvCommand::DeleteTree { prefix } => prefix,
+        }
+    }
+}
+
+/// Why a KV request was refused before anything was written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KvError {
+    ValueTooLarge {
+        size_bytes: usize,
+        size_bytes_max: usize,
+    },
+    KeyTooLarge {
+        size_bytes: usize,
+        size_bytes_max: usize,
+    },
+    EmptyKey,
+}
+
+impl std::fmt::Display for KvError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KvError::ValueTooLarge { size_bytes, size_bytes_max } => write!(
+                f,
+                "Request body too large: value is {size_bytes} bytes, the maximum is {size_bytes_max} bytes"
+            ),
+            KvError::KeyTooLarge { size_bytes, size_bytes_max } => {
+                write!(f, "Key too long: {size_bytes} bytes, the maximum is {size_bytes_max} bytes")
+            }
+            KvError::EmptyKey => write!(f, "Missing key name"),
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Concord's sans-IO core: Raft, membership, KV and bootstrap as pure state machines.
+//!
+//! Nothing here does I/O, reads a clock, or draws unseeded randomness: time comes in with each
+//! event (`now_ms`), a seeded PRNG at construction, and output is an ordered list of actions.
+
+pub mod kv;
+pub mod raft;
+pub mod rng;

@@ -1,0 +1,77 @@
+//! Timings and bounds of the Raft module. Every queue and batch has a named maximum here.
+
+/// Consul's defaults scaled as its `raft_multiplier = 1` (production) timings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RaftOptions {
+    /// Election timeouts are drawn from `election_timeout_min_ms..election_timeout_max_ms`.
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    /// Heartbeats keep followers from campaigning; well under the minimum election timeout.
+    pub heartbeat_interval_ms: u64,
+    /// Entries in one AppendEntries.
+    pub append_entries_max: usize,
+    /// Payload bytes in one AppendEntries (at least one entry is always sent).
+    pub append_bytes_max: usize,
+    /// AppendEntries in flight to one follower before the leader waits for replies.
+    pub inflight_messages_max: usize,
+    /// Bytes of snapshot in one InstallSnapshot chunk.
+    pub snapshot_chunk_bytes_max: usize,
+    /// Entries proposed but not yet committed before proposals are refused (back-pressure).
+    pub uncommitted_entries_max: usize,
+    /// ReadIndex requests waiting for a quorum before new ones are refused.
+    pub pending_reads_max: usize,
+    /// A learner whose match index is within this many entries of the commit index is promoted.
+    pub learner_catch_up_entries: u64,
+    /// PreVote: ask before disrupting the cluster with a higher term.
+    pub pre_vote: bool,
+    /// CheckQuorum: a leader that has not heard from a quorum within an election timeout
+    /// steps down, and followers ignore vote requests while they hear from a leader.
+    pub check_quorum: bool,
+}
+
+impl Default for RaftOptions {
+    fn default() -> RaftOptions {
+        RaftOptions {
+            election_timeout_min_ms: 1000,
+            election_timeout_max_ms: 2000,
+            heartbeat_interval_ms: 100,
+            append_entries_max: 256,
+            append_bytes_max: 1024 * 1024,
+            inflight_messages_max: 8,
+            snapshot_chunk_bytes_max: 256 * 1024,
+            uncommitted_entries_max: 4096,
+            pending_reads_max: 4096,
+            learner_catch_up_entries: 16,
+            pre_vote: true,
+            check_quorum: true,
+        }
+    }
+}
+
+impl RaftOptions {
+    /// The fast timings of `-dev` and of the simulator's small clusters.
+    pub fn fast() -> RaftOptions {
+        RaftOptions {
+            election_timeout_min_ms: 150,
+            election_timeout_max_ms: 300,
+            heartbeat_interval_ms: 30,
+            ..RaftOptions::default()
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.election_timeout_min_ms >= self.election_timeout_max_ms {
+            return Err("election_timeout_min_ms must be below election_timeout_max_ms".into());
+        }
+        if self.heartbeat_interval_ms * 2 > self.election_timeout_min_ms {
+            return Err("heartbeat_interval_ms must be at most half the election timeout".into());
+        }
+        if self.append_entries_max == 0 || self.inflight_messages_max == 0 {
+            return Err("append_entries_max and inflight_messages_max must be positive".into());
+        }
+        if self.snapshot_chunk_bytes_max == 0 {
+            return Err("snapshot_chunk_bytes_max must be positive".into());
+        }
+        Ok(())
+    }
+}
