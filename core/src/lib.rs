@@ -3,6 +3,8 @@
 //! Nothing here does I/O, reads a clock, or draws unseeded randomness: time comes in with each
 //! event (`now_ms`), a seeded PRNG at construction, and output is an ordered list of actions.
 
+pub mod agent;
 pub mod kv;
+pub mod membership;
 pub mod raft;
 pub mod rng;

@@ -69,7 +69,7 @@ fn run(net: &mut Network, case: &Case) -> String {
         }
         "propose-conf" => {
             let change = match pos[1] {
-                "add-learner" => ConfigChange::AddLearner(id(pos[2])),
+                "add-learner" => ConfigChange::AddLearner(id(pos[2]), pos[2].to_string()),
                 "promote" => ConfigChange::Promote(id(pos[2])),
                 "remove" => ConfigChange::Remove(id(pos[2])),
                 other => panic!("unknown change {other}"),

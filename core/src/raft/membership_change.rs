@@ -9,7 +9,8 @@ use super::types::{ClusterConfig, EntryPayload, NodeId};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfigChange {
-    AddLearner(NodeId),
+    /// A new non-voter and its RPC address.
+    AddLearner(NodeId, String),
     Promote(NodeId),
     Remove(NodeId),
 }
@@ -92,11 +93,12 @@ pub fn changed_config(
 ) -> Result<ClusterConfig, String> {
     let mut next = config.clone();
     match change {
-        ConfigChange::AddLearner(id) => {
+        ConfigChange::AddLearner(id, addr) => {
             if config.contains(id) {
                 return Err(format!("{id} is already a member"));
             }
             next.learners.insert(id.clone());
+            next.addresses.insert(id.clone(), addr.clone());
         }
         ConfigChange::Promote(id) => {
             if !next.learners.remove(id) {
@@ -108,6 +110,7 @@ pub fn changed_config(
             if !next.voters.remove(id) && !next.learners.remove(id) {
                 return Err(format!("{id} is not a member"));
             }
+            next.addresses.remove(id);
             if next.voters.is_empty() {
                 return Err("cannot remove the last voter".to_string());
             }

@@ -1,7 +1,7 @@
 //! Plain data types of the Raft log, shared by the core, the storage and the simulator.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// A server's identity in Raft: its node name, unique in the cluster (as in Consul).
@@ -34,13 +34,16 @@ impl fmt::Display for NodeId {
 pub struct ClusterConfig {
     pub voters: BTreeSet<NodeId>,
     pub learners: BTreeSet<NodeId>,
+    /// Where each member's RPC listener is, so that a restarted server can reach its peers
+    /// before gossip has told it anything (Raft itself ignores this).
+    pub addresses: BTreeMap<NodeId, String>,
 }
 
 impl ClusterConfig {
     pub fn with_voters(voters: impl IntoIterator<Item = NodeId>) -> ClusterConfig {
         ClusterConfig {
             voters: voters.into_iter().collect(),
-            learners: BTreeSet::new(),
+            ..ClusterConfig::default()
         }
     }
 

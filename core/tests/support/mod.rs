@@ -1,3 +1,4 @@
 #![allow(dead_code)]
+pub mod agent_net;
 pub mod datadriven;
 pub mod raft_net;

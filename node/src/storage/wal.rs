@@ -74,6 +74,8 @@ impl RaftStorage {
                 log_base_index,
             });
         }
+        // The log continues another snapshot point only if a crash fell between the two
+        // writes of `save_snapshot` (or the log disagrees with the snapshot at its index).
         let compaction_interrupted =
             (log.base_index, log.base_term) != (snapshot_index, snapshot_term);
         let mut hard_state = log.hard_state.clone();
@@ -87,24 +89,14 @@ impl RaftStorage {
             stats: StorageStats::default(),
         };
         if compaction_interrupted {
-            tracing::info!(
-                snapshot_index,
-                "finishing a log compaction a crash interrupted"
-            );
-            let bytes = compacted_log(snapshot_index, snapshot_term, &hard_state, &entries)
-                .map_err(StorageError::io(LOG_FILE))?;
-            storage
-                .write(|disk| disk.write_atomic(LOG_FILE, &bytes))
-                .map_err(StorageError::io(LOG_FILE))?;
-            storage.stats.bytes_written += bytes.len() as u64;
+            storage.finish_compaction(snapshot_term, &hard_state, &entries)?;
         }
-        let finished_interrupted_compaction = compaction_interrupted;
         let recovered = Recovered {
             hard_state,
             snapshot,
             entries,
             torn_tail_truncated_bytes,
-            finished_interrupted_compaction,
+            finished_interrupted_compaction: compaction_interrupted,
         };
         Ok((storage, recovered))
     }
@@ -203,6 +195,28 @@ impl RaftStorage {
 
     pub fn stats(&self) -> StorageStats {
         self.stats
+    }
+
+    /// Rewrites the log as `save_snapshot` would have, had the crash not come first. Without
+    /// it, entries appended from now on would continue a log that disagrees with the snapshot,
+    /// and the next recovery would drop them with it.
+    fn finish_compaction(
+        &mut self,
+        snapshot_term: u64,
+        hard_state: &HardState,
+        entries: &[Entry],
+    ) -> Result<(), StorageError> {
+        let snapshot_index = self.snapshot_index;
+        tracing::info!(
+            snapshot_index,
+            "finishing a log compaction a crash interrupted"
+        );
+        let bytes = compacted_log(snapshot_index, snapshot_term, hard_state, entries)
+            .map_err(StorageError::io(LOG_FILE))?;
+        self.write(|disk| disk.write_atomic(LOG_FILE, &bytes))
+            .map_err(StorageError::io(LOG_FILE))?;
+        self.stats.bytes_written += bytes.len() as u64;
+        Ok(())
     }
 
     fn check_usable(&self) -> io::Result<()> {

@@ -1,0 +1,174 @@
+//! The typed request API. The HTTP front end, the CLI (through HTTP) and the simulator all
+//! speak it; a request is answered by the local agent or forwarded to a server or the leader.
+
+use crate::kv::{KvCommand, KvEntry, KvError};
+use crate::membership::{Member, MemberStatus};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Consistency {
+    /// The leader answers from its state (Consul's default; may be briefly stale after a partition).
+    Default,
+    /// The leader first confirms its leadership with a quorum (ReadIndex): linearizable.
+    Consistent,
+    /// Any server answers from its own state, even without a leader.
+    Stale,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    KvGet {
+        key: String,
+        consistency: Consistency,
+    },
+    KvList {
+        prefix: String,
+        consistency: Consistency,
+    },
+    KvKeys {
+        prefix: String,
+        separator: Option<String>,
+        consistency: Consistency,
+    },
+    KvWrite {
+        command: KvCommand,
+    },
+    StatusLeader,
+    StatusPeers,
+    RaftConfiguration,
+    RaftRemovePeer {
+        id_or_address: String,
+    },
+    RaftTransferLeader {
+        target: Option<String>,
+    },
+    Members,
+    Join {
+        addr: String,
+    },
+    Leave,
+    ForceLeave {
+        node: String,
+    },
+}
+
+impl Request {
+    /// A short name for logs and traces.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Request::KvGet { .. } => "kv-get",
+            Request::KvList { .. } => "kv-list",
+            Request::KvKeys { .. } => "kv-keys",
+            Request::KvWrite { .. } => "kv-write",
+            Request::StatusLeader => "status-leader",
+            Request::StatusPeers => "status-peers",
+            Request::RaftConfiguration => "raft-configuration",
+            Request::RaftRemovePeer { .. } => "raft-remove-peer",
+            Request::RaftTransferLeader { .. } => "raft-transfer-leader",
+            Request::Members => "members",
+            Request::Join { .. } => "join",
+            Request::Leave => "leave",
+            Request::ForceLeave { .. } => "force-leave",
+        }
+    }
+}
+
+/// Consul's `X-Consul-*` headers of a read.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryMeta {
+    /// The index a blocking query waits to move past.
+    pub index: u64,
+    pub known_leader: bool,
+    /// Milliseconds since the answering server heard from the leader (0 on the leader).
+    pub last_contact_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaftServer {
+    pub id: String,
+    pub node: String,
+    pub address: String,
+    pub leader: bool,
+    pub voter: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub member: Member,
+    pub status: MemberStatus,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    Kv {
+        entries: Vec<KvEntry>,
+        meta: QueryMeta,
+    },
+    Keys {
+        keys: Vec<String>,
+        meta: QueryMeta,
+    },
+    KvWritten {
+        applied: bool,
+        index: u64,
+    },
+    Leader {
+        addr: Option<String>,
+    },
+    Peers {
+        addrs: Vec<String>,
+    },
+    RaftConfiguration {
+        servers: Vec<RaftServer>,
+        index: u64,
+    },
+    Members {
+        members: Vec<MemberInfo>,
+    },
+    Joined {
+        contacted: u32,
+    },
+    Done,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ApiError {
+    /// No leader is known (Consul: HTTP 500 "No cluster leader").
+    NoLeader,
+    /// A client agent knows no server to ask.
+    NoServers,
+    Kv(KvError),
+    BadRequest(String),
+    NotFound(String),
+    /// The request's deadline passed. For a write: it may or may not have happened.
+    Timeout,
+    /// The write's log entry was replaced by a new leader's: it did not happen.
+    LeadershipLost,
+    /// The agent cannot serve now (leaving, overloaded, ...); the reason says why.
+    Unavailable(String),
+    JoinFailed(String),
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiError::NoLeader => write!(f, "No cluster leader"),
+            ApiError::NoServers => write!(f, "No known Concord servers"),
+            ApiError::Kv(e) => write!(f, "{e}"),
+            ApiError::BadRequest(why) => write!(f, "Bad request: {why}"),
+            ApiError::NotFound(what) => write!(f, "{what}"),
+            ApiError::Timeout => write!(
+                f,
+                "Timeout waiting for the cluster (the request may or may not have been applied)"
+            ),
+            ApiError::LeadershipLost => write!(
+                f,
+                "Leadership lost while committing the request; it was not applied"
+            ),
+            ApiError::Unavailable(why) => write!(f, "{why}"),
+            ApiError::JoinFailed(why) => write!(f, "Failed to join: {why}"),
+        }
+    }
+}
+
+pub type ApiResult = Result<Response, ApiError>;

@@ -1,0 +1,166 @@
+//! Turning a Raft `Ready` into actions, and applying committed entries to the state machine.
+
+use super::api::{ApiError, Response};
+use super::command::{Command, StateSnapshot};
+use super::pending::{Pending, Waiting};
+use super::{Action, Agent, LogLevel};
+use crate::raft::{Entry, EntryPayload, ReadState, Ready};
+
+impl Agent {
+    /// Durable writes, then messages, then applying and answering: the Ready order.
+    pub(super) fn handle_ready(&mut self, ready: Ready, out: &mut Vec<Action>) {
+        if let Some(save) = ready.snapshot {
+            if save.restore {
+                self.restore_snapshot(&save.snapshot.data, save.snapshot.meta.last_index);
+            }
+            out.push(Action::SaveSnapshot(Box::new(save)));
+        }
+        if ready.hard_state.is_some() || !ready.entries.is_empty() {
+            out.push(Action::Persist {
+                hard_state: ready.hard_state,
+                entries: ready.entries,
+            });
+        }
+        for msg in ready.messages {
+            match self.rpc_addr_of(&msg.to) {
+                Some(to) => {
+                    let envelope = super::Envelope {
+                        from_addr: self.config.rpc_addr.clone(),
+                        msg: super::WireMessage::Raft(msg),
+                    };
+                    out.push(Action::Send { to, envelope });
+                }
+                None => self.stats.raft_messages_unroutable += 1,
+            }
+        }
+        for entry in &ready.committed {
+            self.apply_entry(entry);
+        }
+        for read in ready.read_states {
+            self.on_read_state(read);
+        }
+        self.answer_reads_applied();
+        if let Some(leader) = ready.leader_changed {
+            self.on_leader_changed(leader.map(|l| l.to_string()));
+        }
+        self.maybe_compact();
+    }
+
+    fn apply_entry(&mut self, entry: &Entry) {
+        let applied = match &entry.payload {
+            EntryPayload::Command(bytes) => {
+                let command = Command::decode(bytes).unwrap_or_else(|e| {
+                    panic!(
+                        "{}: committed entry {} does not decode: {e}",
+                        self.name(),
+                        entry.index
+                    )
+                });
+                match command {
+                    Command::Kv(kv) => self.kv.apply(entry.index, &kv),
+                }
+            }
+            EntryPayload::Noop | EntryPayload::Config(_) => true,
+        };
+        if matches!(entry.payload, EntryPayload::Config(_)) {
+            self.on_config_applied();
+        }
+        let Some((_, pending)) = self.pending.take_write_at(entry.index) else {
+            return;
+        };
+        let Waiting::Write { term, .. } = pending.waiting else {
+            unreachable!("indexed writes are writes")
+        };
+        let result = if term == entry.term {
+            Ok(Response::KvWritten {
+                applied,
+                index: entry.index,
+            })
+        } else {
+            Err(ApiError::LeadershipLost)
+        };
+        self.reply(pending.origin, result);
+    }
+
+    fn on_read_state(&mut self, read: ReadState) {
+        let Some(pending) = self.pending.get_mut(read.read_id) else {
+            return;
+        };
+        match (&mut pending.waiting, read.index) {
+            (Waiting::Read { read_index, .. }, Some(index)) => *read_index = Some(index),
+            (Waiting::Read { .. }, None) => {
+                let pending = self.pending.remove(read.read_id).expect("found above");
+                self.reply(pending.origin, Err(ApiError::LeadershipLost));
+            }
+            (other, _) => panic!(
+                "{}: read state for a request waiting on {other:?}",
+                self.config.node_name
+            ),
+        }
+    }
+
+    /// Consistent reads whose index is applied are answered now.
+    fn answer_reads_applied(&mut self) {
+        let applied = self.raft.as_ref().map_or(0, |r| r.applied_index());
+        let ready = self.pending.ids_where(
+            |p| matches!(p.waiting, Waiting::Read { read_index: Some(i), .. } if i <= applied),
+        );
+        for id in ready {
+            let Some(Pending {
+                origin,
+                waiting: Waiting::Read { request, .. },
+                ..
+            }) = self.pending.remove(id)
+            else {
+                unreachable!("selected as applied reads");
+            };
+            let response = self.read_kv(&request);
+            self.reply(origin, Ok(response));
+        }
+    }
+
+    fn on_leader_changed(&mut self, leader: Option<String>) {
+        match leader {
+            Some(name) => {
+                self.log(LogLevel::Info, format!("New leader elected: {name}"));
+                self.release_leader_waiters();
+            }
+            None => self.log(
+                LogLevel::Warn,
+                "raft: leadership lost; no cluster leader".to_string(),
+            ),
+        }
+    }
+
+    fn restore_snapshot(&mut self, data: &[u8], index: u64) {
+        let snapshot = StateSnapshot::decode(data).unwrap_or_else(|e| {
+            panic!("{}: snapshot at {index} does not decode: {e}", self.name())
+        });
+        self.kv = snapshot.kv;
+        self.log(
+            LogLevel::Info,
+            format!("raft: installed snapshot up to index {index}"),
+        );
+    }
+
+    /// Compacts the log once enough entries are applied (and durable) past the last snapshot.
+    fn maybe_compact(&mut self) {
+        let Some(raft) = self.raft.as_ref() else {
+            return;
+        };
+        let applied = raft.applied_index();
+        let since = applied.saturating_sub(raft.log().snapshot_meta().last_index);
+        if since < self.config.snapshot_threshold_entries || applied > raft.log().persisted_index()
+        {
+            return;
+        }
+        let data = StateSnapshot {
+            kv: self.kv.clone(),
+        }
+        .encode();
+        self.raft
+            .as_mut()
+            .expect("checked above")
+            .compact(applied, data);
+    }
+}

@@ -1,0 +1,77 @@
+//! An agent's settings, as the CLI and the simulator give them.
+
+use crate::membership::{MembershipOptions, Role};
+use crate::raft::RaftOptions;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentConfig {
+    pub node_name: String,
+    pub datacenter: String,
+    pub role: Role,
+    /// Where other agents gossip with us (`-bind`:`-serf-lan-port`).
+    pub gossip_addr: String,
+    /// Where Raft, forwarded requests and replies reach us (`-bind`:`-server-port`).
+    pub rpc_addr: String,
+    /// `-bootstrap-expect` (0: never bootstrap; wait to be added to an existing cluster).
+    pub bootstrap_expect: u32,
+    pub build: String,
+    pub raft: RaftOptions,
+    pub membership: MembershipOptions,
+    /// A request not answered by then fails with `Timeout`.
+    pub request_timeout_ms: u64,
+    /// How long a request waits for a leader to be elected before "No cluster leader".
+    pub leader_wait_ms: u64,
+    /// How long a leaving server waits to be removed from the voters.
+    pub leave_timeout_ms: u64,
+    /// Applied entries after which the log is compacted into a snapshot.
+    pub snapshot_threshold_entries: u64,
+    /// Requests in progress at once on this agent; more are refused.
+    pub pending_requests_max: usize,
+    /// How often the "No cluster leader" and "no known peers" complaints repeat.
+    pub complaint_interval_ms: u64,
+}
+
+impl AgentConfig {
+    /// Production defaults for a server or client called `node_name` at `ip`.
+    pub fn new(node_name: &str, ip: &str, role: Role) -> AgentConfig {
+        AgentConfig {
+            node_name: node_name.to_string(),
+            datacenter: "dc1".to_string(),
+            role,
+            gossip_addr: format!("{ip}:8301"),
+            rpc_addr: format!("{ip}:8300"),
+            bootstrap_expect: 0,
+            build: env!("CARGO_PKG_VERSION").to_string(),
+            raft: RaftOptions::default(),
+            membership: MembershipOptions::default(),
+            request_timeout_ms: 10_000,
+            leader_wait_ms: 5_000,
+            leave_timeout_ms: 5_000,
+            snapshot_threshold_entries: 8192,
+            pending_requests_max: 8192,
+            complaint_interval_ms: 10_000,
+        }
+    }
+
+    /// The quick timings of `-dev` and of the simulator.
+    pub fn fast(mut self) -> AgentConfig {
+        self.raft = RaftOptions::fast();
+        self.membership.gossip_interval_ms = 100;
+        self.membership.fail_timeout_ms = 2_000;
+        self.leader_wait_ms = 2_000;
+        self.request_timeout_ms = 5_000;
+        self.leave_timeout_ms = 3_000;
+        self.complaint_interval_ms = 5_000;
+        self
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.node_name.is_empty() {
+            return Err("node name must not be empty".into());
+        }
+        if self.role == Role::Client && self.bootstrap_expect > 0 {
+            return Err("bootstrap_expect is for servers only".into());
+        }
+        self.raft.validate()
+    }
+}

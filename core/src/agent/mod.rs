@@ -1,0 +1,272 @@
+//! The agent: one Concord process as a pure state machine. It owns membership, and on servers
+//! Raft and the state machine (KV); it turns client requests into proposals, reads or forwards.
+//!
+//! Inputs: `handle_request`, `handle_message`, `tick` (each with `now_ms`), `on_persisted`.
+//! Output: `poll` returns an ordered list of `Action`s to execute in order: durable writes
+//! first, then messages, then replies (see `Action`).
+
+pub mod api;
+mod apply;
+mod bootstrap;
+pub mod command;
+pub mod config;
+mod leave;
+mod pending;
+mod reconcile;
+mod requests;
+mod ticks;
+pub mod wire;
+
+pub use api::*;
+pub use config::AgentConfig;
+pub use wire::{BootstrapMessage, Envelope, WireMessage};
+
+use crate::kv::KvStore;
+use crate::membership::{Member, MemberStatus, Membership, Role};
+use crate::raft::Entry;
+use crate::raft::{HardState, Raft, RaftRestore, SnapshotToSave};
+use crate::rng::Rng;
+use bootstrap::Bootstrap;
+use leave::LeaveState;
+use pending::PendingTable;
+
+/// What the driver must do, in the order given.
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// Write the snapshot and compact the log, durably.
+    SaveSnapshot(Box<SnapshotToSave>),
+    /// Append entries (replacing any at or after the first's index) and the hard state, with
+    /// one write and one fsync; then call `Agent::on_persisted` with the last entry.
+    Persist {
+        hard_state: Option<HardState>,
+        entries: Vec<Entry>,
+    },
+    Send {
+        to: String,
+        envelope: Envelope,
+    },
+    /// Answer a local request.
+    Reply {
+        request_id: u64,
+        result: ApiResult,
+    },
+    Log {
+        level: LogLevel,
+        message: String,
+    },
+    /// A graceful leave finished: the process may exit.
+    LeaveComplete,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// Counters of what was dropped; remote input never panics an agent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AgentStats {
+    pub messages_dropped: u64,
+    pub raft_messages_unroutable: u64,
+    pub requests_refused_overload: u64,
+}
+
+pub struct Agent {
+    config: AgentConfig,
+    now_ms: u64,
+    rng: Rng,
+    membership: Membership,
+    raft: Option<Raft>,
+    kv: KvStore,
+    bootstrap: Bootstrap,
+    pending: PendingTable,
+    leave: Option<LeaveState>,
+    actions: Vec<Action>,
+    gossip_deadline_ms: u64,
+    complaint_deadline_ms: u64,
+    pub stats: AgentStats,
+}
+
+impl Agent {
+    /// An agent; servers come back from `restore` (what storage recovered).
+    pub fn new(config: AgentConfig, seed: u64, now_ms: u64, restore: RaftRestore) -> Agent {
+        config.validate().expect("invalid AgentConfig");
+        let mut rng = Rng::new(seed);
+        let kv = restore_kv(&restore);
+        let raft = (config.role == Role::Server).then(|| {
+            Raft::new(
+                crate::raft::NodeId::new(&config.node_name),
+                config.raft.clone(),
+                rng.next_u64(),
+                now_ms,
+                restore,
+            )
+        });
+        let in_raft = raft.as_ref().is_some_and(|r| !r.config().is_empty());
+        let me = Member {
+            name: config.node_name.clone(),
+            gossip_addr: config.gossip_addr.clone(),
+            rpc_addr: config.rpc_addr.clone(),
+            role: config.role,
+            datacenter: config.datacenter.clone(),
+            bootstrap_expect: config.bootstrap_expect,
+            in_raft,
+            build: config.build.clone(),
+            incarnation: now_ms,
+            heartbeat: 0,
+            announced: MemberStatus::Alive,
+        };
+        let membership = Membership::new(me, config.membership.clone(), now_ms);
+        Agent {
+            bootstrap: Bootstrap::new(config.bootstrap_expect),
+            pending: PendingTable::new(config.pending_requests_max),
+            config,
+            now_ms,
+            rng,
+            membership,
+            raft,
+            kv,
+            leave: None,
+            actions: Vec::new(),
+            gossip_deadline_ms: now_ms,
+            complaint_deadline_ms: now_ms,
+            stats: AgentStats::default(),
+        }
+    }
+
+    pub fn config(&self) -> &AgentConfig {
+        &self.config
+    }
+    pub fn name(&self) -> &str {
+        &self.config.node_name
+    }
+    pub fn raft(&self) -> Option<&Raft> {
+        self.raft.as_ref()
+    }
+    pub fn kv(&self) -> &KvStore {
+        &self.kv
+    }
+    pub fn membership(&self) -> &Membership {
+        &self.membership
+    }
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+    /// Requests in progress on this agent.
+    pub fn pending_requests(&self) -> usize {
+        self.pending.len()
+    }
+    pub fn is_leader(&self) -> bool {
+        self.raft
+            .as_ref()
+            .is_some_and(|r| r.role() == crate::raft::Role::Leader)
+    }
+
+    /// The leader's RPC address, if a leader is known and its address too.
+    pub fn leader_addr(&self) -> Option<String> {
+        let leader = self.raft.as_ref()?.leader()?;
+        if leader.as_str() == self.config.node_name {
+            return Some(self.config.rpc_addr.clone());
+        }
+        self.membership
+            .get(leader.as_str())
+            .map(|m| m.rpc_addr.clone())
+    }
+
+    /// A message from another agent. Anything unexpected is dropped and counted.
+    pub fn handle_message(&mut self, now_ms: u64, envelope: Envelope) {
+        self.advance_clock(now_ms);
+        let Envelope { from_addr, msg } = envelope;
+        match msg {
+            WireMessage::Raft(m) => match self.raft.as_mut() {
+                Some(raft) => raft.step(now_ms, m),
+                None => self.stats.messages_dropped += 1,
+            },
+            WireMessage::Gossip {
+                members,
+                reply_wanted,
+                join_id,
+            } => self.on_gossip(from_addr, members, reply_wanted, join_id),
+            WireMessage::Bootstrap(m) => self.on_bootstrap_message(from_addr, m),
+            WireMessage::Forward {
+                request_id,
+                hops,
+                request,
+            } => {
+                let origin = pending::Origin::Remote {
+                    addr: from_addr,
+                    request_id,
+                };
+                self.dispatch(origin, request, hops);
+            }
+            WireMessage::ForwardReply { request_id, result } => {
+                self.on_forward_reply(request_id, result)
+            }
+        }
+    }
+
+    /// A request from this agent's own API (HTTP, or the simulator's client).
+    pub fn handle_request(&mut self, now_ms: u64, request_id: u64, request: Request) {
+        self.advance_clock(now_ms);
+        self.dispatch(pending::Origin::Local(request_id), request, 0);
+    }
+
+    /// Storage made the log durable up to `index` of `term`.
+    pub fn on_persisted(&mut self, index: u64, term: u64) {
+        if let Some(raft) = self.raft.as_mut() {
+            raft.on_persisted(index, term);
+        }
+    }
+
+    /// Everything to do now, in order.
+    pub fn poll(&mut self) -> Vec<Action> {
+        let mut out = Vec::new();
+        // Raft first: its durable writes must precede anything that depends on them.
+        for _ in 0..16 {
+            let Some(ready) = self.raft.as_mut().map(|r| r.poll_ready()) else {
+                break;
+            };
+            if ready.is_empty() {
+                break;
+            }
+            self.handle_ready(ready, &mut out);
+        }
+        out.append(&mut self.actions);
+        out
+    }
+
+    fn advance_clock(&mut self, now_ms: u64) {
+        self.now_ms = self.now_ms.max(now_ms);
+    }
+
+    pub(crate) fn log(&mut self, level: LogLevel, message: String) {
+        self.actions.push(Action::Log { level, message });
+    }
+
+    pub(crate) fn send(&mut self, to: String, msg: WireMessage) {
+        let envelope = Envelope {
+            from_addr: self.config.rpc_addr.clone(),
+            msg,
+        };
+        self.actions.push(Action::Send { to, envelope });
+    }
+}
+
+fn restore_kv(restore: &RaftRestore) -> KvStore {
+    match &restore.snapshot {
+        Some(snapshot) => {
+            command::StateSnapshot::decode(&snapshot.data)
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "snapshot at index {} does not decode: {e}",
+                        snapshot.meta.last_index
+                    )
+                })
+                .kv
+        }
+        None => KvStore::default(),
+    }
+}

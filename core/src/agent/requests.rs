@@ -1,0 +1,387 @@
+//! Where a request is served: here, on any server, or on the leader; and serving it there.
+
+use super::api::{
+    ApiError, ApiResult, Consistency, MemberInfo, QueryMeta, RaftServer, Request, Response,
+};
+use super::command::Command;
+use super::pending::{Origin, Pending, Waiting};
+use super::wire::WireMessage;
+use super::{Action, Agent};
+use crate::kv;
+use crate::membership::Role;
+use crate::raft::{ConfigChange, NodeId, RaftError};
+
+/// Forwarding chains longer than this are refused (client -> server -> leader is 2).
+pub const FORWARD_HOPS_MAX: u8 = 3;
+
+enum Place {
+    Here,
+    AnyServer,
+    Leader,
+}
+
+fn place(request: &Request) -> Place {
+    match request {
+        Request::Members | Request::Join { .. } | Request::Leave | Request::ForceLeave { .. } => {
+            Place::Here
+        }
+        Request::StatusLeader | Request::StatusPeers => Place::AnyServer,
+        Request::KvGet {
+            consistency: Consistency::Stale,
+            ..
+        }
+        | Request::KvList {
+            consistency: Consistency::Stale,
+            ..
+        }
+        | Request::KvKeys {
+            consistency: Consistency::Stale,
+            ..
+        } => Place::AnyServer,
+        _ => Place::Leader,
+    }
+}
+
+impl Agent {
+    pub(super) fn dispatch(&mut self, origin: Origin, request: Request, hops: u8) {
+        if hops > FORWARD_HOPS_MAX {
+            let error = ApiError::Unavailable("too many forwarding hops".into());
+            return self.reply(origin, Err(error));
+        }
+        if self.pending.is_full() {
+            self.stats.requests_refused_overload += 1;
+            return self.reply(
+                origin,
+                Err(ApiError::Unavailable(
+                    "too many requests in progress".into(),
+                )),
+            );
+        }
+        let is_server = self.config.role == Role::Server;
+        match place(&request) {
+            Place::Here => self.serve_here(origin, request),
+            Place::AnyServer if is_server => self.serve_on_server(origin, request),
+            Place::Leader if self.is_leader() => self.serve_on_leader(origin, request),
+            Place::Leader if is_server => match self.leader_addr() {
+                Some(addr) => self.forward(addr, origin, request, hops),
+                None => self.wait_for_leader(origin, request, hops),
+            },
+            Place::AnyServer | Place::Leader => match self.pick_server() {
+                Some(addr) => self.forward(addr, origin, request, hops),
+                None => self.reply(origin, Err(ApiError::NoServers)),
+            },
+        }
+    }
+
+    /// Sends the answer where the request came from.
+    pub(super) fn reply(&mut self, origin: Origin, result: ApiResult) {
+        match origin {
+            Origin::Local(request_id) => self.actions.push(Action::Reply { request_id, result }),
+            Origin::Remote { addr, request_id } => {
+                self.send(addr, WireMessage::ForwardReply { request_id, result })
+            }
+        }
+    }
+
+    fn pick_server(&mut self) -> Option<String> {
+        let servers = self
+            .membership
+            .alive_servers(&self.config.datacenter, self.now_ms);
+        if servers.is_empty() {
+            return None;
+        }
+        let choice = self.rng.range(0, servers.len() as u64) as usize;
+        Some(servers[choice].rpc_addr.clone())
+    }
+
+    fn forward(&mut self, addr: String, origin: Origin, request: Request, hops: u8) {
+        let deadline_ms = self.now_ms + self.config.request_timeout_ms;
+        let request_id = self.pending.insert(Pending {
+            origin,
+            deadline_ms,
+            waiting: Waiting::Forwarded,
+        });
+        self.send(
+            addr,
+            WireMessage::Forward {
+                request_id,
+                hops: hops + 1,
+                request,
+            },
+        );
+    }
+
+    pub(super) fn on_forward_reply(&mut self, request_id: u64, result: ApiResult) {
+        match self.pending.remove(request_id) {
+            Some(Pending {
+                origin,
+                waiting: Waiting::Forwarded,
+                ..
+            }) => self.reply(origin, result),
+            Some(other) => panic!(
+                "{}: forward reply for a request waiting on {:?}",
+                self.name(),
+                other.waiting
+            ),
+            None => self.stats.messages_dropped += 1, // answered already (timed out)
+        }
+    }
+
+    fn wait_for_leader(&mut self, origin: Origin, request: Request, hops: u8) {
+        let deadline_ms = self.now_ms
+            + self
+                .config
+                .leader_wait_ms
+                .min(self.config.request_timeout_ms);
+        self.pending.insert(Pending {
+            origin,
+            deadline_ms,
+            waiting: Waiting::Leader { request, hops },
+        });
+    }
+
+    /// A leader became known: requests that waited for one go on.
+    pub(super) fn release_leader_waiters(&mut self) {
+        let ids = self
+            .pending
+            .ids_where(|p| matches!(p.waiting, Waiting::Leader { .. }));
+        for id in ids {
+            let Some(Pending {
+                origin,
+                waiting: Waiting::Leader { request, hops },
+                ..
+            }) = self.pending.remove(id)
+            else {
+                unreachable!("selected as leader waiters");
+            };
+            self.dispatch(origin, request, hops);
+        }
+    }
+
+    fn serve_here(&mut self, origin: Origin, request: Request) {
+        match request {
+            Request::Members => {
+                let members = self
+                    .membership
+                    .list(self.now_ms)
+                    .into_iter()
+                    .map(|(member, status)| MemberInfo { member, status })
+                    .collect();
+                self.reply(origin, Ok(Response::Members { members }));
+            }
+            Request::Join { addr } => self.start_join(origin, addr),
+            Request::Leave => self.start_leave(origin),
+            Request::ForceLeave { node } => {
+                let result = if self.membership.force_leave(&node, self.now_ms) {
+                    self.gossip_to_all();
+                    Ok(Response::Done)
+                } else {
+                    Err(ApiError::NotFound(format!(
+                        "No failed node with name {node:?}"
+                    )))
+                };
+                self.reply(origin, result);
+            }
+            other => unreachable!("{} is not served here", other.kind()),
+        }
+    }
+
+    fn serve_on_server(&mut self, origin: Origin, request: Request) {
+        let raft = self.raft.as_ref().expect("servers have raft");
+        let result = match request {
+            Request::StatusLeader => Ok(Response::Leader {
+                addr: self.leader_addr(),
+            }),
+            Request::StatusPeers => {
+                let voters: Vec<NodeId> = raft.config().voters.iter().cloned().collect();
+                let addrs = voters.iter().filter_map(|v| self.rpc_addr_of(v)).collect();
+                Ok(Response::Peers { addrs })
+            }
+            read => Ok(self.read_kv(&read)),
+        };
+        self.reply(origin, result);
+    }
+
+    pub(super) fn rpc_addr_of(&self, id: &NodeId) -> Option<String> {
+        if id.as_str() == self.config.node_name {
+            return Some(self.config.rpc_addr.clone());
+        }
+        let known = self.membership.get(id.as_str()).map(|m| m.rpc_addr.clone());
+        // After a restart gossip knows nobody yet; the Raft configuration remembers addresses.
+        known.or_else(|| self.raft.as_ref()?.config().addresses.get(id).cloned())
+    }
+
+    /// Answers a KV read from this server's state.
+    pub(super) fn read_kv(&self, request: &Request) -> Response {
+        let raft = self.raft.as_ref().expect("servers have raft");
+        let last_contact_ms = match raft.last_leader_contact_ms() {
+            _ if self.is_leader() => 0,
+            Some(t) => self.now_ms.saturating_sub(t),
+            None => self.now_ms,
+        };
+        let known_leader = raft.leader().is_some();
+        let meta = |index: u64| QueryMeta {
+            index: index.max(1),
+            known_leader,
+            last_contact_ms,
+        };
+        match request {
+            Request::KvGet { key, .. } => {
+                let entries = self.kv.get(key).cloned().into_iter().collect();
+                Response::Kv {
+                    entries,
+                    meta: meta(self.kv.prefix_index(key)),
+                }
+            }
+            Request::KvList { prefix, .. } => Response::Kv {
+                entries: self.kv.list(prefix),
+                meta: meta(self.kv.prefix_index(prefix)),
+            },
+            Request::KvKeys {
+                prefix, separator, ..
+            } => {
+                let keys = self.kv.keys(prefix, separator.as_deref());
+                Response::Keys {
+                    keys,
+                    meta: meta(self.kv.prefix_index(prefix)),
+                }
+            }
+            other => unreachable!("{} is not a KV read", other.kind()),
+        }
+    }
+
+    fn serve_on_leader(&mut self, origin: Origin, request: Request) {
+        match request {
+            Request::KvWrite { command } => self.propose_kv(origin, command),
+            Request::KvGet {
+                consistency: Consistency::Consistent,
+                ..
+            }
+            | Request::KvList {
+                consistency: Consistency::Consistent,
+                ..
+            }
+            | Request::KvKeys {
+                consistency: Consistency::Consistent,
+                ..
+            } => self.start_consistent_read(origin, request),
+            Request::KvGet { .. } | Request::KvList { .. } | Request::KvKeys { .. } => {
+                let response = self.read_kv(&request);
+                self.reply(origin, Ok(response));
+            }
+            Request::RaftConfiguration => {
+                let response = self.raft_configuration();
+                self.reply(origin, Ok(response));
+            }
+            Request::RaftRemovePeer { id_or_address } => self.remove_peer(origin, &id_or_address),
+            Request::RaftTransferLeader { target } => self.transfer_leader(origin, target),
+            other => unreachable!("{} is not served by the leader", other.kind()),
+        }
+    }
+
+    fn propose_kv(&mut self, origin: Origin, command: kv::KvCommand) {
+        if let Err(e) = kv::validate(&command) {
+            return self.reply(origin, Err(ApiError::Kv(e)));
+        }
+        let data = Command::Kv(command).encode();
+        let raft = self.raft.as_mut().expect("leaders have raft");
+        match raft.propose(self.now_ms, data) {
+            Ok(index) => self.await_apply(origin, index),
+            Err(e) => self.reply(origin, Err(raft_error(e))),
+        }
+    }
+
+    fn await_apply(&mut self, origin: Origin, index: u64) {
+        let term = self.raft.as_ref().expect("leaders have raft").term();
+        let deadline_ms = self.now_ms + self.config.request_timeout_ms;
+        self.pending.insert(Pending {
+            origin,
+            deadline_ms,
+            waiting: Waiting::Write { index, term },
+        });
+    }
+
+    fn start_consistent_read(&mut self, origin: Origin, request: Request) {
+        let deadline_ms = self.now_ms + self.config.request_timeout_ms;
+        let waiting = Waiting::Read {
+            request,
+            read_index: None,
+        };
+        let id = self.pending.insert(Pending {
+            origin,
+            deadline_ms,
+            waiting,
+        });
+        let raft = self.raft.as_mut().expect("leaders have raft");
+        if let Err(e) = raft.read_index(self.now_ms, id) {
+            let pending = self.pending.remove(id).expect("just inserted");
+            self.reply(pending.origin, Err(raft_error(e)));
+        }
+    }
+
+    pub(super) fn raft_configuration(&self) -> Response {
+        let raft = self.raft.as_ref().expect("servers have raft");
+        let leader = raft.leader().cloned();
+        let servers = raft
+            .config()
+            .members()
+            .map(|id| RaftServer {
+                id: id.to_string(),
+                node: id.to_string(),
+                address: self.rpc_addr_of(id).unwrap_or_default(),
+                leader: Some(id) == leader.as_ref(),
+                voter: raft.config().voters.contains(id),
+            })
+            .collect();
+        Response::RaftConfiguration {
+            servers,
+            index: raft.config_index(),
+        }
+    }
+
+    fn remove_peer(&mut self, origin: Origin, id_or_address: &str) {
+        let raft = self.raft.as_ref().expect("leaders have raft");
+        let target = raft.config().members().find(|id| {
+            id.as_str() == id_or_address || self.rpc_addr_of(id).as_deref() == Some(id_or_address)
+        });
+        let Some(target) = target.cloned() else {
+            let error = ApiError::NotFound(format!("{id_or_address} is not a Raft peer"));
+            return self.reply(origin, Err(error));
+        };
+        let raft = self.raft.as_mut().expect("leaders have raft");
+        match raft.propose_config_change(self.now_ms, ConfigChange::Remove(target)) {
+            Ok(index) => self.await_apply(origin, index),
+            Err(e) => self.reply(origin, Err(raft_error(e))),
+        }
+    }
+
+    fn transfer_leader(&mut self, origin: Origin, target: Option<String>) {
+        let raft = self.raft.as_ref().expect("leaders have raft");
+        let me = raft.id().clone();
+        let chosen = match target {
+            Some(name) => Some(NodeId::new(name)),
+            None => raft.config().voters.iter().find(|v| **v != me).cloned(),
+        };
+        let Some(chosen) = chosen else {
+            return self.reply(
+                origin,
+                Err(ApiError::BadRequest("no other voter to transfer to".into())),
+            );
+        };
+        let raft = self.raft.as_mut().expect("leaders have raft");
+        let result = raft
+            .transfer_leader(self.now_ms, chosen)
+            .map(|_| Response::Done)
+            .map_err(raft_error);
+        self.reply(origin, result);
+    }
+}
+
+/// What a refusal of Raft means to an API caller.
+pub(super) fn raft_error(error: RaftError) -> ApiError {
+    match error {
+        RaftError::NotLeader { .. } => ApiError::NoLeader,
+        RaftError::BadConfigChange(why) => ApiError::BadRequest(why),
+        other => ApiError::Unavailable(other.to_string()),
+    }
+}
