@@ -157,7 +157,7 @@ impl Agent {
     }
     /// Requests in progress on this agent.
     pub fn pending_requests(&self) -> usize {
-        self.pending.len()
+        self.pending.count()
     }
     pub fn is_leader(&self) -> bool {
         self.raft

@@ -59,12 +59,8 @@ impl PendingTable {
         self.entries.len() >= self.requests_max
     }
 
-    pub fn len(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 
     /// Registers a request; returns its id (used for ReadIndex ids and forwarded request ids).
