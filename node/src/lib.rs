@@ -1,3 +1,15 @@
-//! Concord's node runtime: drives `concord-core` over tokio. Builds with `--cfg madsim` too.
+//! Concord's node runtime: drives `concord-core` over tokio. Builds with `--cfg madsim` too,
+//! so the simulator runs this very code; the HTTP front end is left out of that build.
 
+pub mod config;
+pub mod handle;
+pub mod runtime;
 pub mod storage;
+pub mod transport;
+
+#[cfg(not(madsim))]
+pub mod http;
+
+pub use config::NodeConfig;
+pub use handle::{NodeHandle, NodeInfo};
+pub use runtime::{start, start_with, Clock, Hooks, Observer, PlantedBug, StartError};

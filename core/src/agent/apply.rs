@@ -47,6 +47,7 @@ impl Agent {
     }
 
     fn apply_entry(&mut self, entry: &Entry) {
+        self.journal(entry);
         let applied = match &entry.payload {
             EntryPayload::Command(bytes) => {
                 let command = Command::decode(bytes).unwrap_or_else(|e| {
@@ -80,6 +81,15 @@ impl Agent {
             Err(ApiError::LeadershipLost)
         };
         self.reply(pending.origin, result);
+    }
+
+    fn journal(&mut self, entry: &Entry) {
+        let Some(journal) = self.apply_journal.as_mut() else { return };
+        if journal.len() >= super::APPLY_JOURNAL_MAX {
+            journal.remove(0);
+        }
+        let digest = payload_digest(&entry.payload);
+        journal.push(super::AppliedEntry { index: entry.index, term: entry.term, digest });
     }
 
     fn on_read_state(&mut self, read: ReadState) {
@@ -163,4 +173,14 @@ impl Agent {
             .expect("checked above")
             .compact(applied, data);
     }
+}
+
+/// FNV-1a over an entry's payload: equal payloads, equal digests.
+pub fn payload_digest(payload: &EntryPayload) -> u64 {
+    let bytes: Vec<u8> = match payload {
+        EntryPayload::Noop => vec![0],
+        EntryPayload::Command(data) => [&[1u8][..], data].concat(),
+        EntryPayload::Config(config) => format!("{config:?}").into_bytes(),
+    };
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3))
 }

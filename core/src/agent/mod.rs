@@ -6,7 +6,7 @@
 //! first, then messages, then replies (see `Action`).
 
 pub mod api;
-mod apply;
+pub mod apply;
 mod bootstrap;
 pub mod command;
 pub mod config;
@@ -87,8 +87,22 @@ pub struct Agent {
     actions: Vec<Action>,
     gossip_deadline_ms: u64,
     complaint_deadline_ms: u64,
+    /// What was applied, for checkers (the simulator); off unless enabled.
+    apply_journal: Option<Vec<AppliedEntry>>,
     pub stats: AgentStats,
 }
+
+/// One applied log entry as a checker sees it: all servers must agree on each index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppliedEntry {
+    pub index: u64,
+    pub term: u64,
+    /// FNV-1a of the entry's payload.
+    pub digest: u64,
+}
+
+/// Entries a journal holds before the oldest are dropped (a checker drains it every round).
+pub const APPLY_JOURNAL_MAX: usize = 65_536;
 
 impl Agent {
     /// An agent; servers come back from `restore` (what storage recovered).
@@ -133,6 +147,7 @@ impl Agent {
             actions: Vec::new(),
             gossip_deadline_ms: now_ms,
             complaint_deadline_ms: now_ms,
+            apply_journal: None,
             stats: AgentStats::default(),
         }
     }
@@ -155,6 +170,16 @@ impl Agent {
     pub fn now_ms(&self) -> u64 {
         self.now_ms
     }
+    /// Starts recording applied entries for `take_applied` (checkers only).
+    pub fn enable_apply_journal(&mut self) {
+        self.apply_journal.get_or_insert_with(Vec::new);
+    }
+
+    /// Entries applied since the last call (empty unless the journal is enabled).
+    pub fn take_applied(&mut self) -> Vec<AppliedEntry> {
+        self.apply_journal.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
     /// Requests in progress on this agent.
     pub fn pending_requests(&self) -> usize {
         self.pending.count()

@@ -1,0 +1,1 @@
+//! The Consul-compatible HTTP API (being written).

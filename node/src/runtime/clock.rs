@@ -1,0 +1,38 @@
+//! The node's clock: monotonic within a process, near wall time across restarts (so that a
+//! restarted agent's gossip incarnation is newer than its old one), and, in the simulator,
+//! offset and drifting per node, because madsim has one global clock.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
+
+#[derive(Clone, Debug)]
+pub struct Clock {
+    started: Instant,
+    base_ms: u64,
+    offset_ms: i64,
+    /// Parts per million this clock runs fast (positive) or slow (negative).
+    drift_ppm: i64,
+}
+
+/// Drift beyond this is a configuration error: lease-free reads stay safe for any drift, but
+/// timers that far off would make elections meaningless.
+pub const DRIFT_PPM_MAX: i64 = 100_000;
+
+impl Clock {
+    pub fn real() -> Clock {
+        Clock::skewed(0, 0)
+    }
+
+    pub fn skewed(offset_ms: i64, drift_ppm: i64) -> Clock {
+        assert!(drift_ppm.abs() <= DRIFT_PPM_MAX, "drift {drift_ppm} ppm is over {DRIFT_PPM_MAX}");
+        let epoch_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis() as u64;
+        Clock { started: Instant::now(), base_ms: epoch_ms, offset_ms, drift_ppm }
+    }
+
+    /// Milliseconds on this node's clock.
+    pub fn now_ms(&self) -> u64 {
+        let elapsed_ms = self.started.elapsed().as_millis() as i64;
+        let drifted_ms = elapsed_ms + elapsed_ms * self.drift_ppm / 1_000_000;
+        (self.base_ms as i64 + self.offset_ms + drifted_ms).max(0) as u64
+    }
+}

@@ -1,0 +1,166 @@
+//! The driver: one task that owns the agent, feeds it events and executes its actions in order.
+//! Durable writes happen (with fsync) before the messages and replies that follow them.
+
+use super::clock::Clock;
+use super::{Observer, PlantedBug};
+use std::sync::Arc;
+use crate::handle::RequestEnvelope;
+use crate::storage::RaftStorage;
+use crate::transport::Transport;
+use concord_core::agent::{Action, Agent, ApiResult, Envelope, LogLevel};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Events taken in one round before the agent's actions run: batches proposals into one
+/// group commit without starving the timer.
+pub const EVENTS_PER_ROUND_MAX: usize = 256;
+
+pub struct Driver {
+    agent: Agent,
+    storage: RaftStorage,
+    clock: Clock,
+    transport: Transport,
+    bug: PlantedBug,
+    tick_interval_ms: u64,
+    next_request_id: u64,
+    replies: BTreeMap<u64, oneshot::Sender<ApiResult>>,
+    observer: Option<Arc<dyn Observer>>,
+}
+
+/// Why the driver stopped.
+enum Stop {
+    Left,
+    StorageFailed,
+}
+
+impl Driver {
+    pub fn new(
+        agent: Agent,
+        storage: RaftStorage,
+        clock: Clock,
+        transport: Transport,
+        bug: PlantedBug,
+        tick_interval_ms: u64,
+        observer: Option<Arc<dyn Observer>>,
+    ) -> Driver {
+        assert!(tick_interval_ms > 0);
+        let replies = BTreeMap::new();
+        Driver { agent, storage, clock, transport, bug, tick_interval_ms, next_request_id: 1, replies, observer }
+    }
+
+    pub async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<Envelope>,
+        mut requests: mpsc::Receiver<RequestEnvelope>,
+        kv_index: watch::Sender<u64>,
+        running: watch::Sender<bool>,
+    ) {
+        let mut ticker = tokio::time::interval(Duration::from_millis(self.tick_interval_ms));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                _ = ticker.tick() => self.agent.tick(self.clock.now_ms()),
+                Some(envelope) = inbox.recv() => self.agent.handle_message(self.clock.now_ms(), envelope),
+                Some(request) = requests.recv() => self.on_request(request),
+            }
+            self.drain_ready_events(&mut inbox, &mut requests);
+            let stop = self.execute();
+            if let Some(observer) = &self.observer {
+                observer.after_round(&mut self.agent);
+            }
+            let index = self.agent.kv().index();
+            kv_index.send_if_modified(|current| std::mem::replace(current, index) != index);
+            if let Some(stop) = stop {
+                if matches!(stop, Stop::StorageFailed) {
+                    tracing::error!(target: "concord", "agent: stopping: storage failed");
+                }
+                break;
+            }
+        }
+        let _ = running.send(false);
+    }
+
+    fn on_request(&mut self, (request, reply): RequestEnvelope) {
+        let id = self.next_request_id;
+        self.next_request_id += 1;
+        self.replies.insert(id, reply);
+        self.agent.handle_request(self.clock.now_ms(), id, request);
+    }
+
+    /// Takes what is already waiting, up to a bound, so that one round handles a burst.
+    fn drain_ready_events(&mut self, inbox: &mut mpsc::Receiver<Envelope>, requests: &mut mpsc::Receiver<RequestEnvelope>) {
+        for _ in 0..EVENTS_PER_ROUND_MAX {
+            let now_ms = self.clock.now_ms();
+            if let Ok(envelope) = inbox.try_recv() {
+                self.agent.handle_message(now_ms, envelope);
+            } else if let Ok(request) = requests.try_recv() {
+                self.on_request(request);
+            } else {
+                return;
+            }
+        }
+    }
+
+    /// Runs the agent's actions in order until it has none. Returns why to stop, if so.
+    fn execute(&mut self) -> Option<Stop> {
+        for _ in 0..64 {
+            let actions = self.agent.poll();
+            if actions.is_empty() {
+                return None;
+            }
+            for action in actions {
+                if let Some(stop) = self.execute_one(action) {
+                    return Some(stop);
+                }
+            }
+        }
+        None
+    }
+
+    fn execute_one(&mut self, action: Action) -> Option<Stop> {
+        match action {
+            Action::SaveSnapshot(save) => {
+                let result = self.storage.save_snapshot(&save.snapshot, &save.hard_state, &save.retained_entries);
+                if let Err(e) = result {
+                    tracing::error!(target: "concord", "storage: saving snapshot failed: {e}");
+                    return Some(Stop::StorageFailed);
+                }
+            }
+            Action::Persist { hard_state, entries } => return self.persist(hard_state, entries),
+            Action::Send { to, envelope } => self.transport.send(&to, &envelope),
+            Action::Reply { request_id, result } => {
+                if let Some(reply) = self.replies.remove(&request_id) {
+                    let _ = reply.send(result);
+                }
+            }
+            Action::Log { level, message } => log(level, &message),
+            Action::LeaveComplete => return Some(Stop::Left),
+        }
+        None
+    }
+
+    fn persist(&mut self, hard_state: Option<concord_core::raft::HardState>, entries: Vec<concord_core::raft::Entry>) -> Option<Stop> {
+        if self.bug == PlantedBug::VoteNotDurable && entries.is_empty() {
+            return None; // the planted bug: a vote that never reaches the disk
+        }
+        if let Err(e) = self.storage.persist(hard_state.as_ref(), &entries) {
+            tracing::error!(target: "concord", "storage: write failed: {e}");
+            return Some(Stop::StorageFailed);
+        }
+        if let Some(last) = entries.last() {
+            self.agent.on_persisted(last.index, last.term);
+        }
+        None
+    }
+}
+
+fn log(level: LogLevel, message: &str) {
+    match level {
+        LogLevel::Debug => tracing::debug!(target: "concord", "{message}"),
+        LogLevel::Info => tracing::info!(target: "concord", "{message}"),
+        LogLevel::Warn => tracing::warn!(target: "concord", "{message}"),
+        LogLevel::Error => tracing::error!(target: "concord", "{message}"),
+    }
+}

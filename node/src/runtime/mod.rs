@@ -1,0 +1,158 @@
+//! Starting a node: recover storage, build the agent, open listeners, spawn the driver.
+
+mod clock;
+mod driver;
+
+pub use clock::{Clock, DRIFT_PPM_MAX};
+
+use crate::config::NodeConfig;
+use crate::handle::{NodeHandle, NodeInfo, REQUEST_QUEUE_MAX};
+use crate::storage::{Disk, FileDisk, MemDisk, RaftStorage, StorageError};
+use crate::transport::{self, TransportStats, INBOX_MAX};
+use concord_core::agent::{Agent, Request};
+use concord_core::raft::RaftRestore;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+
+/// Bugs that tests plant on purpose, to prove the simulator catches them. Never set in product.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PlantedBug {
+    #[default]
+    None,
+    /// A vote (hard state without entries) is not made durable before the vote reply goes out.
+    VoteNotDurable,
+}
+
+#[derive(Debug)]
+pub enum StartError {
+    Storage(StorageError),
+    Io(String),
+    Join(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Storage(e) => write!(f, "cannot recover the data dir: {e}"),
+            StartError::Io(e) => write!(f, "{e}"),
+            StartError::Join(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Starts a node with storage in `config.data_dir` (or in memory) and the real clock.
+pub async fn start(config: NodeConfig) -> Result<NodeHandle, StartError> {
+    let disk: Box<dyn Disk> = match &config.data_dir {
+        Some(dir) => Box::new(FileDisk::open(dir).map_err(|e| StartError::Io(format!("data dir {}: {e}", dir.display())))?),
+        None => Box::new(MemDisk::new()),
+    };
+    start_with(config, disk, Hooks::real()).await
+}
+
+/// Sees the agent after every round of the driver: the simulator's checkers. Must not block.
+pub trait Observer: Send + Sync + 'static {
+    fn after_round(&self, agent: &mut Agent);
+}
+
+/// What the simulator changes about a node besides the world: its clock, planted bugs, and
+/// who watches it.
+pub struct Hooks {
+    pub clock: Clock,
+    pub bug: PlantedBug,
+    pub observer: Option<Arc<dyn Observer>>,
+}
+
+impl Hooks {
+    pub fn real() -> Hooks {
+        Hooks { clock: Clock::real(), bug: PlantedBug::None, observer: None }
+    }
+}
+
+/// Starts a node on the given disk with the given hooks (the simulator's way in).
+pub async fn start_with(config: NodeConfig, disk: Box<dyn Disk>, hooks: Hooks) -> Result<NodeHandle, StartError> {
+    let Hooks { clock, bug, observer } = hooks;
+    let (storage, recovered) = RaftStorage::recover(disk).map_err(StartError::Storage)?;
+    if recovered.torn_tail_truncated_bytes > 0 {
+        tracing::warn!(target: "concord", "storage: truncated a torn write of {} bytes at the end of the log", recovered.torn_tail_truncated_bytes);
+    }
+    let restore = RaftRestore { hard_state: recovered.hard_state, snapshot: recovered.snapshot, entries: recovered.entries };
+    let mut agent = Agent::new(config.agent.clone(), config.seed, clock.now_ms(), restore);
+    if observer.is_some() {
+        agent.enable_apply_journal();
+    }
+    let stats = Arc::new(TransportStats::default());
+    let (inbox_tx, inbox_rx) = mpsc::channel(INBOX_MAX);
+    let listen = |addr| transport::listen(addr, inbox_tx.clone(), stats.clone());
+    listen(config.rpc_listen).await.map_err(|e| StartError::Io(format!("cannot listen on {}: {e}", config.rpc_listen)))?;
+    if config.gossip_listen != config.rpc_listen {
+        listen(config.gossip_listen).await.map_err(|e| StartError::Io(format!("cannot listen on {}: {e}", config.gossip_listen)))?;
+    }
+    let (requests_tx, requests_rx) = mpsc::channel(REQUEST_QUEUE_MAX);
+    let (kv_index_tx, kv_index_rx) = watch::channel(agent.kv().index());
+    let (running_tx, running_rx) = watch::channel(true);
+    let info = Arc::new(node_info(&config));
+    let transport = transport::Transport::new(stats);
+    let driver = driver::Driver::new(agent, storage, clock, transport, bug, config.tick_interval_ms, observer);
+    tokio::spawn(driver.run(inbox_rx, requests_rx, kv_index_tx, running_tx));
+    let handle = NodeHandle { requests: requests_tx, kv_index: kv_index_rx, running: running_rx, info };
+    join_at_start(&handle, &config).await?;
+    Ok(handle)
+}
+
+fn node_info(config: &NodeConfig) -> NodeInfo {
+    let agent = &config.agent;
+    NodeInfo {
+        node_name: agent.node_name.clone(),
+        node_id: node_id(&agent.node_name, &agent.rpc_addr),
+        datacenter: agent.datacenter.clone(),
+        role: agent.role,
+        rpc_addr: agent.rpc_addr.clone(),
+        gossip_addr: agent.gossip_addr.clone(),
+        version: agent.build.clone(),
+    }
+}
+
+/// A stable UUID-shaped id derived from the node's name and address.
+fn node_id(name: &str, addr: &str) -> String {
+    let mut h: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    for b in name.bytes().chain(addr.bytes()) {
+        h = (h ^ b as u128).wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
+    }
+    let hex = format!("{h:032x}");
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+/// `-join` at start must reach someone (Consul exits otherwise); `-retry-join` keeps trying.
+async fn join_at_start(handle: &NodeHandle, config: &NodeConfig) -> Result<(), StartError> {
+    let mut joined = config.join.is_empty();
+    for addr in &config.join {
+        joined |= handle.request(Request::Join { addr: addr.clone() }).await.is_ok();
+    }
+    if !joined {
+        return Err(StartError::Join(format!("Failed to join any nodes: {}", config.join.join(", "))));
+    }
+    if !config.retry_join.is_empty() {
+        tokio::spawn(retry_join(handle.clone(), config.retry_join.clone(), config.retry_interval_ms));
+    }
+    Ok(())
+}
+
+async fn retry_join(handle: NodeHandle, addrs: Vec<String>, interval_ms: u64) {
+    loop {
+        for addr in &addrs {
+            match handle.request(Request::Join { addr: addr.clone() }).await {
+                Ok(_) => {
+                    tracing::info!(target: "concord", "agent: joined cluster through {addr}");
+                    return;
+                }
+                Err(e) => tracing::warn!(target: "concord", "agent: retry-join {addr}: {e}"),
+            }
+        }
+        if !handle.is_running() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(interval_ms)).await;
+    }
+}

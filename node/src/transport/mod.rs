@@ -1,0 +1,92 @@
+//! The peer transport over `tokio::net` TCP (simulated under madsim): listeners feed one
+//! bounded inbox; each destination has a bounded send queue and a task that connects,
+//! writes frames, and reconnects with backoff. Bad input is dropped and counted.
+
+pub mod frame;
+mod peer;
+
+use concord_core::agent::Envelope;
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+/// Messages waiting for the driver; beyond this, new ones are dropped (Raft retries).
+pub const INBOX_MAX: usize = 8192;
+/// Frames waiting for one destination; beyond this, new ones are dropped.
+pub const PEER_QUEUE_MAX: usize = 1024;
+/// Destinations with a connection task at once.
+pub const PEERS_MAX: usize = 1024;
+
+#[derive(Debug, Default)]
+pub struct TransportStats {
+    pub frames_received: AtomicU64,
+    pub frames_sent: AtomicU64,
+    pub frames_dropped_malformed: AtomicU64,
+    pub frames_dropped_oversized: AtomicU64,
+    pub frames_dropped_inbox_full: AtomicU64,
+    pub frames_dropped_queue_full: AtomicU64,
+    pub connect_failures: AtomicU64,
+}
+
+impl TransportStats {
+    pub fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+pub struct Transport {
+    peers: BTreeMap<String, mpsc::Sender<Arc<Vec<u8>>>>,
+    pub stats: Arc<TransportStats>,
+}
+
+impl Transport {
+    pub fn new(stats: Arc<TransportStats>) -> Transport {
+        Transport { peers: BTreeMap::new(), stats }
+    }
+
+    /// Queues an envelope for `to`; never waits. Dropped (and counted) when it cannot go.
+    pub fn send(&mut self, to: &str, envelope: &Envelope) {
+        let frame = match frame::encode(envelope) {
+            Ok(frame) => Arc::new(frame),
+            Err(_) => return TransportStats::count(&self.stats.frames_dropped_oversized),
+        };
+        if !self.peers.contains_key(to) {
+            if self.peers.len() >= PEERS_MAX {
+                self.peers.retain(|_, queue| !queue.is_closed());
+            }
+            if self.peers.len() >= PEERS_MAX {
+                return TransportStats::count(&self.stats.frames_dropped_queue_full);
+            }
+            let queue = peer::spawn(to.to_string(), self.stats.clone());
+            self.peers.insert(to.to_string(), queue);
+        }
+        let queue = &self.peers[to];
+        if queue.try_send(frame).is_err() {
+            TransportStats::count(&self.stats.frames_dropped_queue_full);
+        }
+    }
+}
+
+/// Binds `addr` and feeds every well-formed envelope received there into `inbox`.
+pub async fn listen(addr: SocketAddr, inbox: mpsc::Sender<Envelope>, stats: Arc<TransportStats>) -> io::Result<SocketAddr> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    tokio::spawn(peer::read_connection(stream, inbox.clone(), stats.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!(target: "concord", "transport: accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    });
+    Ok(local)
+}

@@ -1,0 +1,85 @@
+//! One connection each way: an outbound writer per destination, an inbound reader per accepted
+//! connection.
+
+use super::frame::{self, FrameError};
+use super::{TransportStats, PEER_QUEUE_MAX};
+use concord_core::agent::Envelope;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+const BACKOFF_MIN_MS: u64 = 50;
+const BACKOFF_MAX_MS: u64 = 2_000;
+const CONNECT_TIMEOUT_MS: u64 = 1_000;
+
+/// Starts the writer task for `addr`; returns its bounded queue.
+pub fn spawn(addr: String, stats: Arc<TransportStats>) -> mpsc::Sender<Arc<Vec<u8>>> {
+    let (tx, rx) = mpsc::channel(PEER_QUEUE_MAX);
+    tokio::spawn(write_loop(addr, rx, stats));
+    tx
+}
+
+async fn write_loop(addr: String, mut queue: mpsc::Receiver<Arc<Vec<u8>>>, stats: Arc<TransportStats>) {
+    let mut backoff_ms = BACKOFF_MIN_MS;
+    let mut pending: Option<Arc<Vec<u8>>> = None;
+    loop {
+        let connect = tokio::time::timeout(Duration::from_millis(CONNECT_TIMEOUT_MS), TcpStream::connect(&addr));
+        let mut stream = match connect.await {
+            Ok(Ok(stream)) => stream,
+            _ => {
+                TransportStats::count(&stats.connect_failures);
+                // While the peer is unreachable, what queued up is stale: drop it so that the
+                // queue does not replay old traffic when it returns (Raft and gossip resend).
+                while queue.try_recv().is_ok() {}
+                pending = None;
+                tokio::time::sleep(Duration::from_millis(backoff_ms)).await;
+                backoff_ms = (backoff_ms * 2).min(BACKOFF_MAX_MS);
+                if queue.is_closed() && queue.is_empty() {
+                    return;
+                }
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        backoff_ms = BACKOFF_MIN_MS;
+        loop {
+            let frame = match pending.take() {
+                Some(frame) => frame,
+                None => match queue.recv().await {
+                    Some(frame) => frame,
+                    None => return, // the transport is gone: the node stopped
+                },
+            };
+            if stream.write_all(&frame).await.is_err() {
+                pending = Some(frame);
+                break;
+            }
+            TransportStats::count(&stats.frames_sent);
+        }
+    }
+}
+
+/// Reads frames from an accepted connection until it ends or loses framing.
+pub async fn read_connection(mut stream: TcpStream, inbox: mpsc::Sender<Envelope>, stats: Arc<TransportStats>) {
+    loop {
+        let body = match frame::read_frame(&mut stream).await {
+            Ok(body) => body,
+            Err(FrameError::TooLarge { .. }) => {
+                TransportStats::count(&stats.frames_dropped_oversized);
+                return;
+            }
+            Err(_) => return,
+        };
+        match frame::decode(&body) {
+            Ok(envelope) => {
+                TransportStats::count(&stats.frames_received);
+                if inbox.try_send(envelope).is_err() {
+                    TransportStats::count(&stats.frames_dropped_inbox_full);
+                }
+            }
+            Err(_) => TransportStats::count(&stats.frames_dropped_malformed),
+        }
+    }
+}
