@@ -1,1 +1,17 @@
-pub fn placeholder() {}
+//! Concord's deterministic simulator: the real node runtime under madsim, with scenarios,
+//! faults, checkers and a fuzzer. Build it with `--cfg madsim` (`cargo xtask sim ...`).
+
+#[cfg(madsim)]
+pub mod checker;
+#[cfg(madsim)]
+pub mod fuzz;
+#[cfg(madsim)]
+pub mod history;
+#[cfg(madsim)]
+pub mod scenario;
+#[cfg(madsim)]
+pub mod trace;
+#[cfg(madsim)]
+pub mod world;
+#[cfg(madsim)]
+pub mod runner;

@@ -1,1 +1,112 @@
-fn main() {}
+//! `cargo xtask`: builds the simulator (`--cfg madsim`, in `target/sim`) and runs what CI runs.
+//!
+//!   cargo xtask sim run scenarios/NAME.scn [--seed N]
+//!   cargo xtask sim fuzz --seeds A..B [--bug vote-not-durable] [--stop-on-failure]
+//!   cargo xtask sim scenarios --seeds A..B     every scenario for every seed in the range
+//!   cargo xtask sim determinism SCENARIO --seed N   the same seed twice: same trace hash
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.iter().map(|s| s.as_str()).collect::<Vec<_>>().as_slice() {
+        ["sim", "run", rest @ ..] => sim(&[&["run"], rest].concat()),
+        ["sim", "fuzz", rest @ ..] => sim(&[&["fuzz"], rest].concat()),
+        ["sim", "scenarios", rest @ ..] => scenarios(rest),
+        ["sim", "determinism", scenario, "--seed", seed] => determinism(scenario, seed),
+        ["sim", "build"] => build_sim().map(|_| ()),
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask sim run SCENARIO [--seed N] | sim fuzz --seeds A..B [--bug NAME] \
+                     | sim scenarios --seeds A..B | sim determinism SCENARIO --seed N | sim build";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+/// Builds the simulator with `--cfg madsim` in its own target dir; returns the binary.
+fn build_sim() -> Result<PathBuf, String> {
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(root())
+        .env("RUSTFLAGS", "--cfg madsim")
+        .args(["build", "--quiet", "-p", "concord-sim", "--profile", "sim", "--target-dir", "target/sim"])
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("building the simulator failed".into());
+    }
+    Ok(root().join("target/sim/sim/concord-sim"))
+}
+
+fn sim(args: &[&str]) -> Result<(), String> {
+    let binary = build_sim()?;
+    let status = Command::new(binary).current_dir(root()).args(args).status().map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("simulation failed ({status})"))
+    }
+}
+
+fn scenario_files() -> Result<Vec<String>, String> {
+    let dir = root().join("scenarios");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "scn"))
+        .map(|p| p.strip_prefix(root()).unwrap_or(&p).display().to_string())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Every scenario for every seed in the range; stops at the first failure.
+fn scenarios(rest: &[&str]) -> Result<(), String> {
+    let range = match rest {
+        ["--seeds", range] => *range,
+        _ => return Err(USAGE.into()),
+    };
+    let (start, end) = range.split_once("..").ok_or(USAGE)?;
+    let (start, end): (u64, u64) = (start.parse().map_err(|_| USAGE)?, end.parse().map_err(|_| USAGE)?);
+    let binary = build_sim()?;
+    for file in scenario_files()? {
+        let mut passed = 0;
+        for seed in start..end {
+            let output = Command::new(&binary).current_dir(root()).args(["run", &file, "--seed", &seed.to_string()]).output().map_err(|e| e.to_string())?;
+            if !output.status.success() {
+                print!("{}", String::from_utf8_lossy(&output.stdout));
+                return Err(format!("{file} failed with seed {seed}: replay with cargo xtask sim run {file} --seed {seed}"));
+            }
+            passed += 1;
+        }
+        println!("{file}: {passed} seeds passed ({start}..{end})");
+    }
+    Ok(())
+}
+
+/// Runs a scenario twice with one seed and compares the trace hashes.
+fn determinism(scenario: &str, seed: &str) -> Result<(), String> {
+    let binary = build_sim()?;
+    let run = || -> Result<String, String> {
+        let output = Command::new(&binary).current_dir(root()).args(["run", scenario, "--seed", seed]).output().map_err(|e| e.to_string())?;
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        stdout.lines().last().and_then(|l| l.split_whitespace().find(|w| w.starts_with("trace="))).map(String::from).ok_or(stdout)
+    };
+    let (first, second) = (run()?, run()?);
+    if first != second {
+        return Err(format!("not deterministic: {scenario} seed {seed} gave {first} then {second}"));
+    }
+    println!("deterministic: {scenario} seed {seed} {first} twice");
+    Ok(())
+}

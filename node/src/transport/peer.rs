@@ -28,7 +28,12 @@ async fn write_loop(addr: String, mut queue: mpsc::Receiver<Arc<Vec<u8>>>, stats
         let connect = tokio::time::timeout(Duration::from_millis(CONNECT_TIMEOUT_MS), TcpStream::connect(&addr));
         let mut stream = match connect.await {
             Ok(Ok(stream)) => stream,
-            _ => {
+            outcome => {
+                let why = match outcome {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "timed out".to_string(),
+                };
+                tracing::debug!(target: "concord", "transport: cannot connect to {addr}: {why}");
                 TransportStats::count(&stats.connect_failures);
                 // While the peer is unreachable, what queued up is stale: drop it so that the
                 // queue does not replay old traffic when it returns (Raft and gossip resend).
@@ -52,7 +57,9 @@ async fn write_loop(addr: String, mut queue: mpsc::Receiver<Arc<Vec<u8>>>, stats
                     None => return, // the transport is gone: the node stopped
                 },
             };
-            if stream.write_all(&frame).await.is_err() {
+            // Flush every frame: madsim's stream only sends on flush (real TCP's flush is free).
+            let written = stream.write_all(&frame).await;
+            if written.is_err() || stream.flush().await.is_err() {
                 pending = Some(frame);
                 break;
             }

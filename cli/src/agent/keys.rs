@@ -1,0 +1,262 @@
+//! What each config-file key means. JSON and HCL files are both read into a JSON value first,
+//! so the two formats accept exactly the same keys and types.
+
+use super::duration::parse_duration_ms;
+use super::layer::ConfigLayer;
+use super::logging::Level;
+use serde_json::{Map, Value};
+
+/// Keys Consul has that Concord reads but does not act on yet: a quiet note, not a warning
+/// about a typo.
+const ACCEPTED_IGNORED: [&str; 8] = [
+    "enable_local_script_checks",
+    "leave_on_terminate",
+    "skip_leave_on_interrupt",
+    "rejoin_after_leave",
+    "disable_update_check",
+    "server_name",
+    "domain",
+    "log_file",
+];
+
+/// Reads the top-level object of one config file. Errors name the key and the reason;
+/// unknown keys come back as warnings.
+pub fn layer_from_value(value: &Value) -> Result<(ConfigLayer, Vec<String>), String> {
+    let object = value
+        .as_object()
+        .ok_or_else(|| format!("expected an object of settings, got {}", kind(value)))?;
+    let mut layer = ConfigLayer::default();
+    let mut warnings = Vec::new();
+    for (key, value) in object {
+        if !apply_key(&mut layer, key, value, &mut warnings)? {
+            warnings.push(unknown_key_warning(key));
+        }
+    }
+    Ok((layer, warnings))
+}
+
+fn unknown_key_warning(key: &str) -> String {
+    if ACCEPTED_IGNORED.contains(&key) {
+        format!("config key {key:?} is not supported by Concord yet; ignored")
+    } else {
+        format!("unknown config key {key:?}; ignored")
+    }
+}
+
+/// Sets one key; `false` when the key is unknown.
+fn apply_key(
+    layer: &mut ConfigLayer,
+    key: &str,
+    value: &Value,
+    warnings: &mut Vec<String>,
+) -> Result<bool, String> {
+    match key {
+        "node_name" => layer.node_name = Some(string(key, value)?),
+        "datacenter" => layer.datacenter = Some(string(key, value)?),
+        "data_dir" => layer.data_dir = Some(string(key, value)?),
+        "server" => layer.server = Some(boolean(key, value)?),
+        "bootstrap" => layer.bootstrap = Some(boolean(key, value)?),
+        "bootstrap_expect" => layer.bootstrap_expect = Some(number(key, value, u32::MAX.into())? as u32),
+        "bind_addr" => layer.bind_addr = Some(string(key, value)?),
+        "advertise_addr" => layer.advertise_addr = Some(string(key, value)?),
+        "client_addr" => layer.client_addr = Some(string(key, value)?),
+        "start_join" => layer.start_join = strings(key, value)?,
+        "retry_join" => layer.retry_join = strings(key, value)?,
+        "retry_interval" => layer.retry_interval_ms = Some(duration(key, value)?),
+        "ports" => apply_ports(layer, value, warnings)?,
+        "log_level" => layer.log_level = Some(level(key, value)?),
+        "log_json" => layer.log_json = Some(boolean(key, value)?),
+        "ui" => layer.ui = Some(boolean(key, value)?),
+        "ui_config" => layer.ui = ui_config(value)?.or(layer.ui),
+        "encrypt" => layer.encrypt = Some(string(key, value)?),
+        "enable_script_checks" => layer.enable_script_checks = Some(boolean(key, value)?),
+        "pid_file" => layer.pid_file = Some(string(key, value)?),
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+fn apply_ports(
+    layer: &mut ConfigLayer,
+    value: &Value,
+    warnings: &mut Vec<String>,
+) -> Result<(), String> {
+    for (name, port) in block("ports", value)? {
+        let key = format!("ports.{name}");
+        match name.as_str() {
+            "http" => layer.ports.http = Some(port_or_off(&key, port)?),
+            "dns" => layer.ports.dns = Some(port_or_off(&key, port)?),
+            "server" => layer.ports.server = Some(port_number(&key, port)?),
+            "serf_lan" => layer.ports.serf_lan = Some(port_number(&key, port)?),
+            // Ports of features Concord does not have (WAN, TLS, gRPC): read, not used.
+            "serf_wan" | "https" | "grpc" | "grpc_tls" | "sidecar_min_port" | "sidecar_max_port" => {
+                number_or_off(&key, port)?;
+            }
+            _ => warnings.push(format!("unknown config key {key:?}; ignored")),
+        }
+    }
+    Ok(())
+}
+
+fn ui_config(value: &Value) -> Result<Option<bool>, String> {
+    let mut enabled = None;
+    for (name, inner) in block("ui_config", value)? {
+        if name == "enabled" {
+            enabled = Some(boolean("ui_config.enabled", inner)?);
+        }
+    }
+    Ok(enabled)
+}
+
+/// A nested object. HCL blocks (`ports { http = 8500 }`) may arrive as a one-element list.
+fn block<'a>(key: &str, value: &'a Value) -> Result<&'a Map<String, Value>, String> {
+    match value {
+        Value::Object(map) => Ok(map),
+        Value::Array(items) if items.len() == 1 && items[0].is_object() => block(key, &items[0]),
+        other => Err(type_error(key, "an object", other)),
+    }
+}
+
+fn string(key: &str, value: &Value) -> Result<String, String> {
+    match value {
+        Value::String(text) => Ok(text.clone()),
+        other => Err(type_error(key, "a string", other)),
+    }
+}
+
+/// A list of strings; a single string counts as a list of one.
+fn strings(key: &str, value: &Value) -> Result<Vec<String>, String> {
+    match value {
+        Value::String(text) => Ok(vec![text.clone()]),
+        Value::Array(items) => items.iter().map(|item| string(key, item)).collect(),
+        other => Err(type_error(key, "a list of strings", other)),
+    }
+}
+
+/// `true`/`false`; also the strings "true"/"false", which Consul's weak decoding allows.
+fn boolean(key: &str, value: &Value) -> Result<bool, String> {
+    match value {
+        Value::Bool(b) => Ok(*b),
+        Value::String(text) if text == "true" => Ok(true),
+        Value::String(text) if text == "false" => Ok(false),
+        other => Err(type_error(key, "true or false", other)),
+    }
+}
+
+/// A whole number in `0..=max`; a string of digits counts (Consul's weak decoding).
+fn number(key: &str, value: &Value, max: u64) -> Result<u64, String> {
+    let parsed = match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(text) => text.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    match parsed {
+        Some(n) if n <= max => Ok(n),
+        Some(_) => Err(format!("key {key:?}: {value} is too large (at most {max})")),
+        None => Err(type_error(key, "a number", value)),
+    }
+}
+
+fn port_number(key: &str, value: &Value) -> Result<u16, String> {
+    match number(key, value, 65_535)? {
+        0 => Err(format!("key {key:?}: port 0 is not allowed")),
+        port => Ok(port as u16),
+    }
+}
+
+/// A port, or -1 for "off".
+fn port_or_off(key: &str, value: &Value) -> Result<i32, String> {
+    number_or_off(key, value)
+}
+
+fn number_or_off(key: &str, value: &Value) -> Result<i32, String> {
+    let minus_one = value.as_i64() == Some(-1) || value.as_str() == Some("-1");
+    if minus_one {
+        return Ok(-1);
+    }
+    port_number(key, value).map(i32::from)
+}
+
+fn duration(key: &str, value: &Value) -> Result<u64, String> {
+    let text = string(key, value).map_err(|_| type_error(key, "a duration such as \"30s\"", value))?;
+    parse_duration_ms(&text).map_err(|why| format!("key {key:?}: {why}"))
+}
+
+fn level(key: &str, value: &Value) -> Result<Level, String> {
+    Level::parse(&string(key, value)?).map_err(|why| format!("key {key:?}: {why}"))
+}
+
+fn type_error(key: &str, expected: &str, got: &Value) -> String {
+    format!("key {key:?}: expected {expected}, got {got}")
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_every_supported_key() {
+        let value = json!({
+            "node_name": "n1", "datacenter": "huanan", "data_dir": "/tmp/c", "server": true,
+            "bootstrap_expect": 3, "bind_addr": "10.0.0.1", "advertise_addr": "10.0.0.2",
+            "client_addr": "0.0.0.0", "retry_join": ["10.0.0.3"], "start_join": "10.0.0.4",
+            "retry_interval": "5s", "ports": {"http": 8501, "dns": -1, "server": 8302, "serf_lan": 8303},
+            "log_level": "warn", "log_json": true, "ui_config": {"enabled": true},
+            "encrypt": "k", "enable_script_checks": true
+        });
+        let (layer, warnings) = layer_from_value(&value).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(layer.node_name.as_deref(), Some("n1"));
+        assert_eq!(layer.bootstrap_expect, Some(3));
+        assert_eq!(layer.start_join, ["10.0.0.4"]);
+        assert_eq!(layer.retry_interval_ms, Some(5_000));
+        assert_eq!(layer.ports.http, Some(8501));
+        assert_eq!(layer.ports.dns, Some(-1));
+        assert_eq!(layer.ports.serf_lan, Some(8303));
+        assert_eq!(layer.log_level, Some(Level::Warn));
+        assert_eq!(layer.ui, Some(true));
+    }
+
+    #[test]
+    fn type_errors_name_the_key_and_the_value() {
+        let err = layer_from_value(&json!({"bootstrap_expect": "three"})).unwrap_err();
+        assert_eq!(err, r#"key "bootstrap_expect": expected a number, got "three""#);
+        let err = layer_from_value(&json!({"server": "yes"})).unwrap_err();
+        assert_eq!(err, r#"key "server": expected true or false, got "yes""#);
+        let err = layer_from_value(&json!({"ports": {"http": 70000}})).unwrap_err();
+        assert_eq!(err, r#"key "ports.http": 70000 is too large (at most 65535)"#);
+        let err = layer_from_value(&json!({"retry_interval": "often"})).unwrap_err();
+        assert!(err.starts_with(r#"key "retry_interval": invalid duration"#), "{err}");
+    }
+
+    #[test]
+    fn weakly_typed_numbers_and_bools_are_accepted() {
+        let (layer, _) = layer_from_value(&json!({"bootstrap_expect": "3", "server": "true"})).unwrap();
+        assert_eq!(layer.bootstrap_expect, Some(3));
+        assert_eq!(layer.server, Some(true));
+    }
+
+    #[test]
+    fn unknown_keys_warn() {
+        let (_, warnings) = layer_from_value(&json!({"servr": true, "leave_on_terminate": true})).unwrap();
+        assert_eq!(
+            warnings,
+            [
+                r#"config key "leave_on_terminate" is not supported by Concord yet; ignored"#,
+                r#"unknown config key "servr"; ignored"#,
+            ]
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! One source of agent settings (a config file, or the flags), every field optional so that
+//! sources can be stacked: later sources override earlier ones, lists are appended (as Consul's
+//! config merge does for `retry_join` and `start_join`).
+
+use super::logging::Level;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ports {
+    /// `-1` turns the HTTP API off, as in Consul.
+    pub http: Option<i32>,
+    /// `-1` turns DNS off, as in Consul.
+    pub dns: Option<i32>,
+    pub server: Option<u16>,
+    pub serf_lan: Option<u16>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigLayer {
+    /// `-dev` (flag only, as in Consul).
+    pub dev: Option<bool>,
+    pub server: Option<bool>,
+    pub bootstrap: Option<bool>,
+    pub bootstrap_expect: Option<u32>,
+    pub node_name: Option<String>,
+    pub datacenter: Option<String>,
+    pub data_dir: Option<String>,
+    pub bind_addr: Option<String>,
+    pub advertise_addr: Option<String>,
+    /// Space-separated addresses, as Consul allows.
+    pub client_addr: Option<String>,
+    pub start_join: Vec<String>,
+    pub retry_join: Vec<String>,
+    pub retry_interval_ms: Option<u64>,
+    pub ports: Ports,
+    pub log_level: Option<Level>,
+    pub log_json: Option<bool>,
+    pub ui: Option<bool>,
+    pub encrypt: Option<String>,
+    pub enable_script_checks: Option<bool>,
+    pub pid_file: Option<String>,
+}
+
+impl ConfigLayer {
+    /// Stacks `later` on top of `self`.
+    pub fn merge(&mut self, later: ConfigLayer) {
+        over(&mut self.dev, later.dev);
+        over(&mut self.server, later.server);
+        over(&mut self.bootstrap, later.bootstrap);
+        over(&mut self.bootstrap_expect, later.bootstrap_expect);
+        over(&mut self.node_name, later.node_name);
+        over(&mut self.datacenter, later.datacenter);
+        over(&mut self.data_dir, later.data_dir);
+        over(&mut self.bind_addr, later.bind_addr);
+        over(&mut self.advertise_addr, later.advertise_addr);
+        over(&mut self.client_addr, later.client_addr);
+        append(&mut self.start_join, later.start_join);
+        append(&mut self.retry_join, later.retry_join);
+        over(&mut self.retry_interval_ms, later.retry_interval_ms);
+        over(&mut self.ports.http, later.ports.http);
+        over(&mut self.ports.dns, later.ports.dns);
+        over(&mut self.ports.server, later.ports.server);
+        over(&mut self.ports.serf_lan, later.ports.serf_lan);
+        over(&mut self.log_level, later.log_level);
+        over(&mut self.log_json, later.log_json);
+        over(&mut self.ui, later.ui);
+        over(&mut self.encrypt, later.encrypt);
+        over(&mut self.enable_script_checks, later.enable_script_checks);
+        over(&mut self.pid_file, later.pid_file);
+    }
+}
+
+fn over<T>(earlier: &mut Option<T>, later: Option<T>) {
+    if later.is_some() {
+        *earlier = later;
+    }
+}
+
+/// Appends, skipping addresses already listed (the same seed in two files is one seed).
+fn append(earlier: &mut Vec<String>, later: Vec<String>) {
+    for item in later {
+        if !earlier.contains(&item) {
+            earlier.push(item);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_values_win_and_lists_append() {
+        let mut base = ConfigLayer {
+            node_name: Some("a".into()),
+            datacenter: Some("dc1".into()),
+            retry_join: vec!["10.0.0.1".into()],
+            ..Default::default()
+        };
+        base.merge(ConfigLayer {
+            node_name: Some("b".into()),
+            retry_join: vec!["10.0.0.1".into(), "10.0.0.2".into()],
+            ..Default::default()
+        });
+        assert_eq!(base.node_name.as_deref(), Some("b"));
+        assert_eq!(base.datacenter.as_deref(), Some("dc1"));
+        assert_eq!(base.retry_join, ["10.0.0.1", "10.0.0.2"]);
+    }
+}

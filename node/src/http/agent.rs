@@ -1,0 +1,242 @@
+//! `/v1/agent/*`: this agent and its gossip pool (self, members, join, leave, force-leave,
+//! reload).
+
+use super::errors::HttpError;
+use super::headers::json;
+use super::members::{member_json, MemberJson};
+use super::query::QueryParams;
+use crate::handle::{NodeHandle, NodeInfo};
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::Router;
+use concord_core::agent::{MemberInfo, Request, Response as ApiResponse};
+use concord_core::membership::{Member, MemberStatus, Role};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+/// Serf's LAN port, which Consul assumes when a join address has none.
+const GOSSIP_PORT_DEFAULT: u16 = 8301;
+
+pub fn routes() -> Router<NodeHandle> {
+    Router::new()
+        .route("/v1/agent/self", get(agent_self))
+        .route("/v1/agent/members", get(members))
+        .route("/v1/agent/join/{address}", put(join))
+        .route("/v1/agent/leave", put(leave))
+        .route("/v1/agent/force-leave/{node}", put(force_leave))
+        .route("/v1/agent/reload", put(reload))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SelfJson {
+    config: ConfigJson,
+    member: MemberJson,
+    /// Node metadata (none yet); present because Consul clients read it.
+    meta: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ConfigJson {
+    datacenter: String,
+    primary_datacenter: String,
+    node_name: String,
+    #[serde(rename = "NodeID")]
+    node_id: String,
+    revision: String,
+    server: bool,
+    version: String,
+}
+
+async fn agent_self(State(handle): State<NodeHandle>, query: QueryParams) -> Response {
+    let members = match member_list(&handle).await {
+        Ok(members) => members,
+        Err(e) => return e.into_response(),
+    };
+    let info = handle.info();
+    let member = match members.iter().find(|m| m.member.name == info.node_name) {
+        Some(m) => member_json(&m.member, m.status, Some(&info.node_id)),
+        // Not yet in its own table (starting up): describe itself from its configuration.
+        None => member_json(&member_from_info(info), MemberStatus::Alive, Some(&info.node_id)),
+    };
+    let body = SelfJson {
+        config: config_json(info),
+        member,
+        meta: BTreeMap::new(),
+    };
+    json(&body, query.pretty())
+}
+
+fn config_json(info: &NodeInfo) -> ConfigJson {
+    ConfigJson {
+        datacenter: info.datacenter.clone(),
+        primary_datacenter: info.datacenter.clone(),
+        node_name: info.node_name.clone(),
+        node_id: info.node_id.clone(),
+        revision: String::new(),
+        server: info.role == Role::Server,
+        version: info.version.clone(),
+    }
+}
+
+fn member_from_info(info: &NodeInfo) -> Member {
+    Member {
+        name: info.node_name.clone(),
+        gossip_addr: info.gossip_addr.clone(),
+        rpc_addr: info.rpc_addr.clone(),
+        role: info.role,
+        datacenter: info.datacenter.clone(),
+        bootstrap_expect: 0,
+        in_raft: false,
+        build: info.version.clone(),
+        incarnation: 0,
+        heartbeat: 0,
+        announced: MemberStatus::Alive,
+    }
+}
+
+async fn member_list(handle: &NodeHandle) -> Result<Vec<MemberInfo>, HttpError> {
+    match handle.request(Request::Members).await? {
+        ApiResponse::Members { members } => Ok(members),
+        other => Err(HttpError::unexpected("a members request", &other)),
+    }
+}
+
+async fn members(State(handle): State<NodeHandle>, query: QueryParams) -> Response {
+    if query.flag("wan") {
+        return wan_unsupported().into_response();
+    }
+    match member_list(&handle).await {
+        Ok(list) => {
+            let own_id = |m: &MemberInfo| {
+                let info = handle.info();
+                (m.member.name == info.node_name).then_some(info.node_id.as_str())
+            };
+            let body: Vec<MemberJson> = list
+                .iter()
+                .map(|m| member_json(&m.member, m.status, own_id(m)))
+                .collect();
+            json(&body, query.pretty())
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+fn wan_unsupported() -> HttpError {
+    HttpError::bad_request("?wan is not supported: Concord has a single datacenter (LAN only)")
+}
+
+/// Answers 200 with an empty body when the request succeeded, as Consul's agent writes do.
+async fn done(handle: &NodeHandle, request: Request) -> Response {
+    let what = request.kind();
+    match handle.request(request).await {
+        Ok(ApiResponse::Done | ApiResponse::Joined { .. }) => ().into_response(),
+        Ok(other) => HttpError::unexpected(what, &other).into_response(),
+        Err(e) => HttpError::from(e).into_response(),
+    }
+}
+
+async fn join(
+    State(handle): State<NodeHandle>,
+    Path(address): Path<String>,
+    query: QueryParams,
+) -> Response {
+    if query.flag("wan") {
+        return wan_unsupported().into_response();
+    }
+    let addr = with_default_port(address.trim(), GOSSIP_PORT_DEFAULT);
+    done(&handle, Request::Join { addr }).await
+}
+
+/// Answers once the leave is complete (the agent announced it and, for a server, left the
+/// Raft configuration), so `concord leave` can say "Graceful leave complete" truthfully.
+async fn leave(State(handle): State<NodeHandle>) -> Response {
+    done(&handle, Request::Leave).await
+}
+
+/// `?prune` (forget the node at once) is accepted and treated as a plain force-leave.
+async fn force_leave(
+    State(handle): State<NodeHandle>,
+    Path(node): Path<String>,
+    query: QueryParams,
+) -> Response {
+    if query.flag("wan") {
+        return wan_unsupported().into_response();
+    }
+    done(&handle, Request::ForceLeave { node }).await
+}
+
+/// Configuration reload does not exist yet. Consul's own reload applies only part of the
+/// configuration and answers 200, and tools (config managers, `consul reload` in scripts) call
+/// it routinely after every change, so failing it would break them for no gain; instead the
+/// agent logs loudly that nothing was reloaded.
+async fn reload(State(handle): State<NodeHandle>) -> Response {
+    tracing::warn!(
+        node = %handle.info().node_name,
+        "agent: configuration reload requested, but reload is not supported yet: nothing \
+         changed; restart the agent to apply a new configuration"
+    );
+    ().into_response()
+}
+
+/// `-join` style addresses: an IP or host without a port gets Consul's gossip port.
+pub fn with_default_port(address: &str, port: u16) -> String {
+    if address.parse::<SocketAddr>().is_ok() {
+        return address.to_string();
+    }
+    if let Ok(ip) = address.parse::<IpAddr>() {
+        return SocketAddr::new(ip, port).to_string();
+    }
+    let bracketed_v6 = address.starts_with('[') && address.ends_with(']');
+    if bracketed_v6 || !address.contains(':') {
+        return format!("{address}:{port}");
+    }
+    address.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_addresses_get_the_gossip_port() {
+        assert_eq!(with_default_port("10.0.0.1", 8301), "10.0.0.1:8301");
+        assert_eq!(with_default_port("10.0.0.1:9000", 8301), "10.0.0.1:9000");
+        assert_eq!(with_default_port("::1", 8301), "[::1]:8301");
+        assert_eq!(with_default_port("[::1]", 8301), "[::1]:8301");
+        assert_eq!(with_default_port("[::1]:7000", 8301), "[::1]:7000");
+        assert_eq!(with_default_port("consul-1", 8301), "consul-1:8301");
+        assert_eq!(with_default_port("consul-1:7000", 8301), "consul-1:7000");
+    }
+
+    #[test]
+    fn self_config_json_matches_consul() {
+        let info = NodeInfo {
+            node_name: "n1".into(),
+            node_id: "0b4e7a0e-0000-0000-0000-000000000001".into(),
+            datacenter: "dc1".into(),
+            role: Role::Server,
+            rpc_addr: "127.0.0.1:8300".into(),
+            gossip_addr: "127.0.0.1:8301".into(),
+            version: "0.1.0".into(),
+        };
+        let body = SelfJson {
+            config: config_json(&info),
+            member: member_json(&member_from_info(&info), MemberStatus::Alive, Some(&info.node_id)),
+            meta: BTreeMap::new(),
+        };
+        let v = serde_json::to_value(&body).unwrap();
+        assert_eq!(v["Config"]["Datacenter"], "dc1");
+        assert_eq!(v["Config"]["NodeName"], "n1");
+        assert_eq!(v["Config"]["NodeID"], info.node_id);
+        assert_eq!(v["Config"]["Server"], true);
+        assert_eq!(v["Config"]["Revision"], "");
+        assert_eq!(v["Config"]["Version"], "0.1.0");
+        assert_eq!(v["Member"]["Name"], "n1");
+        assert_eq!(v["Member"]["Addr"], "127.0.0.1");
+        assert_eq!(v["Member"]["Tags"]["role"], "consul");
+    }
+}

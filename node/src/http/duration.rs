@@ -1,0 +1,109 @@
+//! Go's duration syntax (`time.ParseDuration`), which Consul uses for `?wait=` and its
+//! configuration: "10s", "5m", "100ms", "1h30m", "1.5s", "0".
+
+use std::time::Duration;
+
+/// Parses a Go duration. A negative duration parses as zero: Consul treats a non-positive
+/// wait as "use the default", so callers need not tell the two apart.
+pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
+    let invalid = || format!("invalid duration {text:?}");
+    let (negative, mut rest) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if rest == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    let mut total_nanos: u128 = 0;
+    while !rest.is_empty() {
+        let (nanos, after) = parse_component(rest).ok_or_else(invalid)?;
+        total_nanos = total_nanos.checked_add(nanos).ok_or_else(invalid)?;
+        rest = after;
+    }
+    if negative {
+        return Ok(Duration::ZERO);
+    }
+    let nanos = u64::try_from(total_nanos).map_err(|_| invalid())?;
+    Ok(Duration::from_nanos(nanos))
+}
+
+/// One `<number>[.<fraction>]<unit>` component: its length in nanoseconds and what follows.
+fn parse_component(text: &str) -> Option<(u128, &str)> {
+    let number_len = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, rest) = text.split_at(number_len);
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
+        return None;
+    }
+    let unit_len = rest
+        .find(|c: char| c.is_ascii_digit() || c == '.')
+        .unwrap_or(rest.len());
+    let (unit, rest) = rest.split_at(unit_len);
+    let unit_nanos = unit_nanos(unit)?;
+    let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let mut nanos = whole.checked_mul(unit_nanos)?;
+    // The fraction contributes digit by digit so "1.5h" is exact without floating point.
+    let mut scale = unit_nanos;
+    for digit in fraction.bytes() {
+        scale /= 10;
+        nanos += u128::from(digit - b'0') * scale;
+    }
+    Some((nanos, rest))
+}
+
+fn unit_nanos(unit: &str) -> Option<u128> {
+    Some(match unit {
+        "ns" => 1,
+        "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60 * 1_000_000_000,
+        "h" => 3_600 * 1_000_000_000,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> Duration {
+        parse_go_duration(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn parses_consul_style_durations() {
+        assert_eq!(ok("10s"), Duration::from_secs(10));
+        assert_eq!(ok("5m"), Duration::from_secs(300));
+        assert_eq!(ok("100ms"), Duration::from_millis(100));
+        assert_eq!(ok("1h30m"), Duration::from_secs(5400));
+        assert_eq!(ok("1.5s"), Duration::from_millis(1500));
+        assert_eq!(ok(".5s"), Duration::from_millis(500));
+        assert_eq!(ok("1.s"), Duration::from_secs(1));
+        assert_eq!(ok("2m30s"), Duration::from_secs(150));
+        assert_eq!(ok("10us"), Duration::from_micros(10));
+        assert_eq!(ok("10µs"), Duration::from_micros(10));
+        assert_eq!(ok("7ns"), Duration::from_nanos(7));
+        assert_eq!(ok("+3s"), Duration::from_secs(3));
+        assert_eq!(ok("0"), Duration::ZERO);
+        assert_eq!(ok("0s"), Duration::ZERO);
+    }
+
+    #[test]
+    fn negative_durations_are_zero() {
+        assert_eq!(ok("-5s"), Duration::ZERO);
+    }
+
+    #[test]
+    fn rejects_malformed_durations() {
+        for bad in ["", "5", "s", ".s", "5x", "1.2.3s", "-", "5 s", "1e3s", "99999999999999h"] {
+            assert!(parse_go_duration(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! KV writes: `PUT /v1/kv/{key}` (`?flags`, `?cas`) and `DELETE` (`?recurse`, `?cas`), each
+//! answering `true` or `false` as Consul does.
+
+use super::errors::HttpError;
+use super::headers::json;
+use super::query::QueryParams;
+use super::BODY_BYTES_MAX;
+use crate::handle::NodeHandle;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use concord_core::agent::{ApiError, Request, Response as ApiResponse};
+use concord_core::kv::{KvCommand, KvError, VALUE_SIZE_BYTES_MAX};
+
+type Body = Result<Bytes, BytesRejection>;
+
+pub async fn put_key(
+    State(handle): State<NodeHandle>,
+    Path(key): Path<String>,
+    query: QueryParams,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    put(&handle, key, &query, &headers, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+pub async fn put_root(
+    State(handle): State<NodeHandle>,
+    query: QueryParams,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    put(&handle, String::new(), &query, &headers, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+pub async fn delete_key(
+    State(handle): State<NodeHandle>,
+    Path(key): Path<String>,
+    query: QueryParams,
+) -> Response {
+    delete(&handle, key, &query)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+pub async fn delete_root(State(handle): State<NodeHandle>, query: QueryParams) -> Response {
+    delete(&handle, String::new(), &query)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn put(
+    handle: &NodeHandle,
+    key: String,
+    query: &QueryParams,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, HttpError> {
+    query.check_datacenter(&handle.info().datacenter)?;
+    if key.is_empty() {
+        return Err(HttpError::bad_request("Missing key name"));
+    }
+    refuse_session_flags(query)?;
+    let flags = query.u64("flags")?.unwrap_or(0);
+    let cas = query.u64("cas")?;
+    let value = read_value(headers, body)?;
+    let command = match cas {
+        Some(modify_index) => KvCommand::Cas {
+            key,
+            value,
+            flags,
+            modify_index,
+        },
+        None => KvCommand::Set { key, value, flags },
+    };
+    write(handle, command).await
+}
+
+async fn delete(handle: &NodeHandle, key: String, query: &QueryParams) -> Result<Response, HttpError> {
+    query.check_datacenter(&handle.info().datacenter)?;
+    let recurse = query.flag("recurse");
+    let cas = query.u64("cas")?;
+    let command = match (recurse, cas) {
+        (true, Some(_)) => {
+            return Err(HttpError::bad_request(
+                "Conflicting flags: ?recurse and ?cas cannot be used together",
+            ))
+        }
+        // An empty prefix deletes every key, as `DELETE /v1/kv/?recurse` does in Consul.
+        (true, None) => KvCommand::DeleteTree { prefix: key },
+        (false, _) if key.is_empty() => return Err(HttpError::bad_request("Missing key name")),
+        (false, Some(modify_index)) => KvCommand::DeleteCas { key, modify_index },
+        (false, None) => KvCommand::Delete { key },
+    };
+    write(handle, command).await
+}
+
+async fn write(handle: &NodeHandle, command: KvCommand) -> Result<Response, HttpError> {
+    match handle.request(Request::KvWrite { command }).await? {
+        ApiResponse::KvWritten { applied, .. } => Ok(json(&applied, false)),
+        other => Err(HttpError::unexpected("a KV write", &other)),
+    }
+}
+
+/// Sessions (and so locks) do not exist yet; say so rather than write without the lock.
+fn refuse_session_flags(query: &QueryParams) -> Result<(), HttpError> {
+    match ["acquire", "release"].into_iter().find(|f| query.has(f)) {
+        Some(flag) => Err(HttpError::bad_request(format!(
+            "?{flag} is not supported yet: Concord has no sessions, so KV locks cannot be \
+             acquired or released"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The PUT body is the value. It is checked here, before anything is sent to the cluster, so
+/// the client learns the size it sent and the limit. Bodies up to `BODY_BYTES_MAX` are read in
+/// full (so the 413 reaches clients that send the whole body before reading the answer); past
+/// that only the declared Content-Length is known.
+pub fn read_value(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, HttpError> {
+    match body {
+        Ok(bytes) if bytes.len() <= VALUE_SIZE_BYTES_MAX => Ok(bytes.to_vec()),
+        Ok(bytes) => Err(too_large(bytes.len())),
+        Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => {
+            match declared_length(headers) {
+                Some(length) => Err(too_large(length)),
+                None => Err(HttpError::new(
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "Request body too large: value is more than {BODY_BYTES_MAX} bytes, \
+                         the maximum is {VALUE_SIZE_BYTES_MAX} bytes"
+                    ),
+                )),
+            }
+        }
+        Err(other) => Err(HttpError::bad_request(format!(
+            "Failed to read the request body: {}",
+            other.body_text()
+        ))),
+    }
+}
+
+fn too_large(size_bytes: usize) -> HttpError {
+    HttpError::from(ApiError::Kv(KvError::ValueTooLarge {
+        size_bytes,
+        size_bytes_max: VALUE_SIZE_BYTES_MAX,
+    }))
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn values_up_to_the_limit_are_accepted() {
+        let body = Bytes::from(vec![7u8; VALUE_SIZE_BYTES_MAX]);
+        let value = read_value(&HeaderMap::new(), Ok(body)).unwrap();
+        assert_eq!(value.len(), VALUE_SIZE_BYTES_MAX);
+        assert_eq!(read_value(&HeaderMap::new(), Ok(Bytes::new())), Ok(vec![]));
+    }
+
+    #[test]
+    fn one_byte_over_is_413_naming_size_and_limit() {
+        let body = Bytes::from(vec![7u8; VALUE_SIZE_BYTES_MAX + 1]);
+        let err = read_value(&HeaderMap::new(), Ok(body)).unwrap_err();
+        assert_eq!(err.status.as_u16(), 413);
+        assert!(err.reason.contains("524289 bytes"), "{}", err.reason);
+        assert!(err.reason.contains("524288 bytes"), "{}", err.reason);
+    }
+
+    #[test]
+    fn declared_length_names_the_size_of_unread_bodies() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("5000000"));
+        assert_eq!(declared_length(&headers), Some(5_000_000));
+        assert_eq!(declared_length(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn session_flags_are_refused_clearly() {
+        let err = refuse_session_flags(&QueryParams::parse("acquire=abc")).unwrap_err();
+        assert_eq!(err.status.as_u16(), 400);
+        assert!(err.reason.contains("?acquire"));
+        assert!(refuse_session_flags(&QueryParams::parse("release")).is_err());
+        assert!(refuse_session_flags(&QueryParams::parse("cas=0")).is_ok());
+    }
+}

@@ -1,0 +1,71 @@
+//! Raft safety checkers, fed after every driver round of every node (the node's `Observer`).
+//! One invariant per file; a violation is recorded with the node, term and time, and the run
+//! fails at its next step.
+
+pub mod acked_writes;
+mod applied_agreement;
+mod election_safety;
+mod leader_completeness;
+
+use crate::trace::Trace;
+use concord_core::agent::{Agent, AppliedEntry};
+use concord_core::raft::Role;
+use concord_node::Observer;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+#[derive(Default)]
+pub struct CheckState {
+    /// term -> the one leader seen in it.
+    pub leaders: BTreeMap<u64, String>,
+    /// index -> what was applied there first, and by whom.
+    pub applied: BTreeMap<u64, (AppliedEntry, String)>,
+    /// (node, term) pairs whose leader log was checked already.
+    pub leaders_checked: BTreeMap<(String, u64), ()>,
+    /// Each node's last seen (role, term, leader, commit), to trace only changes.
+    pub last_seen: BTreeMap<String, String>,
+    pub violations: Vec<String>,
+}
+
+pub struct Checker {
+    pub state: Mutex<CheckState>,
+    pub trace: Arc<Trace>,
+}
+
+impl Checker {
+    pub fn new(trace: Arc<Trace>) -> Checker {
+        Checker { state: Mutex::new(CheckState::default()), trace }
+    }
+
+    pub fn violations(&self) -> Vec<String> {
+        self.state.lock().expect("checker lock").violations.clone()
+    }
+
+    /// Index -> (term, digest) of everything applied anywhere.
+    pub fn applied(&self) -> BTreeMap<u64, AppliedEntry> {
+        let state = self.state.lock().expect("checker lock");
+        state.applied.iter().map(|(i, (e, _))| (*i, *e)).collect()
+    }
+}
+
+impl Observer for Checker {
+    fn after_round(&self, agent: &mut Agent) {
+        let applied = agent.take_applied();
+        let Some(raft) = agent.raft() else { return };
+        let name = agent.name().to_string();
+        let mut state = self.state.lock().expect("checker lock");
+        let now_ms = agent.now_ms();
+        for entry in applied {
+            applied_agreement::check(&mut state, &name, entry, now_ms);
+        }
+        if raft.role() == Role::Leader {
+            election_safety::check(&mut state, &name, raft.term(), now_ms);
+            leader_completeness::check(&mut state, &name, raft, now_ms);
+        }
+        let seen = format!("{} term={} leader={:?} commit={}", raft.role().name(), raft.term(), raft.leader(), raft.commit_index());
+        if state.last_seen.get(&name) != Some(&seen) {
+            self.trace.record(&format!("{name}: {seen}"));
+            state.last_seen.insert(name, seen);
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Scenarios: files in `scenarios/` that read like the seed guide and run in the simulator.
+
+mod expect;
+pub mod parse;
+mod run;
+
+pub use run::{run_scenario, Failure};

@@ -1,0 +1,152 @@
+//! Running a scenario line by line against the world.
+
+use super::expect;
+use super::parse::{parse, parse_duration, Line};
+use crate::world::{NodeSpec, World};
+use concord_core::agent::{Consistency, Request};
+use concord_core::kv::KvCommand;
+use concord_core::membership::Role;
+use std::collections::BTreeMap;
+
+/// A scenario line that failed, and why.
+#[derive(Debug)]
+pub struct Failure {
+    pub line: usize,
+    pub text: String,
+    pub reason: String,
+}
+
+pub struct Runner<'a> {
+    pub world: &'a mut World,
+    pub vars: BTreeMap<String, String>,
+}
+
+/// Runs every line; stops at the first failed expectation or safety violation.
+pub async fn run_scenario(world: &mut World, text: &str) -> Result<(), Failure> {
+    let lines = parse(text).map_err(|reason| Failure { line: 0, text: String::new(), reason })?;
+    let mut runner = Runner { world, vars: BTreeMap::new() };
+    for line in lines {
+        let fail = |reason: String| Failure { line: line.number, text: line.text.clone(), reason };
+        let words = runner.substitute(&line).await.map_err(fail)?;
+        runner.world.trace.record(&format!("line {}: {}", line.number, line.text));
+        runner.step(&words).await.map_err(fail)?;
+        let violations = runner.world.checker.violations();
+        if let Some(v) = violations.first() {
+            return Err(fail(format!("safety violation: {v}")));
+        }
+    }
+    Ok(())
+}
+
+impl Runner<'_> {
+    /// Replaces `$leader` (the current leader) and `$NAME` (a `let` variable).
+    async fn substitute(&mut self, line: &Line) -> Result<Vec<String>, String> {
+        let mut words = Vec::new();
+        for word in &line.words {
+            words.push(match word.strip_prefix('$') {
+                Some("leader") => expect::current_leader(self.world).await?,
+                Some(var) => self.vars.get(var).cloned().ok_or(format!("unknown variable ${var}"))?,
+                None => word.clone(),
+            });
+        }
+        Ok(words)
+    }
+
+    async fn step(&mut self, words: &[String]) -> Result<(), String> {
+        let w: Vec<&str> = words.iter().map(|s| s.as_str()).collect();
+        match w.as_slice() {
+            ["start", name, flags @ ..] => self.world.start(name, node_spec(flags)?).await,
+            ["join", name, target] => {
+                let addr = format!("{}:8301", self.world.node(target).ip);
+                self.world.request(name, Request::Join { addr }).await.map_err(|e| e.to_string())?;
+            }
+            ["leave", name] => self.leave(name).await?,
+            ["kill", name] => self.world.kill(name),
+            ["restart", name] => self.world.restart(name).await,
+            ["pause", name] => self.world.pause(name),
+            ["resume", name] => self.world.resume(name),
+            ["partition", groups @ ..] => self.world.partition(&split_groups(groups)),
+            ["isolate", name] => {
+                let others: Vec<String> = self.world.nodes.keys().filter(|n| n != name).cloned().collect();
+                self.world.partition(&[vec![name.to_string()], others]);
+            }
+            ["cut", from, to] => self.world.cut(from, to),
+            ["heal"] => self.world.heal(),
+            ["wait", d] => madsim::time::sleep(parse_duration(d)?).await,
+            ["let", var, "=", value] => {
+                self.vars.insert(var.to_string(), value.to_string());
+            }
+            ["kv", "put", name, key, value] => self.kv_put(name, key, value).await?,
+            ["expect", rest @ ..] => expect::run(self.world, rest).await?,
+            _ => return Err(format!("unknown command: {}", words.join(" "))),
+        }
+        Ok(())
+    }
+
+    async fn kv_put(&mut self, name: &str, key: &str, value: &str) -> Result<(), String> {
+        let command = KvCommand::Set { key: key.into(), value: value.as_bytes().to_vec(), flags: 0 };
+        match self.world.request(name, Request::KvWrite { command }).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!("kv put {key} on {name} failed: {e}")),
+        }
+    }
+
+    /// Ctrl+C: a graceful leave, then the process exits.
+    async fn leave(&mut self, name: &str) -> Result<(), String> {
+        self.world.request(name, Request::Leave).await.map_err(|e| format!("leave on {name}: {e}"))?;
+        if let Some(handle) = self.world.handle(name) {
+            handle.stopped().await;
+        }
+        let node = self.world.nodes.get_mut(name).expect("known node");
+        madsim::runtime::Handle::current().kill(node.id);
+        node.up = false;
+        Ok(())
+    }
+}
+
+/// The agent flags a scenario's `start` takes (those the seed guide uses).
+fn node_spec(flags: &[&str]) -> Result<NodeSpec, String> {
+    let mut spec = NodeSpec { role: Role::Client, bootstrap_expect: 0, datacenter: "dc1".into() };
+    let mut i = 0;
+    while i < flags.len() {
+        let flag = flags[i].trim_start_matches('-');
+        let (key, inline) = match flag.split_once('=') {
+            Some((k, v)) => (k, Some(v.to_string())),
+            None => (flag, None),
+        };
+        let mut value = || -> Result<String, String> {
+            if let Some(v) = inline.clone() {
+                return Ok(v);
+            }
+            i += 1;
+            flags.get(i).map(|s| s.to_string()).ok_or(format!("flag -{key} needs a value"))
+        };
+        match key {
+            "server" => spec.role = Role::Server,
+            "dev" | "bootstrap" => (spec.role, spec.bootstrap_expect) = (Role::Server, 1),
+            "bootstrap-expect" => spec.bootstrap_expect = value()?.parse().map_err(|_| "bad -bootstrap-expect")?,
+            "datacenter" => spec.datacenter = value()?,
+            "data-dir" | "node" | "bind" | "client" => {
+                value()?;
+            }
+            "ui" => {}
+            other => return Err(format!("unknown agent flag -{other}")),
+        }
+        i += 1;
+    }
+    Ok(spec)
+}
+
+fn split_groups(words: &[&str]) -> Vec<Vec<String>> {
+    words.split(|w| *w == "|").map(|g| g.iter().map(|s| s.to_string()).collect()).collect()
+}
+
+/// Parses `default`, `consistent` or `stale`.
+pub fn consistency(word: Option<&&str>) -> Result<Consistency, String> {
+    match word.copied() {
+        None | Some("default") => Ok(Consistency::Default),
+        Some("consistent") => Ok(Consistency::Consistent),
+        Some("stale") => Ok(Consistency::Stale),
+        Some(other) => Err(format!("unknown consistency {other}")),
+    }
+}

@@ -1,0 +1,261 @@
+//! The simulated world: named madsim nodes, each with its own IP, disk and clock, running the
+//! real node runtime; faults (kill, restart, pause, partitions, one-way cuts, latency, loss);
+//! and client requests through the typed request API, recorded in the history.
+
+use crate::checker::Checker;
+use crate::history::{History, Operation};
+use crate::trace::Trace;
+use concord_core::agent::{AgentConfig, ApiError, ApiResult, Request};
+use concord_core::membership::Role;
+use concord_core::rng::Rng;
+use concord_node::storage::SimDisk;
+use concord_node::{Clock, Hooks, NodeConfig, NodeHandle, PlantedBug};
+use madsim::runtime::Handle;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long a client waits for one request.
+pub const CLIENT_TIMEOUT_MS: u64 = 8_000;
+
+#[derive(Clone, Debug)]
+pub struct NodeSpec {
+    pub role: Role,
+    pub bootstrap_expect: u32,
+    pub datacenter: String,
+}
+
+pub struct SimNode {
+    pub name: String,
+    pub ip: Ipv4Addr,
+    pub id: madsim::task::NodeId,
+    pub disk: SimDisk,
+    pub handle: Arc<Mutex<Option<NodeHandle>>>,
+    pub spec: NodeSpec,
+    pub up: bool,
+}
+
+pub struct World {
+    pub nodes: BTreeMap<String, SimNode>,
+    pub checker: Arc<Checker>,
+    pub trace: Arc<Trace>,
+    pub history: History,
+    pub rng: Rng,
+    pub bug: PlantedBug,
+    clogged: BTreeSet<(String, String)>,
+    origin: madsim::time::Instant,
+}
+
+impl World {
+    pub fn new(seed: u64, bug: PlantedBug) -> World {
+        let trace = Arc::new(Trace::new());
+        World {
+            nodes: BTreeMap::new(),
+            checker: Arc::new(Checker::new(trace.clone())),
+            trace,
+            history: History::default(),
+            rng: Rng::new(seed ^ 0x5eed),
+            bug,
+            clogged: BTreeSet::new(),
+            origin: madsim::time::Instant::now(),
+        }
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        madsim::time::Instant::now().duration_since(self.origin).as_millis() as u64
+    }
+
+    /// Creates and starts a node; returns once its agent takes requests.
+    pub async fn start(&mut self, name: &str, spec: NodeSpec) {
+        self.spawn(name, spec);
+        self.wait_up(name).await;
+    }
+
+    /// Waits (a bounded while) until the node's agent is running.
+    pub async fn wait_up(&self, name: &str) {
+        for _ in 0..100 {
+            if self.handle(name).is_some() {
+                return;
+            }
+            madsim::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn spawn(&mut self, name: &str, spec: NodeSpec) {
+        assert!(!self.nodes.contains_key(name), "node {name} exists already");
+        let ip = Ipv4Addr::new(198, 18, 0, self.nodes.len() as u8 + 1);
+        let disk = SimDisk::new();
+        let slot = Arc::new(Mutex::new(None));
+        let config = self.node_config(name, ip, &spec);
+        let clock = (self.rng.range(0, 2000) as i64 - 1000, self.rng.range(0, 2001) as i64 - 1000);
+        let id = build_node(name, ip, config, disk.clone(), slot.clone(), clock, self.bug, self.checker.clone());
+        self.trace.record(&format!("start {name} {ip} clock offset={}ms drift={}ppm", clock.0, clock.1));
+        let node = SimNode { name: name.to_string(), ip, id, disk, handle: slot, spec, up: true };
+        self.nodes.insert(name.to_string(), node);
+    }
+
+    fn node_config(&mut self, name: &str, ip: Ipv4Addr, spec: &NodeSpec) -> NodeConfig {
+        let mut agent = AgentConfig::new(name, &ip.to_string(), spec.role).fast();
+        agent.bootstrap_expect = spec.bootstrap_expect;
+        agent.datacenter = spec.datacenter.clone();
+        agent.snapshot_threshold_entries = 64;
+        let rpc = SocketAddr::new(IpAddr::V4(ip), 8300);
+        let gossip = SocketAddr::new(IpAddr::V4(ip), 8301);
+        let mut config = NodeConfig::new(agent, rpc, gossip);
+        config.seed = self.rng.next_u64();
+        config
+    }
+
+    pub fn node(&self, name: &str) -> &SimNode {
+        self.nodes.get(name).unwrap_or_else(|| panic!("no node named {name}"))
+    }
+
+    /// Process death: the node stops at once; unsynced writes are lost or torn.
+    pub fn kill(&mut self, name: &str) {
+        let draw = self.rng.next_u64();
+        let node = self.nodes.get_mut(name).expect("known node");
+        Handle::current().kill(node.id);
+        *node.handle.lock().expect("slot") = None;
+        node.up = false;
+        let report = node.disk.crash(draw);
+        self.trace.record(&format!("kill {name} ({report:?})"));
+    }
+
+    /// Starts a killed node again from its disk; returns once it takes requests.
+    pub async fn restart(&mut self, name: &str) {
+        self.respawn(name);
+        self.wait_up(name).await;
+    }
+
+    /// Starts a killed node again without waiting for it (faults come at any moment).
+    pub fn restart_later(&mut self, name: &str) {
+        self.respawn(name);
+    }
+
+    fn respawn(&mut self, name: &str) {
+        let node = self.nodes.get_mut(name).expect("known node");
+        if node.up {
+            Handle::current().kill(node.id);
+            node.disk.crash(0);
+        }
+        Handle::current().restart(node.id);
+        node.up = true;
+        self.trace.record(&format!("restart {name}"));
+    }
+
+    pub fn pause(&mut self, name: &str) {
+        Handle::current().pause(self.node(name).id);
+        self.trace.record(&format!("pause {name}"));
+    }
+
+    pub fn resume(&mut self, name: &str) {
+        Handle::current().resume(self.node(name).id);
+        self.trace.record(&format!("resume {name}"));
+    }
+
+    /// Cuts every link between different groups, both ways.
+    pub fn partition(&mut self, groups: &[Vec<String>]) {
+        self.heal();
+        for (i, a) in groups.iter().enumerate() {
+            for (j, b) in groups.iter().enumerate() {
+                if i == j {
+                    continue;
+                }
+                for x in a {
+                    for y in b {
+                        self.cut(x, y);
+                    }
+                }
+            }
+        }
+        self.trace.record(&format!("partition {groups:?}"));
+    }
+
+    /// Cuts the link from `from` to `to` (one way).
+    pub fn cut(&mut self, from: &str, to: &str) {
+        let net = madsim::net::NetSim::current();
+        net.clog_link(self.node(from).id, self.node(to).id);
+        self.clogged.insert((from.to_string(), to.to_string()));
+    }
+
+    pub fn heal(&mut self) {
+        let net = madsim::net::NetSim::current();
+        for (from, to) in std::mem::take(&mut self.clogged) {
+            net.unclog_link(self.node(&from).id, self.node(&to).id);
+        }
+        self.trace.record("heal");
+    }
+
+    /// Packet loss rate and latency range for every link.
+    pub fn set_network(&mut self, loss_rate: f64, latency_ms: (u64, u64)) {
+        madsim::net::NetSim::current().update_config(|c| {
+            c.packet_loss_rate = loss_rate;
+            c.send_latency = Duration::from_millis(latency_ms.0)..Duration::from_millis(latency_ms.1.max(latency_ms.0 + 1));
+        });
+        self.trace.record(&format!("network loss={loss_rate} latency={latency_ms:?}"));
+    }
+
+    pub fn handle(&self, name: &str) -> Option<NodeHandle> {
+        self.node(name).handle.lock().expect("slot").clone()
+    }
+
+    /// Sends a request to `name`'s agent (as its local HTTP API would), records it.
+    pub async fn request(&mut self, name: &str, request: Request) -> ApiResult {
+        let invoke_ms = self.now_ms();
+        let result = match self.handle(name) {
+            None => Err(ApiError::Unavailable(format!("{name} is down"))),
+            Some(handle) => {
+                let call = handle.request(request.clone());
+                match madsim::time::timeout(Duration::from_millis(CLIENT_TIMEOUT_MS), call).await {
+                    Ok(result) => result,
+                    Err(_) => Err(ApiError::Timeout),
+                }
+            }
+        };
+        let return_ms = self.now_ms();
+        self.trace.record(&format!("{invoke_ms}..{return_ms} {name} {} -> {}", request.kind(), short(&result)));
+        self.history.push(Operation { node: name.to_string(), request, result: result.clone(), invoke_ms, return_ms });
+        result
+    }
+
+    pub fn servers_up(&self) -> Vec<String> {
+        self.nodes.values().filter(|n| n.up && n.spec.role == Role::Server).map(|n| n.name.clone()).collect()
+    }
+}
+
+fn short(result: &ApiResult) -> String {
+    match result {
+        Ok(r) => format!("{r:?}").chars().take(120).collect(),
+        Err(e) => format!("error: {e}"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_node(
+    name: &str,
+    ip: Ipv4Addr,
+    config: NodeConfig,
+    disk: SimDisk,
+    slot: Arc<Mutex<Option<NodeHandle>>>,
+    clock: (i64, i64),
+    bug: PlantedBug,
+    checker: Arc<Checker>,
+) -> madsim::task::NodeId {
+    let runtime = Handle::current();
+    let node = runtime.create_node().name(name).ip(IpAddr::V4(ip)).init(move || {
+        let (config, disk, slot, checker) = (config.clone(), disk.clone(), slot.clone(), checker.clone());
+        async move {
+            let hooks = Hooks { clock: Clock::skewed(clock.0, clock.1), bug, observer: Some(checker) };
+            match concord_node::start_with(config, Box::new(disk), hooks).await {
+                Ok(handle) => {
+                    *slot.lock().expect("slot") = Some(handle.clone());
+                    handle.stopped().await;
+                    *slot.lock().expect("slot") = None;
+                }
+                Err(e) => tracing::error!("node failed to start: {e}"),
+            }
+        }
+    });
+    node.build().id()
+}
