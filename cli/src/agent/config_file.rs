@@ -129,36 +129,7 @@ pub fn parse_text(text: &str, format: Format) -> Result<Value, String> {
 mod tests {
     use super::*;
     use crate::agent::logging::Level;
-
-    /// A fresh directory under the system temp dir, removed when dropped.
-    pub struct TempDir(pub PathBuf);
-
-    impl TempDir {
-        pub fn new(tag: &str) -> TempDir {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos();
-            let dir = std::env::temp_dir().join(format!(
-                "concord-cli-{tag}-{}-{nanos}",
-                std::process::id()
-            ));
-            std::fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-
-        pub fn write(&self, name: &str, text: &str) -> PathBuf {
-            let path = self.0.join(name);
-            std::fs::write(&path, text).unwrap();
-            path
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::testutil::TempDir;
 
     #[test]
     fn hcl_and_json_read_the_same() {
@@ -212,11 +183,10 @@ mod tests {
     fn order_is_files_as_given_then_directory_alphabetically() {
         let dir = TempDir::new("order");
         let conf_d = dir.0.join("conf.d");
-        std::fs::create_dir_all(&conf_d).unwrap();
         let first = dir.write("first.json", r#"{"node_name": "from-file", "datacenter": "dc-file"}"#);
-        std::fs::write(conf_d.join("20-b.hcl"), "node_name = \"from-b\"\n").unwrap();
-        std::fs::write(conf_d.join("10-a.json"), r#"{"node_name": "from-a", "data_dir": "/a"}"#).unwrap();
-        std::fs::write(conf_d.join("notes.txt"), "not config").unwrap();
+        dir.write("conf.d/20-b.hcl", "node_name = \"from-b\"\n");
+        dir.write("conf.d/10-a.json", r#"{"node_name": "from-a", "data_dir": "/a"}"#);
+        dir.write("conf.d/notes.txt", "not config");
         let sources = [Source::File(first), Source::Dir(conf_d)];
         let loaded = load(&sources, None).unwrap();
         assert_eq!(loaded.layer.node_name.as_deref(), Some("from-b"));

@@ -134,6 +134,9 @@ impl Agent {
             Some(name) => {
                 self.log(LogLevel::Info, format!("New leader elected: {name}"));
                 self.release_leader_waiters();
+                if let Some(addr) = self.leader_addr() {
+                    self.retry_forwards(&addr);
+                }
             }
             None => self.log(
                 LogLevel::Warn,

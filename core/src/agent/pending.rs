@@ -19,8 +19,9 @@ pub enum Waiting {
         request: Request,
         read_index: Option<u64>,
     },
-    /// Passed on to another agent; its `ForwardReply` carries our id.
-    Forwarded,
+    /// Passed on to the agent at `to`; its `ForwardReply` carries our id. Requests that are
+    /// safe to repeat keep a copy, to send again to a new leader.
+    Forwarded { to: String, retry: Option<(Request, u8)> },
     /// No leader known yet: dispatched again once there is one.
     Leader { request: Request, hops: u8 },
     /// A join's gossip push, answered by the other agent's pull.

@@ -96,11 +96,9 @@ impl Agent {
 
     fn forward(&mut self, addr: String, origin: Origin, request: Request, hops: u8) {
         let deadline_ms = self.now_ms + self.config.request_timeout_ms;
-        let request_id = self.pending.insert(Pending {
-            origin,
-            deadline_ms,
-            waiting: Waiting::Forwarded,
-        });
+        let retry = is_repeatable(&request).then(|| (request.clone(), hops));
+        let waiting = Waiting::Forwarded { to: addr.clone(), retry };
+        let request_id = self.pending.insert(Pending { origin, deadline_ms, waiting });
         self.send(
             addr,
             WireMessage::Forward {
@@ -112,18 +110,24 @@ impl Agent {
     }
 
     pub(super) fn on_forward_reply(&mut self, request_id: u64, result: ApiResult) {
-        match self.pending.remove(request_id) {
-            Some(Pending {
-                origin,
-                waiting: Waiting::Forwarded,
-                ..
-            }) => self.reply(origin, result),
-            Some(other) => panic!(
-                "{}: forward reply for a request waiting on {:?}",
-                self.name(),
-                other.waiting
-            ),
-            None => self.stats.messages_dropped += 1, // answered already (timed out)
+        let is_forward = |p: &Pending| matches!(p.waiting, Waiting::Forwarded { .. });
+        if !self.pending.ids_where(is_forward).contains(&request_id) {
+            // Answered already (timed out or retried), or a bogus id: drop it.
+            self.stats.messages_dropped += 1;
+            return;
+        }
+        let pending = self.pending.remove(request_id).expect("found above");
+        self.reply(pending.origin, result);
+    }
+
+    /// A new leader is known: repeatable requests forwarded elsewhere go to it now, instead of
+    /// waiting out their deadline on a leader that is gone.
+    pub(super) fn retry_forwards(&mut self, leader_addr: &str) {
+        let stale = |p: &Pending| matches!(&p.waiting, Waiting::Forwarded { to, retry: Some(_) } if to != leader_addr);
+        for id in self.pending.ids_where(stale) {
+            let pending = self.pending.remove(id).expect("selected");
+            let Waiting::Forwarded { retry: Some((request, hops)), .. } = pending.waiting else { unreachable!() };
+            self.dispatch(pending.origin, request, hops);
         }
     }
 
@@ -375,6 +379,19 @@ impl Agent {
             .map_err(raft_error);
         self.reply(origin, result);
     }
+}
+
+/// Reads and status queries may be sent twice; writes may not (they could apply twice).
+fn is_repeatable(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::KvGet { .. }
+            | Request::KvList { .. }
+            | Request::KvKeys { .. }
+            | Request::StatusLeader
+            | Request::StatusPeers
+            | Request::RaftConfiguration
+    )
 }
 
 /// What a refusal of Raft means to an API caller.

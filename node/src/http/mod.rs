@@ -1,1 +1,95 @@
-//! The Consul-compatible HTTP API (being written).
+//! Concord's HTTP API: Consul's v1 HTTP API over a `NodeHandle`, so Consul's clients (curl
+//! scripts, py-consul, the Go api package) work unchanged.
+//!
+//! One concern per file: `kv`/`kv_write`/`kv_json` (the KV store), `status`, `agent` and
+//! `members`, `operator`; `query` (query-string flags, consistency, blocking parameters),
+//! `blocking` (the blocking-query loop), `duration` (Go durations), `headers` (JSON answers
+//! and `X-Consul-*`), `errors` (status codes), `json_body` (case-insensitive request bodies).
+
+mod agent;
+mod blocking;
+mod duration;
+mod errors;
+mod headers;
+pub mod json_body;
+mod kv;
+mod kv_json;
+mod kv_write;
+mod members;
+mod operator;
+mod query;
+mod status;
+
+#[cfg(test)]
+mod e2e_tests;
+
+pub use errors::HttpError;
+
+use crate::handle::NodeHandle;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use std::time::Instant;
+
+/// Bodies are read up to this size. It is above the 512 KiB KV value limit on purpose: a
+/// value somewhat over the limit is read whole, so the KV handler answers 413 naming its exact
+/// size (and the client, done sending, reads that answer) instead of axum cutting it off.
+pub const BODY_BYTES_MAX: usize = 1024 * 1024;
+
+/// Every route of the API, over `handle`.
+pub fn router(handle: NodeHandle) -> Router {
+    Router::new()
+        .merge(kv::routes())
+        .merge(status::routes())
+        .merge(agent::routes())
+        .merge(operator::routes())
+        .fallback(unknown_path)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .layer(middleware::from_fn(log_request))
+        .with_state(handle)
+}
+
+/// Serves the API on `listener` until the node stops (after a graceful leave, or a fatal
+/// error); requests in flight are finished first, and blocking queries end promptly because
+/// the node's stop wakes them.
+pub async fn serve(listener: tokio::net::TcpListener, handle: NodeHandle) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "agent: started HTTP server");
+    }
+    let stopped = handle.clone();
+    axum::serve(listener, router(handle))
+        .with_graceful_shutdown(async move { stopped.stopped().await })
+        .await
+}
+
+async fn unknown_path(uri: Uri) -> Response {
+    HttpError::not_found(format!("Unknown API path: {}", uri.path())).into_response()
+}
+
+/// Consul's wording; axum adds the `Allow` header listing the methods the path takes.
+async fn method_not_allowed(method: Method) -> Response {
+    HttpError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("method {method} not allowed"),
+    )
+    .into_response()
+}
+
+/// One debug line per request, like Consul's "Request finished" log.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    tracing::debug!(
+        %method,
+        url = %uri,
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_millis() as u64,
+        "agent.http: request finished"
+    );
+    response
+}

@@ -15,6 +15,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 /// Events taken in one round before the agent's actions run: batches proposals into one
 /// group commit without starving the timer.
 pub const EVENTS_PER_ROUND_MAX: usize = 256;
+/// How long a leaving agent waits for its last messages to go out.
+pub const LEAVE_DRAIN_TIMEOUT: Duration = Duration::from_millis(1000);
 
 pub struct Driver {
     agent: Agent,
@@ -72,11 +74,16 @@ impl Driver {
             }
             let index = self.agent.kv().index();
             kv_index.send_if_modified(|current| std::mem::replace(current, index) != index);
-            if let Some(stop) = stop {
-                if matches!(stop, Stop::StorageFailed) {
+            match stop {
+                Some(Stop::StorageFailed) => {
                     tracing::error!(target: "concord", "agent: stopping: storage failed");
+                    break;
                 }
-                break;
+                Some(Stop::Left) => {
+                    self.transport.drain(LEAVE_DRAIN_TIMEOUT).await;
+                    break;
+                }
+                None => {}
             }
         }
         let _ = running.send(false);

@@ -71,6 +71,22 @@ impl Transport {
     }
 }
 
+impl Transport {
+    /// Waits (at most `timeout`) until every queued frame was handed to its connection: a
+    /// leaving agent's last words ("left") must go out before the process exits.
+    pub async fn drain(&self, timeout: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while tokio::time::Instant::now() < deadline {
+            if self.peers.values().all(|q| q.is_closed() || q.capacity() == q.max_capacity()) {
+                // The frame a writer took last may still be on its way out.
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}
+
 /// Binds `addr` and feeds every well-formed envelope received there into `inbox`.
 pub async fn listen(addr: SocketAddr, inbox: mpsc::Sender<Envelope>, stats: Arc<TransportStats>) -> io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
