@@ -138,6 +138,24 @@ fn run(net: &mut Network, case: &Case) -> String {
                 }
             }
         }
+        "stash" => {
+            // Keep copies of the queued messages to `to` for a later `replay-stash`.
+            let copies: Vec<RaftMessage> = net
+                .queue
+                .iter()
+                .filter(|m| m.to.as_str() == pos[0])
+                .cloned()
+                .collect();
+            for m in &copies {
+                writeln!(out, "stashed {}", support::raft_net::describe(m)).unwrap();
+            }
+            net.stash.extend(copies);
+        }
+        "replay-stash" => {
+            let stash = std::mem::take(&mut net.stash);
+            net.queue.extend(stash);
+            net.deliver(None, false, &mut out);
+        }
         "cut" => {
             net.blocked.insert((id(pos[0]), id(pos[1])));
         }

@@ -24,7 +24,11 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
-    pub fn new(agent: AgentConfig, rpc_listen: SocketAddr, gossip_listen: SocketAddr) -> NodeConfig {
+    pub fn new(
+        agent: AgentConfig,
+        rpc_listen: SocketAddr,
+        gossip_listen: SocketAddr,
+    ) -> NodeConfig {
         NodeConfig {
             agent,
             data_dir: None,

@@ -45,13 +45,17 @@ impl NodeHandle {
         match self.requests.try_send((request, reply_tx)) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
-                return Err(ApiError::Unavailable("agent is overloaded: request queue full".into()))
+                return Err(ApiError::Unavailable(
+                    "agent is overloaded: request queue full".into(),
+                ))
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 return Err(ApiError::Unavailable("agent is shutting down".into()))
             }
         }
-        reply_rx.await.unwrap_or_else(|_| Err(ApiError::Unavailable("agent is shutting down".into())))
+        reply_rx
+            .await
+            .unwrap_or_else(|_| Err(ApiError::Unavailable("agent is shutting down".into())))
     }
 
     /// The KV table index as last applied on this node.

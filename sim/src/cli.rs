@@ -20,18 +20,29 @@ pub fn main() -> i32 {
 
 fn init_logging() {
     if std::env::var_os("CONCORD_SIM_LOG").is_some() {
-        let _ = tracing_subscriber::fmt().with_env_filter("concord=debug").try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("concord=debug")
+            .try_init();
     }
 }
 
 fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 fn default_seed() -> u64 {
-    std::env::var("MADSIM_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
-    })
+    std::env::var("MADSIM_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        })
 }
 
 fn run(args: &[String]) -> i32 {
@@ -46,10 +57,14 @@ fn run(args: &[String]) -> i32 {
             return 2;
         }
     };
-    let seed = flag(args, "--seed").and_then(|s| s.parse().ok()).unwrap_or_else(default_seed);
+    let seed = flag(args, "--seed")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(default_seed);
     println!("seed={seed} scenario={path}");
     let outcome = run_seed(seed, PlantedBug::None, move |mut world| async move {
-        let result = run_scenario(&mut world, &text).await.map_err(|f| format!("line {}: {}\n  {}", f.line, f.text, f.reason));
+        let result = run_scenario(&mut world, &text)
+            .await
+            .map_err(|f| format!("line {}: {}\n  {}", f.line, f.text, f.reason));
         (world, result)
     });
     if let Some(failure) = &outcome.failure {
@@ -62,7 +77,9 @@ fn run(args: &[String]) -> i32 {
 
 fn fuzz_cmd(args: &[String]) -> i32 {
     let Some((start, end)) = flag(args, "--seeds").and_then(|s| parse_range(&s)) else {
-        eprintln!("usage: concord-sim fuzz --seeds A..B [--bug vote-not-durable] [--stop-on-failure]");
+        eprintln!(
+            "usage: concord-sim fuzz --seeds A..B [--bug vote-not-durable] [--stop-on-failure]"
+        );
         return 2;
     };
     let bug = match flag(args, "--bug").as_deref() {

@@ -32,7 +32,10 @@ pub fn fuzz_range(start: u64, end: u64, bug: PlantedBug, stop_on_failure: bool) 
             }
         }
         if ran % 50 == 0 {
-            println!("progress: {ran} seeds, {failures} failed, {:.0}s wall", wall.elapsed().as_secs_f64());
+            println!(
+                "progress: {ran} seeds, {failures} failed, {:.0}s wall",
+                wall.elapsed().as_secs_f64()
+            );
         }
     }
     println!(
@@ -46,8 +49,21 @@ pub fn fuzz_range(start: u64, end: u64, bug: PlantedBug, stop_on_failure: bool) 
 fn report_failure(outcome: &Outcome, failure: &str, bug: PlantedBug) {
     println!("{}", outcome.summary("fuzz"));
     println!("  failed: {failure}");
-    let bug_flag = if bug == PlantedBug::None { String::new() } else { " --bug vote-not-durable".to_string() };
-    println!("  replay: cargo xtask sim fuzz --seeds {}..{}{bug_flag}", outcome.seed, outcome.seed + 1);
+    let bug_flag = if bug == PlantedBug::None {
+        String::new()
+    } else {
+        " --bug vote-not-durable".to_string()
+    };
+    println!(
+        "  replay: cargo xtask sim fuzz --seeds {}..{}{bug_flag}",
+        outcome.seed,
+        outcome.seed + 1
+    );
+}
+
+/// One fuzz world, for tests that drive `run_seed` themselves.
+pub async fn fuzz_world_for_test(world: World) -> (World, Result<(), String>) {
+    fuzz_world(world).await
 }
 
 async fn fuzz_world(mut world: World) -> (World, Result<(), String>) {
@@ -60,7 +76,10 @@ async fn fuzz_phases(world: &mut World) -> Result<(), String> {
     safety_phase(world, &servers).await?;
     liveness_phase(world, &servers).await?;
     let mut violations = world.checker.violations();
-    violations.extend(acked_writes::check(&world.history, &world.checker.applied()));
+    violations.extend(acked_writes::check(
+        &world.history,
+        &world.checker.applied(),
+    ));
     match violations.first() {
         Some(v) => Err(v.clone()),
         None => Ok(()),
@@ -71,13 +90,19 @@ async fn form_cluster(world: &mut World) -> Result<Vec<String>, String> {
     let count = if world.rng.chance(1, 2) { 3 } else { 5 };
     let servers: Vec<String> = (1..=count).map(|i| format!("s{i}")).collect();
     for name in &servers {
-        let spec = NodeSpec { role: Role::Server, bootstrap_expect: count, datacenter: "dc1".into() };
+        let spec = NodeSpec {
+            role: Role::Server,
+            bootstrap_expect: count,
+            datacenter: "dc1".into(),
+        };
         world.start(name, spec).await;
     }
     madsim::time::sleep(Duration::from_millis(200)).await;
     let addr = format!("{}:8301", world.node("s1").ip);
     for name in &servers[1..] {
-        let _ = world.request(name, Request::Join { addr: addr.clone() }).await;
+        let _ = world
+            .request(name, Request::Join { addr: addr.clone() })
+            .await;
     }
     wait_for_write(world, "bootstrap", 20_000).await?;
     Ok(servers)
@@ -102,7 +127,8 @@ async fn safety_phase(world: &mut World, servers: &[String]) -> Result<(), Strin
 }
 
 fn inject_fault(world: &mut World, servers: &[String]) {
-    let pick = |world: &mut World| servers[world.rng.range(0, servers.len() as u64) as usize].clone();
+    let pick =
+        |world: &mut World| servers[world.rng.range(0, servers.len() as u64) as usize].clone();
     match world.rng.range(0, 10) {
         0 | 1 => {
             let mut shuffled = servers.to_vec();
@@ -149,9 +175,18 @@ async fn client_op(world: &mut World, servers: &[String], op: u64) {
     let key = format!("k{}", world.rng.range(0, 4));
     let request = if world.rng.chance(2, 3) {
         let value = format!("v{op}").into_bytes();
-        Request::KvWrite { command: KvCommand::Set { key, value, flags: 0 } }
+        Request::KvWrite {
+            command: KvCommand::Set {
+                key,
+                value,
+                flags: 0,
+            },
+        }
     } else {
-        Request::KvGet { key, consistency: Consistency::Consistent }
+        Request::KvGet {
+            key,
+            consistency: Consistency::Consistent,
+        }
     };
     let _ = world.request(&node, request).await;
 }
@@ -171,8 +206,16 @@ async fn wait_for_write(world: &mut World, phase: &str, bound_ms: u64) -> Result
     while world.now_ms() < deadline_ms {
         let node = servers[attempt % servers.len()].clone();
         attempt += 1;
-        let command = KvCommand::Set { key: "liveness".into(), value: phase.as_bytes().to_vec(), flags: 0 };
-        if world.request(&node, Request::KvWrite { command }).await.is_ok() {
+        let command = KvCommand::Set {
+            key: "liveness".into(),
+            value: phase.as_bytes().to_vec(),
+            flags: 0,
+        };
+        if world
+            .request(&node, Request::KvWrite { command })
+            .await
+            .is_ok()
+        {
             return Ok(());
         }
         madsim::time::sleep(Duration::from_millis(200)).await;

@@ -8,10 +8,10 @@ pub mod fuzz;
 #[cfg(madsim)]
 pub mod history;
 #[cfg(madsim)]
+pub mod runner;
+#[cfg(madsim)]
 pub mod scenario;
 #[cfg(madsim)]
 pub mod trace;
 #[cfg(madsim)]
 pub mod world;
-#[cfg(madsim)]
-pub mod runner;

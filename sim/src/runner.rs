@@ -23,7 +23,8 @@ where
     Fut: std::future::Future<Output = (World, Result<(), String>)> + Send + 'static,
 {
     let wall_start = Instant::now();
-    let mut runtime = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+    let mut runtime =
+        madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
     runtime.set_time_limit(RUN_SIM_TIME_MAX);
     let (failure, trace_hash, events, sim_ms) = runtime.block_on(async move {
         let world = World::new(seed, bug);
@@ -31,12 +32,23 @@ where
         let (hash, events) = world.trace.summary();
         (result.err(), hash, events, world.now_ms())
     });
-    Outcome { seed, failure, trace_hash, events, sim_ms, wall: wall_start.elapsed() }
+    Outcome {
+        seed,
+        failure,
+        trace_hash,
+        events,
+        sim_ms,
+        wall: wall_start.elapsed(),
+    }
 }
 
 impl Outcome {
     pub fn summary(&self, what: &str) -> String {
-        let status = if self.failure.is_some() { "FAILED" } else { "ok" };
+        let status = if self.failure.is_some() {
+            "FAILED"
+        } else {
+            "ok"
+        };
         format!(
             "{status} {what} seed={} sim_time={:.1}s wall={:.2}s events={} trace={:016x}",
             self.seed,

@@ -10,7 +10,9 @@ pub struct Trace {
 
 impl Trace {
     pub fn new() -> Trace {
-        Trace { state: Mutex::new((0xcbf2_9ce4_8422_2325, 0)) }
+        Trace {
+            state: Mutex::new((0xcbf2_9ce4_8422_2325, 0)),
+        }
     }
 
     /// Folds one event (its text) into the hash.

@@ -63,7 +63,9 @@ impl World {
     }
 
     pub fn now_ms(&self) -> u64 {
-        madsim::time::Instant::now().duration_since(self.origin).as_millis() as u64
+        madsim::time::Instant::now()
+            .duration_since(self.origin)
+            .as_millis() as u64
     }
 
     /// Creates and starts a node; returns once its agent takes requests.
@@ -88,10 +90,33 @@ impl World {
         let disk = SimDisk::new();
         let slot = Arc::new(Mutex::new(None));
         let config = self.node_config(name, ip, &spec);
-        let clock = (self.rng.range(0, 2000) as i64 - 1000, self.rng.range(0, 2001) as i64 - 1000);
-        let id = build_node(name, ip, config, disk.clone(), slot.clone(), clock, self.bug, self.checker.clone());
-        self.trace.record(&format!("start {name} {ip} clock offset={}ms drift={}ppm", clock.0, clock.1));
-        let node = SimNode { name: name.to_string(), ip, id, disk, handle: slot, spec, up: true };
+        let clock = (
+            self.rng.range(0, 2000) as i64 - 1000,
+            self.rng.range(0, 2001) as i64 - 1000,
+        );
+        let id = build_node(
+            name,
+            ip,
+            config,
+            disk.clone(),
+            slot.clone(),
+            clock,
+            self.bug,
+            self.checker.clone(),
+        );
+        self.trace.record(&format!(
+            "start {name} {ip} clock offset={}ms drift={}ppm",
+            clock.0, clock.1
+        ));
+        let node = SimNode {
+            name: name.to_string(),
+            ip,
+            id,
+            disk,
+            handle: slot,
+            spec,
+            up: true,
+        };
         self.nodes.insert(name.to_string(), node);
     }
 
@@ -108,7 +133,9 @@ impl World {
     }
 
     pub fn node(&self, name: &str) -> &SimNode {
-        self.nodes.get(name).unwrap_or_else(|| panic!("no node named {name}"))
+        self.nodes
+            .get(name)
+            .unwrap_or_else(|| panic!("no node named {name}"))
     }
 
     /// Process death: the node stops at once; unsynced writes are lost or torn.
@@ -191,9 +218,11 @@ impl World {
     pub fn set_network(&mut self, loss_rate: f64, latency_ms: (u64, u64)) {
         madsim::net::NetSim::current().update_config(|c| {
             c.packet_loss_rate = loss_rate;
-            c.send_latency = Duration::from_millis(latency_ms.0)..Duration::from_millis(latency_ms.1.max(latency_ms.0 + 1));
+            c.send_latency = Duration::from_millis(latency_ms.0)
+                ..Duration::from_millis(latency_ms.1.max(latency_ms.0 + 1));
         });
-        self.trace.record(&format!("network loss={loss_rate} latency={latency_ms:?}"));
+        self.trace
+            .record(&format!("network loss={loss_rate} latency={latency_ms:?}"));
     }
 
     pub fn handle(&self, name: &str) -> Option<NodeHandle> {
@@ -214,13 +243,27 @@ impl World {
             }
         };
         let return_ms = self.now_ms();
-        self.trace.record(&format!("{invoke_ms}..{return_ms} {name} {} -> {}", request.kind(), short(&result)));
-        self.history.push(Operation { node: name.to_string(), request, result: result.clone(), invoke_ms, return_ms });
+        self.trace.record(&format!(
+            "{invoke_ms}..{return_ms} {name} {} -> {}",
+            request.kind(),
+            short(&result)
+        ));
+        self.history.push(Operation {
+            node: name.to_string(),
+            request,
+            result: result.clone(),
+            invoke_ms,
+            return_ms,
+        });
         result
     }
 
     pub fn servers_up(&self) -> Vec<String> {
-        self.nodes.values().filter(|n| n.up && n.spec.role == Role::Server).map(|n| n.name.clone()).collect()
+        self.nodes
+            .values()
+            .filter(|n| n.up && n.spec.role == Role::Server)
+            .map(|n| n.name.clone())
+            .collect()
     }
 }
 
@@ -243,19 +286,28 @@ fn build_node(
     checker: Arc<Checker>,
 ) -> madsim::task::NodeId {
     let runtime = Handle::current();
-    let node = runtime.create_node().name(name).ip(IpAddr::V4(ip)).init(move || {
-        let (config, disk, slot, checker) = (config.clone(), disk.clone(), slot.clone(), checker.clone());
-        async move {
-            let hooks = Hooks { clock: Clock::skewed(clock.0, clock.1), bug, observer: Some(checker) };
-            match concord_node::start_with(config, Box::new(disk), hooks).await {
-                Ok(handle) => {
-                    *slot.lock().expect("slot") = Some(handle.clone());
-                    handle.stopped().await;
-                    *slot.lock().expect("slot") = None;
+    let node = runtime
+        .create_node()
+        .name(name)
+        .ip(IpAddr::V4(ip))
+        .init(move || {
+            let (config, disk, slot, checker) =
+                (config.clone(), disk.clone(), slot.clone(), checker.clone());
+            async move {
+                let hooks = Hooks {
+                    clock: Clock::skewed(clock.0, clock.1),
+                    bug,
+                    observer: Some(checker),
+                };
+                match concord_node::start_with(config, Box::new(disk), hooks).await {
+                    Ok(handle) => {
+                        *slot.lock().expect("slot") = Some(handle.clone());
+                        handle.stopped().await;
+                        *slot.lock().expect("slot") = None;
+                    }
+                    Err(e) => tracing::error!("node failed to start: {e}"),
                 }
-                Err(e) => tracing::error!("node failed to start: {e}"),
             }
-        }
-    });
+        });
     node.build().id()
 }

@@ -10,12 +10,18 @@ use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.iter().map(|s| s.as_str()).collect::<Vec<_>>().as_slice() {
+    let result = match args
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["sim", "run", rest @ ..] => sim(&[&["run"], rest].concat()),
         ["sim", "fuzz", rest @ ..] => sim(&[&["fuzz"], rest].concat()),
         ["sim", "scenarios", rest @ ..] => scenarios(rest),
         ["sim", "determinism", scenario, "--seed", seed] => determinism(scenario, seed),
         ["sim", "build"] => build_sim().map(|_| ()),
+        ["test"] => test_all(),
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -27,11 +33,15 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask sim run SCENARIO [--seed N] | sim fuzz --seeds A..B [--bug NAME] \
+const USAGE: &str =
+    "usage: cargo xtask test | sim run SCENARIO [--seed N] | sim fuzz --seeds A..B [--bug NAME] \
                      | sim scenarios --seeds A..B | sim determinism SCENARIO --seed N | sim build";
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 /// Builds the simulator with `--cfg madsim` in its own target dir; returns the binary.
@@ -39,7 +49,16 @@ fn build_sim() -> Result<PathBuf, String> {
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(root())
         .env("RUSTFLAGS", "--cfg madsim")
-        .args(["build", "--quiet", "-p", "concord-sim", "--profile", "sim", "--target-dir", "target/sim"])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "concord-sim",
+            "--profile",
+            "sim",
+            "--target-dir",
+            "target/sim",
+        ])
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
@@ -50,7 +69,11 @@ fn build_sim() -> Result<PathBuf, String> {
 
 fn sim(args: &[&str]) -> Result<(), String> {
     let binary = build_sim()?;
-    let status = Command::new(binary).current_dir(root()).args(args).status().map_err(|e| e.to_string())?;
+    let status = Command::new(binary)
+        .current_dir(root())
+        .args(args)
+        .status()
+        .map_err(|e| e.to_string())?;
     if status.success() {
         Ok(())
     } else {
@@ -78,12 +101,19 @@ fn scenarios(rest: &[&str]) -> Result<(), String> {
         _ => return Err(USAGE.into()),
     };
     let (start, end) = range.split_once("..").ok_or(USAGE)?;
-    let (start, end): (u64, u64) = (start.parse().map_err(|_| USAGE)?, end.parse().map_err(|_| USAGE)?);
+    let (start, end): (u64, u64) = (
+        start.parse().map_err(|_| USAGE)?,
+        end.parse().map_err(|_| USAGE)?,
+    );
     let binary = build_sim()?;
     for file in scenario_files()? {
         let mut passed = 0;
         for seed in start..end {
-            let output = Command::new(&binary).current_dir(root()).args(["run", &file, "--seed", &seed.to_string()]).output().map_err(|e| e.to_string())?;
+            let output = Command::new(&binary)
+                .current_dir(root())
+                .args(["run", &file, "--seed", &seed.to_string()])
+                .output()
+                .map_err(|e| e.to_string())?;
             if !output.status.success() {
                 print!("{}", String::from_utf8_lossy(&output.stdout));
                 return Err(format!("{file} failed with seed {seed}: replay with cargo xtask sim run {file} --seed {seed}"));
@@ -99,14 +129,106 @@ fn scenarios(rest: &[&str]) -> Result<(), String> {
 fn determinism(scenario: &str, seed: &str) -> Result<(), String> {
     let binary = build_sim()?;
     let run = || -> Result<String, String> {
-        let output = Command::new(&binary).current_dir(root()).args(["run", scenario, "--seed", seed]).output().map_err(|e| e.to_string())?;
+        let output = Command::new(&binary)
+            .current_dir(root())
+            .args(["run", scenario, "--seed", seed])
+            .output()
+            .map_err(|e| e.to_string())?;
         let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-        stdout.lines().last().and_then(|l| l.split_whitespace().find(|w| w.starts_with("trace="))).map(String::from).ok_or(stdout)
+        stdout
+            .lines()
+            .last()
+            .and_then(|l| l.split_whitespace().find(|w| w.starts_with("trace=")))
+            .map(String::from)
+            .ok_or(stdout)
     };
     let (first, second) = (run()?, run()?);
     if first != second {
-        return Err(format!("not deterministic: {scenario} seed {seed} gave {first} then {second}"));
+        return Err(format!(
+            "not deterministic: {scenario} seed {seed} gave {first} then {second}"
+        ));
     }
     println!("deterministic: {scenario} seed {seed} {first} twice");
     Ok(())
+}
+
+/// Seeds every CI run replays, per scenario and for the fuzzer.
+const CI_SCENARIO_SEEDS: &str = "0..100";
+const CI_FUZZ_SEEDS: &str = "0..1000";
+
+/// Everything CI runs, in order of cost: unit and datadriven tests, the simulator's own tests,
+/// every scenario over many seeds, the fuzzer, and end-to-end tests of real processes.
+fn test_all() -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    step(
+        "build the concord binary",
+        Command::new(&cargo)
+            .current_dir(root())
+            .args(["build", "-p", "concord"]),
+    )?;
+    step(
+        "unit, datadriven and end-to-end tests",
+        Command::new(&cargo)
+            .current_dir(root())
+            .args(["test", "--workspace"]),
+    )?;
+    let mut sim_tests = Command::new(&cargo);
+    sim_tests
+        .current_dir(root())
+        .env("RUSTFLAGS", "--cfg madsim");
+    sim_tests.args([
+        "test",
+        "-p",
+        "concord-sim",
+        "--profile",
+        "sim",
+        "--target-dir",
+        "target/sim",
+    ]);
+    step(
+        "simulator self-tests (determinism, planted bug)",
+        &mut sim_tests,
+    )?;
+    println!("==> scenarios, seeds {CI_SCENARIO_SEEDS}");
+    scenarios(&["--seeds", CI_SCENARIO_SEEDS])?;
+    println!("==> fuzz, seeds {CI_FUZZ_SEEDS}");
+    sim(&["fuzz", "--seeds", CI_FUZZ_SEEDS])?;
+    py_consul()
+}
+
+fn step(what: &str, command: &mut Command) -> Result<(), String> {
+    println!("==> {what}");
+    let status = command.status().map_err(|e| format!("{what}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
+/// The real-client test: py-consul against a real agent (installs py-consul if missing).
+fn py_consul() -> Result<(), String> {
+    let script = root().join("tests/py/test_py_consul.py");
+    if !script.exists() {
+        return Err(format!("missing {}", script.display()));
+    }
+    let venv = root().join("target/py-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        step(
+            "create a Python venv",
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+        )?;
+    }
+    step(
+        "install py-consul",
+        Command::new(&python).args(["-m", "pip", "install", "--quiet", "py-consul"]),
+    )?;
+    let binary = root().join("target/debug/concord");
+    step(
+        "py-consul against a real agent",
+        Command::new(&python)
+            .arg(&script)
+            .env("CONCORD_BIN", binary),
+    )
 }

@@ -84,12 +84,18 @@ impl Agent {
     }
 
     fn journal(&mut self, entry: &Entry) {
-        let Some(journal) = self.apply_journal.as_mut() else { return };
+        let Some(journal) = self.apply_journal.as_mut() else {
+            return;
+        };
         if journal.len() >= super::APPLY_JOURNAL_MAX {
             journal.remove(0);
         }
         let digest = payload_digest(&entry.payload);
-        journal.push(super::AppliedEntry { index: entry.index, term: entry.term, digest });
+        journal.push(super::AppliedEntry {
+            index: entry.index,
+            term: entry.term,
+            digest,
+        });
     }
 
     fn on_read_state(&mut self, read: ReadState) {
@@ -185,5 +191,7 @@ pub fn payload_digest(payload: &EntryPayload) -> u64 {
         EntryPayload::Command(data) => [&[1u8][..], data].concat(),
         EntryPayload::Config(config) => format!("{config:?}").into_bytes(),
     };
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }

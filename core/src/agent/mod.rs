@@ -177,7 +177,10 @@ impl Agent {
 
     /// Entries applied since the last call (empty unless the journal is enabled).
     pub fn take_applied(&mut self) -> Vec<AppliedEntry> {
-        self.apply_journal.as_mut().map(std::mem::take).unwrap_or_default()
+        self.apply_journal
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Requests in progress on this agent.

@@ -21,7 +21,10 @@ pub enum Waiting {
     },
     /// Passed on to the agent at `to`; its `ForwardReply` carries our id. Requests that are
     /// safe to repeat keep a copy, to send again to a new leader.
-    Forwarded { to: String, retry: Option<(Request, u8)> },
+    Forwarded {
+        to: String,
+        retry: Option<(Request, u8)>,
+    },
     /// No leader known yet: dispatched again once there is one.
     Leader { request: Request, hops: u8 },
     /// A join's gossip push, answered by the other agent's pull.

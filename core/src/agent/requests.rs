@@ -97,8 +97,15 @@ impl Agent {
     fn forward(&mut self, addr: String, origin: Origin, request: Request, hops: u8) {
         let deadline_ms = self.now_ms + self.config.request_timeout_ms;
         let retry = is_repeatable(&request).then(|| (request.clone(), hops));
-        let waiting = Waiting::Forwarded { to: addr.clone(), retry };
-        let request_id = self.pending.insert(Pending { origin, deadline_ms, waiting });
+        let waiting = Waiting::Forwarded {
+            to: addr.clone(),
+            retry,
+        };
+        let request_id = self.pending.insert(Pending {
+            origin,
+            deadline_ms,
+            waiting,
+        });
         self.send(
             addr,
             WireMessage::Forward {
@@ -126,7 +133,13 @@ impl Agent {
         let stale = |p: &Pending| matches!(&p.waiting, Waiting::Forwarded { to, retry: Some(_) } if to != leader_addr);
         for id in self.pending.ids_where(stale) {
             let pending = self.pending.remove(id).expect("selected");
-            let Waiting::Forwarded { retry: Some((request, hops)), .. } = pending.waiting else { unreachable!() };
+            let Waiting::Forwarded {
+                retry: Some((request, hops)),
+                ..
+            } = pending.waiting
+            else {
+                unreachable!()
+            };
             self.dispatch(pending.origin, request, hops);
         }
     }

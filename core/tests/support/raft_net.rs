@@ -43,6 +43,8 @@ pub struct Network {
     pub blocked: BTreeSet<(NodeId, NodeId)>,
     pub options: RaftOptions,
     pub seed: u64,
+    /// Copies of messages kept aside to deliver again later (stale and reordered messages).
+    pub stash: Vec<RaftMessage>,
 }
 
 pub fn id(name: &str) -> NodeId {
@@ -139,6 +141,7 @@ impl Network {
             blocked: BTreeSet::new(),
             options: RaftOptions::fast(),
             seed: 1,
+            stash: Vec::new(),
         }
     }
 

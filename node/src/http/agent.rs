@@ -60,7 +60,11 @@ async fn agent_self(State(handle): State<NodeHandle>, query: QueryParams) -> Res
     let member = match members.iter().find(|m| m.member.name == info.node_name) {
         Some(m) => member_json(&m.member, m.status, Some(&info.node_id)),
         // Not yet in its own table (starting up): describe itself from its configuration.
-        None => member_json(&member_from_info(info), MemberStatus::Alive, Some(&info.node_id)),
+        None => member_json(
+            &member_from_info(info),
+            MemberStatus::Alive,
+            Some(&info.node_id),
+        ),
     };
     let body = SelfJson {
         config: config_json(info),
@@ -225,7 +229,11 @@ mod tests {
         };
         let body = SelfJson {
             config: config_json(&info),
-            member: member_json(&member_from_info(&info), MemberStatus::Alive, Some(&info.node_id)),
+            member: member_json(
+                &member_from_info(&info),
+                MemberStatus::Alive,
+                Some(&info.node_id),
+            ),
             meta: BTreeMap::new(),
         };
         let v = serde_json::to_value(&body).unwrap();

@@ -46,7 +46,11 @@ fn parse_component(text: &str) -> Option<(u128, &str)> {
         .unwrap_or(rest.len());
     let (unit, rest) = rest.split_at(unit_len);
     let unit_nanos = unit_nanos(unit)?;
-    let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
     let mut nanos = whole.checked_mul(unit_nanos)?;
     // The fraction contributes digit by digit so "1.5h" is exact without floating point.
     let mut scale = unit_nanos;
@@ -102,8 +106,22 @@ mod tests {
 
     #[test]
     fn rejects_malformed_durations() {
-        for bad in ["", "5", "s", ".s", "5x", "1.2.3s", "-", "5 s", "1e3s", "99999999999999h"] {
-            assert!(parse_go_duration(bad).is_err(), "{bad:?} should be rejected");
+        for bad in [
+            "",
+            "5",
+            "s",
+            ".s",
+            "5x",
+            "1.2.3s",
+            "-",
+            "5 s",
+            "1e3s",
+            "99999999999999h",
+        ] {
+            assert!(
+                parse_go_duration(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 }

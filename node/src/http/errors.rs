@@ -83,15 +83,27 @@ mod tests {
 
     #[test]
     fn api_errors_map_to_consul_codes_and_reasons() {
-        assert_eq!(mapped(ApiError::NoLeader), (500, "No cluster leader".into()));
+        assert_eq!(
+            mapped(ApiError::NoLeader),
+            (500, "No cluster leader".into())
+        );
         assert_eq!(mapped(ApiError::NoServers).0, 500);
         assert_eq!(mapped(ApiError::LeadershipLost).0, 500);
         assert_eq!(mapped(ApiError::JoinFailed("refused".into())).0, 500);
         assert_eq!(mapped(ApiError::Timeout).0, 504);
-        assert_eq!(mapped(ApiError::Unavailable("agent is shutting down".into())).0, 503);
-        assert_eq!(mapped(ApiError::NotFound("No failed node".into())), (404, "No failed node".into()));
+        assert_eq!(
+            mapped(ApiError::Unavailable("agent is shutting down".into())).0,
+            503
+        );
+        assert_eq!(
+            mapped(ApiError::NotFound("No failed node".into())),
+            (404, "No failed node".into())
+        );
         assert_eq!(mapped(ApiError::BadRequest("x".into())).0, 400);
-        assert_eq!(mapped(ApiError::Kv(KvError::EmptyKey)), (400, "Missing key name".into()));
+        assert_eq!(
+            mapped(ApiError::Kv(KvError::EmptyKey)),
+            (400, "Missing key name".into())
+        );
         let too_long = KvError::KeyTooLarge {
             size_bytes: 9000,
             size_bytes_max: 8192,
@@ -106,7 +118,10 @@ mod tests {
             size_bytes_max: 524_288,
         }));
         assert_eq!(code, 413);
-        assert!(reason.contains("600000") && reason.contains("524288"), "{reason}");
+        assert!(
+            reason.contains("600000") && reason.contains("524288"),
+            "{reason}"
+        );
     }
 
     #[test]

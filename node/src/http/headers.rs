@@ -41,7 +41,10 @@ pub fn with_meta(mut response: Response, meta: &QueryMeta, consistency: Consiste
     headers.insert(X_CONSUL_INDEX, HeaderValue::from(meta.index.max(1)));
     let known = if meta.known_leader { "true" } else { "false" };
     headers.insert(X_CONSUL_KNOWN_LEADER, HeaderValue::from_static(known));
-    headers.insert(X_CONSUL_LAST_CONTACT, HeaderValue::from(meta.last_contact_ms));
+    headers.insert(
+        X_CONSUL_LAST_CONTACT,
+        HeaderValue::from(meta.last_contact_ms),
+    );
     headers.insert(
         X_CONSUL_EFFECTIVE_CONSISTENCY,
         HeaderValue::from_static(consistency_name(consistency)),
@@ -69,7 +72,11 @@ mod tests {
             known_leader: false,
             last_contact_ms: 42,
         };
-        let response = with_meta(StatusCode::NOT_FOUND.into_response(), &meta, Consistency::Stale);
+        let response = with_meta(
+            StatusCode::NOT_FOUND.into_response(),
+            &meta,
+            Consistency::Stale,
+        );
         let h = response.headers();
         assert_eq!(h[X_CONSUL_INDEX], "1");
         assert_eq!(h[X_CONSUL_KNOWN_LEADER], "false");

@@ -19,7 +19,10 @@ pub struct BodyFields<'a> {
 
 /// Decodes `body` into `T` after renaming every known field to its canonical spelling.
 /// Failures are 400 with Consul's "Request decode failed" prefix.
-pub fn decode_json<T: DeserializeOwned>(body: &[u8], fields: BodyFields<'_>) -> Result<T, HttpError> {
+pub fn decode_json<T: DeserializeOwned>(
+    body: &[u8],
+    fields: BodyFields<'_>,
+) -> Result<T, HttpError> {
     let fail = |e: serde_json::Error| HttpError::bad_request(format!("Request decode failed: {e}"));
     let mut value: Value = serde_json::from_slice(body).map_err(fail)?;
     canonicalize_keys(&mut value, fields);

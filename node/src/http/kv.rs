@@ -45,7 +45,11 @@ async fn get_root(State(handle): State<NodeHandle>, query: QueryParams) -> Respo
         .unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn read(handle: &NodeHandle, key: String, query: &QueryParams) -> Result<Response, HttpError> {
+async fn read(
+    handle: &NodeHandle,
+    key: String,
+    query: &QueryParams,
+) -> Result<Response, HttpError> {
     query.check_datacenter(&handle.info().datacenter)?;
     let consistency = query.consistency()?;
     let blocking = query.blocking()?;

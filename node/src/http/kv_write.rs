@@ -82,7 +82,11 @@ async fn put(
     write(handle, command).await
 }
 
-async fn delete(handle: &NodeHandle, key: String, query: &QueryParams) -> Result<Response, HttpError> {
+async fn delete(
+    handle: &NodeHandle,
+    key: String,
+    query: &QueryParams,
+) -> Result<Response, HttpError> {
     query.check_datacenter(&handle.info().datacenter)?;
     let recurse = query.flag("recurse");
     let cas = query.u64("cas")?;

@@ -91,7 +91,10 @@ pub fn split_host_port(addr: &str) -> (&str, Option<u16>) {
         }
         _ => (addr, None),
     };
-    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     (host, port)
 }
 
@@ -117,7 +120,11 @@ mod tests {
 
     #[test]
     fn server_member_json_matches_consul() {
-        let json = member_json(&member("s1", Role::Server), MemberStatus::Alive, Some("abc"));
+        let json = member_json(
+            &member("s1", Role::Server),
+            MemberStatus::Alive,
+            Some("abc"),
+        );
         let v = serde_json::to_value(&json).unwrap();
         assert_eq!(v["Name"], "s1");
         assert_eq!(v["Addr"], "10.0.0.5");
@@ -130,7 +137,14 @@ mod tests {
         assert_eq!(v["Tags"]["build"], "0.1.0");
         assert_eq!(v["Tags"]["id"], "abc");
         assert_eq!(v["Tags"]["vsn"], "2");
-        let versions = ["ProtocolMin", "ProtocolMax", "ProtocolCur", "DelegateMin", "DelegateMax", "DelegateCur"];
+        let versions = [
+            "ProtocolMin",
+            "ProtocolMax",
+            "ProtocolCur",
+            "DelegateMin",
+            "DelegateMax",
+            "DelegateCur",
+        ];
         let got: Vec<u64> = versions.iter().map(|k| v[k].as_u64().unwrap()).collect();
         assert_eq!(got, vec![1, 5, 2, 2, 5, 4]);
     }

@@ -74,7 +74,10 @@ async fn remove_peer(State(handle): State<NodeHandle>, query: QueryParams) -> Re
         Ok(peer) => peer,
         Err(e) => return e.into_response(),
     };
-    match handle.request(Request::RaftRemovePeer { id_or_address }).await {
+    match handle
+        .request(Request::RaftRemovePeer { id_or_address })
+        .await
+    {
         // The removal is a Raft configuration entry: it is answered like a write, once applied.
         Ok(ApiResponse::Done | ApiResponse::KvWritten { .. }) => ().into_response(),
         Ok(other) => HttpError::unexpected("a peer removal", &other).into_response(),
@@ -100,7 +103,10 @@ struct TransferJson {
 
 /// `?id=` picks the new leader; without it the leader picks the most up-to-date voter.
 async fn transfer_leader(State(handle): State<NodeHandle>, query: QueryParams) -> Response {
-    let target = query.get("id").filter(|id| !id.is_empty()).map(String::from);
+    let target = query
+        .get("id")
+        .filter(|id| !id.is_empty())
+        .map(String::from);
     match handle.request(Request::RaftTransferLeader { target }).await {
         Ok(ApiResponse::Done) => json(&TransferJson { success: true }, query.pretty()),
         Ok(other) => HttpError::unexpected("a leadership transfer", &other).into_response(),

@@ -87,7 +87,11 @@ impl QueryParams {
                 HttpError::bad_request(format!("Invalid wait time: {e} (use e.g. 10s, 5m)"))
             })?,
         };
-        let wait = if wait.is_zero() { WAIT_DEFAULT } else { wait.min(WAIT_MAX) };
+        let wait = if wait.is_zero() {
+            WAIT_DEFAULT
+        } else {
+            wait.min(WAIT_MAX)
+        };
         let min_index = self.u64("index")?.unwrap_or(0);
         Ok((min_index > 0).then_some(Blocking { min_index, wait }))
     }
@@ -157,10 +161,24 @@ mod tests {
 
     #[test]
     fn flags_count_by_presence_unless_false() {
-        for on in ["recurse", "recurse=", "recurse=1", "recurse=true", "recurse=True", "recurse=yes"] {
+        for on in [
+            "recurse",
+            "recurse=",
+            "recurse=1",
+            "recurse=true",
+            "recurse=True",
+            "recurse=yes",
+        ] {
             assert!(q(on).flag("recurse"), "{on}");
         }
-        for off in ["", "recursive", "recurse=false", "recurse=0", "recurse=FALSE", "recurse=off"] {
+        for off in [
+            "",
+            "recursive",
+            "recurse=false",
+            "recurse=0",
+            "recurse=FALSE",
+            "recurse=off",
+        ] {
             assert!(!q(off).flag("recurse"), "{off}");
         }
         assert!(q("a=1&keys=True&b").flag("keys"));
@@ -209,7 +227,10 @@ mod tests {
         assert_eq!(b.wait, WAIT_MAX);
         let b = q("index=7&wait=0s").blocking().unwrap().unwrap();
         assert_eq!(b.wait, WAIT_DEFAULT);
-        assert_eq!(q("index=7&wait=5").blocking().unwrap_err().status.as_u16(), 400);
+        assert_eq!(
+            q("index=7&wait=5").blocking().unwrap_err().status.as_u16(),
+            400
+        );
         assert_eq!(q("index=x").blocking().unwrap_err().status.as_u16(), 400);
     }
 

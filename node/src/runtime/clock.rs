@@ -24,9 +24,20 @@ impl Clock {
     }
 
     pub fn skewed(offset_ms: i64, drift_ppm: i64) -> Clock {
-        assert!(drift_ppm.abs() <= DRIFT_PPM_MAX, "drift {drift_ppm} ppm is over {DRIFT_PPM_MAX}");
-        let epoch_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis() as u64;
-        Clock { started: Instant::now(), base_ms: epoch_ms, offset_ms, drift_ppm }
+        assert!(
+            drift_ppm.abs() <= DRIFT_PPM_MAX,
+            "drift {drift_ppm} ppm is over {DRIFT_PPM_MAX}"
+        );
+        let epoch_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_millis() as u64;
+        Clock {
+            started: Instant::now(),
+            base_ms: epoch_ms,
+            offset_ms,
+            drift_ppm,
+        }
     }
 
     /// Milliseconds on this node's clock.

@@ -3,12 +3,12 @@
 
 use super::clock::Clock;
 use super::{Observer, PlantedBug};
-use std::sync::Arc;
 use crate::handle::RequestEnvelope;
 use crate::storage::RaftStorage;
 use crate::transport::Transport;
 use concord_core::agent::{Action, Agent, ApiResult, Envelope, LogLevel};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -48,7 +48,17 @@ impl Driver {
     ) -> Driver {
         assert!(tick_interval_ms > 0);
         let replies = BTreeMap::new();
-        Driver { agent, storage, clock, transport, bug, tick_interval_ms, next_request_id: 1, replies, observer }
+        Driver {
+            agent,
+            storage,
+            clock,
+            transport,
+            bug,
+            tick_interval_ms,
+            next_request_id: 1,
+            replies,
+            observer,
+        }
     }
 
     pub async fn run(
@@ -97,7 +107,11 @@ impl Driver {
     }
 
     /// Takes what is already waiting, up to a bound, so that one round handles a burst.
-    fn drain_ready_events(&mut self, inbox: &mut mpsc::Receiver<Envelope>, requests: &mut mpsc::Receiver<RequestEnvelope>) {
+    fn drain_ready_events(
+        &mut self,
+        inbox: &mut mpsc::Receiver<Envelope>,
+        requests: &mut mpsc::Receiver<RequestEnvelope>,
+    ) {
         for _ in 0..EVENTS_PER_ROUND_MAX {
             let now_ms = self.clock.now_ms();
             if let Ok(envelope) = inbox.try_recv() {
@@ -129,13 +143,20 @@ impl Driver {
     fn execute_one(&mut self, action: Action) -> Option<Stop> {
         match action {
             Action::SaveSnapshot(save) => {
-                let result = self.storage.save_snapshot(&save.snapshot, &save.hard_state, &save.retained_entries);
+                let result = self.storage.save_snapshot(
+                    &save.snapshot,
+                    &save.hard_state,
+                    &save.retained_entries,
+                );
                 if let Err(e) = result {
                     tracing::error!(target: "concord", "storage: saving snapshot failed: {e}");
                     return Some(Stop::StorageFailed);
                 }
             }
-            Action::Persist { hard_state, entries } => return self.persist(hard_state, entries),
+            Action::Persist {
+                hard_state,
+                entries,
+            } => return self.persist(hard_state, entries),
             Action::Send { to, envelope } => self.transport.send(&to, &envelope),
             Action::Reply { request_id, result } => {
                 if let Some(reply) = self.replies.remove(&request_id) {
@@ -148,7 +169,11 @@ impl Driver {
         None
     }
 
-    fn persist(&mut self, hard_state: Option<concord_core::raft::HardState>, entries: Vec<concord_core::raft::Entry>) -> Option<Stop> {
+    fn persist(
+        &mut self,
+        hard_state: Option<concord_core::raft::HardState>,
+        entries: Vec<concord_core::raft::Entry>,
+    ) -> Option<Stop> {
         if self.bug == PlantedBug::VoteNotDurable && entries.is_empty() {
             return None; // the planted bug: a vote that never reaches the disk
         }

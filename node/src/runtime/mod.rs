@@ -45,7 +45,10 @@ impl std::error::Error for StartError {}
 /// Starts a node with storage in `config.data_dir` (or in memory) and the real clock.
 pub async fn start(config: NodeConfig) -> Result<NodeHandle, StartError> {
     let disk: Box<dyn Disk> = match &config.data_dir {
-        Some(dir) => Box::new(FileDisk::open(dir).map_err(|e| StartError::Io(format!("data dir {}: {e}", dir.display())))?),
+        Some(dir) => Box::new(
+            FileDisk::open(dir)
+                .map_err(|e| StartError::Io(format!("data dir {}: {e}", dir.display())))?,
+        ),
         None => Box::new(MemDisk::new()),
     };
     start_with(config, disk, Hooks::real()).await
@@ -66,18 +69,34 @@ pub struct Hooks {
 
 impl Hooks {
     pub fn real() -> Hooks {
-        Hooks { clock: Clock::real(), bug: PlantedBug::None, observer: None }
+        Hooks {
+            clock: Clock::real(),
+            bug: PlantedBug::None,
+            observer: None,
+        }
     }
 }
 
 /// Starts a node on the given disk with the given hooks (the simulator's way in).
-pub async fn start_with(config: NodeConfig, disk: Box<dyn Disk>, hooks: Hooks) -> Result<NodeHandle, StartError> {
-    let Hooks { clock, bug, observer } = hooks;
+pub async fn start_with(
+    config: NodeConfig,
+    disk: Box<dyn Disk>,
+    hooks: Hooks,
+) -> Result<NodeHandle, StartError> {
+    let Hooks {
+        clock,
+        bug,
+        observer,
+    } = hooks;
     let (storage, recovered) = RaftStorage::recover(disk).map_err(StartError::Storage)?;
     if recovered.torn_tail_truncated_bytes > 0 {
         tracing::warn!(target: "concord", "storage: truncated a torn write of {} bytes at the end of the log", recovered.torn_tail_truncated_bytes);
     }
-    let restore = RaftRestore { hard_state: recovered.hard_state, snapshot: recovered.snapshot, entries: recovered.entries };
+    let restore = RaftRestore {
+        hard_state: recovered.hard_state,
+        snapshot: recovered.snapshot,
+        entries: recovered.entries,
+    };
     let mut agent = Agent::new(config.agent.clone(), config.seed, clock.now_ms(), restore);
     if observer.is_some() {
         agent.enable_apply_journal();
@@ -85,18 +104,35 @@ pub async fn start_with(config: NodeConfig, disk: Box<dyn Disk>, hooks: Hooks) -
     let stats = Arc::new(TransportStats::default());
     let (inbox_tx, inbox_rx) = mpsc::channel(INBOX_MAX);
     let listen = |addr| transport::listen(addr, inbox_tx.clone(), stats.clone());
-    listen(config.rpc_listen).await.map_err(|e| StartError::Io(format!("cannot listen on {}: {e}", config.rpc_listen)))?;
+    listen(config.rpc_listen)
+        .await
+        .map_err(|e| StartError::Io(format!("cannot listen on {}: {e}", config.rpc_listen)))?;
     if config.gossip_listen != config.rpc_listen {
-        listen(config.gossip_listen).await.map_err(|e| StartError::Io(format!("cannot listen on {}: {e}", config.gossip_listen)))?;
+        listen(config.gossip_listen).await.map_err(|e| {
+            StartError::Io(format!("cannot listen on {}: {e}", config.gossip_listen))
+        })?;
     }
     let (requests_tx, requests_rx) = mpsc::channel(REQUEST_QUEUE_MAX);
     let (kv_index_tx, kv_index_rx) = watch::channel(agent.kv().index());
     let (running_tx, running_rx) = watch::channel(true);
     let info = Arc::new(node_info(&config));
     let transport = transport::Transport::new(stats);
-    let driver = driver::Driver::new(agent, storage, clock, transport, bug, config.tick_interval_ms, observer);
+    let driver = driver::Driver::new(
+        agent,
+        storage,
+        clock,
+        transport,
+        bug,
+        config.tick_interval_ms,
+        observer,
+    );
     tokio::spawn(driver.run(inbox_rx, requests_rx, kv_index_tx, running_tx));
-    let handle = NodeHandle { requests: requests_tx, kv_index: kv_index_rx, running: running_rx, info };
+    let handle = NodeHandle {
+        requests: requests_tx,
+        kv_index: kv_index_rx,
+        running: running_rx,
+        info,
+    };
     join_at_start(&handle, &config).await?;
     Ok(handle)
 }
@@ -121,20 +157,37 @@ fn node_id(name: &str, addr: &str) -> String {
         h = (h ^ b as u128).wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
     }
     let hex = format!("{h:032x}");
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// `-join` at start must reach someone (Consul exits otherwise); `-retry-join` keeps trying.
 async fn join_at_start(handle: &NodeHandle, config: &NodeConfig) -> Result<(), StartError> {
     let mut joined = config.join.is_empty();
     for addr in &config.join {
-        joined |= handle.request(Request::Join { addr: addr.clone() }).await.is_ok();
+        joined |= handle
+            .request(Request::Join { addr: addr.clone() })
+            .await
+            .is_ok();
     }
     if !joined {
-        return Err(StartError::Join(format!("Failed to join any nodes: {}", config.join.join(", "))));
+        return Err(StartError::Join(format!(
+            "Failed to join any nodes: {}",
+            config.join.join(", ")
+        )));
     }
     if !config.retry_join.is_empty() {
-        tokio::spawn(retry_join(handle.clone(), config.retry_join.clone(), config.retry_interval_ms));
+        tokio::spawn(retry_join(
+            handle.clone(),
+            config.retry_join.clone(),
+            config.retry_interval_ms,
+        ));
     }
     Ok(())
 }

@@ -11,7 +11,9 @@ pub const FRAME_VERSION: u8 = 1;
 pub const FRAME_SIZE_BYTES_MAX: usize = 8 << 20;
 
 fn codec() -> impl Options {
-    bincode::DefaultOptions::new().with_fixint_encoding().with_limit(FRAME_SIZE_BYTES_MAX as u64)
+    bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .with_limit(FRAME_SIZE_BYTES_MAX as u64)
 }
 
 #[derive(Debug)]
@@ -28,7 +30,9 @@ pub enum FrameError {
 
 /// Encodes an envelope as one frame, or says why it cannot be sent.
 pub fn encode(envelope: &Envelope) -> Result<Vec<u8>, FrameError> {
-    let payload = codec().serialize(envelope).map_err(|e| FrameError::Undecodable(e.to_string()))?;
+    let payload = codec()
+        .serialize(envelope)
+        .map_err(|e| FrameError::Undecodable(e.to_string()))?;
     let size_bytes = payload.len() + 1;
     if size_bytes > FRAME_SIZE_BYTES_MAX {
         return Err(FrameError::TooLarge { size_bytes });
@@ -42,17 +46,24 @@ pub fn encode(envelope: &Envelope) -> Result<Vec<u8>, FrameError> {
 
 /// Decodes the payload of one frame (after the length).
 pub fn decode(body: &[u8]) -> Result<Envelope, FrameError> {
-    let (&version, payload) = body.split_first().ok_or(FrameError::Undecodable("empty frame".into()))?;
+    let (&version, payload) = body
+        .split_first()
+        .ok_or(FrameError::Undecodable("empty frame".into()))?;
     if version != FRAME_VERSION {
         return Err(FrameError::BadVersion(version));
     }
-    codec().deserialize(payload).map_err(|e| FrameError::Undecodable(e.to_string()))
+    codec()
+        .deserialize(payload)
+        .map_err(|e| FrameError::Undecodable(e.to_string()))
 }
 
 /// Reads the next frame's body (version byte and payload).
 pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Vec<u8>, FrameError> {
     let mut length = [0u8; 4];
-    reader.read_exact(&mut length).await.map_err(FrameError::Io)?;
+    reader
+        .read_exact(&mut length)
+        .await
+        .map_err(FrameError::Io)?;
     let size_bytes = u32::from_be_bytes(length) as usize;
     if size_bytes > FRAME_SIZE_BYTES_MAX || size_bytes == 0 {
         return Err(FrameError::TooLarge { size_bytes });
@@ -68,20 +79,32 @@ mod tests {
     use concord_core::agent::WireMessage;
 
     fn envelope() -> Envelope {
-        let msg = WireMessage::ForwardReply { request_id: 7, result: Err(concord_core::agent::ApiError::NoLeader) };
-        Envelope { from_addr: "127.0.0.1:8300".into(), msg }
+        let msg = WireMessage::ForwardReply {
+            request_id: 7,
+            result: Err(concord_core::agent::ApiError::NoLeader),
+        };
+        Envelope {
+            from_addr: "127.0.0.1:8300".into(),
+            msg,
+        }
     }
 
     #[test]
     fn round_trip() {
         let frame = encode(&envelope()).unwrap();
-        assert_eq!(u32::from_be_bytes(frame[..4].try_into().unwrap()) as usize, frame.len() - 4);
+        assert_eq!(
+            u32::from_be_bytes(frame[..4].try_into().unwrap()) as usize,
+            frame.len() - 4
+        );
         assert_eq!(decode(&frame[4..]).unwrap(), envelope());
     }
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        assert!(matches!(decode(&[FRAME_VERSION, 0xff, 0xff, 0xff, 0xff, 0xff]), Err(FrameError::Undecodable(_))));
+        assert!(matches!(
+            decode(&[FRAME_VERSION, 0xff, 0xff, 0xff, 0xff, 0xff]),
+            Err(FrameError::Undecodable(_))
+        ));
         assert!(matches!(decode(&[9, 1, 2]), Err(FrameError::BadVersion(9))));
         assert!(matches!(decode(&[]), Err(FrameError::Undecodable(_))));
     }
@@ -90,7 +113,9 @@ mod tests {
     #[test]
     fn oversized_length_is_refused_before_reading() {
         let mut bytes: &[u8] = &[0xff, 0xff, 0xff, 0xff, 1];
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let result = rt.block_on(read_frame(&mut bytes));
         assert!(matches!(result, Err(FrameError::TooLarge { .. })));
     }

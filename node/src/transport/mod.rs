@@ -45,7 +45,10 @@ pub struct Transport {
 
 impl Transport {
     pub fn new(stats: Arc<TransportStats>) -> Transport {
-        Transport { peers: BTreeMap::new(), stats }
+        Transport {
+            peers: BTreeMap::new(),
+            stats,
+        }
     }
 
     /// Queues an envelope for `to`; never waits. Dropped (and counted) when it cannot go.
@@ -77,7 +80,11 @@ impl Transport {
     pub async fn drain(&self, timeout: std::time::Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
         while tokio::time::Instant::now() < deadline {
-            if self.peers.values().all(|q| q.is_closed() || q.capacity() == q.max_capacity()) {
+            if self
+                .peers
+                .values()
+                .all(|q| q.is_closed() || q.capacity() == q.max_capacity())
+            {
                 // The frame a writer took last may still be on its way out.
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 return;
@@ -88,7 +95,11 @@ impl Transport {
 }
 
 /// Binds `addr` and feeds every well-formed envelope received there into `inbox`.
-pub async fn listen(addr: SocketAddr, inbox: mpsc::Sender<Envelope>, stats: Arc<TransportStats>) -> io::Result<SocketAddr> {
+pub async fn listen(
+    addr: SocketAddr,
+    inbox: mpsc::Sender<Envelope>,
+    stats: Arc<TransportStats>,
+) -> io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     tokio::spawn(async move {

@@ -21,11 +21,18 @@ pub fn spawn(addr: String, stats: Arc<TransportStats>) -> mpsc::Sender<Arc<Vec<u
     tx
 }
 
-async fn write_loop(addr: String, mut queue: mpsc::Receiver<Arc<Vec<u8>>>, stats: Arc<TransportStats>) {
+async fn write_loop(
+    addr: String,
+    mut queue: mpsc::Receiver<Arc<Vec<u8>>>,
+    stats: Arc<TransportStats>,
+) {
     let mut backoff_ms = BACKOFF_MIN_MS;
     let mut pending: Option<Arc<Vec<u8>>> = None;
     loop {
-        let connect = tokio::time::timeout(Duration::from_millis(CONNECT_TIMEOUT_MS), TcpStream::connect(&addr));
+        let connect = tokio::time::timeout(
+            Duration::from_millis(CONNECT_TIMEOUT_MS),
+            TcpStream::connect(&addr),
+        );
         let mut stream = match connect.await {
             Ok(Ok(stream)) => stream,
             outcome => {
@@ -69,7 +76,11 @@ async fn write_loop(addr: String, mut queue: mpsc::Receiver<Arc<Vec<u8>>>, stats
 }
 
 /// Reads frames from an accepted connection until it ends or loses framing.
-pub async fn read_connection(mut stream: TcpStream, inbox: mpsc::Sender<Envelope>, stats: Arc<TransportStats>) {
+pub async fn read_connection(
+    mut stream: TcpStream,
+    inbox: mpsc::Sender<Envelope>,
+    stats: Arc<TransportStats>,
+) {
     loop {
         let body = match frame::read_frame(&mut stream).await {
             Ok(body) => body,

@@ -12,10 +12,14 @@ use crate::history::History;
 pub fn check(history: &History, applied: &BTreeMap<u64, AppliedEntry>) -> Vec<String> {
     let mut violations = Vec::new();
     for op in &history.operations {
-        let (Request::KvWrite { command }, Ok(Response::KvWritten { index, .. })) = (&op.request, &op.result) else {
+        let (Request::KvWrite { command }, Ok(Response::KvWritten { index, .. })) =
+            (&op.request, &op.result)
+        else {
             continue;
         };
-        let digest = payload_digest(&EntryPayload::Command(Command::Kv(command.clone()).encode()));
+        let digest = payload_digest(&EntryPayload::Command(
+            Command::Kv(command.clone()).encode(),
+        ));
         match applied.get(index) {
             Some(entry) if entry.digest == digest => {}
             Some(entry) => violations.push(format!(

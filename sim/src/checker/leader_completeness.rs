@@ -15,7 +15,9 @@ pub fn check(state: &mut CheckState, node: &str, raft: &Raft, now_ms: u64) {
     let first_index = log.first_index();
     let mut violations = Vec::new();
     for (index, (applied, by)) in state.applied.range(first_index..) {
-        let found = log.entry(*index).map(|e| (e.term, payload_digest(&e.payload)));
+        let found = log
+            .entry(*index)
+            .map(|e| (e.term, payload_digest(&e.payload)));
         if found != Some((applied.term, applied.digest)) {
             violations.push(format!(
                 "leader completeness: {node} leads term {} at {now_ms} ms but its log has {:?} at index {index}, where {by} applied term {}",

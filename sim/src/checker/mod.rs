@@ -34,7 +34,10 @@ pub struct Checker {
 
 impl Checker {
     pub fn new(trace: Arc<Trace>) -> Checker {
-        Checker { state: Mutex::new(CheckState::default()), trace }
+        Checker {
+            state: Mutex::new(CheckState::default()),
+            trace,
+        }
     }
 
     pub fn violations(&self) -> Vec<String> {
@@ -62,7 +65,13 @@ impl Observer for Checker {
             election_safety::check(&mut state, &name, raft.term(), now_ms);
             leader_completeness::check(&mut state, &name, raft, now_ms);
         }
-        let seen = format!("{} term={} leader={:?} commit={}", raft.role().name(), raft.term(), raft.leader(), raft.commit_index());
+        let seen = format!(
+            "{} term={} leader={:?} commit={}",
+            raft.role().name(),
+            raft.term(),
+            raft.leader(),
+            raft.commit_index()
+        );
         if state.last_seen.get(&name) != Some(&seen) {
             self.trace.record(&format!("{name}: {seen}"));
             state.last_seen.insert(name, seen);

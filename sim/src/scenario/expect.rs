@@ -32,10 +32,18 @@ async fn check_once(world: &mut World, words: &[&str]) -> Result<(), String> {
         ["leader-is", name] => equal("leader", &current_leader(world).await?, name),
         ["leader-not", name] => {
             let leader = current_leader(world).await?;
-            if leader == *name { Err(format!("{name} is still the leader")) } else { Ok(()) }
+            if leader == *name {
+                Err(format!("{name} is still the leader"))
+            } else {
+                Ok(())
+            }
         }
-        ["error", name, "put", key, value, message @ ..] => expect_put_error(world, name, key, value, message.first()).await,
-        ["value", name, key, value, mode @ ..] => expect_value(world, name, key, value, mode.first()).await,
+        ["error", name, "put", key, value, message @ ..] => {
+            expect_put_error(world, name, key, value, message.first()).await
+        }
+        ["value", name, key, value, mode @ ..] => {
+            expect_value(world, name, key, value, mode.first()).await
+        }
         ["members", name, wanted @ ..] => expect_members(world, name, wanted).await,
         ["peers", name, wanted @ ..] => expect_peers(world, name, wanted).await,
         _ => Err(format!("unknown expectation: {}", words.join(" "))),
@@ -43,7 +51,11 @@ async fn check_once(world: &mut World, words: &[&str]) -> Result<(), String> {
 }
 
 fn equal(what: &str, got: &str, want: &str) -> Result<(), String> {
-    if got == want { Ok(()) } else { Err(format!("{what} is {got:?}, expected {want:?}")) }
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("{what} is {got:?}, expected {want:?}"))
+    }
 }
 
 /// The leader every running server agrees on, by node name.
@@ -56,37 +68,77 @@ pub async fn current_leader(world: &mut World) -> Result<String, String> {
             Err(e) => return Err(format!("{server}: {e}")),
         }
     }
-    let Some((_, first)) = seen.first().cloned() else { return Err("no server is running".into()) };
+    let Some((_, first)) = seen.first().cloned() else {
+        return Err("no server is running".into());
+    };
     if let Some((server, other)) = seen.iter().find(|(_, a)| *a != first) {
-        return Err(format!("servers disagree on the leader: {other} on {server}, {first} elsewhere"));
+        return Err(format!(
+            "servers disagree on the leader: {other} on {server}, {first} elsewhere"
+        ));
     }
-    let ip = first.rsplit_once(':').map_or(first.as_str(), |(ip, _)| ip).to_string();
-    world.nodes.values().find(|n| n.ip.to_string() == ip).map(|n| n.name.clone()).ok_or(format!("leader {first} is no known node"))
+    let ip = first
+        .rsplit_once(':')
+        .map_or(first.as_str(), |(ip, _)| ip)
+        .to_string();
+    world
+        .nodes
+        .values()
+        .find(|n| n.ip.to_string() == ip)
+        .map(|n| n.name.clone())
+        .ok_or(format!("leader {first} is no known node"))
 }
 
 async fn no_leader(world: &mut World) -> Result<(), String> {
     for server in world.servers_up() {
-        if let Ok(Response::Leader { addr: Some(addr) }) = world.request(&server, Request::StatusLeader).await {
+        if let Ok(Response::Leader { addr: Some(addr) }) =
+            world.request(&server, Request::StatusLeader).await
+        {
             return Err(format!("{server} knows a leader: {addr}"));
         }
     }
     Ok(())
 }
 
-async fn expect_put_error(world: &mut World, name: &str, key: &str, value: &str, message: Option<&&str>) -> Result<(), String> {
-    let command = KvCommand::Set { key: key.into(), value: value.as_bytes().to_vec(), flags: 0 };
+async fn expect_put_error(
+    world: &mut World,
+    name: &str,
+    key: &str,
+    value: &str,
+    message: Option<&&str>,
+) -> Result<(), String> {
+    let command = KvCommand::Set {
+        key: key.into(),
+        value: value.as_bytes().to_vec(),
+        flags: 0,
+    };
     match world.request(name, Request::KvWrite { command }).await {
         Ok(r) => Err(format!("put succeeded ({r:?}); expected an error")),
         Err(e) if message.is_none_or(|m| e.to_string().contains(m)) => Ok(()),
-        Err(e) => Err(format!("put failed with {e:?}, expected {:?}", message.unwrap())),
+        Err(e) => Err(format!(
+            "put failed with {e:?}, expected {:?}",
+            message.unwrap()
+        )),
     }
 }
 
-async fn expect_value(world: &mut World, name: &str, key: &str, value: &str, mode: Option<&&str>) -> Result<(), String> {
-    let request = Request::KvGet { key: key.into(), consistency: consistency(mode)? };
+async fn expect_value(
+    world: &mut World,
+    name: &str,
+    key: &str,
+    value: &str,
+    mode: Option<&&str>,
+) -> Result<(), String> {
+    let request = Request::KvGet {
+        key: key.into(),
+        consistency: consistency(mode)?,
+    };
     match world.request(name, request).await {
         Ok(Response::Kv { entries, .. }) => match entries.first() {
-            Some(e) => equal(&format!("{key} on {name}"), &String::from_utf8_lossy(&e.value), value),
+            Some(e) => equal(
+                &format!("{key} on {name}"),
+                &String::from_utf8_lossy(&e.value),
+                value,
+            ),
             None => Err(format!("{key} not found on {name}")),
         },
         Ok(other) => Err(format!("unexpected answer {other:?}")),
@@ -96,12 +148,21 @@ async fn expect_value(world: &mut World, name: &str, key: &str, value: &str, mod
 
 /// `NODE=STATUS/TYPE` for each node that must be listed so.
 async fn expect_members(world: &mut World, name: &str, wanted: &[&str]) -> Result<(), String> {
-    let Response::Members { members } = world.request(name, Request::Members).await.map_err(|e| e.to_string())? else {
+    let Response::Members { members } = world
+        .request(name, Request::Members)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
         return Err("unexpected answer to members".into());
     };
     for want in wanted {
-        let (node, state) = want.split_once('=').ok_or(format!("bad member spec {want}"))?;
-        let found = members.iter().find(|m| m.member.name == node).ok_or(format!("{node} is not listed on {name}"))?;
+        let (node, state) = want
+            .split_once('=')
+            .ok_or(format!("bad member spec {want}"))?;
+        let found = members
+            .iter()
+            .find(|m| m.member.name == node)
+            .ok_or(format!("{node} is not listed on {name}"))?;
         let got = format!("{}/{}", found.status.name(), found.member.role.name());
         equal(&format!("{node} on {name}"), &got, state)?;
     }
@@ -110,14 +171,25 @@ async fn expect_members(world: &mut World, name: &str, wanted: &[&str]) -> Resul
 
 /// `voters=N`, `leader=NAME`, `followers=N` as `operator raft list-peers` would show.
 async fn expect_peers(world: &mut World, name: &str, wanted: &[&str]) -> Result<(), String> {
-    let result = world.request(name, Request::RaftConfiguration).await.map_err(|e| e.to_string())?;
-    let Response::RaftConfiguration { servers, .. } = result else { return Err("unexpected answer".into()) };
+    let result = world
+        .request(name, Request::RaftConfiguration)
+        .await
+        .map_err(|e| e.to_string())?;
+    let Response::RaftConfiguration { servers, .. } = result else {
+        return Err("unexpected answer".into());
+    };
     for want in wanted {
-        let (key, value) = want.split_once('=').ok_or(format!("bad peers spec {want}"))?;
+        let (key, value) = want
+            .split_once('=')
+            .ok_or(format!("bad peers spec {want}"))?;
         let got = match key {
             "voters" => servers.iter().filter(|s| s.voter).count().to_string(),
             "followers" => servers.iter().filter(|s| !s.leader).count().to_string(),
-            "leader" => servers.iter().find(|s| s.leader).map(|s| s.node.clone()).unwrap_or_default(),
+            "leader" => servers
+                .iter()
+                .find(|s| s.leader)
+                .map(|s| s.node.clone())
+                .unwrap_or_default(),
             _ => return Err(format!("unknown peers key {key}")),
         };
         equal(&format!("peers {key} on {name}"), &got, value)?;

@@ -17,7 +17,11 @@ pub fn parse(text: &str) -> Result<Vec<Line>, String> {
             continue;
         }
         let words = split_words(trimmed).map_err(|e| format!("line {}: {e}", i + 1))?;
-        lines.push(Line { number: i + 1, text: trimmed.to_string(), words });
+        lines.push(Line {
+            number: i + 1,
+            text: trimmed.to_string(),
+            words,
+        });
     }
     Ok(lines)
 }
@@ -42,9 +46,13 @@ fn split_words(line: &str) -> Result<Vec<String>, String> {
 
 /// `250ms`, `5s`, `2m`, `1h`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("bad duration {text:?}"))?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("bad duration {text:?}"))?;
     let ms = match unit {
         "ms" => n,
         "s" | "" => n * 1000,

@@ -23,12 +23,26 @@ pub struct Runner<'a> {
 
 /// Runs every line; stops at the first failed expectation or safety violation.
 pub async fn run_scenario(world: &mut World, text: &str) -> Result<(), Failure> {
-    let lines = parse(text).map_err(|reason| Failure { line: 0, text: String::new(), reason })?;
-    let mut runner = Runner { world, vars: BTreeMap::new() };
+    let lines = parse(text).map_err(|reason| Failure {
+        line: 0,
+        text: String::new(),
+        reason,
+    })?;
+    let mut runner = Runner {
+        world,
+        vars: BTreeMap::new(),
+    };
     for line in lines {
-        let fail = |reason: String| Failure { line: line.number, text: line.text.clone(), reason };
+        let fail = |reason: String| Failure {
+            line: line.number,
+            text: line.text.clone(),
+            reason,
+        };
         let words = runner.substitute(&line).await.map_err(fail)?;
-        runner.world.trace.record(&format!("line {}: {}", line.number, line.text));
+        runner
+            .world
+            .trace
+            .record(&format!("line {}: {}", line.number, line.text));
         runner.step(&words).await.map_err(fail)?;
         let violations = runner.world.checker.violations();
         if let Some(v) = violations.first() {
@@ -45,7 +59,11 @@ impl Runner<'_> {
         for word in &line.words {
             words.push(match word.strip_prefix('$') {
                 Some("leader") => expect::current_leader(self.world).await?,
-                Some(var) => self.vars.get(var).cloned().ok_or(format!("unknown variable ${var}"))?,
+                Some(var) => self
+                    .vars
+                    .get(var)
+                    .cloned()
+                    .ok_or(format!("unknown variable ${var}"))?,
                 None => word.clone(),
             });
         }
@@ -58,7 +76,10 @@ impl Runner<'_> {
             ["start", name, flags @ ..] => self.world.start(name, node_spec(flags)?).await,
             ["join", name, target] => {
                 let addr = format!("{}:8301", self.world.node(target).ip);
-                self.world.request(name, Request::Join { addr }).await.map_err(|e| e.to_string())?;
+                self.world
+                    .request(name, Request::Join { addr })
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
             ["leave", name] => self.leave(name).await?,
             ["kill", name] => self.world.kill(name),
@@ -67,7 +88,13 @@ impl Runner<'_> {
             ["resume", name] => self.world.resume(name),
             ["partition", groups @ ..] => self.world.partition(&split_groups(groups)),
             ["isolate", name] => {
-                let others: Vec<String> = self.world.nodes.keys().filter(|n| n != name).cloned().collect();
+                let others: Vec<String> = self
+                    .world
+                    .nodes
+                    .keys()
+                    .filter(|n| n != name)
+                    .cloned()
+                    .collect();
                 self.world.partition(&[vec![name.to_string()], others]);
             }
             ["cut", from, to] => self.world.cut(from, to),
@@ -84,7 +111,11 @@ impl Runner<'_> {
     }
 
     async fn kv_put(&mut self, name: &str, key: &str, value: &str) -> Result<(), String> {
-        let command = KvCommand::Set { key: key.into(), value: value.as_bytes().to_vec(), flags: 0 };
+        let command = KvCommand::Set {
+            key: key.into(),
+            value: value.as_bytes().to_vec(),
+            flags: 0,
+        };
         match self.world.request(name, Request::KvWrite { command }).await {
             Ok(_) => Ok(()),
             Err(e) => Err(format!("kv put {key} on {name} failed: {e}")),
@@ -93,7 +124,10 @@ impl Runner<'_> {
 
     /// Ctrl+C: a graceful leave, then the process exits.
     async fn leave(&mut self, name: &str) -> Result<(), String> {
-        self.world.request(name, Request::Leave).await.map_err(|e| format!("leave on {name}: {e}"))?;
+        self.world
+            .request(name, Request::Leave)
+            .await
+            .map_err(|e| format!("leave on {name}: {e}"))?;
         if let Some(handle) = self.world.handle(name) {
             handle.stopped().await;
         }
@@ -106,7 +140,11 @@ impl Runner<'_> {
 
 /// The agent flags a scenario's `start` takes (those the seed guide uses).
 fn node_spec(flags: &[&str]) -> Result<NodeSpec, String> {
-    let mut spec = NodeSpec { role: Role::Client, bootstrap_expect: 0, datacenter: "dc1".into() };
+    let mut spec = NodeSpec {
+        role: Role::Client,
+        bootstrap_expect: 0,
+        datacenter: "dc1".into(),
+    };
     let mut i = 0;
     while i < flags.len() {
         let flag = flags[i].trim_start_matches('-');
@@ -119,12 +157,17 @@ fn node_spec(flags: &[&str]) -> Result<NodeSpec, String> {
                 return Ok(v);
             }
             i += 1;
-            flags.get(i).map(|s| s.to_string()).ok_or(format!("flag -{key} needs a value"))
+            flags
+                .get(i)
+                .map(|s| s.to_string())
+                .ok_or(format!("flag -{key} needs a value"))
         };
         match key {
             "server" => spec.role = Role::Server,
             "dev" | "bootstrap" => (spec.role, spec.bootstrap_expect) = (Role::Server, 1),
-            "bootstrap-expect" => spec.bootstrap_expect = value()?.parse().map_err(|_| "bad -bootstrap-expect")?,
+            "bootstrap-expect" => {
+                spec.bootstrap_expect = value()?.parse().map_err(|_| "bad -bootstrap-expect")?
+            }
             "datacenter" => spec.datacenter = value()?,
             "data-dir" | "node" | "bind" | "client" => {
                 value()?;
@@ -138,7 +181,10 @@ fn node_spec(flags: &[&str]) -> Result<NodeSpec, String> {
 }
 
 fn split_groups(words: &[&str]) -> Vec<Vec<String>> {
-    words.split(|w| *w == "|").map(|g| g.iter().map(|s| s.to_string()).collect()).collect()
+    words
+        .split(|w| *w == "|")
+        .map(|g| g.iter().map(|s| s.to_string()).collect())
+        .collect()
 }
 
 /// Parses `default`, `consistent` or `stale`.

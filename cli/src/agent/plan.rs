@@ -1,0 +1,312 @@
+//! From merged settings to what the runtime needs: the checks Consul makes at start (with its
+//! messages), the defaults, and the `NodeConfig`.
+
+use super::bind::{self, Interface};
+use super::layer::ConfigLayer;
+use super::logging::Level;
+use base64::Engine;
+use concord_core::agent::AgentConfig;
+use concord_core::membership::Role;
+use concord_node::config::NodeConfig;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+const DEFAULT_HTTP_PORT: u16 = 8500;
+const DEFAULT_DNS_PORT: u16 = 8600;
+const DEFAULT_SERVER_PORT: u16 = 8300;
+const DEFAULT_SERF_LAN_PORT: u16 = 8301;
+const DEFAULT_RETRY_INTERVAL_MS: u64 = 30_000;
+
+/// What the machine tells us, passed in so that planning is a pure function.
+#[derive(Clone, Debug)]
+pub struct HostFacts {
+    pub hostname: String,
+    pub interfaces: Vec<Interface>,
+    pub seed: u64,
+}
+
+/// Everything `run` needs to start the agent and print its banner.
+#[derive(Clone, Debug)]
+pub struct AgentPlan {
+    pub node: NodeConfig,
+    pub dev: bool,
+    pub bootstrap: bool,
+    /// Where the HTTP API listens (empty when `ports.http = -1`).
+    pub http_listen: Vec<SocketAddr>,
+    pub http_port: Option<u16>,
+    pub dns_port: Option<u16>,
+    pub client_addrs: Vec<IpAddr>,
+    pub advertise: IpAddr,
+    pub server_port: u16,
+    pub serf_lan_port: u16,
+    pub ui: bool,
+    pub encrypt: bool,
+    pub log_level: Level,
+    pub log_json: bool,
+    pub pid_file: Option<PathBuf>,
+    pub warnings: Vec<String>,
+}
+
+/// Consul's consistency checks of the settings. `need_data_dir` is off for `concord validate`,
+/// which checks files that may hold only part of a configuration.
+pub fn check(layer: &ConfigLayer, need_data_dir: bool) -> Result<Vec<String>, String> {
+    let dev = layer.dev.unwrap_or(false);
+    let server = dev || layer.server.unwrap_or(false);
+    let expect = layer.bootstrap_expect.unwrap_or(0);
+    let bootstrap = layer.bootstrap.unwrap_or(false);
+    if dev && expect > 0 {
+        return Err("'bootstrap_expect > 0' not allowed in dev mode: -dev always runs a single server that elects itself; drop -bootstrap-expect".into());
+    }
+    if bootstrap && expect > 0 {
+        return Err("'bootstrap_expect > 0' and 'bootstrap = true' are mutually exclusive: use one of -bootstrap and -bootstrap-expect".into());
+    }
+    if !server && expect > 0 {
+        return Err("'bootstrap_expect > 0' not allowed in client mode: add -server, or drop -bootstrap-expect".into());
+    }
+    if !server && bootstrap {
+        return Err("'bootstrap = true' not allowed in client mode: add -server".into());
+    }
+    if need_data_dir && !dev && layer.data_dir.as_deref().unwrap_or("").is_empty() {
+        return Err("data_dir cannot be empty: pass -data-dir DIR (or set data_dir in a config file), or use -dev for an in-memory agent".into());
+    }
+    if layer.node_name.as_deref() == Some("") {
+        return Err("node_name cannot be empty".into());
+    }
+    if let Some(key) = &layer.encrypt {
+        check_encrypt_key(key)?;
+    }
+    Ok(check_warnings(expect, dev, layer))
+}
+
+fn check_warnings(expect: u32, dev: bool, layer: &ConfigLayer) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if expect == 1 {
+        warnings.push("bootstrap_expect = 1: this server will elect itself, the same as -bootstrap".into());
+    } else if expect > 1 && expect % 2 == 0 {
+        warnings.push(format!(
+            "bootstrap_expect = {expect} is even: {expect} servers tolerate no more failures than {}",
+            expect - 1
+        ));
+    }
+    if dev && layer.data_dir.is_some() {
+        warnings.push("-dev keeps everything in memory: data_dir is ignored".into());
+    }
+    warnings
+}
+
+/// Consul requires a base64 key of 16, 24 or 32 bytes (what `keygen` makes).
+fn check_encrypt_key(key: &str) -> Result<(), String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(key.trim())
+        .map_err(|e| format!("Failed to decode encrypt key: {e}"))?;
+    match bytes.len() {
+        16 | 24 | 32 => Ok(()),
+        n => Err(format!("Failed to decode encrypt key: the key is {n} bytes; it must be 16, 24 or 32 (use concord keygen)")),
+    }
+}
+
+/// Checks `layer` and turns it into a plan.
+pub fn build(layer: &ConfigLayer, host: &HostFacts) -> Result<AgentPlan, String> {
+    let mut warnings = check(layer, true)?;
+    let dev = layer.dev.unwrap_or(false);
+    let server = dev || layer.server.unwrap_or(false);
+    let choice = bind::resolve(layer.bind_addr.as_deref(), layer.advertise_addr.as_deref(), dev, &host.interfaces)?;
+    warnings.extend(choice.warnings.iter().cloned());
+    let server_port = layer.ports.server.unwrap_or(DEFAULT_SERVER_PORT);
+    let serf_lan_port = layer.ports.serf_lan.unwrap_or(DEFAULT_SERF_LAN_PORT);
+    let http_port = optional_port(layer.ports.http, DEFAULT_HTTP_PORT);
+    let client_addrs = client_addrs(layer.client_addr.as_deref())?;
+    let agent = agent_config(layer, host, server, dev, choice.advertise, (server_port, serf_lan_port));
+    agent.validate()?;
+    let mut node = NodeConfig::new(
+        agent,
+        SocketAddr::new(choice.listen, server_port),
+        SocketAddr::new(choice.listen, serf_lan_port),
+    );
+    node.data_dir = if dev { None } else { layer.data_dir.as_ref().map(PathBuf::from) };
+    node.seed = host.seed;
+    node.join = join_addrs(&layer.start_join, serf_lan_port);
+    node.retry_join = join_addrs(&layer.retry_join, serf_lan_port);
+    node.retry_interval_ms = layer.retry_interval_ms.unwrap_or(DEFAULT_RETRY_INTERVAL_MS);
+    Ok(AgentPlan {
+        node,
+        dev,
+        bootstrap: layer.bootstrap.unwrap_or(false),
+        http_listen: http_port
+            .map(|port| client_addrs.iter().map(|ip| SocketAddr::new(*ip, port)).collect())
+            .unwrap_or_default(),
+        http_port,
+        dns_port: optional_port(layer.ports.dns, DEFAULT_DNS_PORT),
+        client_addrs,
+        advertise: choice.advertise,
+        server_port,
+        serf_lan_port,
+        ui: dev || layer.ui.unwrap_or(false),
+        encrypt: layer.encrypt.is_some(),
+        log_level: layer.log_level.unwrap_or(if dev { Level::Debug } else { Level::Info }),
+        log_json: layer.log_json.unwrap_or(false),
+        pid_file: layer.pid_file.as_ref().map(PathBuf::from),
+        warnings,
+    })
+}
+
+fn agent_config(
+    layer: &ConfigLayer,
+    host: &HostFacts,
+    server: bool,
+    dev: bool,
+    advertise: IpAddr,
+    (server_port, serf_lan_port): (u16, u16),
+) -> AgentConfig {
+    let name = layer.node_name.clone().unwrap_or_else(|| host.hostname.clone());
+    let role = if server { Role::Server } else { Role::Client };
+    let mut agent = AgentConfig::new(&name, &advertise.to_string(), role);
+    agent.datacenter = layer.datacenter.clone().unwrap_or_else(|| "dc1".to_string());
+    agent.gossip_addr = SocketAddr::new(advertise, serf_lan_port).to_string();
+    agent.rpc_addr = SocketAddr::new(advertise, server_port).to_string();
+    // -bootstrap and -dev are -bootstrap-expect 1: this server elects itself.
+    let single = dev || layer.bootstrap.unwrap_or(false);
+    agent.bootstrap_expect = if single && server { 1 } else { layer.bootstrap_expect.unwrap_or(0) };
+    if dev {
+        agent = agent.fast();
+    }
+    agent
+}
+
+/// `-1` turns a port off.
+fn optional_port(value: Option<i32>, default: u16) -> Option<u16> {
+    match value {
+        None => Some(default),
+        Some(port) => u16::try_from(port).ok().filter(|p| *p > 0),
+    }
+}
+
+/// `-client`: one or more IPs separated by spaces (Consul's form), default 127.0.0.1.
+fn client_addrs(text: Option<&str>) -> Result<Vec<IpAddr>, String> {
+    let text = text.unwrap_or("").trim();
+    if text.is_empty() {
+        return Ok(vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]);
+    }
+    text.split_whitespace()
+        .map(|word| {
+            word.parse()
+                .map_err(|_| format!("invalid client address {word:?}: expected an IP address such as 127.0.0.1 or 0.0.0.0"))
+        })
+        .collect()
+}
+
+/// Join addresses without a port get our LAN gossip port (memberlist does the same).
+fn join_addrs(addrs: &[String], serf_lan_port: u16) -> Vec<String> {
+    addrs
+        .iter()
+        .map(|addr| crate::http_client::with_default_port(addr.trim(), serf_lan_port))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> HostFacts {
+        HostFacts {
+            hostname: "myhost".into(),
+            interfaces: vec![Interface { name: "eth0".into(), ip: "192.168.11.143".parse().unwrap() }],
+            seed: 7,
+        }
+    }
+
+    fn layer(f: impl FnOnce(&mut ConfigLayer)) -> ConfigLayer {
+        let mut layer = ConfigLayer::default();
+        f(&mut layer);
+        layer
+    }
+
+    #[test]
+    fn dev_is_an_in_memory_fast_single_server_on_loopback() {
+        let plan = build(&layer(|l| l.dev = Some(true)), &host()).unwrap();
+        assert!(plan.dev && plan.ui);
+        assert_eq!(plan.node.data_dir, None);
+        assert_eq!(plan.node.agent.role, Role::Server);
+        assert_eq!(plan.node.agent.bootstrap_expect, 1);
+        assert_eq!(plan.node.agent.raft, AgentConfig::new("x", "127.0.0.1", Role::Server).fast().raft);
+        assert_eq!(plan.node.rpc_listen, "127.0.0.1:8300".parse().unwrap());
+        assert_eq!(plan.log_level, Level::Debug);
+        assert_eq!(plan.node.agent.node_name, "myhost");
+        assert_eq!(plan.http_listen, ["127.0.0.1:8500".parse().unwrap()]);
+    }
+
+    #[test]
+    fn a_server_from_the_guide() {
+        let l = layer(|l| {
+            l.data_dir = Some("/tmp/node0".into());
+            l.node_name = Some("node0".into());
+            l.bind_addr = Some("192.168.11.143".into());
+            l.client_addr = Some("192.168.11.143".into());
+            l.server = Some(true);
+            l.bootstrap_expect = Some(1);
+            l.start_join = vec!["192.168.11.144".into()];
+        });
+        let plan = build(&l, &host()).unwrap();
+        let agent = &plan.node.agent;
+        assert_eq!((agent.gossip_addr.as_str(), agent.rpc_addr.as_str()), ("192.168.11.143:8301", "192.168.11.143:8300"));
+        assert_eq!(plan.node.gossip_listen, "192.168.11.143:8301".parse().unwrap());
+        assert_eq!(plan.node.data_dir, Some(PathBuf::from("/tmp/node0")));
+        assert_eq!(plan.node.join, ["192.168.11.144:8301"]);
+        assert_eq!(plan.node.seed, 7);
+        assert_eq!(plan.http_listen, ["192.168.11.143:8500".parse().unwrap()]);
+        assert_eq!(plan.log_level, Level::Info);
+    }
+
+    #[test]
+    fn advertise_overrides_bind_for_other_agents() {
+        let l = layer(|l| {
+            l.data_dir = Some("/d".into());
+            l.bind_addr = Some("0.0.0.0".into());
+            l.advertise_addr = Some("10.1.1.1".into());
+            l.ports.serf_lan = Some(9301);
+        });
+        let plan = build(&l, &host()).unwrap();
+        assert_eq!(plan.node.gossip_listen, "0.0.0.0:9301".parse().unwrap());
+        assert_eq!(plan.node.agent.gossip_addr, "10.1.1.1:9301");
+        assert_eq!(plan.node.agent.role, Role::Client);
+    }
+
+    #[test]
+    fn consul_refusals() {
+        let cases: [(ConfigLayer, &str); 5] = [
+            (layer(|l| { l.dev = Some(true); l.bootstrap_expect = Some(3) }), "not allowed in dev mode"),
+            (layer(|l| { l.server = Some(true); l.bootstrap = Some(true); l.bootstrap_expect = Some(3); l.data_dir = Some("/d".into()) }), "mutually exclusive"),
+            (layer(|l| { l.bootstrap_expect = Some(3); l.data_dir = Some("/d".into()) }), "not allowed in client mode"),
+            (layer(|l| l.server = Some(true)), "data_dir cannot be empty"),
+            (layer(|l| { l.dev = Some(true); l.encrypt = Some("short".into()) }), "Failed to decode encrypt key"),
+        ];
+        for (l, want) in cases {
+            let err = build(&l, &host()).unwrap_err();
+            assert!(err.contains(want), "{err} should mention {want}");
+        }
+    }
+
+    #[test]
+    fn bootstrap_means_expect_one_and_ports_can_be_off() {
+        let l = layer(|l| {
+            l.server = Some(true);
+            l.bootstrap = Some(true);
+            l.data_dir = Some("/d".into());
+            l.ports.http = Some(-1);
+            l.ports.dns = Some(-1);
+        });
+        let plan = build(&l, &host()).unwrap();
+        assert_eq!(plan.node.agent.bootstrap_expect, 1);
+        assert!(plan.http_listen.is_empty());
+        assert_eq!(plan.dns_port, None);
+    }
+
+    #[test]
+    fn several_client_addresses() {
+        let l = layer(|l| { l.dev = Some(true); l.client_addr = Some("127.0.0.1 0.0.0.0".into()) });
+        let plan = build(&l, &host()).unwrap();
+        assert_eq!(plan.http_listen.len(), 2);
+        let bad = layer(|l| { l.dev = Some(true); l.client_addr = Some("localhost".into()) });
+        assert!(build(&bad, &host()).unwrap_err().contains("invalid client address"));
+    }
+}

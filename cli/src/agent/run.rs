@@ -1,0 +1,152 @@
+//! The running agent: start the node, serve the HTTP API, and leave gracefully on Ctrl+C or
+//! SIGTERM. Everything that touches `concord_node`'s runtime is here.
+
+use super::banner;
+use super::plan::AgentPlan;
+use concord_core::agent::Request;
+use concord_node::NodeHandle;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+/// How long to wait for the node to stop after its leave was answered.
+const STOP_WAIT: Duration = Duration::from_secs(30);
+
+/// Runs the agent until it leaves; the process exit code.
+pub fn run(plan: AgentPlan) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("==> Error starting agent: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let code = runtime.block_on(run_agent(plan));
+    // Tasks still running (HTTP connections) must not hold the exit.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    code
+}
+
+async fn run_agent(plan: AgentPlan) -> i32 {
+    println!("{}", banner::STARTING);
+    let handle = match start(&plan).await {
+        Ok(handle) => handle,
+        Err(why) => {
+            eprintln!("==> Error starting agent: {why}");
+            return 1;
+        }
+    };
+    for line in banner::config_lines(&plan, handle.info()) {
+        println!("{line}");
+    }
+    println!();
+    println!("{}", banner::RUNNING);
+    println!("==> Log data will now stream in as it occurs:");
+    println!();
+    announce_unbuilt_features(&plan);
+    let code = wait_for_exit(&handle).await;
+    if let Some(path) = &plan.pid_file {
+        let _ = std::fs::remove_file(path);
+    }
+    code
+}
+
+/// Binds the HTTP listeners first (a busy port fails before the node joins anyone), then
+/// starts the node and serves the API.
+async fn start(plan: &AgentPlan) -> Result<NodeHandle, String> {
+    let mut listeners = Vec::new();
+    for addr in &plan.http_listen {
+        listeners.push(bind_http(*addr).await?);
+    }
+    if let Some(dir) = &plan.node.data_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create data_dir {}: {e}", dir.display()))?;
+    }
+    let handle = concord_node::start(plan.node.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    for listener in listeners {
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            if let Err(e) = concord_node::http::serve(listener, handle).await {
+                tracing::error!("agent: HTTP server stopped: {e}");
+            }
+        });
+    }
+    if let Some(path) = &plan.pid_file {
+        std::fs::write(path, format!("{}\n", std::process::id()))
+            .map_err(|e| format!("cannot write pid_file {}: {e}", path.display()))?;
+    }
+    Ok(handle)
+}
+
+async fn bind_http(addr: SocketAddr) -> Result<TcpListener, String> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen for HTTP on {addr}: {e}"))
+}
+
+/// Flags Concord accepts for compatibility but does not act on yet: say so once.
+fn announce_unbuilt_features(plan: &AgentPlan) {
+    if plan.ui {
+        tracing::info!("agent: the web UI (-ui) is not built yet; the HTTP API is served as usual");
+    }
+    if plan.encrypt {
+        tracing::warn!("agent: gossip encryption (-encrypt) is not built yet: gossip traffic is NOT encrypted");
+    }
+    if let Some(port) = plan.dns_port {
+        tracing::info!("agent: the DNS interface is not built yet; port {port} is not served");
+    }
+}
+
+/// Waits for Ctrl+C, SIGTERM, or the node stopping by itself (after `concord leave`).
+async fn wait_for_exit(handle: &NodeHandle) -> i32 {
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(stream) => stream,
+        Err(e) => {
+            tracing::error!("agent: cannot watch SIGTERM: {e}");
+            handle.stopped().await;
+            return 0;
+        }
+    };
+    let caught = tokio::select! {
+        _ = tokio::signal::ctrl_c() => "interrupt",
+        _ = terminate.recv() => "terminated",
+        _ = handle.stopped() => {
+            tracing::info!("agent: the node has stopped; exiting");
+            return 0;
+        }
+    };
+    println!("==> Caught signal: {caught}");
+    tokio::select! {
+        code = graceful_leave(handle) => code,
+        _ = second_signal(&mut terminate) => {
+            println!("==> Caught second signal, exiting without finishing the leave");
+            1
+        }
+    }
+}
+
+async fn second_signal(terminate: &mut Signal) {
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+/// Leaves the cluster (others see this node `left`, a server leaves the Raft voters first)
+/// and waits for the node to stop.
+async fn graceful_leave(handle: &NodeHandle) -> i32 {
+    println!("==> Gracefully shutting down agent...");
+    if let Err(e) = handle.request(Request::Leave).await {
+        eprintln!("==> Error leaving: {e}");
+        return 1;
+    }
+    if tokio::time::timeout(STOP_WAIT, handle.stopped()).await.is_err() {
+        eprintln!("==> The node left but did not stop within {}s; exiting", STOP_WAIT.as_secs());
+        return 1;
+    }
+    println!("Graceful leave complete");
+    0
+}

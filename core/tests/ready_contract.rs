@@ -1,0 +1,159 @@
+//! The Ready contract and durable-state rules, checked directly on `Raft`.
+
+use concord_core::raft::*;
+
+fn id(s: &str) -> NodeId {
+    NodeId::new(s)
+}
+
+fn fresh(name: &str, voters: &[&str]) -> Raft {
+    let mut raft = Raft::new(id(name), RaftOptions::fast(), 1, 0, RaftRestore::default());
+    raft.bootstrap(ClusterConfig::with_voters(voters.iter().map(|v| id(v))))
+        .unwrap();
+    raft
+}
+
+/// Bug 1: a vote and its reply come out in the same Ready, the vote as hard state to persist
+/// first; a driver that follows the Ready order cannot send the reply before the vote is durable.
+#[test]
+fn vote_is_in_the_ready_that_carries_the_reply() {
+    let mut raft = fresh("n2", &["n1", "n2", "n3"]);
+    raft.poll_ready();
+    let vote = RaftMessage {
+        from: id("n1"),
+        to: id("n2"),
+        term: 2,
+        body: RaftBody::RequestVote {
+            last_log_index: 1,
+            last_log_term: 1,
+            pre_vote: false,
+            transfer: false,
+        },
+    };
+    raft.step(10, vote);
+    let ready = raft.poll_ready();
+    let hard_state = ready.hard_state.expect("the vote must be persisted");
+    assert_eq!((hard_state.term, hard_state.voted_for), (2, Some(id("n1"))));
+    assert!(matches!(
+        ready.messages[0].body,
+        RaftBody::RequestVoteResponse { granted: true, .. }
+    ));
+    // Without a new event nothing more comes out: the reply is not sent twice.
+    assert!(raft.poll_ready().is_empty());
+}
+
+/// Bug 9: a lone voter does not count an entry committed before storage says it is durable.
+#[test]
+fn single_voter_commits_only_after_persisting() {
+    let mut raft = fresh("n1", &["n1"]);
+    raft.tick(1);
+    let ready = raft.poll_ready();
+    assert_eq!(raft.role(), Role::Leader);
+    assert!(
+        ready.committed.is_empty(),
+        "committed before anything was durable"
+    );
+    let (index, term) = ready
+        .last_entry()
+        .expect("bootstrap entry and noop to persist");
+    raft.on_persisted(index, term);
+    assert_eq!(raft.commit_index(), index);
+    let index = raft.propose(2, b"x".to_vec()).unwrap();
+    let ready = raft.poll_ready();
+    assert_eq!(ready.entries.last().map(|e| e.index), Some(index));
+    assert!(
+        raft.commit_index() < index,
+        "committed an entry still in flight to disk"
+    );
+    raft.on_persisted(index, raft.term());
+    assert_eq!(raft.commit_index(), index);
+}
+
+/// Bug 9 (the ABA race): a persisted report for an index whose entry has since been replaced
+/// by one of another term does not count the new entry as durable.
+#[test]
+fn stale_persisted_report_is_ignored() {
+    let mut log = concord_core::raft::log::RaftLog::restore(SnapshotMeta::default(), Vec::new(), 0);
+    log.append(Entry {
+        term: 1,
+        index: 1,
+        payload: EntryPayload::Noop,
+    });
+    let written = log.take_unpersisted();
+    assert_eq!(written.len(), 1);
+    log.truncate_from(1);
+    log.append(Entry {
+        term: 2,
+        index: 1,
+        payload: EntryPayload::Noop,
+    });
+    log.on_persisted(1, 1); // the report of the term-1 write arrives late
+    assert_eq!(log.persisted_index(), 0);
+    log.take_unpersisted();
+    log.on_persisted(1, 2);
+    assert_eq!(log.persisted_index(), 1);
+}
+
+/// Bug 7: a snapshot whose last entry conflicts with the follower's log discards the log after
+/// it (hashicorp/raft#697); an agreeing log keeps its suffix.
+#[test]
+fn install_snapshot_keeps_only_an_agreeing_suffix() {
+    let entries: Vec<Entry> = (1..=5)
+        .map(|i| Entry {
+            term: 1,
+            index: i,
+            payload: EntryPayload::Noop,
+        })
+        .collect();
+    let mut conflicting =
+        concord_core::raft::log::RaftLog::restore(SnapshotMeta::default(), entries.clone(), 0);
+    conflicting.install_snapshot(SnapshotMeta {
+        last_index: 3,
+        last_term: 2,
+        config: ClusterConfig::default(),
+    });
+    assert_eq!(
+        conflicting.last_index(),
+        3,
+        "entries after a conflicting snapshot point must go"
+    );
+    let mut agreeing =
+        concord_core::raft::log::RaftLog::restore(SnapshotMeta::default(), entries, 0);
+    agreeing.install_snapshot(SnapshotMeta {
+        last_index: 3,
+        last_term: 1,
+        config: ClusterConfig::default(),
+    });
+    assert_eq!(agreeing.last_index(), 5);
+    assert_eq!(agreeing.term_at(4), Some(1));
+}
+
+/// Bug 10: a configuration in the log (even uncommitted) is the one in force after a restart.
+#[test]
+fn configuration_in_the_log_is_honoured_at_start() {
+    let mut config = ClusterConfig::with_voters([id("n1"), id("n2"), id("n3")]);
+    let first = Entry {
+        term: 1,
+        index: 1,
+        payload: EntryPayload::Config(config.clone()),
+    };
+    config.learners.insert(id("n4"));
+    let second = Entry {
+        term: 2,
+        index: 2,
+        payload: EntryPayload::Config(config.clone()),
+    };
+    let restore = RaftRestore {
+        hard_state: HardState {
+            term: 2,
+            voted_for: None,
+            commit_index: 1,
+        },
+        snapshot: None,
+        entries: vec![first, second],
+    };
+    let raft = Raft::new(id("n1"), RaftOptions::fast(), 1, 0, restore);
+    assert_eq!(raft.config(), &config);
+    assert_eq!(raft.config_index(), 2);
+    assert_eq!(raft.commit_index(), 1);
+}

@@ -1,0 +1,448 @@
+//! End to end: a `-dev`-like single server, the real router on a TCP port, and a tiny raw
+//! HTTP/1.1 client (no client crate needed, and the bytes on the wire are what is checked).
+
+use super::serve;
+use crate::config::NodeConfig;
+use crate::handle::NodeHandle;
+use concord_core::agent::AgentConfig;
+use concord_core::membership::Role;
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.text()))
+    }
+
+    fn index(&self) -> u64 {
+        self.header("X-Consul-Index")
+            .expect("X-Consul-Index")
+            .parse()
+            .unwrap()
+    }
+}
+
+/// One request on its own connection (`Connection: close`, so the body ends at EOF).
+async fn call(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Answer {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: concord\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read answer");
+    parse_answer(&raw)
+}
+
+fn parse_answer(raw: &[u8]) -> Answer {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked {
+        body = dechunk(&body);
+    }
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size_text = String::from_utf8_lossy(&data[..line_end]).into_owned();
+        let size = usize::from_str_radix(size_text.trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[line_end + 2..line_end + 2 + size]);
+        data = &data[line_end + 4 + size..];
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct DevNode {
+    handle: NodeHandle,
+    http: SocketAddr,
+    rpc_addr: String,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// A single server with `bootstrap_expect = 1` and fast timings, once it has a leader.
+async fn start_dev_node() -> DevNode {
+    let (rpc_port, gossip_port) = (free_port(), free_port());
+    let mut agent = AgentConfig::new("dev", "127.0.0.1", Role::Server).fast();
+    agent.bootstrap_expect = 1;
+    agent.rpc_addr = format!("127.0.0.1:{rpc_port}");
+    agent.gossip_addr = format!("127.0.0.1:{gossip_port}");
+    let rpc_addr = agent.rpc_addr.clone();
+    let config = NodeConfig::new(
+        agent,
+        rpc_addr.parse().unwrap(),
+        format!("127.0.0.1:{gossip_port}").parse().unwrap(),
+    );
+    let handle = crate::start(config).await.expect("node starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http = listener.local_addr().unwrap();
+    let server = tokio::spawn(serve(listener, handle.clone()));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while call(http, "GET", "/v1/status/leader", b"").await.json() == "" {
+        assert!(Instant::now() < deadline, "no leader elected");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    DevNode {
+        handle,
+        http,
+        rpc_addr,
+        server,
+    }
+}
+
+#[tokio::test]
+async fn kv_put_get_delete_through_http() {
+    let node = start_dev_node().await;
+    let at = node.http;
+
+    let missing = call(at, "GET", "/v1/kv/missing", b"").await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.is_empty());
+    assert!(missing.index() >= 1);
+    assert_eq!(missing.header("X-Consul-KnownLeader"), Some("true"));
+    assert!(missing.header("X-Consul-LastContact").is_some());
+
+    let put = call(at, "PUT", "/v1/kv/web/config?flags=42", b"hello").await;
+    assert_eq!((put.status, put.text().as_str()), (200, "true"));
+    assert_eq!(put.header("Content-Type"), Some("application/json"));
+
+    let got = call(at, "GET", "/v1/kv/web/config", b"").await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.header("Content-Type"), Some("application/json"));
+    let entry = &got.json()[0];
+    assert_eq!(entry["Key"], "web/config");
+    assert_eq!(entry["Flags"], 42);
+    assert_eq!(entry["Value"], "aGVsbG8=");
+    assert_eq!(entry["LockIndex"], 0);
+    assert!(entry.get("Session").is_none());
+    let modify_index = entry["ModifyIndex"].as_u64().unwrap();
+    assert_eq!(entry["CreateIndex"].as_u64(), Some(modify_index));
+    assert_eq!(got.index(), modify_index);
+
+    let raw = call(at, "GET", "/v1/kv/web/config?raw", b"").await;
+    assert_eq!((raw.status, raw.text().as_str()), (200, "hello"));
+    assert_eq!(raw.header("Content-Type"), Some("text/plain"));
+
+    let empty = call(at, "PUT", "/v1/kv/empty", b"").await;
+    assert_eq!(empty.text(), "true");
+    assert!(call(at, "GET", "/v1/kv/empty", b"").await.json()[0]["Value"].is_null());
+
+    let deleted = call(at, "DELETE", "/v1/kv/empty", b"").await;
+    assert_eq!((deleted.status, deleted.text().as_str()), (200, "true"));
+    assert_eq!(call(at, "GET", "/v1/kv/empty", b"").await.status, 404);
+}
+
+#[tokio::test]
+async fn kv_cas_recurse_and_keys() {
+    let node = start_dev_node().await;
+    let at = node.http;
+    assert_eq!(
+        call(at, "PUT", "/v1/kv/app/a?cas=0", b"1").await.text(),
+        "true"
+    );
+    assert_eq!(
+        call(at, "PUT", "/v1/kv/app/a?cas=0", b"2").await.text(),
+        "false"
+    );
+    let index = call(at, "GET", "/v1/kv/app/a", b"").await.json()[0]["ModifyIndex"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        call(at, "PUT", &format!("/v1/kv/app/a?cas={index}"), b"3")
+            .await
+            .text(),
+        "true"
+    );
+    assert_eq!(
+        call(at, "PUT", &format!("/v1/kv/app/a?cas={index}"), b"4")
+            .await
+            .text(),
+        "false"
+    );
+    assert_eq!(
+        call(at, "DELETE", &format!("/v1/kv/app/a?cas={index}"), b"")
+            .await
+            .text(),
+        "false"
+    );
+    call(at, "PUT", "/v1/kv/app/b", b"b").await;
+    call(at, "PUT", "/v1/kv/app/sub/c", b"c").await;
+    call(at, "PUT", "/v1/kv/other", b"o").await;
+
+    let listed = call(at, "GET", "/v1/kv/app?recurse", b"").await.json();
+    let keys: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["Key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["app/a", "app/b", "app/sub/c"]);
+    let keys = call(at, "GET", "/v1/kv/app/?keys&separator=/", b"")
+        .await
+        .json();
+    assert_eq!(keys, serde_json::json!(["app/a", "app/b", "app/sub/"]));
+    let all = call(at, "GET", "/v1/kv/?keys=true", b"").await.json();
+    assert_eq!(all.as_array().unwrap().len(), 4);
+    assert_eq!(
+        call(at, "GET", "/v1/kv/nothing?keys", b"").await.status,
+        404
+    );
+
+    assert_eq!(
+        call(at, "DELETE", "/v1/kv/app?recurse", b"").await.text(),
+        "true"
+    );
+    assert_eq!(call(at, "GET", "/v1/kv/app?recurse", b"").await.status, 404);
+    assert_eq!(call(at, "GET", "/v1/kv/other", b"").await.status, 200);
+    assert_eq!(
+        call(at, "DELETE", "/v1/kv/?recurse", b"").await.text(),
+        "true"
+    );
+    assert_eq!(call(at, "GET", "/v1/kv/?recurse", b"").await.status, 404);
+}
+
+#[tokio::test]
+async fn kv_values_over_512_kib_are_413_naming_size_and_limit() {
+    let node = start_dev_node().await;
+    let at = node.http;
+    let at_limit = vec![b'x'; 512 * 1024];
+    assert_eq!(call(at, "PUT", "/v1/kv/big", &at_limit).await.status, 200);
+    let too_big = call(at, "PUT", "/v1/kv/big", &vec![b'x'; 600_000]).await;
+    assert_eq!(too_big.status, 413);
+    assert!(
+        too_big.text().contains("600000") && too_big.text().contains("524288"),
+        "{}",
+        too_big.text()
+    );
+
+    // Past the 1 MiB read limit the body is not read: the size comes from Content-Length.
+    let huge = call_streaming(at, "/v1/kv/big", 2 * 1024 * 1024).await;
+    assert_eq!(huge.status, 413);
+    assert!(huge.text().contains("2097152"), "{}", huge.text());
+    assert_eq!(
+        call(at, "GET", "/v1/kv/big?raw", b"").await.body.len(),
+        512 * 1024
+    );
+}
+
+/// A PUT of `size` bytes, written while the answer is read: the server may answer (and close)
+/// before taking the whole body, as Consul clients see with oversized values.
+async fn call_streaming(addr: SocketAddr, path: &str, size: usize) -> Answer {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: concord\r\nConnection: close\r\nContent-Length: {size}\r\n\r\n"
+    );
+    let sender = tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await?;
+        writer.write_all(&vec![b'x'; size]).await
+    });
+    let mut raw = Vec::new();
+    reader.read_to_end(&mut raw).await.expect("read answer");
+    sender.abort();
+    parse_answer(&raw)
+}
+
+#[tokio::test]
+async fn kv_bad_requests_and_consistency() {
+    let node = start_dev_node().await;
+    let at = node.http;
+    let both = call(at, "GET", "/v1/kv/a?stale&consistent", b"").await;
+    assert_eq!(both.status, 400);
+    let consistent = call(at, "GET", "/v1/kv/a?consistent", b"").await;
+    assert_eq!(consistent.status, 404);
+    assert_eq!(
+        consistent.header("X-Consul-Effective-Consistency"),
+        Some("consistent")
+    );
+    assert_eq!(call(at, "GET", "/v1/kv/a?stale", b"").await.status, 404);
+    let no_key = call(at, "PUT", "/v1/kv/", b"x").await;
+    assert_eq!(
+        (no_key.status, no_key.text().as_str()),
+        (400, "Missing key name")
+    );
+    assert_eq!(call(at, "GET", "/v1/kv/", b"").await.status, 400);
+    assert_eq!(
+        call(at, "PUT", "/v1/kv/lock?acquire=abc", b"").await.status,
+        400
+    );
+    assert_eq!(call(at, "PUT", "/v1/kv/a?flags=x", b"").await.status, 400);
+    assert_eq!(
+        call(at, "GET", "/v1/kv/a?dc=elsewhere", b"").await.status,
+        500
+    );
+    let wrong_method = call(at, "POST", "/v1/kv/a", b"").await;
+    assert_eq!(wrong_method.status, 405);
+    assert!(wrong_method.header("Allow").unwrap().contains("PUT"));
+    let unknown = call(at, "GET", "/v1/nope", b"").await;
+    assert_eq!(unknown.status, 404);
+    assert!(unknown.text().contains("/v1/nope"));
+}
+
+#[tokio::test]
+async fn blocking_query_returns_on_change_of_its_key_only() {
+    let node = start_dev_node().await;
+    let at = node.http;
+    call(at, "PUT", "/v1/kv/watched", b"1").await;
+    let index = call(at, "GET", "/v1/kv/watched", b"").await.index();
+
+    let started = Instant::now();
+    let blocked = tokio::spawn(async move {
+        call(
+            at,
+            "GET",
+            &format!("/v1/kv/watched?index={index}&wait=10s"),
+            b"",
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    call(at, "PUT", "/v1/kv/unrelated", b"x").await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        !blocked.is_finished(),
+        "an unrelated write ended the blocking query"
+    );
+    call(at, "PUT", "/v1/kv/watched", b"2").await;
+    let answer = blocked.await.unwrap();
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(550) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+    assert!(answer.index() > index);
+    assert_eq!(answer.json()[0]["Value"], "Mg==");
+
+    // Nothing changes: the wait runs out (plus at most 1/16 jitter) and the same index comes back.
+    let index = answer.index();
+    let started = Instant::now();
+    let timed_out = call(
+        at,
+        "GET",
+        &format!("/v1/kv/watched?index={index}&wait=400ms"),
+        b"",
+    )
+    .await;
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(400) && elapsed < Duration::from_secs(3),
+        "{elapsed:?}"
+    );
+    assert_eq!((timed_out.status, timed_out.index()), (200, index));
+}
+
+#[tokio::test]
+async fn status_agent_and_operator_endpoints() {
+    let node = start_dev_node().await;
+    let at = node.http;
+    assert_eq!(
+        call(at, "GET", "/v1/status/leader", b"").await.json(),
+        node.rpc_addr.as_str()
+    );
+    assert_eq!(
+        call(at, "GET", "/v1/status/peers", b"").await.json(),
+        serde_json::json!([node.rpc_addr])
+    );
+
+    let me = call(at, "GET", "/v1/agent/self", b"").await.json();
+    assert_eq!(me["Config"]["NodeName"], "dev");
+    assert_eq!(me["Config"]["Datacenter"], "dc1");
+    assert_eq!(me["Config"]["Server"], true);
+    assert_eq!(me["Member"]["Tags"]["role"], "consul");
+    let members = call(at, "GET", "/v1/agent/members", b"").await.json();
+    assert_eq!(members[0]["Name"], "dev");
+    assert_eq!(members[0]["Addr"], "127.0.0.1");
+    assert_eq!(members[0]["Status"], 1);
+
+    let raft = call(at, "GET", "/v1/operator/raft/configuration", b"")
+        .await
+        .json();
+    assert_eq!(raft["Servers"][0]["Leader"], true);
+    assert_eq!(raft["Servers"][0]["Voter"], true);
+    assert_eq!(raft["Servers"][0]["Address"], node.rpc_addr.as_str());
+    assert_eq!(raft["Servers"][0]["ProtocolVersion"], "3");
+    assert_eq!(
+        call(at, "DELETE", "/v1/operator/raft/peer", b"")
+            .await
+            .status,
+        400
+    );
+
+    assert_eq!(call(at, "PUT", "/v1/agent/reload", b"").await.status, 200);
+    assert_eq!(call(at, "GET", "/v1/agent/reload", b"").await.status, 405);
+    assert_eq!(
+        call(at, "PUT", "/v1/agent/force-leave/nobody", b"")
+            .await
+            .status,
+        404
+    );
+
+    let left = call(at, "PUT", "/v1/agent/leave", b"").await;
+    assert_eq!(left.status, 200, "{}", left.text());
+    tokio::time::timeout(Duration::from_secs(10), node.handle.stopped())
+        .await
+        .expect("node stops");
+    let served = tokio::time::timeout(Duration::from_secs(10), node.server).await;
+    assert!(
+        matches!(served, Ok(Ok(Ok(())))),
+        "the HTTP server ends with the node"
+    );
+}
