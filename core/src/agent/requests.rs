@@ -303,12 +303,12 @@ impl Agent {
         let data = Command::Kv(command).encode();
         let raft = self.raft.as_mut().expect("leaders have raft");
         match raft.propose(self.now_ms, data) {
-            Ok(index) => self.await_apply(origin, index),
+            Ok(index) => self.wait_for_apply(origin, index),
             Err(e) => self.reply(origin, Err(raft_error(e))),
         }
     }
 
-    fn await_apply(&mut self, origin: Origin, index: u64) {
+    fn wait_for_apply(&mut self, origin: Origin, index: u64) {
         let term = self.raft.as_ref().expect("leaders have raft").term();
         let deadline_ms = self.now_ms + self.config.request_timeout_ms;
         self.pending.insert(Pending {
@@ -367,7 +367,7 @@ impl Agent {
         };
         let raft = self.raft.as_mut().expect("leaders have raft");
         match raft.propose_config_change(self.now_ms, ConfigChange::Remove(target)) {
-            Ok(index) => self.await_apply(origin, index),
+            Ok(index) => self.wait_for_apply(origin, index),
             Err(e) => self.reply(origin, Err(raft_error(e))),
         }
     }

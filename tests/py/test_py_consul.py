@@ -1,0 +1,127 @@
+"""py-consul, an existing Consul client, against a real `concord agent -dev`, unchanged."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+import consul
+
+IP = "127.0.16.1"
+BIN = os.environ.get("CONCORD_BIN", "target/debug/concord")
+
+
+def start_agent():
+    log = open("target/py-consul-agent.log", "w")
+    proc = subprocess.Popen([BIN, "agent", "-dev", "-bind", IP, "-client", IP], stdout=log, stderr=log)
+    client = consul.Consul(host=IP, port=8500)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            if client.status.leader():
+                return proc, client
+        except Exception:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("agent did not come up; see target/py-consul-agent.log")
+
+
+def test_put_get_delete(c):
+    assert c.kv.put("py/a", "1") is True
+    index, data = c.kv.get("py/a")
+    assert data["Value"] == b"1", data
+    assert data["Key"] == "py/a"
+    assert index >= data["ModifyIndex"]
+    assert c.kv.delete("py/a") is True
+    _, data = c.kv.get("py/a")
+    assert data is None
+
+
+def test_recurse_and_keys(c):
+    for key in ["tree/x", "tree/y/z", "tree/w"]:
+        assert c.kv.put(key, key.upper())
+    _, items = c.kv.get("tree/", recurse=True)
+    assert [i["Key"] for i in items] == ["tree/w", "tree/x", "tree/y/z"], items
+    _, keys = c.kv.get("tree/", keys=True, separator="/")
+    assert keys == ["tree/w", "tree/x", "tree/y/"], keys
+    assert c.kv.delete("tree/", recurse=True)
+    _, items = c.kv.get("tree/", recurse=True)
+    assert items is None
+
+
+def test_cas(c):
+    assert c.kv.put("cas/k", "first", cas=0) is True
+    assert c.kv.put("cas/k", "second", cas=0) is False
+    _, data = c.kv.get("cas/k")
+    assert c.kv.put("cas/k", "third", cas=data["ModifyIndex"] + 1000) is False
+    assert c.kv.put("cas/k", "third", cas=data["ModifyIndex"]) is True
+    _, data = c.kv.get("cas/k")
+    assert data["Value"] == b"third"
+    assert c.kv.delete("cas/k", cas=data["ModifyIndex"]) is True
+
+
+def test_flags(c):
+    assert c.kv.put("flags/k", "v", flags=42)
+    _, data = c.kv.get("flags/k")
+    assert data["Flags"] == 42
+
+
+def test_blocking_get(c):
+    c.kv.put("block/k", "before")
+    index, _ = c.kv.get("block/k")
+    c.kv.put("unrelated", "x")  # must not wake the watcher
+
+    def later():
+        time.sleep(1.0)
+        c.kv.put("block/k", "after")
+
+    threading.Thread(target=later).start()
+    started = time.time()
+    new_index, data = c.kv.get("block/k", index=index, wait="10s")
+    elapsed = time.time() - started
+    assert data["Value"] == b"after", data
+    assert new_index > index
+    assert 0.8 < elapsed < 9, elapsed
+
+
+def test_status(c):
+    leader = c.status.leader()
+    assert leader == f"{IP}:8300", leader
+    assert c.status.peers() == [f"{IP}:8300"]
+
+
+def test_agent(c):
+    members = c.agent.members()
+    assert len(members) == 1 and members[0]["Status"] == 1, members
+    assert members[0]["Addr"] == IP
+    me = c.agent.self()
+    assert me["Config"]["Datacenter"] == "dc1"
+    assert me["Config"]["Server"] is True
+
+
+def main():
+    proc, client = start_agent()
+    passed = failed = 0
+    try:
+        for name, test in sorted(globals().items()):
+            if name.startswith("test_") and callable(test):
+                try:
+                    test(client)
+                    passed += 1
+                    print(f"ok   {name}")
+                except Exception:
+                    failed += 1
+                    print(f"FAIL {name}")
+                    traceback.print_exc()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print(f"py-consul: {passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
