@@ -31,10 +31,21 @@ fn bad_config_file_names_file_key_and_reason() {
     let dir = scratch("bad-config");
     let file = dir.join("bad.json");
     std::fs::write(&file, r#"{"bootstrap_expect": "three", "server": true}"#).unwrap();
-    let out = run(&["agent", "-data-dir", &dir.display().to_string(), "-config-file", &file.display().to_string(), "-bind", "127.0.15.9"]);
+    let out = run(&[
+        "agent",
+        "-data-dir",
+        &dir.display().to_string(),
+        "-config-file",
+        &file.display().to_string(),
+        "-bind",
+        "127.0.15.9",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("bad.json") && err.contains("bootstrap_expect"), "{err}");
+    assert!(
+        err.contains("bad.json") && err.contains("bootstrap_expect"),
+        "{err}"
+    );
     let out = run(&["validate", &file.display().to_string()]);
     assert_eq!(out.status.code(), Some(1), "validate refuses it too");
 }
@@ -46,7 +57,11 @@ fn bad_http_requests_get_4xx_with_a_reason() {
     let agent = Agent::start(&dir, "dev", ip, &["-dev", "-bind", ip, "-client", ip]);
     eventually(Duration::from_secs(10), "dev agent is up", || {
         let out = agent.cli(&["kv", "put", "up", "yes"]);
-        if out.status.success() { Ok(()) } else { Err(stderr(&out)) }
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(stderr(&out))
+        }
     });
     let too_big = vec![b'x'; 600_000];
     let (status, body) = http(&agent.http_addr(), "PUT", "/v1/kv/big", &too_big);
@@ -64,14 +79,23 @@ fn bad_http_requests_get_4xx_with_a_reason() {
 /// A minimal HTTP/1.1 exchange; returns (status, body).
 fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> (u16, String) {
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
     stream.write_all(head.as_bytes()).unwrap();
     let _ = stream.write_all(body);
     let mut response = Vec::new();
     let _ = stream.read_to_end(&mut response);
     let text = String::from_utf8_lossy(&response).to_string();
-    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }

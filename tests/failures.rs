@@ -23,18 +23,28 @@ fn three_servers(test: &str, subnet: u8) -> (std::path::PathBuf, Vec<Agent>) {
             servers.push(Agent::start(&dir, &name, &ip, &args));
         }
     }
-    eventually(Duration::from_secs(20), "a leader is elected", || leader_of(&servers[0]));
+    eventually(Duration::from_secs(20), "a leader is elected", || {
+        leader_of(&servers[0])
+    });
     (dir, servers)
 }
 
 fn put(agent: &Agent, key: &str, value: &str) -> Result<(), String> {
     let out = agent.cli(&["kv", "put", key, value]);
-    if out.status.success() { Ok(()) } else { Err(stderr(&out)) }
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(stderr(&out))
+    }
 }
 
 fn get(agent: &Agent, key: &str) -> Result<String, String> {
     let out = agent.cli(&["kv", "get", key]);
-    if out.status.success() { Ok(stdout(&out).trim().to_string()) } else { Err(stderr(&out)) }
+    if out.status.success() {
+        Ok(stdout(&out).trim().to_string())
+    } else {
+        Err(stderr(&out))
+    }
 }
 
 #[test]
@@ -47,10 +57,16 @@ fn killing_the_leader_elects_another_within_seconds() {
     let survivor = &servers[(index + 1) % 3];
     let new_leader = eventually(Duration::from_secs(10), "a new leader", || {
         let l = leader_of(survivor)?;
-        if l != leader { Ok(l) } else { Err(format!("still {l}")) }
+        if l != leader {
+            Ok(l)
+        } else {
+            Err(format!("still {l}"))
+        }
     });
     assert_ne!(new_leader, leader);
-    eventually(Duration::from_secs(10), "writes work again", || put(survivor, "after", "kill"));
+    eventually(Duration::from_secs(10), "writes work again", || {
+        put(survivor, "after", "kill")
+    });
     assert_eq!(get(survivor, "before").unwrap(), "kill");
 }
 
@@ -58,7 +74,9 @@ fn killing_the_leader_elects_another_within_seconds() {
 fn all_servers_restart_from_their_data_dirs() {
     let (_dir, mut servers) = three_servers("restart-all", 13);
     for i in 0..20 {
-        eventually(Duration::from_secs(10), "write", || put(&servers[i % 3], &format!("k{i}"), &format!("v{i}")));
+        eventually(Duration::from_secs(10), "write", || {
+            put(&servers[i % 3], &format!("k{i}"), &format!("v{i}"))
+        });
     }
     for server in servers.iter_mut() {
         server.kill();
@@ -67,12 +85,20 @@ fn all_servers_restart_from_their_data_dirs() {
     for server in servers.iter_mut() {
         server.restart();
     }
-    eventually(Duration::from_secs(20), "a leader after the restart", || leader_of(&servers[1]));
+    eventually(
+        Duration::from_secs(20),
+        "a leader after the restart",
+        || leader_of(&servers[1]),
+    );
     for i in 0..20 {
-        let value = eventually(Duration::from_secs(10), "data intact", || get(&servers[(i + 1) % 3], &format!("k{i}")));
+        let value = eventually(Duration::from_secs(10), "data intact", || {
+            get(&servers[(i + 1) % 3], &format!("k{i}"))
+        });
         assert_eq!(value, format!("v{i}"));
     }
-    eventually(Duration::from_secs(10), "writes after the restart", || put(&servers[2], "after", "restart"));
+    eventually(Duration::from_secs(10), "writes after the restart", || {
+        put(&servers[2], "after", "restart")
+    });
 }
 
 #[test]
@@ -80,20 +106,45 @@ fn ctrl_c_leaves_gracefully_and_others_see_left() {
     let (_dir, mut servers) = three_servers("ctrl-c", 14);
     eventually(Duration::from_secs(10), "all alive", || {
         let rows = members(&servers[0])?;
-        if rows.iter().filter(|r| r.2 == "alive").count() == 3 { Ok(()) } else { Err(format!("{rows:?}")) }
+        if rows.iter().filter(|r| r.2 == "alive").count() == 3 {
+            Ok(())
+        } else {
+            Err(format!("{rows:?}"))
+        }
     });
     let code = servers[2].interrupt();
-    assert_eq!(code, Some(0), "Ctrl+C exits 0 after leaving; log:\n{}", servers[2].log_text());
-    assert!(servers[2].log_text().contains("Graceful leave complete"), "{}", servers[2].log_text());
+    assert_eq!(
+        code,
+        Some(0),
+        "Ctrl+C exits 0 after leaving; log:\n{}",
+        servers[2].log_text()
+    );
+    assert!(
+        servers[2].log_text().contains("Graceful leave complete"),
+        "{}",
+        servers[2].log_text()
+    );
     eventually(Duration::from_secs(10), "s3 is left on the others", || {
         let rows = members(&servers[0])?;
         let s3 = rows.iter().find(|r| r.0 == "s3").ok_or("s3 not listed")?;
-        if s3.2 == "left" { Ok(()) } else { Err(format!("{s3:?}")) }
+        if s3.2 == "left" {
+            Ok(())
+        } else {
+            Err(format!("{s3:?}"))
+        }
     });
     let voters = eventually(Duration::from_secs(10), "two voters remain", || {
         let rows = peers(&servers[0])?;
-        if rows.len() == 2 { Ok(rows) } else { Err(format!("{rows:?}")) }
+        if rows.len() == 2 {
+            Ok(rows)
+        } else {
+            Err(format!("{rows:?}"))
+        }
     });
     assert!(voters.iter().all(|r| r[0] != "s3"));
-    eventually(Duration::from_secs(10), "writes go on with two voters", || put(&servers[1], "after", "leave"));
+    eventually(
+        Duration::from_secs(10),
+        "writes go on with two voters",
+        || put(&servers[1], "after", "leave"),
+    );
 }

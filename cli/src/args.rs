@@ -34,7 +34,7 @@ pub fn normalize(argv: &[String], root: &Command) -> Vec<String> {
         let word = fix_dash(raw);
         if let Some(name) = flag_name(&word) {
             let arg = find_long(cmd, name);
-            if seen_positional && arg.is_none() {
+            if seen_positional && arg.is_none() && takes_dash_values(cmd) {
                 // A value that merely looks like a flag (Go stops parsing flags here too).
                 out.push(raw.clone());
                 continue;
@@ -61,7 +61,8 @@ fn fix_dash(word: &str) -> String {
     let mut chars = word.chars();
     match (chars.next(), chars.clone().next()) {
         (Some(first), Some(second))
-            if DASH_LOOKALIKES.contains(&first) && (second.is_ascii_alphabetic() || second == '-') =>
+            if DASH_LOOKALIKES.contains(&first)
+                && (second.is_ascii_alphabetic() || second == '-') =>
         {
             format!("-{}", chars.as_str())
         }
@@ -92,10 +93,18 @@ fn to_double_dash(word: &str) -> String {
     }
 }
 
+/// Whether a positional argument of `cmd` may start with `-` (`kv put KEY -5`).
+fn takes_dash_values(cmd: &Command) -> bool {
+    cmd.get_arguments()
+        .any(|arg| arg.is_positional() && arg.is_allow_hyphen_values_set())
+}
+
 fn find_long<'a>(cmd: &'a Command, name: &str) -> Option<&'a Arg> {
     cmd.get_arguments().find(|arg| {
         arg.get_long() == Some(name)
-            || arg.get_all_aliases().is_some_and(|aliases| aliases.contains(&name))
+            || arg
+                .get_all_aliases()
+                .is_some_and(|aliases| aliases.contains(&name))
     })
 }
 
@@ -105,7 +114,10 @@ fn takes_separate_value(arg: &Arg) -> bool {
     if arg.is_require_equals_set() {
         return false;
     }
-    let min_values = arg.get_num_args().map(|range| range.min_values()).unwrap_or(1);
+    let min_values = arg
+        .get_num_args()
+        .map(|range| range.min_values())
+        .unwrap_or(1);
     arg.get_action().takes_values() && min_values > 0
 }
 
@@ -158,27 +170,49 @@ mod tests {
 
     #[test]
     fn bool_flags_by_presence_do_not_eat_the_next_word() {
-        assert_eq!(norm(&["agent", "-dev", "-node", "x"]), ["agent", "--dev", "--node", "x"]);
+        assert_eq!(
+            norm(&["agent", "-dev", "-node", "x"]),
+            ["agent", "--dev", "--node", "x"]
+        );
         assert_eq!(norm(&["agent", "-dev=false"]), ["agent", "--dev=false"]);
-        assert_eq!(norm(&["agent", "-server", "-node", "x"]), ["agent", "--server", "--node", "x"]);
+        assert_eq!(
+            norm(&["agent", "-server", "-node", "x"]),
+            ["agent", "--server", "--node", "x"]
+        );
     }
 
     #[test]
     fn a_value_that_looks_like_a_flag_is_kept() {
-        assert_eq!(norm(&["agent", "-node", "-weird"]), ["agent", "--node", "-weird"]);
-        assert_eq!(norm(&["kv", "put", "k", "-value"]), ["kv", "put", "k", "-value"]);
+        assert_eq!(
+            norm(&["agent", "-node", "-weird"]),
+            ["agent", "--node", "-weird"]
+        );
+        assert_eq!(
+            norm(&["kv", "put", "k", "-value"]),
+            ["kv", "put", "k", "-value"]
+        );
         assert_eq!(norm(&["kv", "put", "k", "-5"]), ["kv", "put", "k", "-5"]);
-        assert_eq!(norm(&["kv", "put", "-flags", "-1", "k", "v"]), ["kv", "put", "--flags", "-1", "k", "v"]);
+        assert_eq!(
+            norm(&["kv", "put", "-flags", "-1", "k", "v"]),
+            ["kv", "put", "--flags", "-1", "k", "v"]
+        );
     }
 
     #[test]
     fn known_flags_after_positionals_still_work() {
-        assert_eq!(norm(&["kv", "put", "k", "v", "-flags=3"]), ["kv", "put", "k", "v", "--flags=3"]);
+        assert_eq!(
+            norm(&["kv", "put", "k", "v", "-flags=3"]),
+            ["kv", "put", "k", "v", "--flags=3"]
+        );
     }
 
     #[test]
     fn unknown_flags_are_rewritten_so_clap_names_them() {
         assert_eq!(norm(&["agent", "-bogus"]), ["agent", "--bogus"]);
+        assert_eq!(
+            norm(&["agent", "stray", "-bogus"]),
+            ["agent", "stray", "--bogus"]
+        );
     }
 
     #[test]
@@ -191,6 +225,9 @@ mod tests {
     fn short_flags_stdin_and_double_dash_are_untouched() {
         assert_eq!(norm(&["agent", "-h"]), ["agent", "-h"]);
         assert_eq!(norm(&["kv", "put", "k", "-"]), ["kv", "put", "k", "-"]);
-        assert_eq!(norm(&["kv", "put", "--", "-k", "-v"]), ["kv", "put", "--", "-k", "-v"]);
+        assert_eq!(
+            norm(&["kv", "put", "--", "-k", "-v"]),
+            ["kv", "put", "--", "-k", "-v"]
+        );
     }
 }

@@ -45,7 +45,10 @@ pub fn parse_http_addr(raw: &str) -> Result<String, String> {
             "{raw}: only plain http:// agent addresses are supported by concord"
         ));
     }
-    let rest = raw.strip_prefix("http://").unwrap_or(raw).trim_end_matches('/');
+    let rest = raw
+        .strip_prefix("http://")
+        .unwrap_or(raw)
+        .trim_end_matches('/');
     if rest.is_empty() {
         return Err("empty HTTP address".to_string());
     }
@@ -80,7 +83,10 @@ pub fn with_default_port(addr: &str, port: u16) -> String {
     match addr.matches(':').count() {
         0 => format!("{addr}:{port}"),
         1 => addr.to_string(),
-        _ => format!("[{}]:{port}", addr.trim_start_matches('[').trim_end_matches(']')),
+        _ => format!(
+            "[{}]:{port}",
+            addr.trim_start_matches('[').trim_end_matches(']')
+        ),
     }
 }
 
@@ -121,15 +127,28 @@ impl Reply {
 #[derive(Debug)]
 pub enum HttpError {
     /// The agent could not be reached (Go prints `dial tcp ADDR: connect: ...`).
-    Connect { method: String, url: String, addr: String, detail: String },
-    Status { code: u16, body: String },
+    Connect {
+        method: String,
+        url: String,
+        addr: String,
+        detail: String,
+    },
+    Status {
+        code: u16,
+        body: String,
+    },
     Other(String),
 }
 
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HttpError::Connect { method, url, addr, detail } => {
+            HttpError::Connect {
+                method,
+                url,
+                addr,
+                detail,
+            } => {
                 write!(f, "{method} \"{url}\": dial tcp {addr}: connect: {detail}")
             }
             HttpError::Status { code, body } => {
@@ -154,7 +173,10 @@ impl Client {
             // The agent answers within its own request timeout; this only guards a hung agent.
             .timeout_global(Some(Duration::from_secs(120)))
             .build();
-        Client { agent: config.into(), target }
+        Client {
+            agent: config.into(),
+            target,
+        }
     }
 
     pub fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Reply, HttpError> {
@@ -184,8 +206,12 @@ impl Client {
         let result = match (method, body) {
             ("GET", _) => self.with_token_get(self.agent.get(&url)).call(),
             ("DELETE", _) => self.with_token_get(self.agent.delete(&url)).call(),
-            ("POST", body) => self.with_token_body(self.agent.post(&url)).send(body.unwrap_or(&[])),
-            (_, body) => self.with_token_body(self.agent.put(&url)).send(body.unwrap_or(&[])),
+            ("POST", body) => self
+                .with_token_body(self.agent.post(&url))
+                .send(body.unwrap_or(&[])),
+            (_, body) => self
+                .with_token_body(self.agent.put(&url))
+                .send(body.unwrap_or(&[])),
         };
         let mut response = result.map_err(|e| self.transport_error(method, &url, e))?;
         let status = response.status().as_u16();
@@ -292,7 +318,10 @@ mod tests {
 
     #[test]
     fn address_forms() {
-        assert_eq!(parse_http_addr("http://10.0.0.1:8500").unwrap(), "10.0.0.1:8500");
+        assert_eq!(
+            parse_http_addr("http://10.0.0.1:8500").unwrap(),
+            "10.0.0.1:8500"
+        );
         assert_eq!(parse_http_addr("10.0.0.1:9500").unwrap(), "10.0.0.1:9500");
         assert_eq!(parse_http_addr("10.0.0.1").unwrap(), "10.0.0.1:8500");
         assert_eq!(parse_http_addr("http://[::1]:8500/").unwrap(), "[::1]:8500");
@@ -313,20 +342,34 @@ mod tests {
             "CONCORD_HTTP_ADDR" => Some("10.0.0.3:8500".to_string()),
             _ => None,
         };
-        assert_eq!(Target::resolve(None, None, &env).unwrap().addr, "10.0.0.3:8500");
-        let consul_only = |name: &str| {
-            (name == "CONSUL_HTTP_ADDR").then(|| "http://10.0.0.2:8500".to_string())
-        };
-        assert_eq!(Target::resolve(None, None, &consul_only).unwrap().addr, "10.0.0.2:8500");
+        assert_eq!(
+            Target::resolve(None, None, &env).unwrap().addr,
+            "10.0.0.3:8500"
+        );
+        let consul_only =
+            |name: &str| (name == "CONSUL_HTTP_ADDR").then(|| "http://10.0.0.2:8500".to_string());
+        assert_eq!(
+            Target::resolve(None, None, &consul_only).unwrap().addr,
+            "10.0.0.2:8500"
+        );
         let flag = Target::resolve(Some("10.0.0.9:1"), Some("10.0.0.8:8400"), &env).unwrap();
         assert_eq!(flag.addr, "10.0.0.9:1");
-        assert_eq!(Target::resolve(None, None, &no_env).unwrap().addr, "127.0.0.1:8500");
+        assert_eq!(
+            Target::resolve(None, None, &no_env).unwrap().addr,
+            "127.0.0.1:8500"
+        );
     }
 
     #[test]
     fn errors_read_like_consul() {
-        let e = HttpError::Status { code: 500, body: "No cluster leader".into() };
-        assert_eq!(e.to_string(), "Unexpected response code: 500 (No cluster leader)");
+        let e = HttpError::Status {
+            code: 500,
+            body: "No cluster leader".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "Unexpected response code: 500 (No cluster leader)"
+        );
         let e = HttpError::Connect {
             method: go_method_name("GET"),
             url: "http://127.0.0.1:8500/v1/agent/members".into(),

@@ -6,8 +6,14 @@ mod cli;
 mod commands;
 mod http_client;
 mod table;
+#[cfg(test)]
+mod testutil;
 
 fn main() {
-    let code = cli::run(std::env::args().collect());
+    // Lossy: a non-UTF-8 argument becomes a clear parse error rather than a panic.
+    let argv = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let code = cli::run(argv);
     std::process::exit(code);
 }

@@ -43,7 +43,10 @@ mod tests {
 
     #[test]
     fn pads_all_but_the_last_column() {
-        let rows = vec![row!["Node", "Address", "Status"], row!["node-one", "10.0.0.1:8301", "alive"]];
+        let rows = vec![
+            row!["Node", "Address", "Status"],
+            row!["node-one", "10.0.0.1:8301", "alive"],
+        ];
         assert_eq!(
             columnize(&rows),
             "Node      Address        Status\nnode-one  10.0.0.1:8301  alive"
@@ -52,8 +55,8 @@ mod tests {
 
     #[test]
     fn counts_characters_not_bytes() {
-        let rows = vec![row!["名字", "x"], row!["ab", "y"]];
-        assert_eq!(columnize(&rows), "名字  x\nab    y");
+        let rows = vec![row!["名字", "x"], row!["abc", "y"]];
+        assert_eq!(columnize(&rows), "名字   x\nabc  y");
     }
 
     #[test]

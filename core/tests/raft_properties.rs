@@ -14,7 +14,10 @@ enum Step {
     Deliver(usize),
     Drop(usize),
     Duplicate(usize),
-    Tick { node: usize, ms: u64 },
+    Tick {
+        node: usize,
+        ms: u64,
+    },
     Propose(usize),
     Process(usize),
 }
@@ -65,13 +68,20 @@ fn apply(net: &mut Network, step: &Step, counter: &mut u64) {
 
 /// Checks the invariants; `leaders` remembers who led each term, `committed` what each index
 /// committed to.
-fn check(net: &Network, leaders: &mut BTreeMap<u64, NodeId>, committed: &mut BTreeMap<u64, Entry>) -> Result<(), String> {
+fn check(
+    net: &Network,
+    leaders: &mut BTreeMap<u64, NodeId>,
+    committed: &mut BTreeMap<u64, Entry>,
+) -> Result<(), String> {
     for (name, node) in &net.nodes {
         let raft = &node.raft;
         if raft.role() == Role::Leader {
             if let Some(other) = leaders.insert(raft.term(), name.clone()) {
                 if &other != name {
-                    return Err(format!("two leaders in term {}: {other} and {name}", raft.term()));
+                    return Err(format!(
+                        "two leaders in term {}: {other} and {name}",
+                        raft.term()
+                    ));
                 }
             }
         }
@@ -79,7 +89,9 @@ fn check(net: &Network, leaders: &mut BTreeMap<u64, NodeId>, committed: &mut BTr
             let entry = raft.log().entry(index).unwrap().clone();
             if let Some(previous) = committed.insert(index, entry.clone()) {
                 if previous != entry {
-                    return Err(format!("index {index} committed as {previous:?} and as {entry:?} on {name}"));
+                    return Err(format!(
+                        "index {index} committed as {previous:?} and as {entry:?} on {name}"
+                    ));
                 }
             }
         }
@@ -94,12 +106,16 @@ fn log_matching(net: &Network) -> Result<(), String> {
         for (b, rb) in &logs {
             let high = ra.last_index().min(rb.last_index());
             let low = ra.log().first_index().max(rb.log().first_index());
-            let Some(top) = (low..=high).rev().find(|i| ra.log().term_at(*i).is_some() && ra.log().term_at(*i) == rb.log().term_at(*i)) else {
+            let Some(top) = (low..=high).rev().find(|i| {
+                ra.log().term_at(*i).is_some() && ra.log().term_at(*i) == rb.log().term_at(*i)
+            }) else {
                 continue;
             };
             for i in low..=top {
                 if ra.log().entry(i) != rb.log().entry(i) {
-                    return Err(format!("log matching: {a} and {b} agree at {top} but differ at {i}"));
+                    return Err(format!(
+                        "log matching: {a} and {b} agree at {top} but differ at {i}"
+                    ));
                 }
             }
         }

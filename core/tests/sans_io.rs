@@ -35,7 +35,10 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 #[test]
 fn core_sources_do_no_io() {
     let mut files = Vec::new();
-    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
     assert!(files.len() > 10, "scanned too few files: {files:?}");
     let mut hits = Vec::new();
     for file in &files {
@@ -44,21 +47,44 @@ fn core_sources_do_no_io() {
             let code = line.split("//").next().unwrap_or("");
             for pattern in FORBIDDEN {
                 if code.contains(pattern) {
-                    hits.push(format!("{}:{}: {pattern}: {}", file.display(), number + 1, line.trim()));
+                    hits.push(format!(
+                        "{}:{}: {pattern}: {}",
+                        file.display(),
+                        number + 1,
+                        line.trim()
+                    ));
                 }
             }
         }
     }
-    assert!(hits.is_empty(), "core must stay sans-IO:\n{}", hits.join("\n"));
+    assert!(
+        hits.is_empty(),
+        "core must stay sans-IO:\n{}",
+        hits.join("\n")
+    );
 }
 
 #[test]
 fn core_depends_only_on_pure_crates() {
-    let manifest = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
-    let deps = manifest.split("[dependencies]").nth(1).unwrap().split("\n[").next().unwrap();
-    let names: Vec<&str> = deps.lines().filter_map(|l| l.split(['=', ' ', '.']).next()).filter(|n| !n.trim().is_empty()).collect();
+    let manifest =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    let deps = manifest
+        .split("[dependencies]")
+        .nth(1)
+        .unwrap()
+        .split("\n[")
+        .next()
+        .unwrap();
+    let names: Vec<&str> = deps
+        .lines()
+        .filter_map(|l| l.split(['=', ' ', '.']).next())
+        .filter(|n| !n.trim().is_empty())
+        .collect();
     for name in &names {
-        assert!(["serde", "bincode"].contains(&name.trim()), "core depends on {name}: only pure crates allowed");
+        assert!(
+            ["serde", "bincode"].contains(&name.trim()),
+            "core depends on {name}: only pure crates allowed"
+        );
     }
     assert!(!names.is_empty());
 }

@@ -10,10 +10,17 @@ pub fn concord_bin() -> PathBuf {
     if let Ok(path) = std::env::var("CONCORD_BIN") {
         return PathBuf::from(path);
     }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let path = root.join("target/debug/concord");
     if !path.exists() {
-        let status = Command::new(env!("CARGO")).current_dir(&root).args(["build", "-p", "concord"]).status().unwrap();
+        let status = Command::new(env!("CARGO"))
+            .current_dir(&root)
+            .args(["build", "-p", "concord"])
+            .status()
+            .unwrap();
         assert!(status.success(), "building concord failed");
     }
     path
@@ -40,13 +47,23 @@ impl Agent {
     pub fn start(dir: &std::path::Path, name: &str, ip: &str, args: &[&str]) -> Agent {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let log = dir.join(format!("{name}.log"));
-        let mut agent = Agent { name: name.into(), ip: ip.into(), child: None, log, args };
+        let mut agent = Agent {
+            name: name.into(),
+            ip: ip.into(),
+            child: None,
+            log,
+            args,
+        };
         agent.spawn();
         agent
     }
 
     fn spawn(&mut self) {
-        let out = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
         let child = Command::new(concord_bin())
             .arg("agent")
             .args(&self.args)
@@ -108,7 +125,11 @@ impl Drop for Agent {
 }
 
 pub fn cli(http_addr: &str, args: &[&str]) -> Output {
-    Command::new(concord_bin()).args(args).arg(format!("-http-addr={http_addr}")).output().expect("concord runs")
+    Command::new(concord_bin())
+        .args(args)
+        .arg(format!("-http-addr={http_addr}"))
+        .output()
+        .expect("concord runs")
 }
 
 /// `concord ARGS` where the flag goes before positional arguments (some commands need it so).
@@ -130,12 +151,18 @@ pub fn stderr(output: &Output) -> String {
 }
 
 /// Retries `check` until it returns Ok or `timeout` passes; panics with the last error.
-pub fn eventually<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
+pub fn eventually<T>(
+    timeout: Duration,
+    what: &str,
+    mut check: impl FnMut() -> Result<T, String>,
+) -> T {
     let deadline = Instant::now() + timeout;
     loop {
         match check() {
             Ok(value) => return value,
-            Err(e) if Instant::now() >= deadline => panic!("{what}: not so within {timeout:?}: {e}"),
+            Err(e) if Instant::now() >= deadline => {
+                panic!("{what}: not so within {timeout:?}: {e}")
+            }
             Err(_) => std::thread::sleep(Duration::from_millis(200)),
         }
     }
@@ -163,14 +190,30 @@ pub fn peers(agent: &Agent) -> Result<Vec<Vec<String>>, String> {
     if !output.status.success() {
         return Err(stderr(&output));
     }
-    Ok(stdout(&output).lines().skip(1).map(|l| l.split_whitespace().map(String::from).collect()).collect())
+    Ok(stdout(&output)
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect())
 }
 
 pub fn leader_of(agent: &Agent) -> Result<String, String> {
     let rows = peers(agent)?;
-    rows.iter().find(|r| r.get(3).map(|s| s.as_str()) == Some("leader")).map(|r| r[0].clone()).ok_or(format!("no leader in {rows:?}"))
+    rows.iter()
+        .find(|r| r.get(3).map(|s| s.as_str()) == Some("leader"))
+        .map(|r| r[0].clone())
+        .ok_or(format!("no leader in {rows:?}"))
 }
 
 pub fn agent_args<'a>(name: &'a str, ip: &'a str, data_dir: &'a str) -> Vec<&'a str> {
-    vec!["-data-dir", data_dir, "-node", name, "-bind", ip, "-client", ip]
+    vec![
+        "-data-dir",
+        data_dir,
+        "-node",
+        name,
+        "-bind",
+        ip,
+        "-client",
+        ip,
+    ]
 }

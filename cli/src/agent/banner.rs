@@ -30,10 +30,16 @@ pub fn config_lines(plan: &AgentPlan, info: &NodeInfo) -> Vec<String> {
         ("Node name", format!("'{}'", info.node_name)),
         ("Datacenter", format!("'{}'", info.datacenter)),
         ("Server", server_line),
-        ("Client Addr", format!("[{}] (HTTP: {http})", clients.join(" "))),
+        (
+            "Client Addr",
+            format!("[{}] (HTTP: {http})", clients.join(" ")),
+        ),
         (
             "Cluster Addr",
-            format!("{} (LAN: {}, Server: {})", plan.advertise, plan.serf_lan_port, plan.server_port),
+            format!(
+                "{} (LAN: {}, Server: {})",
+                plan.advertise, plan.serf_lan_port, plan.server_port
+            ),
         ),
         ("Data Dir", storage),
         ("Gossip Encryption", "false".to_string()),
@@ -52,8 +58,16 @@ mod tests {
 
     #[test]
     fn banner_lines_line_up_like_consuls() {
-        let layer = ConfigLayer { dev: Some(true), node_name: Some("n1".into()), ..Default::default() };
-        let host = HostFacts { hostname: "h".into(), interfaces: vec![], seed: 1 };
+        let layer = ConfigLayer {
+            dev: Some(true),
+            node_name: Some("n1".into()),
+            ..Default::default()
+        };
+        let host = HostFacts {
+            hostname: "h".into(),
+            interfaces: vec![],
+            seed: 1,
+        };
         let plan = build(&layer, &host).unwrap();
         let info = NodeInfo {
             node_name: "n1".into(),
@@ -69,6 +83,9 @@ mod tests {
         assert_eq!(lines[2], "            Node name: 'n1'");
         assert_eq!(lines[4], "               Server: true (Bootstrap: true)");
         assert_eq!(lines[5], "          Client Addr: [127.0.0.1] (HTTP: 8500)");
-        assert_eq!(lines[6], "         Cluster Addr: 127.0.0.1 (LAN: 8301, Server: 8300)");
+        assert_eq!(
+            lines[6],
+            "         Cluster Addr: 127.0.0.1 (LAN: 8301, Server: 8300)"
+        );
     }
 }

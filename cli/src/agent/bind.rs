@@ -22,8 +22,18 @@ pub struct BindChoice {
 
 /// Name prefixes of virtual bridges and tunnels that are rarely the cluster network.
 const VIRTUAL_PREFIXES: [&str; 12] = [
-    "docker", "br-", "veth", "virbr", "vboxnet", "vmnet", "cni", "flannel", "cali", "weave",
-    "kube", "tailscale",
+    "docker",
+    "br-",
+    "veth",
+    "virbr",
+    "vboxnet",
+    "vmnet",
+    "cni",
+    "flannel",
+    "cali",
+    "weave",
+    "kube",
+    "tailscale",
 ];
 
 const GET_PRIVATE_IP: &str = "{{ GetPrivateIP }}";
@@ -55,7 +65,11 @@ pub fn resolve(
             "advertise address {advertise} is not reachable by other agents: set -advertise to this machine's address"
         ));
     }
-    Ok(BindChoice { listen, advertise, warnings })
+    Ok(BindChoice {
+        listen,
+        advertise,
+        warnings,
+    })
 }
 
 fn is_template(text: &str) -> bool {
@@ -63,9 +77,9 @@ fn is_template(text: &str) -> bool {
 }
 
 fn parse_ip(flag: &str, text: &str) -> Result<IpAddr, String> {
-    text.trim()
-        .parse()
-        .map_err(|_| format!("invalid {flag} address {text:?}: expected an IP address such as 10.0.0.5"))
+    text.trim().parse().map_err(|_| {
+        format!("invalid {flag} address {text:?}: expected an IP address such as 10.0.0.5")
+    })
 }
 
 fn pick(interfaces: &[Interface], warnings: &mut Vec<String>) -> Result<IpAddr, String> {
@@ -106,9 +120,17 @@ fn choose_one(private: &[&Interface]) -> Result<(IpAddr, Option<String>), String
     if let [only] = private {
         return Ok((only.ip, None));
     }
-    let physical: Vec<&Interface> = private.iter().copied().filter(|i| !is_virtual(&i.name)).collect();
+    let physical: Vec<&Interface> = private
+        .iter()
+        .copied()
+        .filter(|i| !is_virtual(&i.name))
+        .collect();
     if let [only] = physical.as_slice() {
-        let skipped: Vec<&Interface> = private.iter().copied().filter(|i| is_virtual(&i.name)).collect();
+        let skipped: Vec<&Interface> = private
+            .iter()
+            .copied()
+            .filter(|i| is_virtual(&i.name))
+            .collect();
         let note = format!(
             "using {} ({}) as the cluster address; ignored addresses on virtual interfaces: {}. Set -bind to choose another",
             only.ip,
@@ -137,19 +159,31 @@ fn candidates(interfaces: &[Interface], keep: impl Fn(&Ipv4Addr) -> bool) -> Vec
 
 pub fn is_private_v4(ip: &Ipv4Addr) -> bool {
     let [a, b, ..] = ip.octets();
-    a == 10 || (a == 172 && (16..=31).contains(&b)) || (a == 192 && b == 168) || (a == 100 && (64..=127).contains(&b))
+    a == 10
+        || (a == 172 && (16..=31).contains(&b))
+        || (a == 192 && b == 168)
+        || (a == 100 && (64..=127).contains(&b))
 }
 
 fn is_usable_v4(ip: &Ipv4Addr) -> bool {
-    !(ip.is_loopback() || ip.is_link_local() || ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast())
+    !(ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || ip.is_broadcast())
 }
 
 fn is_virtual(name: &str) -> bool {
-    VIRTUAL_PREFIXES.iter().any(|prefix| name.starts_with(prefix))
+    VIRTUAL_PREFIXES
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
 }
 
 fn list(interfaces: &[&Interface]) -> String {
-    let items: Vec<String> = interfaces.iter().map(|i| format!("{} ({})", i.ip, i.name)).collect();
+    let items: Vec<String> = interfaces
+        .iter()
+        .map(|i| format!("{} ({})", i.ip, i.name))
+        .collect();
     items.join(", ")
 }
 
@@ -181,7 +215,9 @@ fn interface_of(entry: &libc::ifaddrs) -> Option<Interface> {
         return None;
     }
     // SAFETY: ifa_name is a NUL-terminated string owned by the list.
-    let name = unsafe { std::ffi::CStr::from_ptr(entry.ifa_name) }.to_string_lossy().into_owned();
+    let name = unsafe { std::ffi::CStr::from_ptr(entry.ifa_name) }
+        .to_string_lossy()
+        .into_owned();
     // SAFETY: ifa_addr is non-null; its family tells which sockaddr it is.
     let family = unsafe { (*entry.ifa_addr).sa_family } as i32;
     let ip = match family {
@@ -205,23 +241,46 @@ mod tests {
     use super::*;
 
     fn iface(name: &str, ip: &str) -> Interface {
-        Interface { name: name.into(), ip: ip.parse().unwrap() }
+        Interface {
+            name: name.into(),
+            ip: ip.parse().unwrap(),
+        }
     }
 
     #[test]
     fn private_ranges() {
-        for ip in ["10.1.2.3", "172.16.0.1", "172.31.255.1", "192.168.11.143", "100.64.0.1", "100.127.0.1"] {
+        for ip in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.1",
+            "192.168.11.143",
+            "100.64.0.1",
+            "100.127.0.1",
+        ] {
             assert!(is_private_v4(&ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["172.32.0.1", "8.8.8.8", "100.128.0.1", "127.0.0.1", "192.169.0.1"] {
+        for ip in [
+            "172.32.0.1",
+            "8.8.8.8",
+            "100.128.0.1",
+            "127.0.0.1",
+            "192.169.0.1",
+        ] {
             assert!(!is_private_v4(&ip.parse().unwrap()), "{ip}");
         }
     }
 
     #[test]
     fn the_single_private_address_is_chosen() {
-        let ifs = [iface("lo", "127.0.0.1"), iface("eth0", "192.168.11.143"), iface("eth0", "fe80::1")];
-        assert_eq!(select_private(&ifs).unwrap(), ("192.168.11.143".parse().unwrap(), None));
+        let ifs = [
+            iface("lo", "127.0.0.1"),
+            iface("eth0", "192.168.11.143"),
+            iface("eth0", "fe80::1"),
+        ];
+        assert_eq!(
+            select_private(&ifs).unwrap(),
+            ("192.168.11.143".parse().unwrap(), None)
+        );
     }
 
     #[test]
@@ -254,19 +313,28 @@ mod tests {
     #[test]
     fn same_address_on_two_interfaces_counts_once() {
         let ifs = [iface("eth0", "10.0.0.5"), iface("eth0:1", "10.0.0.5")];
-        assert_eq!(select_private(&ifs).unwrap().0, "10.0.0.5".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            select_private(&ifs).unwrap().0,
+            "10.0.0.5".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]
     fn resolve_bind_and_advertise() {
         let ifs = [iface("eth0", "10.0.0.5"), iface("eth1", "10.0.0.6")];
         let dev = resolve(None, None, true, &ifs).unwrap();
-        assert_eq!((dev.listen, dev.advertise), ("127.0.0.1".parse().unwrap(), "127.0.0.1".parse().unwrap()));
+        assert_eq!(
+            (dev.listen, dev.advertise),
+            ("127.0.0.1".parse().unwrap(), "127.0.0.1".parse().unwrap())
+        );
         let given = resolve(Some("10.0.0.6"), None, false, &ifs).unwrap();
         assert_eq!(given.advertise, "10.0.0.6".parse::<IpAddr>().unwrap());
         assert!(resolve(None, None, false, &ifs).is_err());
         let any = resolve(Some("0.0.0.0"), Some("10.0.0.5"), false, &ifs).unwrap();
-        assert_eq!((any.listen, any.advertise), ("0.0.0.0".parse().unwrap(), "10.0.0.5".parse().unwrap()));
+        assert_eq!(
+            (any.listen, any.advertise),
+            ("0.0.0.0".parse().unwrap(), "10.0.0.5".parse().unwrap())
+        );
         let templ = resolve(Some("{{ GetPrivateIP }}"), None, false, &ifs[..1]).unwrap();
         assert_eq!(templ.listen, "10.0.0.5".parse::<IpAddr>().unwrap());
         assert!(resolve(Some("not-an-ip"), None, false, &ifs).is_err());

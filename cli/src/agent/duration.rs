@@ -19,9 +19,12 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
             .parse()
             .map_err(|_| format!("invalid duration {text:?}"))?;
         rest = &rest[number_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let unit_ms = unit_in_ms(&rest[..unit_len])
-            .ok_or_else(|| format!("invalid duration {text:?}: use a unit such as 30s, 1m or 500ms"))?;
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit_ms = unit_in_ms(&rest[..unit_len]).ok_or_else(|| {
+            format!("invalid duration {text:?}: use a unit such as 30s, 1m or 500ms")
+        })?;
         total += number * unit_ms;
         rest = &rest[unit_len..];
     }

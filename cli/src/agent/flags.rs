@@ -135,7 +135,14 @@ pub fn sources_in_order(matches: &ArgMatches) -> Vec<Source> {
         let indices = matches.indices_of(id).into_iter().flatten();
         for (value, index) in values.zip(indices) {
             let path = value.into();
-            indexed.push((index, if dir { Source::Dir(path) } else { Source::File(path) }));
+            indexed.push((
+                index,
+                if dir {
+                    Source::Dir(path)
+                } else {
+                    Source::File(path)
+                },
+            ));
         }
     }
     indexed.sort_by_key(|(index, _)| *index);
@@ -154,9 +161,11 @@ pub fn repair_glued_flags(args: &mut Vec<String>, agent: &Command) -> Vec<String
             let stray = value_at + 1;
             let is_stray = args.get(stray).is_some_and(|w| !w.starts_with('-'));
             if let (true, Some((head, flag))) = (is_stray, split_glued(&args[value_at], agent)) {
+                // Shown with one dash, as the user's guide writes flags.
+                let shown = &args[i][1..];
                 notes.push(format!(
-                    "read \"{} {} {}\" as \"{} {head} -{flag} {}\" (a space seems to be missing)",
-                    args[i], args[value_at], args[stray], args[i], args[stray]
+                    "read \"{shown} {} {}\" as \"{shown} {head} -{flag} {}\" (a space seems to be missing)",
+                    args[value_at], args[stray], args[stray]
                 ));
                 args[value_at] = head;
                 args.insert(value_at + 1, format!("--{flag}"));
@@ -192,7 +201,9 @@ fn split_glued(value: &str, agent: &Command) -> Option<(String, String)> {
 
 fn takes_value(agent: &Command, name: &str) -> bool {
     agent.get_arguments().any(|arg| {
-        arg.get_long() == Some(name) && !arg.is_require_equals_set() && arg.get_action().takes_values()
+        arg.get_long() == Some(name)
+            && !arg.is_require_equals_set()
+            && arg.get_action().takes_values()
     })
 }
 
@@ -214,7 +225,10 @@ mod tests {
     }
 
     fn parse(words: &[&str]) -> (AgentFlags, Vec<Source>) {
-        let argv: Vec<String> = std::iter::once("agent").chain(words.iter().copied()).map(String::from).collect();
+        let argv: Vec<String> = std::iter::once("agent")
+            .chain(words.iter().copied())
+            .map(String::from)
+            .collect();
         let argv = crate::args::normalize(&argv, &agent_command());
         let matches = agent_command().try_get_matches_from(argv).unwrap();
         let wrapper = Wrapper::from_arg_matches(&matches).unwrap();
@@ -224,12 +238,23 @@ mod tests {
     #[test]
     fn consul_style_flags_parse() {
         let (flags, _) = parse(&[
-            "-data-dir", "/tmp/node0", "-node=node0", "-bind=192.168.11.143", "-datacenter=dc1",
-            "-ui", "-client=192.168.11.143", "-server", "-bootstrap-expect", "1",
+            "-data-dir",
+            "/tmp/node0",
+            "-node=node0",
+            "-bind=192.168.11.143",
+            "-datacenter=dc1",
+            "-ui",
+            "-client=192.168.11.143",
+            "-server",
+            "-bootstrap-expect",
+            "1",
         ]);
         assert_eq!(flags.node.as_deref(), Some("node0"));
         assert_eq!(flags.bootstrap_expect, Some(1));
-        assert_eq!((flags.server, flags.ui, flags.dev), (Some(true), Some(true), None));
+        assert_eq!(
+            (flags.server, flags.ui, flags.dev),
+            (Some(true), Some(true), None)
+        );
         let layer = flags.to_layer();
         assert_eq!(layer.client_addr.as_deref(), Some("192.168.11.143"));
         assert_eq!(layer.data_dir.as_deref(), Some("/tmp/node0"));
@@ -237,7 +262,16 @@ mod tests {
 
     #[test]
     fn repeatable_flags_and_negative_ports() {
-        let (flags, _) = parse(&["-retry-join", "a", "-retry-join=b", "-join", "c", "-dns-port", "-1", "-retry-interval=5s"]);
+        let (flags, _) = parse(&[
+            "-retry-join",
+            "a",
+            "-retry-join=b",
+            "-join",
+            "c",
+            "-dns-port",
+            "-1",
+            "-retry-interval=5s",
+        ]);
         assert_eq!(flags.retry_join, ["a", "b"]);
         assert_eq!(flags.join, ["c"]);
         assert_eq!(flags.dns_port, Some(-1));
@@ -246,33 +280,72 @@ mod tests {
 
     #[test]
     fn config_sources_keep_command_line_order() {
-        let (_, sources) = parse(&["-config-dir", "d1", "-config-file", "f1", "-config-file=f2", "-config-dir=d2"]);
+        let (_, sources) = parse(&[
+            "-config-dir",
+            "d1",
+            "-config-file",
+            "f1",
+            "-config-file=f2",
+            "-config-dir=d2",
+        ]);
         assert_eq!(
             sources,
-            [Source::Dir("d1".into()), Source::File("f1".into()), Source::File("f2".into()), Source::Dir("d2".into())]
+            [
+                Source::Dir("d1".into()),
+                Source::File("f1".into()),
+                Source::File("f2".into()),
+                Source::Dir("d2".into())
+            ]
         );
     }
 
     #[test]
     fn bad_flag_values_are_refused_by_name() {
         let argv = ["agent", "--bootstrap-expect", "three"];
-        let err = agent_command().try_get_matches_from(argv).unwrap_err().to_string();
-        assert!(err.contains("--bootstrap-expect") && err.contains("three"), "{err}");
-        let err = agent_command().try_get_matches_from(["agent", "--log-level", "loud"]).unwrap_err().to_string();
+        let err = agent_command()
+            .try_get_matches_from(argv)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--bootstrap-expect") && err.contains("three"),
+            "{err}"
+        );
+        let err = agent_command()
+            .try_get_matches_from(["agent", "--log-level", "loud"])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("invalid log level"), "{err}");
     }
 
     #[test]
     fn the_guides_missing_space_is_repaired() {
         let cmd = agent_command();
-        let mut args: Vec<String> = ["--server", "--node", "192.168.1.185-datacenter", "huanan", "--ui"]
-            .map(String::from)
-            .to_vec();
+        let mut args: Vec<String> = [
+            "--server",
+            "--node",
+            "192.168.1.185-datacenter",
+            "huanan",
+            "--ui",
+        ]
+        .map(String::from)
+        .to_vec();
         let notes = repair_glued_flags(&mut args, &cmd);
-        assert_eq!(args, ["--server", "--node", "192.168.1.185", "--datacenter", "huanan", "--ui"]);
+        assert_eq!(
+            args,
+            [
+                "--server",
+                "--node",
+                "192.168.1.185",
+                "--datacenter",
+                "huanan",
+                "--ui"
+            ]
+        );
         assert_eq!(notes.len(), 1);
         // Without a stray word after it, a name ending in -datacenter is a name.
-        let mut args: Vec<String> = ["--node", "web-datacenter", "--ui"].map(String::from).to_vec();
+        let mut args: Vec<String> = ["--node", "web-datacenter", "--ui"]
+            .map(String::from)
+            .to_vec();
         assert!(repair_glued_flags(&mut args, &cmd).is_empty());
         assert_eq!(args[1], "web-datacenter");
     }

@@ -35,8 +35,13 @@ pub fn layer_from_value(value: &Value) -> Result<(ConfigLayer, Vec<String>), Str
     Ok((layer, warnings))
 }
 
+/// Service and check definitions, which Consul users keep in `-config-dir`.
+const DEFINITIONS: [&str; 4] = ["service", "services", "check", "checks"];
+
 fn unknown_key_warning(key: &str) -> String {
-    if ACCEPTED_IGNORED.contains(&key) {
+    if DEFINITIONS.contains(&key) {
+        format!("{key:?} definitions in config files are not supported by Concord yet; ignored")
+    } else if ACCEPTED_IGNORED.contains(&key) {
         format!("config key {key:?} is not supported by Concord yet; ignored")
     } else {
         format!("unknown config key {key:?}; ignored")
@@ -56,7 +61,9 @@ fn apply_key(
         "data_dir" => layer.data_dir = Some(string(key, value)?),
         "server" => layer.server = Some(boolean(key, value)?),
         "bootstrap" => layer.bootstrap = Some(boolean(key, value)?),
-        "bootstrap_expect" => layer.bootstrap_expect = Some(number(key, value, u32::MAX.into())? as u32),
+        "bootstrap_expect" => {
+            layer.bootstrap_expect = Some(number(key, value, u32::MAX.into())? as u32)
+        }
         "bind_addr" => layer.bind_addr = Some(string(key, value)?),
         "advertise_addr" => layer.advertise_addr = Some(string(key, value)?),
         "client_addr" => layer.client_addr = Some(string(key, value)?),
@@ -89,7 +96,8 @@ fn apply_ports(
             "server" => layer.ports.server = Some(port_number(&key, port)?),
             "serf_lan" => layer.ports.serf_lan = Some(port_number(&key, port)?),
             // Ports of features Concord does not have (WAN, TLS, gRPC): read, not used.
-            "serf_wan" | "https" | "grpc" | "grpc_tls" | "sidecar_min_port" | "sidecar_max_port" => {
+            "serf_wan" | "https" | "grpc" | "grpc_tls" | "sidecar_min_port"
+            | "sidecar_max_port" => {
                 number_or_off(&key, port)?;
             }
             _ => warnings.push(format!("unknown config key {key:?}; ignored")),
@@ -178,7 +186,8 @@ fn number_or_off(key: &str, value: &Value) -> Result<i32, String> {
 }
 
 fn duration(key: &str, value: &Value) -> Result<u64, String> {
-    let text = string(key, value).map_err(|_| type_error(key, "a duration such as \"30s\"", value))?;
+    let text =
+        string(key, value).map_err(|_| type_error(key, "a duration such as \"30s\"", value))?;
     parse_duration_ms(&text).map_err(|why| format!("key {key:?}: {why}"))
 }
 
@@ -232,29 +241,41 @@ mod tests {
     #[test]
     fn type_errors_name_the_key_and_the_value() {
         let err = layer_from_value(&json!({"bootstrap_expect": "three"})).unwrap_err();
-        assert_eq!(err, r#"key "bootstrap_expect": expected a number, got "three""#);
+        assert_eq!(
+            err,
+            r#"key "bootstrap_expect": expected a number, got "three""#
+        );
         let err = layer_from_value(&json!({"server": "yes"})).unwrap_err();
         assert_eq!(err, r#"key "server": expected true or false, got "yes""#);
         let err = layer_from_value(&json!({"ports": {"http": 70000}})).unwrap_err();
-        assert_eq!(err, r#"key "ports.http": 70000 is too large (at most 65535)"#);
+        assert_eq!(
+            err,
+            r#"key "ports.http": 70000 is too large (at most 65535)"#
+        );
         let err = layer_from_value(&json!({"retry_interval": "often"})).unwrap_err();
-        assert!(err.starts_with(r#"key "retry_interval": invalid duration"#), "{err}");
+        assert!(
+            err.starts_with(r#"key "retry_interval": invalid duration"#),
+            "{err}"
+        );
     }
 
     #[test]
     fn weakly_typed_numbers_and_bools_are_accepted() {
-        let (layer, _) = layer_from_value(&json!({"bootstrap_expect": "3", "server": "true"})).unwrap();
+        let (layer, _) =
+            layer_from_value(&json!({"bootstrap_expect": "3", "server": "true"})).unwrap();
         assert_eq!(layer.bootstrap_expect, Some(3));
         assert_eq!(layer.server, Some(true));
     }
 
     #[test]
     fn unknown_keys_warn() {
-        let (_, warnings) = layer_from_value(&json!({"servr": true, "leave_on_terminate": true})).unwrap();
+        let value = json!({"servr": true, "leave_on_terminate": true, "service": {"name": "web"}});
+        let (_, warnings) = layer_from_value(&value).unwrap();
         assert_eq!(
             warnings,
             [
                 r#"config key "leave_on_terminate" is not supported by Concord yet; ignored"#,
+                r#""service" definitions in config files are not supported by Concord yet; ignored"#,
                 r#"unknown config key "servr"; ignored"#,
             ]
         );

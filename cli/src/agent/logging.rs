@@ -52,8 +52,11 @@ pub fn init(level: Level, json: bool) {
         .ok()
         .and_then(|spec| EnvFilter::try_new(spec).ok())
         .unwrap_or_else(|| EnvFilter::new(filter_spec(level)));
+    // Colours only on a terminal: log files and pipes get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stdout);
     // A second init (only possible in tests) is harmless: keep the first subscriber.
     let _ = if json {
@@ -107,7 +110,10 @@ where
         event.record(&mut fields);
         let mut object = fields.0;
         let message = object.remove("message").unwrap_or_default();
-        object.insert("@level".into(), level_name(meta.level()).to_ascii_lowercase().into());
+        object.insert(
+            "@level".into(),
+            level_name(meta.level()).to_ascii_lowercase().into(),
+        );
         object.insert("@message".into(), message);
         object.insert("@module".into(), meta.target().into());
         object.insert("@timestamp".into(), timestamp(SystemTime::now()).into());
@@ -120,7 +126,8 @@ struct JsonFields(serde_json::Map<String, serde_json::Value>);
 
 impl Visit for JsonFields {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().into(), format!("{value:?}").into());
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
     }
     fn record_str(&mut self, field: &Field, value: &str) {
         self.0.insert(field.name().into(), value.into());

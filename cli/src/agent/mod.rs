@@ -33,6 +33,7 @@ pub fn command(flags: &AgentFlags, sources: &[Source]) -> i32 {
         }
     };
     logging::init(plan.log_level, plan.log_json);
+    println!("{}", banner::STARTING);
     warnings.extend(plan.warnings.iter().cloned());
     for warning in &warnings {
         tracing::warn!("agent: {warning}");
@@ -41,7 +42,10 @@ pub fn command(flags: &AgentFlags, sources: &[Source]) -> i32 {
 }
 
 /// Config sources in order, then `-hcl` fragments, then the flags (strongest).
-pub fn merged_layer(flags: &AgentFlags, sources: &[Source]) -> Result<(ConfigLayer, Vec<String>), String> {
+pub fn merged_layer(
+    flags: &AgentFlags,
+    sources: &[Source],
+) -> Result<(ConfigLayer, Vec<String>), String> {
     let loaded = config_file::load(sources, flags.config_format)?;
     let mut layer = loaded.layer;
     let mut warnings = loaded.warnings;
@@ -94,7 +98,10 @@ mod tests {
     #[test]
     fn flags_override_hcl_fragments_override_files() {
         let dir = TempDir::new("merge");
-        let file = dir.write("a.json", r#"{"node_name": "file", "datacenter": "file-dc", "log_level": "warn"}"#);
+        let file = dir.write(
+            "a.json",
+            r#"{"node_name": "file", "datacenter": "file-dc", "log_level": "warn"}"#,
+        );
         let flags = AgentFlags {
             node: Some("flag".into()),
             hcl: vec!["datacenter = \"hcl-dc\"".into()],

@@ -30,7 +30,6 @@ pub struct HostFacts {
 pub struct AgentPlan {
     pub node: NodeConfig,
     pub dev: bool,
-    pub bootstrap: bool,
     /// Where the HTTP API listens (empty when `ports.http = -1`).
     pub http_listen: Vec<SocketAddr>,
     pub http_port: Option<u16>,
@@ -81,10 +80,13 @@ pub fn check(layer: &ConfigLayer, need_data_dir: bool) -> Result<Vec<String>, St
 fn check_warnings(expect: u32, dev: bool, layer: &ConfigLayer) -> Vec<String> {
     let mut warnings = Vec::new();
     if expect == 1 {
-        warnings.push("bootstrap_expect = 1: this server will elect itself, the same as -bootstrap".into());
-    } else if expect > 1 && expect % 2 == 0 {
+        warnings.push(
+            "bootstrap_expect = 1: this server will elect itself, the same as -bootstrap".into(),
+        );
+    } else if expect > 1 && expect.is_multiple_of(2) {
+        let tolerated = (expect - 1) / 2;
         warnings.push(format!(
-            "bootstrap_expect = {expect} is even: {expect} servers tolerate no more failures than {}",
+            "bootstrap_expect = {expect} is an even number: {expect} servers survive {tolerated} failed server(s), no more than {} servers would",
             expect - 1
         ));
     }
@@ -110,20 +112,36 @@ pub fn build(layer: &ConfigLayer, host: &HostFacts) -> Result<AgentPlan, String>
     let mut warnings = check(layer, true)?;
     let dev = layer.dev.unwrap_or(false);
     let server = dev || layer.server.unwrap_or(false);
-    let choice = bind::resolve(layer.bind_addr.as_deref(), layer.advertise_addr.as_deref(), dev, &host.interfaces)?;
+    let choice = bind::resolve(
+        layer.bind_addr.as_deref(),
+        layer.advertise_addr.as_deref(),
+        dev,
+        &host.interfaces,
+    )?;
     warnings.extend(choice.warnings.iter().cloned());
     let server_port = layer.ports.server.unwrap_or(DEFAULT_SERVER_PORT);
     let serf_lan_port = layer.ports.serf_lan.unwrap_or(DEFAULT_SERF_LAN_PORT);
     let http_port = optional_port(layer.ports.http, DEFAULT_HTTP_PORT);
     let client_addrs = client_addrs(layer.client_addr.as_deref())?;
-    let agent = agent_config(layer, host, server, dev, choice.advertise, (server_port, serf_lan_port));
+    let agent = agent_config(
+        layer,
+        host,
+        server,
+        dev,
+        choice.advertise,
+        (server_port, serf_lan_port),
+    );
     agent.validate()?;
     let mut node = NodeConfig::new(
         agent,
         SocketAddr::new(choice.listen, server_port),
         SocketAddr::new(choice.listen, serf_lan_port),
     );
-    node.data_dir = if dev { None } else { layer.data_dir.as_ref().map(PathBuf::from) };
+    node.data_dir = if dev {
+        None
+    } else {
+        layer.data_dir.as_ref().map(PathBuf::from)
+    };
     node.seed = host.seed;
     node.join = join_addrs(&layer.start_join, serf_lan_port);
     node.retry_join = join_addrs(&layer.retry_join, serf_lan_port);
@@ -131,9 +149,13 @@ pub fn build(layer: &ConfigLayer, host: &HostFacts) -> Result<AgentPlan, String>
     Ok(AgentPlan {
         node,
         dev,
-        bootstrap: layer.bootstrap.unwrap_or(false),
         http_listen: http_port
-            .map(|port| client_addrs.iter().map(|ip| SocketAddr::new(*ip, port)).collect())
+            .map(|port| {
+                client_addrs
+                    .iter()
+                    .map(|ip| SocketAddr::new(*ip, port))
+                    .collect()
+            })
             .unwrap_or_default(),
         http_port,
         dns_port: optional_port(layer.ports.dns, DEFAULT_DNS_PORT),
@@ -143,7 +165,9 @@ pub fn build(layer: &ConfigLayer, host: &HostFacts) -> Result<AgentPlan, String>
         serf_lan_port,
         ui: dev || layer.ui.unwrap_or(false),
         encrypt: layer.encrypt.is_some(),
-        log_level: layer.log_level.unwrap_or(if dev { Level::Debug } else { Level::Info }),
+        log_level: layer
+            .log_level
+            .unwrap_or(if dev { Level::Debug } else { Level::Info }),
         log_json: layer.log_json.unwrap_or(false),
         pid_file: layer.pid_file.as_ref().map(PathBuf::from),
         warnings,
@@ -158,15 +182,25 @@ fn agent_config(
     advertise: IpAddr,
     (server_port, serf_lan_port): (u16, u16),
 ) -> AgentConfig {
-    let name = layer.node_name.clone().unwrap_or_else(|| host.hostname.clone());
+    let name = layer
+        .node_name
+        .clone()
+        .unwrap_or_else(|| host.hostname.clone());
     let role = if server { Role::Server } else { Role::Client };
     let mut agent = AgentConfig::new(&name, &advertise.to_string(), role);
-    agent.datacenter = layer.datacenter.clone().unwrap_or_else(|| "dc1".to_string());
+    agent.datacenter = layer
+        .datacenter
+        .clone()
+        .unwrap_or_else(|| "dc1".to_string());
     agent.gossip_addr = SocketAddr::new(advertise, serf_lan_port).to_string();
     agent.rpc_addr = SocketAddr::new(advertise, server_port).to_string();
     // -bootstrap and -dev are -bootstrap-expect 1: this server elects itself.
     let single = dev || layer.bootstrap.unwrap_or(false);
-    agent.bootstrap_expect = if single && server { 1 } else { layer.bootstrap_expect.unwrap_or(0) };
+    agent.bootstrap_expect = if single && server {
+        1
+    } else {
+        layer.bootstrap_expect.unwrap_or(0)
+    };
     if dev {
         agent = agent.fast();
     }
@@ -210,7 +244,10 @@ mod tests {
     fn host() -> HostFacts {
         HostFacts {
             hostname: "myhost".into(),
-            interfaces: vec![Interface { name: "eth0".into(), ip: "192.168.11.143".parse().unwrap() }],
+            interfaces: vec![Interface {
+                name: "eth0".into(),
+                ip: "192.168.11.143".parse().unwrap(),
+            }],
             seed: 7,
         }
     }
@@ -228,7 +265,10 @@ mod tests {
         assert_eq!(plan.node.data_dir, None);
         assert_eq!(plan.node.agent.role, Role::Server);
         assert_eq!(plan.node.agent.bootstrap_expect, 1);
-        assert_eq!(plan.node.agent.raft, AgentConfig::new("x", "127.0.0.1", Role::Server).fast().raft);
+        assert_eq!(
+            plan.node.agent.raft,
+            AgentConfig::new("x", "127.0.0.1", Role::Server).fast().raft
+        );
         assert_eq!(plan.node.rpc_listen, "127.0.0.1:8300".parse().unwrap());
         assert_eq!(plan.log_level, Level::Debug);
         assert_eq!(plan.node.agent.node_name, "myhost");
@@ -248,8 +288,14 @@ mod tests {
         });
         let plan = build(&l, &host()).unwrap();
         let agent = &plan.node.agent;
-        assert_eq!((agent.gossip_addr.as_str(), agent.rpc_addr.as_str()), ("192.168.11.143:8301", "192.168.11.143:8300"));
-        assert_eq!(plan.node.gossip_listen, "192.168.11.143:8301".parse().unwrap());
+        assert_eq!(
+            (agent.gossip_addr.as_str(), agent.rpc_addr.as_str()),
+            ("192.168.11.143:8301", "192.168.11.143:8300")
+        );
+        assert_eq!(
+            plan.node.gossip_listen,
+            "192.168.11.143:8301".parse().unwrap()
+        );
         assert_eq!(plan.node.data_dir, Some(PathBuf::from("/tmp/node0")));
         assert_eq!(plan.node.join, ["192.168.11.144:8301"]);
         assert_eq!(plan.node.seed, 7);
@@ -274,11 +320,37 @@ mod tests {
     #[test]
     fn consul_refusals() {
         let cases: [(ConfigLayer, &str); 5] = [
-            (layer(|l| { l.dev = Some(true); l.bootstrap_expect = Some(3) }), "not allowed in dev mode"),
-            (layer(|l| { l.server = Some(true); l.bootstrap = Some(true); l.bootstrap_expect = Some(3); l.data_dir = Some("/d".into()) }), "mutually exclusive"),
-            (layer(|l| { l.bootstrap_expect = Some(3); l.data_dir = Some("/d".into()) }), "not allowed in client mode"),
+            (
+                layer(|l| {
+                    l.dev = Some(true);
+                    l.bootstrap_expect = Some(3)
+                }),
+                "not allowed in dev mode",
+            ),
+            (
+                layer(|l| {
+                    l.server = Some(true);
+                    l.bootstrap = Some(true);
+                    l.bootstrap_expect = Some(3);
+                    l.data_dir = Some("/d".into())
+                }),
+                "mutually exclusive",
+            ),
+            (
+                layer(|l| {
+                    l.bootstrap_expect = Some(3);
+                    l.data_dir = Some("/d".into())
+                }),
+                "not allowed in client mode",
+            ),
             (layer(|l| l.server = Some(true)), "data_dir cannot be empty"),
-            (layer(|l| { l.dev = Some(true); l.encrypt = Some("short".into()) }), "Failed to decode encrypt key"),
+            (
+                layer(|l| {
+                    l.dev = Some(true);
+                    l.encrypt = Some("short".into())
+                }),
+                "Failed to decode encrypt key",
+            ),
         ];
         for (l, want) in cases {
             let err = build(&l, &host()).unwrap_err();
@@ -303,10 +375,18 @@ mod tests {
 
     #[test]
     fn several_client_addresses() {
-        let l = layer(|l| { l.dev = Some(true); l.client_addr = Some("127.0.0.1 0.0.0.0".into()) });
+        let l = layer(|l| {
+            l.dev = Some(true);
+            l.client_addr = Some("127.0.0.1 0.0.0.0".into())
+        });
         let plan = build(&l, &host()).unwrap();
         assert_eq!(plan.http_listen.len(), 2);
-        let bad = layer(|l| { l.dev = Some(true); l.client_addr = Some("localhost".into()) });
-        assert!(build(&bad, &host()).unwrap_err().contains("invalid client address"));
+        let bad = layer(|l| {
+            l.dev = Some(true);
+            l.client_addr = Some("localhost".into())
+        });
+        assert!(build(&bad, &host())
+            .unwrap_err()
+            .contains("invalid client address"));
     }
 }

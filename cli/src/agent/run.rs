@@ -15,7 +15,10 @@ const STOP_WAIT: Duration = Duration::from_secs(30);
 
 /// Runs the agent until it leaves; the process exit code.
 pub fn run(plan: AgentPlan) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("==> Error starting agent: cannot start the async runtime: {e}");
@@ -29,7 +32,6 @@ pub fn run(plan: AgentPlan) -> i32 {
 }
 
 async fn run_agent(plan: AgentPlan) -> i32 {
-    println!("{}", banner::STARTING);
     let handle = match start(&plan).await {
         Ok(handle) => handle,
         Err(why) => {
@@ -89,11 +91,18 @@ async fn bind_http(addr: SocketAddr) -> Result<TcpListener, String> {
 
 /// Flags Concord accepts for compatibility but does not act on yet: say so once.
 fn announce_unbuilt_features(plan: &AgentPlan) {
+    if plan.dev {
+        tracing::info!(
+            "agent: -dev mode: state is kept in memory only and is lost when the agent stops"
+        );
+    }
     if plan.ui {
         tracing::info!("agent: the web UI (-ui) is not built yet; the HTTP API is served as usual");
     }
     if plan.encrypt {
-        tracing::warn!("agent: gossip encryption (-encrypt) is not built yet: gossip traffic is NOT encrypted");
+        tracing::warn!(
+            "agent: gossip encryption (-encrypt) is not built yet: gossip traffic is NOT encrypted"
+        );
     }
     if let Some(port) = plan.dns_port {
         tracing::info!("agent: the DNS interface is not built yet; port {port} is not served");
@@ -143,8 +152,14 @@ async fn graceful_leave(handle: &NodeHandle) -> i32 {
         eprintln!("==> Error leaving: {e}");
         return 1;
     }
-    if tokio::time::timeout(STOP_WAIT, handle.stopped()).await.is_err() {
-        eprintln!("==> The node left but did not stop within {}s; exiting", STOP_WAIT.as_secs());
+    if tokio::time::timeout(STOP_WAIT, handle.stopped())
+        .await
+        .is_err()
+    {
+        eprintln!(
+            "==> The node left but did not stop within {}s; exiting",
+            STOP_WAIT.as_secs()
+        );
         return 1;
     }
     println!("Graceful leave complete");

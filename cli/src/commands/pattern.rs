@@ -8,7 +8,10 @@ use std::collections::BTreeSet;
 enum Atom {
     Char(char),
     Any,
-    Class { negated: bool, ranges: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
     Group(Alternation),
     Start,
     End,
@@ -71,7 +74,9 @@ fn parse_sequence(chars: &[char], pos: &mut usize) -> Result<Sequence, String> {
             '(' => parse_group(chars, pos)?,
             '[' => parse_class(chars, pos)?,
             '\\' => Atom::Char(escaped(chars, pos)?),
-            '*' | '+' | '?' => return Err(format!("missing argument to repetition operator {c:?}")),
+            '*' | '+' | '?' => {
+                return Err(format!("missing argument to repetition operator {c:?}"))
+            }
             other => Atom::Char(other),
         };
         sequence.push((atom, parse_repeat(chars, pos)));
@@ -101,7 +106,8 @@ fn parse_class(chars: &[char], pos: &mut usize) -> Result<Atom, String> {
             return Ok(Atom::Class { negated, ranges });
         }
         let low = if c == '\\' { escaped(chars, pos)? } else { c };
-        let is_range = chars.get(*pos) == Some(&'-') && chars.get(*pos + 1).is_some_and(|c| *c != ']');
+        let is_range =
+            chars.get(*pos) == Some(&'-') && chars.get(*pos + 1).is_some_and(|c| *c != ']');
         if is_range {
             ranges.push((low, chars[*pos + 1]));
             *pos += 2;
@@ -130,13 +136,20 @@ fn parse_repeat(chars: &[char], pos: &mut usize) -> Repeat {
 
 /// Every position where a match of `alternation` starting at `start` can end.
 fn ends_of_alternation(alternation: &Alternation, text: &[char], start: usize) -> BTreeSet<usize> {
-    alternation.0.iter().flat_map(|seq| ends_of_sequence(seq, text, start)).collect()
+    alternation
+        .0
+        .iter()
+        .flat_map(|seq| ends_of_sequence(seq, text, start))
+        .collect()
 }
 
 fn ends_of_sequence(sequence: &Sequence, text: &[char], start: usize) -> BTreeSet<usize> {
     let mut positions = BTreeSet::from([start]);
     for (atom, repeat) in sequence {
-        positions = positions.iter().flat_map(|&p| ends_of_repeat(atom, *repeat, text, p)).collect();
+        positions = positions
+            .iter()
+            .flat_map(|&p| ends_of_repeat(atom, *repeat, text, p))
+            .collect();
         if positions.is_empty() {
             break;
         }
@@ -146,14 +159,20 @@ fn ends_of_sequence(sequence: &Sequence, text: &[char], start: usize) -> BTreeSe
 
 fn ends_of_repeat(atom: &Atom, repeat: Repeat, text: &[char], start: usize) -> BTreeSet<usize> {
     let once = |from: &BTreeSet<usize>| -> BTreeSet<usize> {
-        from.iter().flat_map(|&p| ends_of_atom(atom, text, p)).collect()
+        from.iter()
+            .flat_map(|&p| ends_of_atom(atom, text, p))
+            .collect()
     };
     let first = BTreeSet::from([start]);
     match repeat {
         Repeat::One => once(&first),
         Repeat::ZeroOrOne => once(&first).union(&first).copied().collect(),
         Repeat::ZeroOrMore | Repeat::OneOrMore => {
-            let mut reached = if matches!(repeat, Repeat::ZeroOrMore) { first.clone() } else { BTreeSet::new() };
+            let mut reached = if matches!(repeat, Repeat::ZeroOrMore) {
+                first.clone()
+            } else {
+                BTreeSet::new()
+            };
             let mut frontier = once(&first);
             while !frontier.is_subset(&reached) {
                 reached.extend(frontier.iter().copied());
@@ -167,8 +186,20 @@ fn ends_of_repeat(atom: &Atom, repeat: Repeat, text: &[char], start: usize) -> B
 fn ends_of_atom(atom: &Atom, text: &[char], at: usize) -> BTreeSet<usize> {
     let next = text.get(at);
     let hit = match atom {
-        Atom::Start => return if at == 0 { BTreeSet::from([at]) } else { BTreeSet::new() },
-        Atom::End => return if at == text.len() { BTreeSet::from([at]) } else { BTreeSet::new() },
+        Atom::Start => {
+            return if at == 0 {
+                BTreeSet::from([at])
+            } else {
+                BTreeSet::new()
+            }
+        }
+        Atom::End => {
+            return if at == text.len() {
+                BTreeSet::from([at])
+            } else {
+                BTreeSet::new()
+            }
+        }
         Atom::Group(inner) => return ends_of_alternation(inner, text, at),
         Atom::Char(c) => next == Some(c),
         Atom::Any => next.is_some_and(|c| *c != '\n'),

@@ -121,6 +121,10 @@ impl Agent {
         if !self.raft_is_fresh() {
             return (false, true);
         }
+        let expected_size = config.len() == self.bootstrap.expect as usize;
+        if !config.contains(&self.config.node_name) || !expected_size {
+            return (false, false); // not a configuration this server may start
+        }
         match &self.bootstrap.promised {
             Some(promised) if promised.as_slice() != config => (false, false),
             _ => {

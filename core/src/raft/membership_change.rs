@@ -52,7 +52,18 @@ impl Raft {
                 .entry(member.clone())
                 .or_insert_with(|| Progress::new(next_index));
         }
-        self.progress.retain(|id, _| members.contains(id));
+        // A removed server keeps getting the log until it holds the entry that removed it:
+        // that is how it learns it is out (and a leaving server may exit). It never counts
+        // towards a quorum: quorums are of `config.voters` only.
+        self.forget_removed_peers();
+    }
+
+    /// Drops replication to servers no longer in the configuration once they hold the
+    /// configuration entry that removed them.
+    pub(super) fn forget_removed_peers(&mut self) {
+        let (config, config_index) = (&self.config, self.config_index);
+        self.progress
+            .retain(|id, p| config.contains(id) || p.match_index < config_index);
     }
 
     /// Promotes one learner whose log is close enough to the commit index.

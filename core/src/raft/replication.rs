@@ -221,6 +221,7 @@ impl Raft {
         progress.read_seq_acked = progress.read_seq_acked.max(read_seq);
         if success {
             if progress.on_match(match_index, self.now_ms) {
+                self.forget_removed_peers();
                 self.maybe_commit();
                 self.maybe_send_timeout_now(&from);
             }
