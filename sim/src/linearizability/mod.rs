@@ -21,6 +21,8 @@ mod search;
 mod stale;
 
 #[cfg(test)]
+mod testgen;
+#[cfg(test)]
 mod testkit;
 #[cfg(test)]
 mod tests;
