@@ -1,9 +1,16 @@
 //! Argument handling of the simulator binary.
 
 use concord_node::PlantedBug;
-use concord_sim::fuzz;
+use concord_sim::fuzz::{self, schedule, FuzzOptions};
 use concord_sim::runner::run_seed;
 use concord_sim::scenario::run_scenario;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+const USAGE: &str = "usage: concord-sim run SCENARIO [--seed N] [--bug NAME]
+       concord-sim fuzz --seeds A..B [--shard I/N] [--jobs J] [--bug NAME] [--stop-on-failure] [--no-shrink]
+       concord-sim bugs [--seeds A..B]      seeds the fuzzer needs to catch each planted bug
+       concord-sim schedule --seed N        print the fuzz schedule of a seed";
 
 pub fn main() -> i32 {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -11,8 +18,14 @@ pub fn main() -> i32 {
     match args.first().map(|s| s.as_str()) {
         Some("run") => run(&args[1..]),
         Some("fuzz") => fuzz_cmd(&args[1..]),
+        Some("bugs") => bugs_cmd(&args[1..]),
+        Some("schedule") => {
+            let seed = flag(&args, "--seed").and_then(|s| s.parse().ok()).unwrap_or(0);
+            print!("{}", schedule::generate(seed));
+            0
+        }
         _ => {
-            eprintln!("usage: concord-sim run SCENARIO [--seed N] | fuzz --seeds A..B [--bug vote-not-durable] [--stop-on-failure]");
+            eprintln!("{USAGE}");
             2
         }
     }
@@ -20,34 +33,39 @@ pub fn main() -> i32 {
 
 fn init_logging() {
     if std::env::var_os("CONCORD_SIM_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("concord=debug")
-            .try_init();
+        let _ = tracing_subscriber::fmt().with_env_filter(std::env::var("CONCORD_SIM_LOG").unwrap_or_default()).try_init();
     }
 }
 
 fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+}
+
+/// A `# key: value` header line of a scenario file.
+fn header(text: &str, key: &str) -> Option<String> {
+    let prefix = format!("# {key}:");
+    text.lines().find_map(|l| l.strip_prefix(prefix.as_str())).map(|v| v.trim().to_string())
+}
+
+fn parse_bug(name: Option<String>) -> Result<PlantedBug, String> {
+    match name.as_deref() {
+        None | Some("none") => Ok(PlantedBug::None),
+        Some(name) => PlantedBug::from_name(name).ok_or_else(|| {
+            let known: Vec<&str> = PlantedBug::all().into_iter().map(|b| b.name()).collect();
+            format!("unknown planted bug {name} (known: {})", known.join(", "))
+        }),
+    }
 }
 
 fn default_seed() -> u64 {
-    std::env::var("MADSIM_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        })
+    std::env::var("MADSIM_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+    })
 }
 
 fn run(args: &[String]) -> i32 {
     let Some(path) = args.first().cloned() else {
-        eprintln!("usage: concord-sim run SCENARIO [--seed N]");
+        eprintln!("{USAGE}");
         return 2;
     };
     let text = match std::fs::read_to_string(&path) {
@@ -57,14 +75,17 @@ fn run(args: &[String]) -> i32 {
             return 2;
         }
     };
-    let seed = flag(args, "--seed")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(default_seed);
-    println!("seed={seed} scenario={path}");
-    let outcome = run_seed(seed, PlantedBug::None, move |mut world| async move {
-        let result = run_scenario(&mut world, &text)
-            .await
-            .map_err(|f| format!("line {}: {}\n  {}", f.line, f.text, f.reason));
+    let seed = flag(args, "--seed").or_else(|| header(&text, "seed")).and_then(|s| s.parse().ok()).unwrap_or_else(default_seed);
+    let bug = match parse_bug(flag(args, "--bug").or_else(|| header(&text, "bug"))) {
+        Ok(bug) => bug,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    println!("seed={seed} scenario={path} bug={}", bug.name());
+    let outcome = run_seed(seed, bug, move |mut world| async move {
+        let result = run_scenario(&mut world, &text).await.map_err(|f| format!("line {}: {}\n  {}", f.line, f.text, f.reason));
         (world, result)
     });
     if let Some(failure) = &outcome.failure {
@@ -75,27 +96,101 @@ fn run(args: &[String]) -> i32 {
     i32::from(outcome.failure.is_some())
 }
 
-fn fuzz_cmd(args: &[String]) -> i32 {
-    let Some((start, end)) = flag(args, "--seeds").and_then(|s| parse_range(&s)) else {
-        eprintln!(
-            "usage: concord-sim fuzz --seeds A..B [--bug vote-not-durable] [--stop-on-failure]"
-        );
-        return 2;
-    };
-    let bug = match flag(args, "--bug").as_deref() {
-        None => PlantedBug::None,
-        Some("vote-not-durable") => PlantedBug::VoteNotDurable,
-        Some(other) => {
-            eprintln!("unknown planted bug {other} (known: vote-not-durable)");
-            return 2;
-        }
-    };
-    let stop_on_failure = args.iter().any(|a| a == "--stop-on-failure");
-    fuzz::fuzz_range(start, end, bug, stop_on_failure)
-}
-
 fn parse_range(text: &str) -> Option<(u64, u64)> {
     let (a, b) = text.split_once("..")?;
     let (a, b) = (a.parse().ok()?, b.parse().ok()?);
     (a < b).then_some((a, b))
+}
+
+fn parse_shard(text: &str) -> Option<(u64, u64)> {
+    let (i, n) = text.split_once('/')?;
+    let (i, n): (u64, u64) = (i.parse().ok()?, n.parse().ok()?);
+    (n > 0 && i < n).then_some((i, n))
+}
+
+fn fuzz_cmd(args: &[String]) -> i32 {
+    let range = flag(args, "--seeds").and_then(|s| parse_range(&s));
+    let shard = flag(args, "--shard").map(|s| parse_shard(&s));
+    let (Some((start, end)), Some(shard)) = (range, shard.unwrap_or(Some((0, 1)))) else {
+        eprintln!("{USAGE}");
+        return 2;
+    };
+    let bug = match parse_bug(flag(args, "--bug")) {
+        Ok(bug) => bug,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    let jobs: u64 = flag(args, "--jobs").and_then(|j| j.parse().ok()).unwrap_or(1).max(1);
+    if jobs > 1 {
+        return fuzz_jobs(args, shard, jobs);
+    }
+    println!("fuzz seeds={start}..{end} shard={}/{} bug={}", shard.0, shard.1, bug.name());
+    let options = FuzzOptions {
+        start,
+        end,
+        bug,
+        stop_on_failure: args.iter().any(|a| a == "--stop-on-failure"),
+        shard,
+        shrink: !args.iter().any(|a| a == "--no-shrink"),
+    };
+    i32::from(!fuzz::fuzz_range(&options).failures.is_empty())
+}
+
+/// Runs `jobs` copies of this fuzz command, each on its own shard, in parallel.
+fn fuzz_jobs(args: &[String], shard: (u64, u64), jobs: u64) -> i32 {
+    let wall = Instant::now();
+    let exe = std::env::current_exe().expect("own path");
+    let mut children = Vec::new();
+    for k in 0..jobs {
+        let child_shard = format!("{}/{}", shard.0 + k * shard.1, shard.1 * jobs);
+        let mut child_args: Vec<String> = strip_flags(args, &["--jobs", "--shard"]);
+        child_args.extend(["--shard".into(), child_shard]);
+        let child = Command::new(&exe).arg("fuzz").args(&child_args).stdout(Stdio::inherit()).spawn();
+        children.push(child.expect("spawn a fuzz job"));
+    }
+    let failed = children.into_iter().filter_map(|mut c| c.wait().ok()).filter(|status| !status.success()).count();
+    println!("fuzz jobs done: jobs={jobs} failed_jobs={failed} wall={:.1}s", wall.elapsed().as_secs_f64());
+    i32::from(failed > 0)
+}
+
+fn strip_flags(args: &[String], flags: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut skip = false;
+    for arg in args {
+        if skip {
+            skip = false;
+        } else if flags.contains(&arg.as_str()) {
+            skip = true;
+        } else {
+            out.push(arg.clone());
+        }
+    }
+    out
+}
+
+/// For each planted bug: how many seeds the fuzzer needs to catch it (at most the range).
+fn bugs_cmd(args: &[String]) -> i32 {
+    let (start, end) = flag(args, "--seeds").and_then(|s| parse_range(&s)).unwrap_or((0, 1000));
+    let mut missed = 0;
+    println!("planted bug                  seeds to catch  first failure");
+    for bug in PlantedBug::all() {
+        let wall = Instant::now();
+        let caught = (start..end).find_map(|seed| {
+            let outcome = fuzz::run_schedule(seed, bug, schedule::generate(seed));
+            outcome.failure.map(|f| (seed, f))
+        });
+        match caught {
+            Some((seed, failure)) => {
+                let first: String = failure.chars().take(90).collect();
+                println!("{:<28} {:>14}  seed {seed} ({:.1}s): {first}", bug.name(), seed - start + 1, wall.elapsed().as_secs_f64());
+            }
+            None => {
+                missed += 1;
+                println!("{:<28} {:>14}  not caught in {start}..{end}", bug.name(), "-");
+            }
+        }
+    }
+    i32::from(missed > 0)
 }

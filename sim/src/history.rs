@@ -1,9 +1,19 @@
-//! Every client operation with its invoke and return time and its result.
+//! Every client operation with its invoke and return time and its result, recorded by the
+//! `Recorder` that every client (the scenario's and the load's) calls through.
 
-use concord_core::agent::{ApiResult, Request};
+use crate::trace::Trace;
+use concord_core::agent::{ApiError, ApiResult, Request};
+use concord_node::NodeHandle;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long a client waits for one request.
+pub const CLIENT_TIMEOUT_MS: u64 = 8_000;
 
 #[derive(Clone, Debug)]
 pub struct Operation {
+    /// Which client issued it (0: the scenario itself).
+    pub client: u64,
     pub node: String,
     pub request: Request,
     pub result: ApiResult,
@@ -16,8 +26,48 @@ pub struct History {
     pub operations: Vec<Operation>,
 }
 
-impl History {
-    pub fn push(&mut self, op: Operation) {
-        self.operations.push(op);
+#[derive(Clone)]
+pub struct Recorder {
+    history: Arc<Mutex<History>>,
+    trace: Arc<Trace>,
+    origin: madsim::time::Instant,
+}
+
+impl Recorder {
+    pub fn new(trace: Arc<Trace>) -> Recorder {
+        Recorder { history: Arc::default(), trace, origin: madsim::time::Instant::now() }
+    }
+
+    /// Simulated milliseconds since the world began.
+    pub fn now_ms(&self) -> u64 {
+        madsim::time::Instant::now().duration_since(self.origin).as_millis() as u64
+    }
+
+    pub fn history(&self) -> History {
+        self.history.lock().expect("history lock").clone()
+    }
+
+    /// Sends `request` to `node`'s agent (as its local HTTP API would) and records it.
+    pub async fn call(&self, client: u64, node: &str, handle: Option<NodeHandle>, request: Request) -> ApiResult {
+        let invoke_ms = self.now_ms();
+        let result = match handle {
+            None => Err(ApiError::Unavailable(format!("{node} is down"))),
+            Some(handle) => {
+                let call = handle.request(request.clone());
+                match madsim::time::timeout(Duration::from_millis(CLIENT_TIMEOUT_MS), call).await {
+                    Ok(result) => result,
+                    Err(_) => Err(ApiError::Timeout),
+                }
+            }
+        };
+        let return_ms = self.now_ms();
+        let summary = match &result {
+            Ok(r) => format!("{r:?}").chars().take(120).collect::<String>(),
+            Err(e) => format!("error: {e}"),
+        };
+        self.trace.record(&format!("{invoke_ms}..{return_ms} c{client} {node} {} -> {summary}", request.kind()));
+        let op = Operation { client, node: node.to_string(), request, result: result.clone(), invoke_ms, return_ms };
+        self.history.lock().expect("history lock").operations.push(op);
+        result
     }
 }

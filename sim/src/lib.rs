@@ -8,10 +8,15 @@ pub mod fuzz;
 #[cfg(madsim)]
 pub mod history;
 #[cfg(madsim)]
+pub mod load;
+#[cfg(madsim)]
 pub mod runner;
 #[cfg(madsim)]
 pub mod scenario;
 #[cfg(madsim)]
+pub mod timeline;
+#[cfg(madsim)]
 pub mod trace;
 #[cfg(madsim)]
 pub mod world;
+pub mod linearizability;

@@ -1,34 +1,90 @@
-//! The trace hash: every event of a run folded into one number, so that two runs of the same
-//! scenario and seed can be compared (they must be equal: determinism).
+//! The trace: every event of a run folded into one hash, so that two runs of the same scenario
+//! and seed can be compared (they must be equal: determinism), and kept (bounded) with its time
+//! for the HTML timeline, together with the messages nodes sent and received.
 
 use std::sync::Mutex;
 
+/// Events and messages kept for the timeline; later ones are only hashed.
+pub const EVENTS_KEPT_MAX: usize = 20_000;
+pub const MESSAGES_KEPT_MAX: usize = 40_000;
+
+#[derive(Clone, Debug)]
+pub struct MessageEvent {
+    pub at_ms: u64,
+    pub node: String,
+    /// The peer's address (`ip:port`).
+    pub peer: String,
+    pub kind: String,
+    pub sent: bool,
+}
+
 #[derive(Default)]
+struct State {
+    hash: u64,
+    count: u64,
+    events: Vec<(u64, String)>,
+    messages: Vec<MessageEvent>,
+}
+
 pub struct Trace {
-    state: Mutex<(u64, u64)>,
+    state: Mutex<State>,
+    origin: madsim::time::Instant,
+}
+
+impl Default for Trace {
+    fn default() -> Trace {
+        Trace::new()
+    }
 }
 
 impl Trace {
     pub fn new() -> Trace {
-        Trace {
-            state: Mutex::new((0xcbf2_9ce4_8422_2325, 0)),
+        let state = State { hash: 0xcbf2_9ce4_8422_2325, ..State::default() };
+        Trace { state: Mutex::new(state), origin: madsim::time::Instant::now() }
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        madsim::time::Instant::now().duration_since(self.origin).as_millis() as u64
+    }
+
+    /// Folds one event (its text) into the hash and keeps it for the timeline.
+    pub fn record(&self, event: &str) {
+        let at_ms = self.now_ms();
+        let mut state = self.state.lock().expect("trace lock");
+        for b in event.bytes().chain([b'\n']) {
+            state.hash = (state.hash ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        state.count += 1;
+        if state.events.len() < EVENTS_KEPT_MAX {
+            state.events.push((at_ms, event.to_string()));
+        }
+        if std::env::var_os("CONCORD_SIM_TRACE").is_some() {
+            eprintln!("trace {at_ms}ms: {event}");
         }
     }
 
-    /// Folds one event (its text) into the hash.
-    pub fn record(&self, event: &str) {
+    /// A message a node sent or received (kept for the timeline; not hashed: the events it
+    /// causes are).
+    pub fn record_message(&self, node: &str, peer: &str, kind: &str, sent: bool) {
+        let at_ms = self.now_ms();
         let mut state = self.state.lock().expect("trace lock");
-        for b in event.bytes().chain([b'\n']) {
-            state.0 = (state.0 ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        state.1 += 1;
-        if std::env::var_os("CONCORD_SIM_TRACE").is_some() {
-            eprintln!("trace: {event}");
+        if state.messages.len() < MESSAGES_KEPT_MAX {
+            let event = MessageEvent { at_ms, node: node.into(), peer: peer.into(), kind: kind.into(), sent };
+            state.messages.push(event);
         }
     }
 
     /// (hash, number of events)
     pub fn summary(&self) -> (u64, u64) {
-        *self.state.lock().expect("trace lock")
+        let state = self.state.lock().expect("trace lock");
+        (state.hash, state.count)
+    }
+
+    pub fn events(&self) -> Vec<(u64, String)> {
+        self.state.lock().expect("trace lock").events.clone()
+    }
+
+    pub fn messages(&self) -> Vec<MessageEvent> {
+        self.state.lock().expect("trace lock").messages.clone()
     }
 }

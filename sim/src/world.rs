@@ -3,9 +3,9 @@
 //! and client requests through the typed request API, recorded in the history.
 
 use crate::checker::Checker;
-use crate::history::{History, Operation};
+use crate::history::Recorder;
 use crate::trace::Trace;
-use concord_core::agent::{AgentConfig, ApiError, ApiResult, Request};
+use concord_core::agent::{AgentConfig, ApiResult, Request};
 use concord_core::membership::Role;
 use concord_core::rng::Rng;
 use concord_node::storage::SimDisk;
@@ -16,8 +16,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How long a client waits for one request.
-pub const CLIENT_TIMEOUT_MS: u64 = 8_000;
 
 #[derive(Clone, Debug)]
 pub struct NodeSpec {
@@ -40,11 +38,16 @@ pub struct World {
     pub nodes: BTreeMap<String, SimNode>,
     pub checker: Arc<Checker>,
     pub trace: Arc<Trace>,
-    pub history: History,
+    pub recorder: Recorder,
     pub rng: Rng,
     pub bug: PlantedBug,
     clogged: BTreeSet<(String, String)>,
+    clogged_nodes: BTreeSet<String>,
+    paused: BTreeSet<String>,
     origin: madsim::time::Instant,
+    /// The last client id handed out (0 is the scenario's own client).
+    pub next_client: u64,
+    pub seed: u64,
 }
 
 impl World {
@@ -53,12 +56,16 @@ impl World {
         World {
             nodes: BTreeMap::new(),
             checker: Arc::new(Checker::new(trace.clone())),
+            recorder: Recorder::new(trace.clone()),
             trace,
-            history: History::default(),
             rng: Rng::new(seed ^ 0x5eed),
             bug,
             clogged: BTreeSet::new(),
+            clogged_nodes: BTreeSet::new(),
+            paused: BTreeSet::new(),
             origin: madsim::time::Instant::now(),
+            next_client: 0,
+            seed,
         }
     }
 
@@ -173,11 +180,13 @@ impl World {
 
     pub fn pause(&mut self, name: &str) {
         Handle::current().pause(self.node(name).id);
+        self.paused.insert(name.to_string());
         self.trace.record(&format!("pause {name}"));
     }
 
     pub fn resume(&mut self, name: &str) {
         Handle::current().resume(self.node(name).id);
+        self.paused.remove(name);
         self.trace.record(&format!("resume {name}"));
     }
 
@@ -206,8 +215,25 @@ impl World {
         self.clogged.insert((from.to_string(), to.to_string()));
     }
 
+    /// Clogs every link of a node, both ways (swizzle-clogging clogs them one by one).
+    pub fn clog(&mut self, name: &str) {
+        madsim::net::NetSim::current().clog_node(self.node(name).id);
+        self.clogged_nodes.insert(name.to_string());
+        self.trace.record(&format!("clog {name}"));
+    }
+
+    pub fn unclog(&mut self, name: &str) {
+        madsim::net::NetSim::current().unclog_node(self.node(name).id);
+        self.clogged_nodes.remove(name);
+        self.trace.record(&format!("unclog {name}"));
+    }
+
+    /// Ends every partition, cut and clog.
     pub fn heal(&mut self) {
         let net = madsim::net::NetSim::current();
+        for name in std::mem::take(&mut self.clogged_nodes) {
+            net.unclog_node(self.node(&name).id);
+        }
         for (from, to) in std::mem::take(&mut self.clogged) {
             net.unclog_link(self.node(&from).id, self.node(&to).id);
         }
@@ -229,33 +255,22 @@ impl World {
         self.node(name).handle.lock().expect("slot").clone()
     }
 
-    /// Sends a request to `name`'s agent (as its local HTTP API would), records it.
+    /// Sends a request to `name`'s agent as the scenario's own client (client 0).
     pub async fn request(&mut self, name: &str, request: Request) -> ApiResult {
-        let invoke_ms = self.now_ms();
-        let result = match self.handle(name) {
-            None => Err(ApiError::Unavailable(format!("{name} is down"))),
-            Some(handle) => {
-                let call = handle.request(request.clone());
-                match madsim::time::timeout(Duration::from_millis(CLIENT_TIMEOUT_MS), call).await {
-                    Ok(result) => result,
-                    Err(_) => Err(ApiError::Timeout),
-                }
-            }
-        };
-        let return_ms = self.now_ms();
-        self.trace.record(&format!(
-            "{invoke_ms}..{return_ms} {name} {} -> {}",
-            request.kind(),
-            short(&result)
-        ));
-        self.history.push(Operation {
-            node: name.to_string(),
-            request,
-            result: result.clone(),
-            invoke_ms,
-            return_ms,
-        });
-        result
+        let handle = self.handle(name);
+        self.recorder.call(0, name, handle, request).await
+    }
+
+    /// Restarts every node that is down and resumes every paused one (the liveness phase).
+    pub async fn revive_all(&mut self) {
+        let paused: Vec<String> = std::mem::take(&mut self.paused).into_iter().collect();
+        for name in paused {
+            self.resume(&name);
+        }
+        let down: Vec<String> = self.nodes.values().filter(|n| !n.up).map(|n| n.name.clone()).collect();
+        for name in down {
+            self.restart(&name).await;
+        }
     }
 
     pub fn servers_up(&self) -> Vec<String> {
@@ -264,13 +279,6 @@ impl World {
             .filter(|n| n.up && n.spec.role == Role::Server)
             .map(|n| n.name.clone())
             .collect()
-    }
-}
-
-fn short(result: &ApiResult) -> String {
-    match result {
-        Ok(r) => format!("{r:?}").chars().take(120).collect(),
-        Err(e) => format!("error: {e}"),
     }
 }
 

@@ -19,6 +19,8 @@ fn main() -> ExitCode {
         ["sim", "run", rest @ ..] => sim(&[&["run"], rest].concat()),
         ["sim", "fuzz", rest @ ..] => sim(&[&["fuzz"], rest].concat()),
         ["sim", "scenarios", rest @ ..] => scenarios(rest),
+        ["sim", "regressions"] => regressions(),
+        ["sim", "bugs", rest @ ..] => sim(&[&["bugs"], rest].concat()),
         ["sim", "determinism", scenario, "--seed", seed] => determinism(scenario, seed),
         ["sim", "build"] => build_sim().map(|_| ()),
         ["test"] => test_all(),
@@ -125,6 +127,30 @@ fn scenarios(rest: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
+/// Replays every schedule in `scenarios/regressions/` with the seed (and planted bug) its
+/// header names. Each was a failure once; each must pass now.
+fn regressions() -> Result<(), String> {
+    let dir = root().join("scenarios/regressions");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "scn"))
+        .collect();
+    files.sort();
+    let binary = build_sim()?;
+    for file in &files {
+        let output = Command::new(&binary).current_dir(root()).arg("run").arg(file).output().map_err(|e| e.to_string())?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() {
+            print!("{stdout}");
+            return Err(format!("regression {} fails again", file.display()));
+        }
+        println!("{}", stdout.lines().last().unwrap_or_default());
+    }
+    println!("{} regressions replayed", files.len());
+    Ok(())
+}
+
 /// Runs a scenario twice with one seed and compares the trace hashes.
 fn determinism(scenario: &str, seed: &str) -> Result<(), String> {
     let binary = build_sim()?;
@@ -191,6 +217,8 @@ fn test_all() -> Result<(), String> {
     )?;
     println!("==> scenarios, seeds {CI_SCENARIO_SEEDS}");
     scenarios(&["--seeds", CI_SCENARIO_SEEDS])?;
+    println!("==> regressions");
+    regressions()?;
     println!("==> fuzz, seeds {CI_FUZZ_SEEDS}");
     sim(&["fuzz", "--seeds", CI_FUZZ_SEEDS])?;
     py_consul()

@@ -193,7 +193,8 @@ impl RaftLog {
             meta.last_index > self.commit_index,
             "installing an old snapshot"
         );
-        if self.term_at(meta.last_index) == Some(meta.last_term) {
+        let agrees = self.term_at(meta.last_index) == Some(meta.last_term);
+        if agrees {
             let drop_count = (meta.last_index - self.snapshot.last_index) as usize;
             self.entries.drain(..drop_count);
         } else {
@@ -201,21 +202,25 @@ impl RaftLog {
         }
         self.commit_index = meta.last_index;
         self.applied_index = meta.last_index;
-        self.unpersisted_from = self.unpersisted_from.max(meta.last_index + 1);
-        self.persisted_index = self
-            .persisted_index
-            .max(meta.last_index)
-            .min(self.last_index_after(&meta));
+        let last_index = meta.last_index + self.entries.len() as u64;
+        // A kept suffix stays as written (or not yet written); a cleared log is rewritten
+        // from the snapshot on: nothing after it counts as handed out or durable any more.
+        if agrees {
+            self.unpersisted_from = self.unpersisted_from.max(meta.last_index + 1);
+            self.persisted_index = self.persisted_index.clamp(meta.last_index, last_index);
+        } else {
+            self.unpersisted_from = meta.last_index + 1;
+            self.persisted_index = meta.last_index;
+        }
         self.snapshot = meta;
     }
 
-    fn last_index_after(&self, meta: &SnapshotMeta) -> u64 {
-        meta.last_index + self.entries.len() as u64
-    }
 
-    /// The entries after the snapshot that are already durable (kept when storage compacts).
-    pub fn persisted_entries(&self) -> Vec<Entry> {
-        let high = self.persisted_index.min(self.last_index());
+    /// The entries after the snapshot already handed to storage: those the log file holds by
+    /// the time a snapshot action runs (actions run in order), and so those its compaction
+    /// must keep. Not only the confirmed ones: a write may be handed out and not yet reported.
+    pub fn handed_out_entries(&self) -> Vec<Entry> {
+        let high = (self.unpersisted_from - 1).min(self.last_index());
         if high < self.first_index() {
             return Vec::new();
         }

@@ -20,7 +20,7 @@ pub mod types;
 
 pub use membership_change::ConfigChange;
 pub use message::*;
-pub use options::RaftOptions;
+pub use options::{RaftBug, RaftOptions};
 pub use ready::{ReadState, Ready, SnapshotToSave};
 pub use state::{Raft, RaftError, RaftRestore, RaftStats, Role};
 pub use types::*;

@@ -27,6 +27,49 @@ pub struct RaftOptions {
     /// CheckQuorum: a leader that has not heard from a quorum within an election timeout
     /// steps down, and followers ignore vote requests while they hear from a leader.
     pub check_quorum: bool,
+    /// A classic bug planted on purpose, to prove that the tests and the simulator catch it.
+    /// Always `None` in the product.
+    pub planted_bug: Option<RaftBug>,
+}
+
+/// Classic Raft bugs (`shared/reference/raft-and-simulation.md`) that can be planted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RaftBug {
+    /// Figure 8: commit an entry of an earlier term by counting replicas.
+    CommitOldTermByCounting,
+    /// A stale AppendEntries truncates entries that do not conflict.
+    StaleAppendTruncates,
+    /// A vote is granted without checking that the candidate's log is up to date.
+    VoteIgnoresLog,
+    /// ReadIndex answers without confirming leadership with a quorum (stale reads).
+    ReadIndexSkipsQuorum,
+    /// Learners count towards the commit quorum.
+    QuorumCountsLearners,
+    /// AppendEntries of a lower term are accepted: a deposed leader still writes to followers.
+    AcceptStaleLeader,
+}
+
+impl RaftBug {
+    pub const ALL: [RaftBug; 6] = [
+        RaftBug::CommitOldTermByCounting,
+        RaftBug::StaleAppendTruncates,
+        RaftBug::VoteIgnoresLog,
+        RaftBug::ReadIndexSkipsQuorum,
+        RaftBug::QuorumCountsLearners,
+        RaftBug::AcceptStaleLeader,
+    ];
+
+    /// The name used on command lines (`--bug NAME`).
+    pub fn name(self) -> &'static str {
+        match self {
+            RaftBug::CommitOldTermByCounting => "commit-old-term",
+            RaftBug::StaleAppendTruncates => "stale-append-truncates",
+            RaftBug::VoteIgnoresLog => "vote-ignores-log",
+            RaftBug::ReadIndexSkipsQuorum => "read-index-skips-quorum",
+            RaftBug::QuorumCountsLearners => "quorum-counts-learners",
+            RaftBug::AcceptStaleLeader => "accept-stale-leader",
+        }
+    }
 }
 
 impl Default for RaftOptions {
@@ -44,6 +87,7 @@ impl Default for RaftOptions {
             learner_catch_up_entries: 16,
             pre_vote: true,
             check_quorum: true,
+            planted_bug: None,
         }
     }
 }

@@ -45,7 +45,8 @@ pub struct SnapshotToSave {
     pub snapshot: Snapshot,
     /// The hard state to write with it.
     pub hard_state: HardState,
-    /// Durable entries after the snapshot, kept when the log file is compacted.
+    /// Entries after the snapshot that earlier actions wrote, kept when the log file is
+    /// compacted.
     pub retained_entries: Vec<Entry>,
     /// True when the snapshot came from the leader: the state machine must be restored from it.
     pub restore: bool,

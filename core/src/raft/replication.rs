@@ -170,6 +170,11 @@ impl Raft {
     fn append_from_leader(&mut self, prev_log_index: u64, entries: Vec<Entry>) -> u64 {
         let last_new = prev_log_index + entries.len() as u64;
         let mut config_touched = false;
+        let stale_truncates = self.planted(super::options::RaftBug::StaleAppendTruncates);
+        if stale_truncates && !entries.is_empty() && self.log.last_index() > last_new {
+            self.log.truncate_from(last_new + 1); // the planted bug: cut what may agree
+            config_touched = true;
+        }
         for entry in entries {
             match self.log.term_at(entry.index) {
                 Some(term) if term == entry.term => continue,
@@ -299,8 +304,15 @@ impl Raft {
         }
         let mut matched = self.match_indexes();
         matched.insert(self.id.clone(), self.log.persisted_index());
-        let index = quorum::committed_index(&self.config.voters, &matched);
-        if index <= self.log.commit_index || self.log.term_at(index) != Some(self.term) {
+        let counted = if self.planted(super::options::RaftBug::QuorumCountsLearners) {
+            self.config.members().cloned().collect()
+        } else {
+            self.config.voters.clone()
+        };
+        let index = quorum::committed_index(&counted, &matched);
+        let own_term = self.log.term_at(index) == Some(self.term)
+            || self.planted(super::options::RaftBug::CommitOldTermByCounting);
+        if index <= self.log.commit_index || !own_term {
             return;
         }
         self.log.commit_index = index;

@@ -61,7 +61,7 @@ impl Raft {
             voted_for: self.voted_for.clone(),
             commit_index: self.log.commit_index,
         };
-        let retained_entries = self.log.persisted_entries();
+        let retained_entries = self.log.handed_out_entries();
         self.snapshot_to_save = Some(SnapshotToSave {
             snapshot,
             hard_state,

@@ -365,6 +365,11 @@ impl Raft {
         }
     }
 
+    /// Whether the test-only bug `bug` is planted.
+    pub(super) fn planted(&self, bug: super::options::RaftBug) -> bool {
+        self.options.planted_bug == Some(bug)
+    }
+
     pub(super) fn send(&mut self, to: NodeId, body: RaftBody) {
         debug_assert!(to != self.id);
         self.messages.push(RaftMessage {

@@ -74,7 +74,7 @@ impl Driver {
             tokio::select! {
                 biased;
                 _ = ticker.tick() => self.agent.tick(self.clock.now_ms()),
-                Some(envelope) = inbox.recv() => self.agent.handle_message(self.clock.now_ms(), envelope),
+                Some(envelope) = inbox.recv() => self.on_message(envelope),
                 Some(request) = requests.recv() => self.on_request(request),
             }
             self.drain_ready_events(&mut inbox, &mut requests);
@@ -99,6 +99,13 @@ impl Driver {
         let _ = running.send(false);
     }
 
+    fn on_message(&mut self, envelope: Envelope) {
+        if let Some(observer) = &self.observer {
+            observer.on_receive(self.agent.name(), &envelope.from_addr, envelope.msg.kind());
+        }
+        self.agent.handle_message(self.clock.now_ms(), envelope);
+    }
+
     fn on_request(&mut self, (request, reply): RequestEnvelope) {
         let id = self.next_request_id;
         self.next_request_id += 1;
@@ -113,9 +120,8 @@ impl Driver {
         requests: &mut mpsc::Receiver<RequestEnvelope>,
     ) {
         for _ in 0..EVENTS_PER_ROUND_MAX {
-            let now_ms = self.clock.now_ms();
             if let Ok(envelope) = inbox.try_recv() {
-                self.agent.handle_message(now_ms, envelope);
+                self.on_message(envelope);
             } else if let Ok(request) = requests.try_recv() {
                 self.on_request(request);
             } else {
@@ -143,6 +149,8 @@ impl Driver {
     fn execute_one(&mut self, action: Action) -> Option<Stop> {
         match action {
             Action::SaveSnapshot(save) => {
+                let retained = save.retained_entries.first().zip(save.retained_entries.last()).map(|(a, b)| (a.index, b.index));
+                tracing::debug!(target: "concord", "{}: storage: snapshot at {} (restore: {}), keeping entries {retained:?}", self.agent.name(), save.snapshot.meta.last_index, save.restore);
                 let result = self.storage.save_snapshot(
                     &save.snapshot,
                     &save.hard_state,
@@ -157,7 +165,12 @@ impl Driver {
                 hard_state,
                 entries,
             } => return self.persist(hard_state, entries),
-            Action::Send { to, envelope } => self.transport.send(&to, &envelope),
+            Action::Send { to, envelope } => {
+                if let Some(observer) = &self.observer {
+                    observer.on_send(self.agent.name(), &to, envelope.msg.kind());
+                }
+                self.transport.send(&to, &envelope)
+            }
             Action::Reply { request_id, result } => {
                 if let Some(reply) = self.replies.remove(&request_id) {
                     let _ = reply.send(result);
@@ -176,6 +189,9 @@ impl Driver {
     ) -> Option<Stop> {
         if self.bug == PlantedBug::VoteNotDurable && entries.is_empty() {
             return None; // the planted bug: a vote that never reaches the disk
+        }
+        if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
+            tracing::trace!(target: "concord", "{}: storage: persist entries {}..={}", self.agent.name(), first.index, last.index);
         }
         if let Err(e) = self.storage.persist(hard_state.as_ref(), &entries) {
             tracing::error!(target: "concord", "storage: write failed: {e}");

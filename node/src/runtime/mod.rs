@@ -21,6 +21,29 @@ pub enum PlantedBug {
     None,
     /// A vote (hard state without entries) is not made durable before the vote reply goes out.
     VoteNotDurable,
+    /// A bug planted in the Raft core.
+    Raft(concord_core::raft::RaftBug),
+}
+
+impl PlantedBug {
+    /// Every bug that can be planted, by its command-line name.
+    pub fn all() -> Vec<PlantedBug> {
+        let mut all = vec![PlantedBug::VoteNotDurable];
+        all.extend(concord_core::raft::RaftBug::ALL.into_iter().map(PlantedBug::Raft));
+        all
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PlantedBug::None => "none",
+            PlantedBug::VoteNotDurable => "vote-not-durable",
+            PlantedBug::Raft(bug) => bug.name(),
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<PlantedBug> {
+        PlantedBug::all().into_iter().find(|b| b.name() == name)
+    }
 }
 
 #[derive(Debug)]
@@ -57,6 +80,10 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, StartError> {
 /// Sees the agent after every round of the driver: the simulator's checkers. Must not block.
 pub trait Observer: Send + Sync + 'static {
     fn after_round(&self, agent: &mut Agent);
+    /// A message left for `to` (an address). The default ignores it.
+    fn on_send(&self, _node: &str, _to: &str, _kind: &str) {}
+    /// A message arrived from `from` (the sender's address). The default ignores it.
+    fn on_receive(&self, _node: &str, _from: &str, _kind: &str) {}
 }
 
 /// What the simulator changes about a node besides the world: its clock, planted bugs, and
@@ -79,7 +106,7 @@ impl Hooks {
 
 /// Starts a node on the given disk with the given hooks (the simulator's way in).
 pub async fn start_with(
-    config: NodeConfig,
+    mut config: NodeConfig,
     disk: Box<dyn Disk>,
     hooks: Hooks,
 ) -> Result<NodeHandle, StartError> {
@@ -88,6 +115,9 @@ pub async fn start_with(
         bug,
         observer,
     } = hooks;
+    if let PlantedBug::Raft(raft_bug) = bug {
+        config.agent.raft.planted_bug = Some(raft_bug);
+    }
     let (storage, recovered) = RaftStorage::recover(disk).map_err(StartError::Storage)?;
     if recovered.torn_tail_truncated_bytes > 0 {
         tracing::warn!(target: "concord", "storage: truncated a torn write of {} bytes at the end of the log", recovered.torn_tail_truncated_bytes);

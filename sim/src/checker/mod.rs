@@ -51,7 +51,27 @@ impl Checker {
     }
 }
 
+/// The end-of-run checks: safety violations seen along the way, acknowledged writes, and the
+/// linearizability of the history.
+pub fn final_checks(world: &crate::world::World) -> Result<(), String> {
+    let mut violations = world.checker.violations();
+    let history = world.recorder.history();
+    violations.extend(acked_writes::check(&history, &world.checker.applied()));
+    match violations.into_iter().next() {
+        Some(v) => Err(v),
+        None => Ok(()),
+    }
+}
+
 impl Observer for Checker {
+    fn on_send(&self, node: &str, to: &str, kind: &str) {
+        self.trace.record_message(node, to, kind, true);
+    }
+
+    fn on_receive(&self, node: &str, from: &str, kind: &str) {
+        self.trace.record_message(node, from, kind, false);
+    }
+
     fn after_round(&self, agent: &mut Agent) {
         let applied = agent.take_applied();
         let Some(raft) = agent.raft() else { return };

@@ -79,7 +79,7 @@ fn explain_stuck(out: &mut String, history: &[Operation], h: &KeyHistory, best: 
     if let Some((_, op)) = blocked.min_by_key(|(_, op)| op.invoke) {
         let _ = writeln!(
             out,
-            "  (and the rest, from {}, started after an operation above returned)",
+            "  (and the rest, from {}, started after one of these returned)",
             describe(history, op)
         );
     }
@@ -94,7 +94,10 @@ fn describe(history: &[Operation], op: &KeyOp) -> String {
             value,
             expect_modify_index,
             ..
-        } => format!(" {} if index {expect_modify_index}", show_value(Some(value))),
+        } => format!(
+            " {} if index {expect_modify_index}",
+            show_value(Some(value))
+        ),
         KvOp::Get { .. } | KvOp::Delete { .. } => String::new(),
     };
     let outcome = match &o.outcome {

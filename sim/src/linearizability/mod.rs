@@ -27,6 +27,8 @@ mod testkit;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_brute;
+#[cfg(test)]
 mod tests_random;
 #[cfg(test)]
 mod tests_stale;
@@ -46,9 +48,15 @@ pub enum Verdict {
     Linearizable,
     /// `key`'s operations have no linearization. `explanation` lists them, sorted by invoke,
     /// the longest linearizable prefix found, and why nothing can follow it.
-    NotLinearizable { key: String, explanation: String },
+    NotLinearizable {
+        key: String,
+        explanation: String,
+    },
     /// No answer for `key`: the search hit its bound, or the history is malformed.
-    Unknown { key: String, reason: String },
+    Unknown {
+        key: String,
+        reason: String,
+    },
 }
 
 /// Checks `history` with the default bound, `SEARCH_STATES_MAX` states per key.
@@ -86,3 +94,5 @@ pub fn check_bounded(history: &[Operation], states_max: usize) -> Verdict {
     }
     unknown.unwrap_or(Verdict::Linearizable)
 }
+#[cfg(test)]
+mod tests_tmpstats;

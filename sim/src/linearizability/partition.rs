@@ -142,10 +142,9 @@ fn action_of(h: &mut KeyHistory, operation: &Operation) -> Result<Option<Action>
             value: Some(h.intern(value)),
             index,
         },
-        (KvOp::Delete { .. }, KvOutcome::Ok | KvOutcome::Unknown) => Action::Write {
-            value: None,
-            index,
-        },
+        (KvOp::Delete { .. }, KvOutcome::Ok | KvOutcome::Unknown) => {
+            Action::Write { value: None, index }
+        }
         (
             KvOp::Cas {
                 value,

@@ -4,22 +4,35 @@
 //! outcome the client saw allows it, and backtracks otherwise. A (linearized set, model state)
 //! pair already explored is not explored again: whatever order led there, the rest of the
 //! search from it is the same. This is what Porcupine does, per key.
+//!
+//! One addition keeps operations with unknown outcome cheap. Left alone, each one pending is
+//! a choice at every step (now, later, never), and a few hundred of them blow the search up.
+//! But an unknown operation only needs to be placed immediately before a read or cas, the only
+//! operations that look at the state: if a linearization exists, removing from it every
+//! unknown operation not immediately followed by one of those leaves one (what followed each
+//! removed operation was a blind write, which erased its effect; everything else sees the
+//! same state as before). So after an unknown operation, only a read or cas may come next.
 
 use std::collections::HashSet;
 
 use super::bitset::Bitset;
 use super::model::{step, KeyState};
-use super::partition::{KeyHistory, RETURN_NEVER};
+use super::partition::{Action, KeyHistory, RETURN_NEVER};
 
 /// One linearized operation: its position in `KeyHistory::ops`, and the state after it.
 pub(crate) type Step = (usize, KeyState);
 
 pub(crate) enum SearchResult {
     Linearizable,
-    /// No linearization exists; `best` is the longest linearizable prefix found.
-    NotLinearizable { best: Vec<Step> },
+    /// No linearization exists; `best` is the longest linearizable prefix found that ends
+    /// with a completed operation.
+    NotLinearizable {
+        best: Vec<Step>,
+    },
     /// The search reached its bound of explored states without an answer.
-    Exhausted { explored: usize },
+    Exhausted {
+        explored: usize,
+    },
 }
 
 /// Searches for a linearization, exploring at most `states_max` states.
@@ -58,9 +71,9 @@ struct Search<'h> {
     /// The linearization being extended (a stack alongside the search's frames).
     path: Vec<Step>,
     best: Vec<Step>,
-    /// Lowe's cache. Hashed, not ordered: it is only probed, never iterated, so its order
-    /// cannot reach the output.
-    cache: HashSet<(Bitset, KeyState)>,
+    /// Lowe's cache, plus whether a read or cas must come next. Hashed, not ordered: it is
+    /// only probed, never iterated, so its order cannot reach the output.
+    cache: HashSet<(Bitset, KeyState, bool)>,
     /// Completed operations not linearized yet: the search succeeds when none is left, since
     /// operations with unknown outcome may never have taken effect.
     required_left: usize,
@@ -81,14 +94,18 @@ impl<'h> Search<'h> {
     /// Linearizes `op` next, leading to `state`; false (and nothing done) if that node was
     /// explored already.
     fn apply(&mut self, op: usize, state: KeyState) -> bool {
+        let required = self.h.ops[op].required;
         self.linearized.insert(op);
-        if !self.cache.insert((self.linearized.clone(), state)) {
+        if !self
+            .cache
+            .insert((self.linearized.clone(), state, !required))
+        {
             self.linearized.remove(op);
             return false;
         }
         self.path.push((op, state));
-        self.required_left -= usize::from(self.h.ops[op].required);
-        if self.path.len() > self.best.len() {
+        self.required_left -= usize::from(required);
+        if required && self.path.len() > self.best.len() {
             self.best.clone_from(&self.path);
         }
         true
@@ -105,8 +122,13 @@ impl<'h> Search<'h> {
     /// The legal (operation, next state) moves from `state`, the earliest-invoked to be
     /// tried first (popped last from the returned list).
     fn moves(&self, state: KeyState) -> Vec<Step> {
+        let ops = &self.h.ops;
+        let owed = self.path.last().is_some_and(|(op, _)| !ops[*op].required);
         let mut moves = Vec::new();
         for op in enabled(self.h, &self.linearized).into_iter().rev() {
+            if owed && matches!(ops[op].action, Action::Write { .. }) {
+                continue;
+            }
             let Ok(next) = step(state, self.h.ops[op].action, self.h.track_index) else {
                 continue;
             };

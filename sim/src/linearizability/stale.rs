@@ -74,7 +74,9 @@ fn written(history: &[Operation]) -> Written<'_> {
         };
         // Unknown index: anywhere in the log, so it neither raises nor lowers anything.
         let (low, high) = index.map_or((0, u64::MAX), |i| (i, i));
-        let bounds = written.entry((op.op.key(), value)).or_insert(Bounds { low, high });
+        let bounds = written
+            .entry((op.op.key(), value))
+            .or_insert(Bounds { low, high });
         bounds.low = bounds.low.min(low);
         bounds.high = bounds.high.max(high);
     }
@@ -96,7 +98,9 @@ fn check_client_key(
     let mut returned = by_return.iter().peekable();
     for (id, op, bounds) in reads.iter() {
         // Strictly before: a return and an invoke in the same millisecond are unordered.
-        while let Some((seen_id, _, seen)) = returned.next_if(|(_, r, _)| r.return_ms < op.invoke_ms) {
+        while let Some((seen_id, _, seen)) =
+            returned.next_if(|(_, r, _)| r.return_ms < op.invoke_ms)
+        {
             if floor.is_none_or(|(low, _)| seen.low > low) {
                 floor = Some((seen.low, *seen_id));
             }

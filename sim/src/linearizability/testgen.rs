@@ -26,6 +26,8 @@ pub(super) struct Shape {
     pub unknown_percent: u64,
     /// Whether each operation starts after the previous one returned (no concurrency).
     pub sequential: bool,
+    /// Whether clients also use cas (which makes the model track ModifyIndex).
+    pub cas: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,8 +72,16 @@ fn plan(rng: &mut Rng, shape: Shape) -> Vec<Planned> {
             false => free[client],
         };
         let invoke = start + rng.below(THINK_MS_MAX);
-        let kind = [Kind::Put, Kind::Put, Kind::Get, Kind::Get, Kind::Delete, Kind::Cas]
-            [rng.below(6) as usize];
+        let kinds = [
+            Kind::Put,
+            Kind::Put,
+            Kind::Get,
+            Kind::Get,
+            Kind::Delete,
+            Kind::Cas,
+        ];
+        let kinds = &kinds[..kinds.len() - usize::from(!shape.cas)];
+        let kind = kinds[rng.below(kinds.len() as u64) as usize];
         let fate = match rng.below(100) {
             p if p < shape.unknown_percent => Fate::TimesOut {
                 applied: rng.percent(50),
@@ -89,7 +99,15 @@ fn plan(rng: &mut Rng, shape: Shape) -> Vec<Planned> {
         free[client] = ret;
         let key = format!("k{}", rng.below(shape.keys));
         let client = client as u64;
-        planned.push(Planned { client, kind, key, invoke, effect_at, ret, fate });
+        planned.push(Planned {
+            client,
+            kind,
+            key,
+            invoke,
+            effect_at,
+            ret,
+            fate,
+        });
     }
     planned
 }
@@ -109,12 +127,28 @@ fn settle(rng: &mut Rng, planned: &[Planned]) -> Vec<Operation> {
         let (op, observed, applies) = match p.kind {
             Kind::Put => (KvOp::Put { key, value }, None, true),
             Kind::Delete => (KvOp::Delete { key }, None, true),
-            Kind::Get => (KvOp::Get { key }, register.get(&p.key).map(|e| e.0.clone()), false),
+            Kind::Get => (
+                KvOp::Get { key },
+                register.get(&p.key).map(|e| e.0.clone()),
+                false,
+            ),
             Kind::Cas => {
                 // Half the time the client knows the current index, so some cas apply.
-                let expect = if rng.percent(50) { current } else { rng.below(last_index + 1) };
+                let expect = if rng.percent(50) {
+                    current
+                } else {
+                    rng.below(last_index + 1)
+                };
                 let expect_modify_index = expect;
-                (KvOp::Cas { key, value, expect_modify_index }, None, current == expect)
+                (
+                    KvOp::Cas {
+                        key,
+                        value,
+                        expect_modify_index,
+                    },
+                    None,
+                    current == expect,
+                )
             }
         };
         let takes_effect = matches!(p.fate, Fate::Completes | Fate::TimesOut { applied: true });
@@ -145,26 +179,29 @@ fn settle(rng: &mut Rng, planned: &[Planned]) -> Vec<Operation> {
 /// where w2 started after a completed put w returned, now sees w's value (values are unique,
 /// so only w wrote it, and w2 lies between w and the read). Returns the history and the key.
 pub(super) fn corrupt_one_read(history: &[Operation]) -> Option<(Vec<Operation>, String)> {
-    let completed_write = |o: &Operation| {
-        !matches!(o.op, KvOp::Get { .. }) && o.outcome == KvOutcome::Ok
-    };
+    let completed_write =
+        |o: &Operation| !matches!(o.op, KvOp::Get { .. }) && o.outcome == KvOutcome::Ok;
     for (r, read) in history.iter().enumerate() {
         let (KvOp::Get { key }, KvOutcome::Value(seen)) = (&read.op, &read.outcome) else {
             continue;
         };
         let same_key = |o: &&Operation| o.op.key() == key;
-        let later = history.iter().filter(same_key).filter(|w2| {
-            completed_write(w2) && w2.return_ms < read.invoke_ms
-        });
+        let later = history
+            .iter()
+            .filter(same_key)
+            .filter(|w2| completed_write(w2) && w2.return_ms < read.invoke_ms);
         for w2 in later {
-            let earlier = history.iter().filter(same_key).find_map(|w| match (&w.op, &w.outcome) {
-                (KvOp::Put { value, .. }, KvOutcome::Ok)
-                    if w.return_ms < w2.invoke_ms && seen.as_ref() != Some(value) =>
-                {
-                    Some(value.clone())
-                }
-                _ => None,
-            });
+            let earlier = history
+                .iter()
+                .filter(same_key)
+                .find_map(|w| match (&w.op, &w.outcome) {
+                    (KvOp::Put { value, .. }, KvOutcome::Ok)
+                        if w.return_ms < w2.invoke_ms && seen.as_ref() != Some(value) =>
+                    {
+                        Some(value.clone())
+                    }
+                    _ => None,
+                });
             if let Some(value) = earlier {
                 let mut corrupted = history.to_vec();
                 corrupted[r].outcome = KvOutcome::Value(Some(value));

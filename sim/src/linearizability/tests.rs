@@ -197,7 +197,10 @@ fn malformed_operations_give_unknown() {
     let get_ok = Operation::new(1, KvOp::Get { key: "k".into() }, KvOutcome::Ok, 0, 1);
     let backwards = put(1, "j", "a", 10, 5);
     for history in [[get_ok], [backwards]] {
-        assert!(matches!(check(&history), Verdict::Unknown { .. }), "{history:?}");
+        assert!(
+            matches!(check(&history), Verdict::Unknown { .. }),
+            "{history:?}"
+        );
     }
 }
 
@@ -218,7 +221,10 @@ fn explanation_lists_the_operations_and_the_prefix() {
         "Longest linearizable prefix found: 2 operations",
         "the key is not what it read",
     ] {
-        assert!(explanation.contains(needed), "missing {needed:?} in:\n{explanation}");
+        assert!(
+            explanation.contains(needed),
+            "missing {needed:?} in:\n{explanation}"
+        );
     }
 }
 

@@ -44,6 +44,7 @@ async fn check_once(world: &mut World, words: &[&str]) -> Result<(), String> {
         ["value", name, key, value, mode @ ..] => {
             expect_value(world, name, key, value, mode.first()).await
         }
+        ["write"] => expect_write(world).await,
         ["members", name, wanted @ ..] => expect_members(world, name, wanted).await,
         ["peers", name, wanted @ ..] => expect_peers(world, name, wanted).await,
         _ => Err(format!("unknown expectation: {}", words.join(" "))),
@@ -144,6 +145,19 @@ async fn expect_value(
         Ok(other) => Err(format!("unexpected answer {other:?}")),
         Err(e) => Err(format!("get {key} on {name}: {e}")),
     }
+}
+
+/// Some running server takes a write (the liveness check).
+async fn expect_write(world: &mut World) -> Result<(), String> {
+    let mut last_error = "no server is running".to_string();
+    for server in world.servers_up() {
+        let command = KvCommand::Set { key: "liveness".into(), value: b"ok".to_vec(), flags: 0 };
+        match world.request(&server, Request::KvWrite { command }).await {
+            Ok(_) => return Ok(()),
+            Err(e) => last_error = format!("{server}: {e}"),
+        }
+    }
+    Err(format!("no write committed: {last_error}"))
 }
 
 /// `NODE=STATUS/TYPE` for each node that must be listed so.

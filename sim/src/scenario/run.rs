@@ -19,6 +19,8 @@ pub struct Failure {
 pub struct Runner<'a> {
     pub world: &'a mut World,
     pub vars: BTreeMap<String, String>,
+    /// Client load running in the background (`load-start` .. `load-wait`).
+    pub load: Option<crate::load::Load>,
 }
 
 /// Runs every line; stops at the first failed expectation or safety violation.
@@ -28,10 +30,7 @@ pub async fn run_scenario(world: &mut World, text: &str) -> Result<(), Failure> 
         text: String::new(),
         reason,
     })?;
-    let mut runner = Runner {
-        world,
-        vars: BTreeMap::new(),
-    };
+    let mut runner = Runner { world, vars: BTreeMap::new(), load: None };
     for line in lines {
         let fail = |reason: String| Failure {
             line: line.number,
@@ -74,6 +73,11 @@ impl Runner<'_> {
         let w: Vec<&str> = words.iter().map(|s| s.as_str()).collect();
         match w.as_slice() {
             ["start", name, flags @ ..] => self.world.start(name, node_spec(flags)?).await,
+            ["try-join", name, target] => {
+                // Fuzz schedules join while faults last: a join that fails is part of the run.
+                let addr = format!("{}:8301", self.world.node(target).ip);
+                let _ = self.world.request(name, Request::Join { addr }).await;
+            }
             ["join", name, target] => {
                 let addr = format!("{}:8301", self.world.node(target).ip);
                 self.world
@@ -104,10 +108,44 @@ impl Runner<'_> {
                 self.vars.insert(var.to_string(), value.to_string());
             }
             ["kv", "put", name, key, value] => self.kv_put(name, key, value).await?,
+            ["clog", name] => self.world.clog(name),
+            ["unclog", name] => self.world.unclog(name),
+            ["network", settings @ ..] => self.network(settings)?,
+            ["load-start", settings @ ..] => {
+                let clients = setting(settings, "clients")?.unwrap_or(3);
+                let ops = setting(settings, "ops")?.unwrap_or(10);
+                let load = self.world.start_load(clients, ops);
+                self.load = Some(load);
+            }
+            ["load-wait"] => {
+                if let Some(load) = self.load.take() {
+                    load.wait().await;
+                }
+            }
+            ["transfer-leader", target @ ..] => self.transfer_leader(target.first().copied()).await,
+            ["revive"] => self.world.revive_all().await,
+            ["check"] => crate::checker::final_checks(self.world)?,
             ["expect", rest @ ..] => expect::run(self.world, rest).await?,
             _ => return Err(format!("unknown command: {}", words.join(" "))),
         }
         Ok(())
+    }
+
+    fn network(&mut self, settings: &[&str]) -> Result<(), String> {
+        let loss_percent = setting(settings, "loss%")?.unwrap_or(0);
+        let latency = settings.iter().find_map(|s| s.strip_prefix("latency=")).unwrap_or("1..5");
+        let (low, high) = latency.split_once("..").ok_or(format!("bad latency {latency} (use LOW..HIGH ms)"))?;
+        let low: u64 = low.parse().map_err(|_| format!("bad latency {latency}"))?;
+        let high: u64 = high.parse().map_err(|_| format!("bad latency {latency}"))?;
+        self.world.set_network(loss_percent as f64 / 100.0, (low, high));
+        Ok(())
+    }
+
+    /// Asks the cluster (through any running server) to hand leadership to `target` (or any).
+    async fn transfer_leader(&mut self, target: Option<&str>) {
+        let Some(server) = self.world.servers_up().first().cloned() else { return };
+        let request = Request::RaftTransferLeader { target: target.map(String::from) };
+        let _ = self.world.request(&server, request).await;
     }
 
     async fn kv_put(&mut self, name: &str, key: &str, value: &str) -> Result<(), String> {
@@ -178,6 +216,15 @@ fn node_spec(flags: &[&str]) -> Result<NodeSpec, String> {
         i += 1;
     }
     Ok(spec)
+}
+
+/// The number in `key=N` among `settings`, if given.
+fn setting(settings: &[&str], key: &str) -> Result<Option<u64>, String> {
+    let prefix = format!("{key}=");
+    match settings.iter().find_map(|s| s.strip_prefix(prefix.as_str())) {
+        Some(v) => v.parse().map(Some).map_err(|_| format!("bad {key}={v}")),
+        None => Ok(None),
+    }
 }
 
 fn split_groups(words: &[&str]) -> Vec<Vec<String>> {

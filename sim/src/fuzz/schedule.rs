@@ -1,0 +1,250 @@
+//! A fuzz schedule is a scenario generated from the seed: the cluster, a safety phase of random
+//! faults under client load, then a liveness phase. Being a scenario, it can be shrunk line by
+//! line and saved as a file that replays it.
+
+use concord_core::rng::Rng;
+use std::collections::BTreeSet;
+
+/// Fault steps in the safety phase.
+pub const SAFETY_STEPS_MIN: u64 = 8;
+pub const SAFETY_STEPS_MAX: u64 = 20;
+/// Marks the lines the shrinker may remove.
+pub const SAFETY_BEGIN: &str = "# safety phase";
+pub const SAFETY_END: &str = "# liveness phase";
+
+struct Generator {
+    rng: Rng,
+    servers: Vec<String>,
+    down: BTreeSet<String>,
+    left: BTreeSet<String>,
+    lines: Vec<String>,
+    added: u64,
+}
+
+/// The schedule for `seed`, as scenario text.
+pub fn generate(seed: u64) -> String {
+    let mut rng = Rng::new(seed ^ 0x5c4e_d01e);
+    let count = if rng.chance(1, 2) { 3 } else { 5 };
+    let servers: Vec<String> = (1..=count).map(|i| format!("s{i}")).collect();
+    let mut g = Generator { rng, servers, down: BTreeSet::new(), left: BTreeSet::new(), lines: Vec::new(), added: 0 };
+    g.line(format!("# fuzz schedule for seed {seed}"));
+    g.setup(count);
+    g.line(SAFETY_BEGIN.to_string());
+    for _ in 0..g.rng.range(SAFETY_STEPS_MIN, SAFETY_STEPS_MAX + 1) {
+        g.step();
+    }
+    g.line(SAFETY_END.to_string());
+    g.liveness();
+    g.lines.join("\n") + "\n"
+}
+
+impl Generator {
+    fn line(&mut self, line: String) {
+        self.lines.push(line);
+    }
+
+    fn pick(&mut self) -> String {
+        self.servers[self.rng.range(0, self.servers.len() as u64) as usize].clone()
+    }
+
+    fn up(&self) -> Vec<String> {
+        self.servers.iter().filter(|s| !self.down.contains(*s)).cloned().collect()
+    }
+
+    fn setup(&mut self, count: usize) {
+        for s in self.servers.clone() {
+            self.line(format!("start {s} -server -bootstrap-expect {count}"));
+        }
+        self.line("start c1".into());
+        for s in self.servers.clone().iter().skip(1).chain(["c1".to_string()].iter()) {
+            self.line(format!("try-join {s} s1"));
+        }
+        self.line("expect leader within 20s".into());
+        self.line("expect write within 10s".into());
+    }
+
+    /// One step: client load in the background, one or two faults, some time.
+    fn step(&mut self) {
+        let ops = self.rng.range(3, 10);
+        self.line(format!("load-start clients=3 ops={ops}"));
+        for _ in 0..self.rng.range(1, 3) {
+            self.fault();
+        }
+        let wait_ms = self.rng.range(100, 2500);
+        self.line(format!("wait {wait_ms}ms"));
+        self.line("load-wait".into());
+    }
+
+    fn fault(&mut self) {
+        match self.rng.range(0, 20) {
+            0..=2 => self.partition_halves(),
+            3 => self.isolate(),
+            4 => self.bridge(),
+            5 => self.ring(),
+            6 => self.one_way(),
+            7 => self.swizzle(),
+            8..=9 => self.kill_or_restart(),
+            10 => self.pause(),
+            11 => self.network(),
+            12 => self.leave_or_rejoin(),
+            13 => self.add_server(),
+            14 => self.line("transfer-leader".into()),
+            _ => self.line("heal".into()),
+        }
+    }
+
+    fn shuffled(&mut self) -> Vec<String> {
+        let mut all = self.servers.clone();
+        for i in (1..all.len()).rev() {
+            all.swap(i, self.rng.range(0, i as u64 + 1) as usize);
+        }
+        all
+    }
+
+    fn partition_halves(&mut self) {
+        let all = self.shuffled();
+        let split = self.rng.range(1, all.len() as u64) as usize;
+        self.line(format!("partition {} | {}", all[..split].join(" "), all[split..].join(" ")));
+    }
+
+    fn isolate(&mut self) {
+        let victim = self.pick();
+        self.line(format!("isolate {victim}"));
+    }
+
+    /// Two sides that cannot talk, and one bridge node that talks to both.
+    fn bridge(&mut self) {
+        let all = self.shuffled();
+        if all.len() < 3 {
+            return;
+        }
+        let (bridge, rest) = all.split_first().expect("at least three");
+        let split = self.rng.range(1, rest.len() as u64) as usize;
+        self.line(format!("# bridge {bridge}"));
+        for a in &rest[..split] {
+            for b in &rest[split..] {
+                self.line(format!("cut {a} {b}"));
+                self.line(format!("cut {b} {a}"));
+            }
+        }
+    }
+
+    /// Each server talks only to its two neighbours on a ring.
+    fn ring(&mut self) {
+        let ring = self.shuffled();
+        let n = ring.len();
+        if n < 4 {
+            return self.bridge();
+        }
+        self.line("# ring".into());
+        for i in 0..n {
+            for j in 0..n {
+                let neighbours = (i + 1) % n == j || (j + 1) % n == i;
+                if i != j && !neighbours {
+                    self.line(format!("cut {} {}", ring[i], ring[j]));
+                }
+            }
+        }
+    }
+
+    fn one_way(&mut self) {
+        let (a, b) = (self.pick(), self.pick());
+        if a != b {
+            self.line(format!("cut {a} {b}"));
+        }
+    }
+
+    /// Clog nodes one by one, then unclog them in another order (FoundationDB's swizzle).
+    fn swizzle(&mut self) {
+        let order = self.shuffled();
+        let count = self.rng.range(1, order.len() as u64 + 1) as usize;
+        for name in &order[..count] {
+            self.line(format!("clog {name}"));
+            let wait_ms = self.rng.range(50, 400);
+            self.line(format!("wait {wait_ms}ms"));
+        }
+        let mut unclog: Vec<String> = order[..count].to_vec();
+        for i in (1..unclog.len()).rev() {
+            unclog.swap(i, self.rng.range(0, i as u64 + 1) as usize);
+        }
+        for name in unclog {
+            self.line(format!("unclog {name}"));
+            let wait_ms = self.rng.range(50, 400);
+            self.line(format!("wait {wait_ms}ms"));
+        }
+    }
+
+    fn kill_or_restart(&mut self) {
+        let victim = self.pick();
+        if self.left.contains(&victim) {
+            return;
+        }
+        if self.down.remove(&victim) {
+            self.line(format!("restart {victim}"));
+        } else {
+            self.down.insert(victim.clone());
+            self.line(format!("kill {victim}"));
+        }
+    }
+
+    /// A pause longer than the election timeout (a GC pause, a stopped VM).
+    fn pause(&mut self) {
+        let victim = self.pick();
+        if self.down.contains(&victim) {
+            return;
+        }
+        self.line(format!("pause {victim}"));
+        let pause_ms = self.rng.range(300, 3000);
+        self.line(format!("wait {pause_ms}ms"));
+        self.line(format!("resume {victim}"));
+    }
+
+    fn network(&mut self) {
+        let loss_percent = self.rng.range(0, 15);
+        let latency_ms = if self.rng.chance(1, 4) { (100, 600) } else { (1, self.rng.range(2, 50)) };
+        self.line(format!("network loss%={loss_percent} latency={}..{}", latency_ms.0, latency_ms.1));
+    }
+
+    /// A server leaves gracefully (and is removed from the voters); later it comes back.
+    fn leave_or_rejoin(&mut self) {
+        let up = self.up();
+        if let Some(name) = self.left.iter().next().cloned() {
+            self.left.remove(&name);
+            self.down.remove(&name);
+            self.line(format!("restart {name}"));
+            self.line(format!("try-join {name} {}", up[0]));
+        } else if up.len() > 2 {
+            let name = up[self.rng.range(0, up.len() as u64) as usize].clone();
+            self.left.insert(name.clone());
+            self.down.insert(name.clone());
+            self.line(format!("leave {name}"));
+        }
+    }
+
+    /// A new server joins the cluster during the faults: it enters as a non-voter.
+    fn add_server(&mut self) {
+        if self.added >= 2 {
+            return;
+        }
+        self.added += 1;
+        let name = format!("n{}", self.added);
+        self.line(format!("start {name} -server"));
+        self.line(format!("try-join {name} s1"));
+        self.servers.push(name);
+    }
+
+    fn liveness(&mut self) {
+        for line in ["heal", "network loss%=0 latency=1..5", "revive"] {
+            self.line(line.into());
+        }
+        // Anyone whose join failed during the faults joins now.
+        for name in self.servers.clone().into_iter().skip(1).chain(["c1".to_string()]) {
+            self.line(format!("try-join {name} s1"));
+        }
+        self.line("expect leader within 15s".into());
+        self.line("expect write within 15s".into());
+        self.line("load-start clients=2 ops=5".into());
+        self.line("load-wait".into());
+        self.line("check".into());
+    }
+}
