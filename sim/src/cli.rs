@@ -20,7 +20,9 @@ pub fn main() -> i32 {
         Some("fuzz") => fuzz_cmd(&args[1..]),
         Some("bugs") => bugs_cmd(&args[1..]),
         Some("schedule") => {
-            let seed = flag(&args, "--seed").and_then(|s| s.parse().ok()).unwrap_or(0);
+            let seed = flag(&args, "--seed")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
             print!("{}", schedule::generate(seed));
             0
         }
@@ -33,18 +35,25 @@ pub fn main() -> i32 {
 
 fn init_logging() {
     if std::env::var_os("CONCORD_SIM_LOG").is_some() {
-        let _ = tracing_subscriber::fmt().with_env_filter(std::env::var("CONCORD_SIM_LOG").unwrap_or_default()).try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(std::env::var("CONCORD_SIM_LOG").unwrap_or_default())
+            .try_init();
     }
 }
 
 fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 /// A `# key: value` header line of a scenario file.
 fn header(text: &str, key: &str) -> Option<String> {
     let prefix = format!("# {key}:");
-    text.lines().find_map(|l| l.strip_prefix(prefix.as_str())).map(|v| v.trim().to_string())
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .map(|v| v.trim().to_string())
 }
 
 fn parse_bug(name: Option<String>) -> Result<PlantedBug, String> {
@@ -58,9 +67,15 @@ fn parse_bug(name: Option<String>) -> Result<PlantedBug, String> {
 }
 
 fn default_seed() -> u64 {
-    std::env::var("MADSIM_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
-    })
+    std::env::var("MADSIM_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        })
 }
 
 fn run(args: &[String]) -> i32 {
@@ -75,7 +90,10 @@ fn run(args: &[String]) -> i32 {
             return 2;
         }
     };
-    let seed = flag(args, "--seed").or_else(|| header(&text, "seed")).and_then(|s| s.parse().ok()).unwrap_or_else(default_seed);
+    let seed = flag(args, "--seed")
+        .or_else(|| header(&text, "seed"))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(default_seed);
     let bug = match parse_bug(flag(args, "--bug").or_else(|| header(&text, "bug"))) {
         Ok(bug) => bug,
         Err(e) => {
@@ -85,7 +103,9 @@ fn run(args: &[String]) -> i32 {
     };
     println!("seed={seed} scenario={path} bug={}", bug.name());
     let outcome = run_seed(seed, bug, move |mut world| async move {
-        let result = run_scenario(&mut world, &text).await.map_err(|f| format!("line {}: {}\n  {}", f.line, f.text, f.reason));
+        let result = run_scenario(&mut world, &text)
+            .await
+            .map_err(|f| format!("line {}: {}\n  {}", f.line, f.text, f.reason));
         (world, result)
     });
     if let Some(failure) = &outcome.failure {
@@ -122,11 +142,19 @@ fn fuzz_cmd(args: &[String]) -> i32 {
             return 2;
         }
     };
-    let jobs: u64 = flag(args, "--jobs").and_then(|j| j.parse().ok()).unwrap_or(1).max(1);
+    let jobs: u64 = flag(args, "--jobs")
+        .and_then(|j| j.parse().ok())
+        .unwrap_or(1)
+        .max(1);
     if jobs > 1 {
         return fuzz_jobs(args, shard, jobs);
     }
-    println!("fuzz seeds={start}..{end} shard={}/{} bug={}", shard.0, shard.1, bug.name());
+    println!(
+        "fuzz seeds={start}..{end} shard={}/{} bug={}",
+        shard.0,
+        shard.1,
+        bug.name()
+    );
     let options = FuzzOptions {
         start,
         end,
@@ -147,11 +175,22 @@ fn fuzz_jobs(args: &[String], shard: (u64, u64), jobs: u64) -> i32 {
         let child_shard = format!("{}/{}", shard.0 + k * shard.1, shard.1 * jobs);
         let mut child_args: Vec<String> = strip_flags(args, &["--jobs", "--shard"]);
         child_args.extend(["--shard".into(), child_shard]);
-        let child = Command::new(&exe).arg("fuzz").args(&child_args).stdout(Stdio::inherit()).spawn();
+        let child = Command::new(&exe)
+            .arg("fuzz")
+            .args(&child_args)
+            .stdout(Stdio::inherit())
+            .spawn();
         children.push(child.expect("spawn a fuzz job"));
     }
-    let failed = children.into_iter().filter_map(|mut c| c.wait().ok()).filter(|status| !status.success()).count();
-    println!("fuzz jobs done: jobs={jobs} failed_jobs={failed} wall={:.1}s", wall.elapsed().as_secs_f64());
+    let failed = children
+        .into_iter()
+        .filter_map(|mut c| c.wait().ok())
+        .filter(|status| !status.success())
+        .count();
+    println!(
+        "fuzz jobs done: jobs={jobs} failed_jobs={failed} wall={:.1}s",
+        wall.elapsed().as_secs_f64()
+    );
     i32::from(failed > 0)
 }
 
@@ -172,7 +211,9 @@ fn strip_flags(args: &[String], flags: &[&str]) -> Vec<String> {
 
 /// For each planted bug: how many seeds the fuzzer needs to catch it (at most the range).
 fn bugs_cmd(args: &[String]) -> i32 {
-    let (start, end) = flag(args, "--seeds").and_then(|s| parse_range(&s)).unwrap_or((0, 1000));
+    let (start, end) = flag(args, "--seeds")
+        .and_then(|s| parse_range(&s))
+        .unwrap_or((0, 1000));
     let mut missed = 0;
     println!("planted bug                  seeds to catch  first failure");
     for bug in PlantedBug::all() {
@@ -184,11 +225,20 @@ fn bugs_cmd(args: &[String]) -> i32 {
         match caught {
             Some((seed, failure)) => {
                 let first: String = failure.chars().take(90).collect();
-                println!("{:<28} {:>14}  seed {seed} ({:.1}s): {first}", bug.name(), seed - start + 1, wall.elapsed().as_secs_f64());
+                println!(
+                    "{:<28} {:>14}  seed {seed} ({:.1}s): {first}",
+                    bug.name(),
+                    seed - start + 1,
+                    wall.elapsed().as_secs_f64()
+                );
             }
             None => {
                 missed += 1;
-                println!("{:<28} {:>14}  not caught in {start}..{end}", bug.name(), "-");
+                println!(
+                    "{:<28} {:>14}  not caught in {start}..{end}",
+                    bug.name(),
+                    "-"
+                );
             }
         }
     }

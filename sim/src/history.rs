@@ -35,12 +35,18 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new(trace: Arc<Trace>) -> Recorder {
-        Recorder { history: Arc::default(), trace, origin: madsim::time::Instant::now() }
+        Recorder {
+            history: Arc::default(),
+            trace,
+            origin: madsim::time::Instant::now(),
+        }
     }
 
     /// Simulated milliseconds since the world began.
     pub fn now_ms(&self) -> u64 {
-        madsim::time::Instant::now().duration_since(self.origin).as_millis() as u64
+        madsim::time::Instant::now()
+            .duration_since(self.origin)
+            .as_millis() as u64
     }
 
     pub fn history(&self) -> History {
@@ -48,7 +54,13 @@ impl Recorder {
     }
 
     /// Sends `request` to `node`'s agent (as its local HTTP API would) and records it.
-    pub async fn call(&self, client: u64, node: &str, handle: Option<NodeHandle>, request: Request) -> ApiResult {
+    pub async fn call(
+        &self,
+        client: u64,
+        node: &str,
+        handle: Option<NodeHandle>,
+        request: Request,
+    ) -> ApiResult {
         let invoke_ms = self.now_ms();
         let result = match handle {
             None => Err(ApiError::Unavailable(format!("{node} is down"))),
@@ -65,9 +77,23 @@ impl Recorder {
             Ok(r) => format!("{r:?}").chars().take(120).collect::<String>(),
             Err(e) => format!("error: {e}"),
         };
-        self.trace.record(&format!("{invoke_ms}..{return_ms} c{client} {node} {} -> {summary}", request.kind()));
-        let op = Operation { client, node: node.to_string(), request, result: result.clone(), invoke_ms, return_ms };
-        self.history.lock().expect("history lock").operations.push(op);
+        self.trace.record(&format!(
+            "{invoke_ms}..{return_ms} c{client} {node} {} -> {summary}",
+            request.kind()
+        ));
+        let op = Operation {
+            client,
+            node: node.to_string(),
+            request,
+            result: result.clone(),
+            invoke_ms,
+            return_ms,
+        };
+        self.history
+            .lock()
+            .expect("history lock")
+            .operations
+            .push(op);
         result
     }
 }

@@ -7,6 +7,7 @@ pub mod checker;
 pub mod fuzz;
 #[cfg(madsim)]
 pub mod history;
+pub mod linearizability;
 #[cfg(madsim)]
 pub mod load;
 #[cfg(madsim)]
@@ -19,4 +20,3 @@ pub mod timeline;
 pub mod trace;
 #[cfg(madsim)]
 pub mod world;
-pub mod linearizability;

@@ -32,13 +32,22 @@ impl Load {
 impl World {
     /// Starts `clients` clients doing `ops` operations each, in the background.
     pub fn start_load(&mut self, clients: u64, ops: u64) -> Load {
-        let targets: Vec<(String, Slot)> = self.nodes.values().map(|n| (n.name.clone(), n.handle.clone())).collect();
+        let targets: Vec<(String, Slot)> = self
+            .nodes
+            .values()
+            .map(|n| (n.name.clone(), n.handle.clone()))
+            .collect();
         let mut load = Load::default();
         for _ in 0..clients {
             self.next_client += 1;
-            let client = Client { id: self.next_client, rng: Rng::new(self.rng.next_u64()), recorder: self.recorder.clone() };
+            let client = Client {
+                id: self.next_client,
+                rng: Rng::new(self.rng.next_u64()),
+                recorder: self.recorder.clone(),
+            };
             let targets = targets.clone();
-            load.tasks.push(madsim::task::spawn(client.run(targets, ops)));
+            load.tasks
+                .push(madsim::task::spawn(client.run(targets, ops)));
         }
         load
     }
@@ -67,11 +76,25 @@ impl Client {
         match self.rng.range(0, 20) {
             0..=8 => {
                 let value = format!("c{}-{op}", self.id).into_bytes();
-                Request::KvWrite { command: KvCommand::Set { key, value, flags: 0 } }
+                Request::KvWrite {
+                    command: KvCommand::Set {
+                        key,
+                        value,
+                        flags: 0,
+                    },
+                }
             }
-            9 => Request::KvWrite { command: KvCommand::Delete { key } },
-            10..=17 => Request::KvGet { key, consistency: Consistency::Consistent },
-            _ => Request::KvGet { key, consistency: Consistency::Stale },
+            9 => Request::KvWrite {
+                command: KvCommand::Delete { key },
+            },
+            10..=17 => Request::KvGet {
+                key,
+                consistency: Consistency::Consistent,
+            },
+            _ => Request::KvGet {
+                key,
+                consistency: Consistency::Stale,
+            },
         }
     }
 }

@@ -39,40 +39,84 @@ where
 {
     let wall_start = Instant::now();
     let run = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        let mut runtime = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+        let mut runtime =
+            madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
         runtime.set_time_limit(RUN_SIM_TIME_MAX);
         runtime.block_on(async move {
             let world = World::new(seed, bug);
             let (world, result) = body(world).await;
             let (hash, events) = world.trace.summary();
-            let html = if timeline { render_timeline(&world, seed, result.as_ref().err()) } else { String::new() };
+            let html = if timeline {
+                render_timeline(&world, seed, result.as_ref().err())
+            } else {
+                String::new()
+            };
             (result.err(), hash, events, world.now_ms(), html)
         })
     }));
     let (failure, trace_hash, events, sim_ms, timeline_html) = match run {
         Ok(done) => done,
         Err(panic) => {
-            let message = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
-            (Some(format!("panic: {}", message.unwrap_or_else(|| "(no message)".into()))), 0, 0, 0, String::new())
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+            (
+                Some(format!(
+                    "panic: {}",
+                    message.unwrap_or_else(|| "(no message)".into())
+                )),
+                0,
+                0,
+                0,
+                String::new(),
+            )
         }
     };
-    Outcome { seed, failure, trace_hash, events, sim_ms, wall: wall_start.elapsed(), timeline_html }
+    Outcome {
+        seed,
+        failure,
+        trace_hash,
+        events,
+        sim_ms,
+        wall: wall_start.elapsed(),
+        timeline_html,
+    }
 }
 
 fn render_timeline(world: &World, seed: u64, failure: Option<&String>) -> String {
-    let nodes = world.nodes.values().map(|n| (n.name.clone(), n.ip.to_string())).collect();
-    let (events, messages, history) = (world.trace.events(), world.trace.messages(), world.recorder.history());
+    let nodes = world
+        .nodes
+        .values()
+        .map(|n| (n.name.clone(), n.ip.to_string()))
+        .collect();
+    let (events, messages, history) = (
+        world.trace.events(),
+        world.trace.messages(),
+        world.recorder.history(),
+    );
     let title = match failure {
         Some(f) => format!("seed {seed}: {f}"),
         None => format!("seed {seed}: passed"),
     };
-    let input = TimelineInput { title, nodes, events: &events, messages: &messages, history: &history, end_ms: world.now_ms() };
+    let input = TimelineInput {
+        title,
+        nodes,
+        events: &events,
+        messages: &messages,
+        history: &history,
+        end_ms: world.now_ms(),
+    };
     timeline::render(&input)
 }
 
 impl Outcome {
     pub fn summary(&self, what: &str) -> String {
-        let status = if self.failure.is_some() { "FAILED" } else { "ok" };
+        let status = if self.failure.is_some() {
+            "FAILED"
+        } else {
+            "ok"
+        };
         format!(
             "{status} {what} seed={} sim_time={:.1}s wall={:.2}s events={} trace={:016x}",
             self.seed,

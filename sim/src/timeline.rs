@@ -23,7 +23,10 @@ pub struct TimelineInput<'a> {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 struct Layout {
@@ -62,25 +65,58 @@ pub fn render(input: &TimelineInput) -> String {
 fn draw_lanes(svg: &mut String, layout: &Layout, height: u64) {
     for lane in layout.lanes.keys() {
         let x = layout.x(lane);
-        let _ = write!(svg, r#"<line x1="{x}" y1="{TOP_PX}" x2="{x}" y2="{height}" class="lane"/><text x="{x}" y="30" class="head">{}</text>"#, escape(lane));
+        let _ = write!(
+            svg,
+            r#"<line x1="{x}" y1="{TOP_PX}" x2="{x}" y2="{height}" class="lane"/><text x="{x}" y="30" class="head">{}</text>"#,
+            escape(lane)
+        );
     }
 }
 
 /// Pairs each receive with the oldest unmatched send of the same kind on that link.
 fn draw_messages(svg: &mut String, layout: &Layout, input: &TimelineInput) {
-    let ip_to_node: BTreeMap<&str, &str> = input.nodes.iter().map(|(n, ip)| (ip.as_str(), n.as_str())).collect();
-    let node_of = |addr: &str| ip_to_node.get(addr.rsplit_once(':').map_or(addr, |(ip, _)| ip)).map(|s| s.to_string());
+    let ip_to_node: BTreeMap<&str, &str> = input
+        .nodes
+        .iter()
+        .map(|(n, ip)| (ip.as_str(), n.as_str()))
+        .collect();
+    let node_of = |addr: &str| {
+        ip_to_node
+            .get(addr.rsplit_once(':').map_or(addr, |(ip, _)| ip))
+            .map(|s| s.to_string())
+    };
     let mut in_flight: BTreeMap<(String, String, String), VecDeque<u64>> = BTreeMap::new();
     for m in input.messages {
-        let Some(peer) = node_of(&m.peer) else { continue };
+        let Some(peer) = node_of(&m.peer) else {
+            continue;
+        };
         if m.sent {
-            in_flight.entry((m.node.clone(), peer, m.kind.clone())).or_default().push_back(m.at_ms);
+            in_flight
+                .entry((m.node.clone(), peer, m.kind.clone()))
+                .or_default()
+                .push_back(m.at_ms);
             continue;
         }
-        let Some(sent_ms) = in_flight.get_mut(&(peer.clone(), m.node.clone(), m.kind.clone())).and_then(|q| q.pop_front()) else { continue };
-        let (x1, y1, x2, y2) = (layout.x(&peer), layout.y(sent_ms), layout.x(&m.node), layout.y(m.at_ms));
+        let Some(sent_ms) = in_flight
+            .get_mut(&(peer.clone(), m.node.clone(), m.kind.clone()))
+            .and_then(|q| q.pop_front())
+        else {
+            continue;
+        };
+        let (x1, y1, x2, y2) = (
+            layout.x(&peer),
+            layout.y(sent_ms),
+            layout.x(&m.node),
+            layout.y(m.at_ms),
+        );
         let class = message_class(&m.kind);
-        let _ = write!(svg, r#"<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" class="msg {class}" marker-end="url(#arrow)"><title>{} {peer} -> {} at {sent_ms}..{} ms</title></line>"#, escape(&m.kind), m.node, m.at_ms);
+        let _ = write!(
+            svg,
+            r#"<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" class="msg {class}" marker-end="url(#arrow)"><title>{} {peer} -> {} at {sent_ms}..{} ms</title></line>"#,
+            escape(&m.kind),
+            m.node,
+            m.at_ms
+        );
     }
 }
 
@@ -96,17 +132,43 @@ fn message_class(kind: &str) -> &'static str {
 
 /// Faults as red bands across all lanes; node state changes as labels in their lane.
 fn draw_events(svg: &mut String, layout: &Layout, input: &TimelineInput, width: u64) {
-    const FAULTS: [&str; 12] = ["kill", "restart", "partition", "heal", "clog", "unclog", "pause", "resume", "network", "cut", "leave", "start"];
+    const FAULTS: [&str; 12] = [
+        "kill",
+        "restart",
+        "partition",
+        "heal",
+        "clog",
+        "unclog",
+        "pause",
+        "resume",
+        "network",
+        "cut",
+        "leave",
+        "start",
+    ];
     for (at_ms, event) in input.events {
         let y = layout.y(*at_ms);
         let first = event.split_whitespace().next().unwrap_or("");
         if FAULTS.contains(&first) {
-            let _ = write!(svg, r#"<line x1="0" y1="{y}" x2="{width}" y2="{y}" class="fault"/><text x="4" y="{}" class="fault-label">{at_ms} ms: {}</text>"#, y.saturating_sub(2), escape(event));
+            let _ = write!(
+                svg,
+                r#"<line x1="0" y1="{y}" x2="{width}" y2="{y}" class="fault"/><text x="4" y="{}" class="fault-label">{at_ms} ms: {}</text>"#,
+                y.saturating_sub(2),
+                escape(event)
+            );
         } else if let Some((node, state)) = event.split_once(": ") {
             if layout.lanes.contains_key(node) && !state.starts_with("line ") {
                 let x = layout.x(node) + 4;
-                let class = if state.starts_with("leader") { "state leader" } else { "state" };
-                let _ = write!(svg, r#"<text x="{x}" y="{y}" class="{class}">{}</text>"#, escape(state));
+                let class = if state.starts_with("leader") {
+                    "state leader"
+                } else {
+                    "state"
+                };
+                let _ = write!(
+                    svg,
+                    r#"<text x="{x}" y="{y}" class="{class}">{}</text>"#,
+                    escape(state)
+                );
             }
         }
     }
@@ -115,15 +177,25 @@ fn draw_events(svg: &mut String, layout: &Layout, input: &TimelineInput, width: 
 fn draw_operations(svg: &mut String, layout: &Layout, operations: &[Operation]) {
     let x = layout.x("clients") - LANE_WIDTH_PX / 2 + 4;
     for op in operations {
-        let (y1, y2) = (layout.y(op.invoke_ms), layout.y(op.return_ms).max(layout.y(op.invoke_ms) + 2));
+        let (y1, y2) = (
+            layout.y(op.invoke_ms),
+            layout.y(op.return_ms).max(layout.y(op.invoke_ms) + 2),
+        );
         let class = match &op.result {
             Ok(_) => "op-ok",
             Err(concord_core::agent::ApiError::Timeout) => "op-unknown",
             Err(_) => "op-err",
         };
         let lane_x = x + (op.client % 8) * 20;
-        let title = escape(&format!("client {} on {}: {:?} -> {:?} ({}..{} ms)", op.client, op.node, op.request, op.result, op.invoke_ms, op.return_ms));
-        let _ = write!(svg, r#"<rect x="{lane_x}" y="{y1}" width="16" height="{}" class="{class}"><title>{title}</title></rect>"#, y2 - y1);
+        let title = escape(&format!(
+            "client {} on {}: {:?} -> {:?} ({}..{} ms)",
+            op.client, op.node, op.request, op.result, op.invoke_ms, op.return_ms
+        ));
+        let _ = write!(
+            svg,
+            r#"<rect x="{lane_x}" y="{y1}" width="16" height="{}" class="{class}"><title>{title}</title></rect>"#,
+            y2 - y1
+        );
     }
 }
 

@@ -39,12 +39,20 @@ impl Default for Trace {
 
 impl Trace {
     pub fn new() -> Trace {
-        let state = State { hash: 0xcbf2_9ce4_8422_2325, ..State::default() };
-        Trace { state: Mutex::new(state), origin: madsim::time::Instant::now() }
+        let state = State {
+            hash: 0xcbf2_9ce4_8422_2325,
+            ..State::default()
+        };
+        Trace {
+            state: Mutex::new(state),
+            origin: madsim::time::Instant::now(),
+        }
     }
 
     pub fn now_ms(&self) -> u64 {
-        madsim::time::Instant::now().duration_since(self.origin).as_millis() as u64
+        madsim::time::Instant::now()
+            .duration_since(self.origin)
+            .as_millis() as u64
     }
 
     /// Folds one event (its text) into the hash and keeps it for the timeline.
@@ -69,7 +77,13 @@ impl Trace {
         let at_ms = self.now_ms();
         let mut state = self.state.lock().expect("trace lock");
         if state.messages.len() < MESSAGES_KEPT_MAX {
-            let event = MessageEvent { at_ms, node: node.into(), peer: peer.into(), kind: kind.into(), sent };
+            let event = MessageEvent {
+                at_ms,
+                node: node.into(),
+                peer: peer.into(),
+                kind: kind.into(),
+                sent,
+            };
             state.messages.push(event);
         }
     }

@@ -16,7 +16,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-
 #[derive(Clone, Debug)]
 pub struct NodeSpec {
     pub role: Role,
@@ -173,6 +172,8 @@ impl World {
             Handle::current().kill(node.id);
             node.disk.crash(0);
         }
+        // The old process's handle must not be mistaken for the new one's.
+        *node.handle.lock().expect("slot") = None;
         Handle::current().restart(node.id);
         node.up = true;
         self.trace.record(&format!("restart {name}"));
@@ -267,7 +268,12 @@ impl World {
         for name in paused {
             self.resume(&name);
         }
-        let down: Vec<String> = self.nodes.values().filter(|n| !n.up).map(|n| n.name.clone()).collect();
+        let down: Vec<String> = self
+            .nodes
+            .values()
+            .filter(|n| !n.up)
+            .map(|n| n.name.clone())
+            .collect();
         for name in down {
             self.restart(&name).await;
         }

@@ -139,7 +139,12 @@ fn regressions() -> Result<(), String> {
     files.sort();
     let binary = build_sim()?;
     for file in &files {
-        let output = Command::new(&binary).current_dir(root()).arg("run").arg(file).output().map_err(|e| e.to_string())?;
+        let output = Command::new(&binary)
+            .current_dir(root())
+            .arg("run")
+            .arg(file)
+            .output()
+            .map_err(|e| e.to_string())?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         if !output.status.success() {
             print!("{stdout}");

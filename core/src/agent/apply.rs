@@ -84,6 +84,7 @@ impl Agent {
     }
 
     fn journal(&mut self, entry: &Entry) {
+        let applier_term = self.raft.as_ref().map_or(0, |r| r.term());
         let Some(journal) = self.apply_journal.as_mut() else {
             return;
         };
@@ -95,6 +96,7 @@ impl Agent {
             index: entry.index,
             term: entry.term,
             digest,
+            applier_term,
         });
     }
 

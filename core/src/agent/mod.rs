@@ -99,6 +99,8 @@ pub struct AppliedEntry {
     pub term: u64,
     /// FNV-1a of the entry's payload.
     pub digest: u64,
+    /// The applying server's current term: the entry was committed in this term or earlier.
+    pub applier_term: u64,
 }
 
 /// Entries a journal holds before the oldest are dropped (a checker drains it every round).

@@ -310,6 +310,11 @@ impl Agent {
 
     fn wait_for_apply(&mut self, origin: Origin, index: u64) {
         let term = self.raft.as_ref().expect("leaders have raft").term();
+        // A write of an earlier term still waiting on this index lost its entry: ours
+        // replaced it (we were leader, lost it, and lead again). Found by the fuzzer.
+        if let Some((_, replaced)) = self.pending.take_write_at(index) {
+            self.reply(replaced.origin, Err(ApiError::LeadershipLost));
+        }
         let deadline_ms = self.now_ms + self.config.request_timeout_ms;
         self.pending.insert(Pending {
             origin,

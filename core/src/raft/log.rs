@@ -215,7 +215,6 @@ impl RaftLog {
         self.snapshot = meta;
     }
 
-
     /// The entries after the snapshot already handed to storage: those the log file holds by
     /// the time a snapshot action runs (actions run in order), and so those its compaction
     /// must keep. Not only the confirmed ones: a write may be handed out and not yet reported.

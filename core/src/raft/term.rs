@@ -15,7 +15,8 @@ impl Raft {
             return self.on_higher_term(msg);
         }
         if msg.term < self.term {
-            let stale_leader = matches!(msg.body, RaftBody::AppendEntries { .. }) && self.role != super::state::Role::Leader;
+            let stale_leader = matches!(msg.body, RaftBody::AppendEntries { .. })
+                && self.role != super::state::Role::Leader;
             if stale_leader && self.planted(super::options::RaftBug::AcceptStaleLeader) {
                 return true; // the planted bug: follow a leader of an older term
             }

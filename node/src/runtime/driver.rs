@@ -149,7 +149,11 @@ impl Driver {
     fn execute_one(&mut self, action: Action) -> Option<Stop> {
         match action {
             Action::SaveSnapshot(save) => {
-                let retained = save.retained_entries.first().zip(save.retained_entries.last()).map(|(a, b)| (a.index, b.index));
+                let retained = save
+                    .retained_entries
+                    .first()
+                    .zip(save.retained_entries.last())
+                    .map(|(a, b)| (a.index, b.index));
                 tracing::debug!(target: "concord", "{}: storage: snapshot at {} (restore: {}), keeping entries {retained:?}", self.agent.name(), save.snapshot.meta.last_index, save.restore);
                 let result = self.storage.save_snapshot(
                     &save.snapshot,

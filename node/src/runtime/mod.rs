@@ -29,7 +29,11 @@ impl PlantedBug {
     /// Every bug that can be planted, by its command-line name.
     pub fn all() -> Vec<PlantedBug> {
         let mut all = vec![PlantedBug::VoteNotDurable];
-        all.extend(concord_core::raft::RaftBug::ALL.into_iter().map(PlantedBug::Raft));
+        all.extend(
+            concord_core::raft::RaftBug::ALL
+                .into_iter()
+                .map(PlantedBug::Raft),
+        );
         all
     }
 

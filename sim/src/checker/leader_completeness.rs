@@ -1,5 +1,7 @@
-//! Leader completeness: a leader's log holds every entry applied anywhere (committed entries
-//! are never lost). Checked once per leader and term, on the entries it has not compacted.
+//! Leader completeness: a leader of term L holds every entry committed in a term before L
+//! (Raft §5.4). An entry applied by a server whose term was m was committed in a term <= m,
+//! so every leader of a term above the lowest such m must hold it. Checked once per leader
+//! and term, on the entries it has not compacted.
 
 use super::CheckState;
 use concord_core::agent::apply::payload_digest;
@@ -14,7 +16,11 @@ pub fn check(state: &mut CheckState, node: &str, raft: &Raft, now_ms: u64) {
     let log = raft.log();
     let first_index = log.first_index();
     let mut violations = Vec::new();
-    for (index, (applied, by)) in state.applied.range(first_index..) {
+    let must_hold = state
+        .applied
+        .range(first_index..)
+        .filter(|(_, (a, _))| a.applier_term < raft.term());
+    for (index, (applied, by)) in must_hold {
         let found = log
             .entry(*index)
             .map(|e| (e.term, payload_digest(&e.payload)));

@@ -20,7 +20,9 @@ pub const FAILURES_DIR: &str = "target/sim/failures";
 /// Runs one seed's schedule.
 pub fn run_schedule(seed: u64, bug: PlantedBug, text: String) -> Outcome {
     run_seed(seed, bug, move |mut world: World| async move {
-        let result = run_scenario(&mut world, &text).await.map_err(|f| format!("line {}: {}: {}", f.line, f.text, f.reason));
+        let result = run_scenario(&mut world, &text)
+            .await
+            .map_err(|f| format!("line {}: {}: {}", f.line, f.text, f.reason));
         (world, result)
     })
 }
@@ -28,7 +30,9 @@ pub fn run_schedule(seed: u64, bug: PlantedBug, text: String) -> Outcome {
 /// Runs one schedule and draws its timeline.
 pub fn run_schedule_with_timeline(seed: u64, bug: PlantedBug, text: String) -> Outcome {
     crate::runner::run_seed_with(seed, bug, true, move |mut world: World| async move {
-        let result = run_scenario(&mut world, &text).await.map_err(|f| format!("line {}: {}: {}", f.line, f.text, f.reason));
+        let result = run_scenario(&mut world, &text)
+            .await
+            .map_err(|f| format!("line {}: {}: {}", f.line, f.text, f.reason));
         (world, result)
     })
 }
@@ -52,7 +56,11 @@ pub struct FuzzReport {
 
 pub fn fuzz_range(options: &FuzzOptions) -> FuzzReport {
     let wall = Instant::now();
-    let mut report = FuzzReport { seeds: 0, failures: Vec::new(), sim_ms: 0 };
+    let mut report = FuzzReport {
+        seeds: 0,
+        failures: Vec::new(),
+        sim_ms: 0,
+    };
     let seeds = (options.start..options.end).filter(|s| s % options.shard.1 == options.shard.0);
     for seed in seeds {
         let outcome = run_schedule(seed, options.bug, schedule::generate(seed));
@@ -67,7 +75,11 @@ pub fn fuzz_range(options: &FuzzOptions) -> FuzzReport {
         }
         if report.seeds % 100 == 0 {
             let failed = report.failures.len();
-            println!("progress: {} seeds, {failed} failed, {:.0}s wall", report.seeds, wall.elapsed().as_secs_f64());
+            println!(
+                "progress: {} seeds, {failed} failed, {:.0}s wall",
+                report.seeds,
+                wall.elapsed().as_secs_f64()
+            );
         }
     }
     println!(
@@ -83,13 +95,24 @@ pub fn fuzz_range(options: &FuzzOptions) -> FuzzReport {
 fn report_failure(outcome: &Outcome, failure: &str, options: &FuzzOptions) {
     println!("{}", outcome.summary("fuzz"));
     println!("  failed: {failure}");
-    let bug_flag = if options.bug == PlantedBug::None { String::new() } else { format!(" --bug {}", options.bug.name()) };
-    println!("  replay: cargo xtask sim fuzz --seeds {}..{}{bug_flag}", outcome.seed, outcome.seed + 1);
+    let bug_flag = if options.bug == PlantedBug::None {
+        String::new()
+    } else {
+        format!(" --bug {}", options.bug.name())
+    };
+    println!(
+        "  replay: cargo xtask sim fuzz --seeds {}..{}{bug_flag}",
+        outcome.seed,
+        outcome.seed + 1
+    );
     if options.shrink {
         let saved = shrink::shrink_and_save(outcome.seed, options.bug, failure);
         println!("  shrunk schedule: {}", saved.scenario.display());
         println!("  timeline: {}", saved.timeline.display());
-        println!("  replay shrunk: cargo xtask sim run {}", saved.scenario.display());
+        println!(
+            "  replay shrunk: cargo xtask sim run {}",
+            saved.scenario.display()
+        );
     }
 }
 
@@ -105,6 +128,8 @@ pub fn failure_path(seed: u64, bug: PlantedBug, extension: &str) -> PathBuf {
 /// One fuzz world, for tests that drive `run_seed` themselves.
 pub async fn fuzz_world_for_test(mut world: World) -> (World, Result<(), String>) {
     let text = schedule::generate(world.seed);
-    let result = run_scenario(&mut world, &text).await.map_err(|f| format!("line {}: {}: {}", f.line, f.text, f.reason));
+    let result = run_scenario(&mut world, &text)
+        .await
+        .map_err(|f| format!("line {}: {}: {}", f.line, f.text, f.reason));
     (world, result)
 }

@@ -26,7 +26,14 @@ pub fn generate(seed: u64) -> String {
     let mut rng = Rng::new(seed ^ 0x5c4e_d01e);
     let count = if rng.chance(1, 2) { 3 } else { 5 };
     let servers: Vec<String> = (1..=count).map(|i| format!("s{i}")).collect();
-    let mut g = Generator { rng, servers, down: BTreeSet::new(), left: BTreeSet::new(), lines: Vec::new(), added: 0 };
+    let mut g = Generator {
+        rng,
+        servers,
+        down: BTreeSet::new(),
+        left: BTreeSet::new(),
+        lines: Vec::new(),
+        added: 0,
+    };
     g.line(format!("# fuzz schedule for seed {seed}"));
     g.setup(count);
     g.line(SAFETY_BEGIN.to_string());
@@ -48,7 +55,11 @@ impl Generator {
     }
 
     fn up(&self) -> Vec<String> {
-        self.servers.iter().filter(|s| !self.down.contains(*s)).cloned().collect()
+        self.servers
+            .iter()
+            .filter(|s| !self.down.contains(*s))
+            .cloned()
+            .collect()
     }
 
     fn setup(&mut self, count: usize) {
@@ -56,7 +67,13 @@ impl Generator {
             self.line(format!("start {s} -server -bootstrap-expect {count}"));
         }
         self.line("start c1".into());
-        for s in self.servers.clone().iter().skip(1).chain(["c1".to_string()].iter()) {
+        for s in self
+            .servers
+            .clone()
+            .iter()
+            .skip(1)
+            .chain(["c1".to_string()].iter())
+        {
             self.line(format!("try-join {s} s1"));
         }
         self.line("expect leader within 20s".into());
@@ -104,7 +121,11 @@ impl Generator {
     fn partition_halves(&mut self) {
         let all = self.shuffled();
         let split = self.rng.range(1, all.len() as u64) as usize;
-        self.line(format!("partition {} | {}", all[..split].join(" "), all[split..].join(" ")));
+        self.line(format!(
+            "partition {} | {}",
+            all[..split].join(" "),
+            all[split..].join(" ")
+        ));
     }
 
     fn isolate(&mut self) {
@@ -201,8 +222,15 @@ impl Generator {
 
     fn network(&mut self) {
         let loss_percent = self.rng.range(0, 15);
-        let latency_ms = if self.rng.chance(1, 4) { (100, 600) } else { (1, self.rng.range(2, 50)) };
-        self.line(format!("network loss%={loss_percent} latency={}..{}", latency_ms.0, latency_ms.1));
+        let latency_ms = if self.rng.chance(1, 4) {
+            (100, 600)
+        } else {
+            (1, self.rng.range(2, 50))
+        };
+        self.line(format!(
+            "network loss%={loss_percent} latency={}..{}",
+            latency_ms.0, latency_ms.1
+        ));
     }
 
     /// A server leaves gracefully (and is removed from the voters); later it comes back.
@@ -212,7 +240,8 @@ impl Generator {
             self.left.remove(&name);
             self.down.remove(&name);
             self.line(format!("restart {name}"));
-            self.line(format!("try-join {name} {}", up[0]));
+            let contact = up.first().cloned().unwrap_or_else(|| "s1".to_string());
+            self.line(format!("try-join {name} {contact}"));
         } else if up.len() > 2 {
             let name = up[self.rng.range(0, up.len() as u64) as usize].clone();
             self.left.insert(name.clone());
@@ -238,7 +267,13 @@ impl Generator {
             self.line(line.into());
         }
         // Anyone whose join failed during the faults joins now.
-        for name in self.servers.clone().into_iter().skip(1).chain(["c1".to_string()]) {
+        for name in self
+            .servers
+            .clone()
+            .into_iter()
+            .skip(1)
+            .chain(["c1".to_string()])
+        {
             self.line(format!("try-join {name} s1"));
         }
         self.line("expect leader within 15s".into());

@@ -6,8 +6,9 @@ use std::fmt::Write;
 use super::bitset::Bitset;
 use super::history::{KvOp, KvOutcome, Operation};
 use super::model::{step, KeyState, Refusal};
-use super::partition::{KeyHistory, KeyOp, RETURN_NEVER};
+use super::partition::{Action, KeyHistory, KeyOp, RETURN_NEVER};
 use super::search::{enabled, Step};
+use super::tally::Tally;
 
 /// Operations listed at most, so a long history gives a bounded report.
 const EXPLANATION_OPS_MAX: usize = 200;
@@ -33,8 +34,9 @@ pub(crate) fn explain(history: &[Operation], h: &KeyHistory, best: &[Step]) -> S
     }
     let _ = writeln!(
         out,
-        "Longest linearizable prefix found: {} operations{}",
+        "Longest linearizable prefix found: {} operation{}{}",
         best.len(),
+        if best.len() == 1 { "" } else { "s" },
         if best.is_empty() { "." } else { ":" }
     );
     let skipped = best.len().saturating_sub(PREFIX_SHOWN_MAX);
@@ -63,14 +65,8 @@ fn explain_stuck(out: &mut String, history: &[Operation], h: &KeyHistory, best: 
     );
     let next = enabled(h, &linearized);
     for op in &next {
-        let op = &h.ops[*op];
-        let why = match step(state, op.action, h.track_index) {
-            Err(Refusal::ReadMismatch) => "the key is not what it read".to_string(),
-            Err(Refusal::CasCannotApply) => "it was applied, but its index does not match".into(),
-            Err(Refusal::CasMustApply) => "it was rejected, but its index matches".into(),
-            Ok(_) => "it is allowed here, but nothing can follow it".into(),
-        };
-        let _ = writeln!(out, "  {}: {why}", describe(history, op));
+        let why = why_not(h, &linearized, state, *op);
+        let _ = writeln!(out, "  {}: {why}", describe(history, &h.ops[*op]));
     }
     let blocked = h.ops.iter().enumerate().filter(|(i, op)| {
         // A completed operation that must come later: it was invoked after another returned.
@@ -83,6 +79,42 @@ fn explain_stuck(out: &mut String, history: &[Operation], h: &KeyHistory, best: 
             describe(history, op)
         );
     }
+}
+
+/// Why operation `op` cannot extend the prefix that linearized `linearized`, ending in `state`.
+fn why_not(h: &KeyHistory, linearized: &Bitset, state: KeyState, op: usize) -> String {
+    let next = match step(state, h.ops[op].action, h.track_index) {
+        Err(Refusal::ReadMismatch) => return "the key is not what it read".to_string(),
+        Err(Refusal::CasCannotApply) => {
+            return "it was applied, but its index does not match".into()
+        }
+        Err(Refusal::CasMustApply) => return "it was rejected, but its index matches".into(),
+        Ok(next) => next,
+    };
+    let mut tally = Tally::new(h);
+    let left = |i: usize| !linearized.contains(i);
+    (0..h.ops.len())
+        .filter(|i| !left(*i))
+        .for_each(|i| tally.add(h.ops[i].action, -1));
+    let overwrites = next.states().all(|next| next.value != state.value);
+    if !(overwrites && tally.pinned(state.value)) {
+        return "it is allowed here, but nothing can follow it".into();
+    }
+    let readers: Vec<String> = (0..h.ops.len())
+        .filter(|i| {
+            left(*i)
+                && h.ops[*i].action
+                    == Action::Read {
+                        observed: state.value,
+                    }
+        })
+        .map(|i| format!("#{}", h.ops[i].id))
+        .collect();
+    format!(
+        "it would overwrite {}, which {} must still read, and nothing left writes it again",
+        show_state(h, state),
+        readers.join(", ")
+    )
 }
 
 /// One operation as the client saw it.

@@ -19,6 +19,7 @@ mod model;
 mod partition;
 mod search;
 mod stale;
+mod tally;
 
 #[cfg(test)]
 mod testgen;

@@ -83,7 +83,7 @@ pub(crate) fn step(state: KeyState, action: Action, track_index: bool) -> Result
 
 /// Whether a cas expecting `expect` applies in `state`; `None` if the present value's
 /// ModifyIndex is unknown (written by a write whose index was not reported).
-fn cas_matches(state: KeyState, expect: u64) -> Option<bool> {
+pub(crate) fn cas_matches(state: KeyState, expect: u64) -> Option<bool> {
     match (state.value, state.modify_index) {
         (None, _) => Some(expect == 0),
         // A present key's ModifyIndex is never 0 (Raft indexes start at 1).

@@ -5,19 +5,28 @@
 //! pair already explored is not explored again: whatever order led there, the rest of the
 //! search from it is the same. This is what Porcupine does, per key.
 //!
-//! One addition keeps operations with unknown outcome cheap. Left alone, each one pending is
-//! a choice at every step (now, later, never), and a few hundred of them blow the search up.
-//! But an unknown operation only needs to be placed immediately before a read or cas, the only
-//! operations that look at the state: if a linearization exists, removing from it every
-//! unknown operation not immediately followed by one of those leaves one (what followed each
-//! removed operation was a blind write, which erased its effect; everything else sees the
-//! same state as before). So after an unknown operation, only a read or cas may come next.
+//! Three rules prune moves without losing any linearization (each is checked against brute
+//! force in `tests_brute.rs`):
+//! - Forced moves: a read that sees the current value, or a rejected cas legal now, is
+//!   linearized at once, with no other choice tried. Any linearization from here can be
+//!   rearranged to put it first: it may go now (it is enabled), and since it never changes
+//!   the state, moving it changes no other operation's state.
+//! - Pinned values: while reads of the current value are left and no operation left could
+//!   write it again, nothing may change it (those reads could never be satisfied after).
+//! - Unknown operations only right before a read or cas. Left alone, each pending one is a
+//!   choice at every step (now, later, never), and a few hundred of them blow the search up.
+//!   But if a linearization exists, removing from it every unknown operation not immediately
+//!   followed by a read or cas (the only operations that look at the state) leaves one: what
+//!   followed each removed operation was a blind write that erased its effect. So after an
+//!   unknown operation only a read or cas may come next; and an unknown operation that would
+//!   leave the state unchanged is never tried.
 
 use std::collections::HashSet;
 
 use super::bitset::Bitset;
-use super::model::{step, KeyState};
-use super::partition::{Action, KeyHistory, RETURN_NEVER};
+use super::model::{cas_matches, step, KeyState};
+use super::partition::{Action, CasResult, KeyHistory, RETURN_NEVER};
+use super::tally::Tally;
 
 /// One linearized operation: its position in `KeyHistory::ops`, and the state after it.
 pub(crate) type Step = (usize, KeyState);
@@ -73,10 +82,11 @@ struct Search<'h> {
     best: Vec<Step>,
     /// Lowe's cache, plus whether a read or cas must come next. Hashed, not ordered: it is
     /// only probed, never iterated, so its order cannot reach the output.
-    cache: HashSet<(Bitset, KeyState, bool)>,
+    cache: HashSet<(u128, KeyState, bool)>,
     /// Completed operations not linearized yet: the search succeeds when none is left, since
     /// operations with unknown outcome may never have taken effect.
     required_left: usize,
+    tally: Tally,
 }
 
 impl<'h> Search<'h> {
@@ -88,6 +98,7 @@ impl<'h> Search<'h> {
             best: Vec::new(),
             cache: HashSet::new(),
             required_left: h.ops.iter().filter(|op| op.required).count(),
+            tally: Tally::new(h),
         }
     }
 
@@ -98,13 +109,14 @@ impl<'h> Search<'h> {
         self.linearized.insert(op);
         if !self
             .cache
-            .insert((self.linearized.clone(), state, !required))
+            .insert((self.linearized.fingerprint(), state, !required))
         {
             self.linearized.remove(op);
             return false;
         }
         self.path.push((op, state));
         self.required_left -= usize::from(required);
+        self.tally.add(self.h.ops[op].action, -1);
         if required && self.path.len() > self.best.len() {
             self.best.clone_from(&self.path);
         }
@@ -116,26 +128,88 @@ impl<'h> Search<'h> {
         if let Some((op, _)) = self.path.pop() {
             self.linearized.remove(op);
             self.required_left += usize::from(self.h.ops[op].required);
+            self.tally.add(self.h.ops[op].action, 1);
         }
     }
 
-    /// The legal (operation, next state) moves from `state`, the earliest-invoked to be
-    /// tried first (popped last from the returned list).
+    /// The (operation, next state) moves from `state` worth trying (see the rules above),
+    /// the earliest-invoked to be tried first (popped last from the returned list).
     fn moves(&self, state: KeyState) -> Vec<Step> {
         let ops = &self.h.ops;
+        let enabled = enabled(self.h, &self.linearized);
         let owed = self.path.last().is_some_and(|(op, _)| !ops[*op].required);
+        let pinned = self.tally.pinned(state.value);
+        let mut unknown_tried: Vec<Action> = Vec::new();
         let mut moves = Vec::new();
-        for op in enabled(self.h, &self.linearized).into_iter().rev() {
-            if owed && matches!(ops[op].action, Action::Write { .. }) {
+        for &op in enabled.iter().rev() {
+            let (action, required) = (ops[op].action, ops[op].required);
+            if owed && matches!(action, Action::Write { .. }) {
                 continue;
             }
-            let Ok(next) = step(state, self.h.ops[op].action, self.h.track_index) else {
+            if !required {
+                // Two pending unknown operations with the same action are interchangeable
+                // from here on (same effect, both invoked, neither returns): try one.
+                if unknown_tried.contains(&action) {
+                    continue;
+                }
+                unknown_tried.push(action);
+            }
+            let Ok(next) = step(state, action, self.h.track_index) else {
                 continue;
             };
-            moves.extend(next.states().map(|next| (op, next)));
+            for next in next.states() {
+                let keeps = next == state;
+                if keeps && required && never_changes_state(action) {
+                    return vec![(op, next)];
+                }
+                // An unknown operation is only worth placing if what comes next needs it
+                // (which rules out one that changes nothing); overwriting a pinned value
+                // leads nowhere.
+                let useful = required || (!keeps && self.needed_next(op, state, next, &enabled));
+                if useful && !(pinned && next.value != state.value) {
+                    moves.push((op, next));
+                }
+            }
         }
         moves
     }
+
+    /// Whether unknown operation `op`, taking the state from `before` to `after`, can be
+    /// followed as it must by one of the `enabled` operations that needs it: a read of the
+    /// value it writes, or a cas whose outcome is possible after it but not before. (A cas
+    /// possible before too does not need it: an applied cas overwrites value and index alike,
+    /// and a rejected one legal before would have been forced already.)
+    fn needed_next(&self, op: usize, before: KeyState, after: KeyState, enabled: &[usize]) -> bool {
+        enabled.iter().any(|&other| {
+            other != op
+                && match self.h.ops[other].action {
+                    Action::Read { observed } => observed == after.value,
+                    Action::Cas { expect, result, .. } => {
+                        let now = cas_matches(before, expect);
+                        let then = cas_matches(after, expect);
+                        match result {
+                            CasResult::Rejected => now == Some(true) && then != Some(true),
+                            _ => now == Some(false) && then != Some(false),
+                        }
+                    }
+                    Action::Write { .. } => false,
+                }
+        })
+    }
+}
+
+/// Whether an operation leaves the state as it is wherever it is legal: a read, or a cas that
+/// reported it was rejected. (A write that happens to leave the state unchanged here would
+/// not be: later, it may change it.)
+fn never_changes_state(action: Action) -> bool {
+    matches!(
+        action,
+        Action::Read { .. }
+            | Action::Cas {
+                result: CasResult::Rejected,
+                ..
+            }
+    )
 }
 
 /// The operations that may take effect next: those not linearized that were invoked no later
@@ -144,18 +218,17 @@ impl<'h> Search<'h> {
 /// checker must not report a violation it cannot prove.
 pub(crate) fn enabled(h: &KeyHistory, linearized: &Bitset) -> Vec<usize> {
     let ops = &h.ops;
-    let first = linearized.first_absent();
     // Operations are sorted by invoke, so once one is invoked after the earliest return seen,
     // all later ones are too, and none of them can lower that earliest return.
     let mut horizon = RETURN_NEVER;
-    let mut end = first;
-    while end < ops.len() && ops[end].invoke <= horizon {
-        if !linearized.contains(end) {
-            horizon = horizon.min(ops[end].ret);
+    let mut candidates = Vec::new();
+    for i in linearized.absent() {
+        if ops[i].invoke > horizon {
+            break;
         }
-        end += 1;
+        horizon = horizon.min(ops[i].ret);
+        candidates.push(i);
     }
-    (first..end)
-        .filter(|&i| !linearized.contains(i) && ops[i].invoke <= horizon)
-        .collect()
+    candidates.retain(|i| ops[*i].invoke <= horizon);
+    candidates
 }

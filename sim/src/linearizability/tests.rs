@@ -89,7 +89,12 @@ fn stale_read_after_completed_overwrite_is_a_violation() {
 #[test]
 fn read_of_a_value_never_written_is_a_violation() {
     let history = [put(1, "k", "a", 0, 10), get(2, "k", Some("zzz"), 20, 30)];
-    assert_eq!(violation_key(check(&history)), "k");
+    let Verdict::NotLinearizable { key, explanation } = check(&history) else {
+        panic!("expected a violation");
+    };
+    assert_eq!(key, "k");
+    let why = "#1 client 2 get -> \"zzz\" [20, 30]: the key is not what it read";
+    assert!(explanation.contains(why), "{explanation}");
 }
 
 #[test]
@@ -218,8 +223,8 @@ fn explanation_lists_the_operations_and_the_prefix() {
     for needed in [
         "#0 client 1 put \"a\" -> ok [0, 10]",
         "#2 client 2 get -> \"a\" [40, 50]",
-        "Longest linearizable prefix found: 2 operations",
-        "the key is not what it read",
+        "Longest linearizable prefix found: 1 operation:",
+        "#1 client 1 put \"b\" -> ok [20, 30]: it would overwrite \"a\", which #2 must still read",
     ] {
         assert!(
             explanation.contains(needed),

@@ -15,11 +15,11 @@ const SMALL: Shape = Shape {
     clients: 4,
     keys: 1,
     ops: 8,
-    unknown_percent: 25,
+    unknown_percent: 35,
     sequential: false,
     cas: true,
 };
-const SEEDS: u64 = 3_000;
+const SEEDS: u64 = 100_000;
 
 #[test]
 fn search_agrees_with_brute_force() {

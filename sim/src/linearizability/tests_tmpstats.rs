@@ -5,10 +5,15 @@ use std::time::Instant;
 
 #[test]
 fn tmp_stats() {
-    for cas in [false] {
-        for (clients, keys, ops, unknown) in
-            [(16, 1, 2000, 0), (8, 1, 2000, 0), (8, 1, 2000, 5), (16, 1, 500, 10), (16, 1, 1000, 10)]
-        {
+    for cas in [false, true] {
+        for (clients, keys, ops, unknown) in [
+            (8, 1, 2000, 20),
+            (16, 1, 2000, 10),
+            (16, 1, 5000, 30),
+            (32, 1, 5000, 30),
+            (64, 1, 5000, 10),
+            (64, 2, 20000, 20),
+        ] {
             for seed in 0..2 {
                 let shape = Shape {
                     clients,

@@ -151,7 +151,11 @@ async fn expect_value(
 async fn expect_write(world: &mut World) -> Result<(), String> {
     let mut last_error = "no server is running".to_string();
     for server in world.servers_up() {
-        let command = KvCommand::Set { key: "liveness".into(), value: b"ok".to_vec(), flags: 0 };
+        let command = KvCommand::Set {
+            key: "liveness".into(),
+            value: b"ok".to_vec(),
+            flags: 0,
+        };
         match world.request(&server, Request::KvWrite { command }).await {
             Ok(_) => return Ok(()),
             Err(e) => last_error = format!("{server}: {e}"),

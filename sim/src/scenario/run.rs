@@ -30,7 +30,11 @@ pub async fn run_scenario(world: &mut World, text: &str) -> Result<(), Failure> 
         text: String::new(),
         reason,
     })?;
-    let mut runner = Runner { world, vars: BTreeMap::new(), load: None };
+    let mut runner = Runner {
+        world,
+        vars: BTreeMap::new(),
+        load: None,
+    };
     for line in lines {
         let fail = |reason: String| Failure {
             line: line.number,
@@ -133,18 +137,28 @@ impl Runner<'_> {
 
     fn network(&mut self, settings: &[&str]) -> Result<(), String> {
         let loss_percent = setting(settings, "loss%")?.unwrap_or(0);
-        let latency = settings.iter().find_map(|s| s.strip_prefix("latency=")).unwrap_or("1..5");
-        let (low, high) = latency.split_once("..").ok_or(format!("bad latency {latency} (use LOW..HIGH ms)"))?;
+        let latency = settings
+            .iter()
+            .find_map(|s| s.strip_prefix("latency="))
+            .unwrap_or("1..5");
+        let (low, high) = latency
+            .split_once("..")
+            .ok_or(format!("bad latency {latency} (use LOW..HIGH ms)"))?;
         let low: u64 = low.parse().map_err(|_| format!("bad latency {latency}"))?;
         let high: u64 = high.parse().map_err(|_| format!("bad latency {latency}"))?;
-        self.world.set_network(loss_percent as f64 / 100.0, (low, high));
+        self.world
+            .set_network(loss_percent as f64 / 100.0, (low, high));
         Ok(())
     }
 
     /// Asks the cluster (through any running server) to hand leadership to `target` (or any).
     async fn transfer_leader(&mut self, target: Option<&str>) {
-        let Some(server) = self.world.servers_up().first().cloned() else { return };
-        let request = Request::RaftTransferLeader { target: target.map(String::from) };
+        let Some(server) = self.world.servers_up().first().cloned() else {
+            return;
+        };
+        let request = Request::RaftTransferLeader {
+            target: target.map(String::from),
+        };
         let _ = self.world.request(&server, request).await;
     }
 
@@ -221,7 +235,10 @@ fn node_spec(flags: &[&str]) -> Result<NodeSpec, String> {
 /// The number in `key=N` among `settings`, if given.
 fn setting(settings: &[&str], key: &str) -> Result<Option<u64>, String> {
     let prefix = format!("{key}=");
-    match settings.iter().find_map(|s| s.strip_prefix(prefix.as_str())) {
+    match settings
+        .iter()
+        .find_map(|s| s.strip_prefix(prefix.as_str()))
+    {
         Some(v) => v.parse().map(Some).map_err(|_| format!("bad {key}={v}")),
         None => Ok(None),
     }
