@@ -19,6 +19,9 @@ pub struct Operation {
     pub result: ApiResult,
     pub invoke_ms: u64,
     pub return_ms: u64,
+    /// How many times `node` had been (re)started when the operation was sent: a restarted
+    /// server replays its log, so its stale reads may go back across a restart, not within one.
+    pub epoch: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -29,6 +32,7 @@ pub struct History {
 #[derive(Clone)]
 pub struct Recorder {
     history: Arc<Mutex<History>>,
+    epochs: Arc<Mutex<std::collections::BTreeMap<String, u64>>>,
     trace: Arc<Trace>,
     origin: madsim::time::Instant,
 }
@@ -37,6 +41,7 @@ impl Recorder {
     pub fn new(trace: Arc<Trace>) -> Recorder {
         Recorder {
             history: Arc::default(),
+            epochs: Arc::default(),
             trace,
             origin: madsim::time::Instant::now(),
         }
@@ -47,6 +52,11 @@ impl Recorder {
         madsim::time::Instant::now()
             .duration_since(self.origin)
             .as_millis() as u64
+    }
+
+    /// A node was (re)started: its later operations belong to a new epoch.
+    pub fn new_epoch(&self, node: &str) {
+        *self.epochs.lock().expect("epochs lock").entry(node.to_string()).or_default() += 1;
     }
 
     pub fn history(&self) -> History {
@@ -62,6 +72,7 @@ impl Recorder {
         request: Request,
     ) -> ApiResult {
         let invoke_ms = self.now_ms();
+        let epoch = self.epochs.lock().expect("epochs lock").get(node).copied().unwrap_or(0);
         let result = match handle {
             None => Err(ApiError::Unavailable(format!("{node} is down"))),
             Some(handle) => {
@@ -88,6 +99,7 @@ impl Recorder {
             result: result.clone(),
             invoke_ms,
             return_ms,
+            epoch,
         };
         self.history
             .lock()

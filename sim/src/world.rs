@@ -175,6 +175,7 @@ impl World {
         // The old process's handle must not be mistaken for the new one's.
         *node.handle.lock().expect("slot") = None;
         Handle::current().restart(node.id);
+        self.recorder.new_epoch(name);
         node.up = true;
         self.trace.record(&format!("restart {name}"));
     }

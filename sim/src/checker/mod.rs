@@ -3,6 +3,7 @@
 //! fails at its next step.
 
 pub mod acked_writes;
+pub mod linearizable;
 mod applied_agreement;
 mod election_safety;
 mod leader_completeness;
@@ -57,6 +58,7 @@ pub fn final_checks(world: &crate::world::World) -> Result<(), String> {
     let mut violations = world.checker.violations();
     let history = world.recorder.history();
     violations.extend(acked_writes::check(&history, &world.checker.applied()));
+    violations.extend(linearizable::check(&history));
     match violations.into_iter().next() {
         Some(v) => Err(v),
         None => Ok(()),

@@ -14,8 +14,8 @@ use concord_node::PlantedBug;
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// Where failing schedules and their timelines are written.
-pub const FAILURES_DIR: &str = "target/sim/failures";
+/// Where failing schedules and their timelines are written (in the workspace's target dir).
+pub const FAILURES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/sim/failures");
 
 /// Runs one seed's schedule.
 pub fn run_schedule(seed: u64, bug: PlantedBug, text: String) -> Outcome {
@@ -123,13 +123,4 @@ pub fn failure_path(seed: u64, bug: PlantedBug, extension: &str) -> PathBuf {
         bug => format!("seed-{seed}-{}.{extension}", bug.name()),
     };
     PathBuf::from(FAILURES_DIR).join(name)
-}
-
-/// One fuzz world, for tests that drive `run_seed` themselves.
-pub async fn fuzz_world_for_test(mut world: World) -> (World, Result<(), String>) {
-    let text = schedule::generate(world.seed);
-    let result = run_scenario(&mut world, &text)
-        .await
-        .map_err(|f| format!("line {}: {}: {}", f.line, f.text, f.reason));
-    (world, result)
 }

@@ -18,20 +18,8 @@ const PREFIX_SHOWN_MAX: usize = 50;
 const VALUE_SHOWN_BYTES_MAX: usize = 32;
 
 pub(crate) fn explain(history: &[Operation], h: &KeyHistory, best: &[Step]) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "key {:?}: no linearization of its {} operations. Sorted by invoke \
-         (#position in the history, [invoke, return] in ms):",
-        h.key,
-        h.ops.len()
-    );
-    for op in h.ops.iter().take(EXPLANATION_OPS_MAX) {
-        let _ = writeln!(out, "  {}", describe(history, op));
-    }
-    if h.ops.len() > EXPLANATION_OPS_MAX {
-        let _ = writeln!(out, "  ... and {} more", h.ops.len() - EXPLANATION_OPS_MAX);
-    }
+    let mut out = format!("key {:?}: no linearization of its operations.\n", h.key);
+    list_ops(&mut out, history, h);
     let _ = writeln!(
         out,
         "Longest linearizable prefix found: {} operation{}{}",
@@ -49,6 +37,33 @@ pub(crate) fn explain(history: &[Operation], h: &KeyHistory, best: &[Step]) -> S
     }
     explain_stuck(&mut out, history, h, best);
     out
+}
+
+/// The account of a read of a value that no operation of its key writes.
+pub(crate) fn explain_unwritten(history: &[Operation], h: &KeyHistory, read: usize) -> String {
+    let mut out = format!(
+        "key {:?}: {} saw a value that no operation of the key writes \
+         (operations that failed do not count).\n",
+        h.key,
+        describe(history, &h.ops[read])
+    );
+    list_ops(&mut out, history, h);
+    out
+}
+
+/// The key's operations, sorted by invoke, at most `EXPLANATION_OPS_MAX` of them.
+fn list_ops(out: &mut String, history: &[Operation], h: &KeyHistory) {
+    let _ = writeln!(
+        out,
+        "Its {} operations, sorted by invoke (#position in the history, [invoke, return] in ms):",
+        h.ops.len()
+    );
+    for op in h.ops.iter().take(EXPLANATION_OPS_MAX) {
+        let _ = writeln!(out, "  {}", describe(history, op));
+    }
+    if h.ops.len() > EXPLANATION_OPS_MAX {
+        let _ = writeln!(out, "  ... and {} more", h.ops.len() - EXPLANATION_OPS_MAX);
+    }
 }
 
 /// Why no operation can extend the prefix.

@@ -16,6 +16,7 @@ mod bitset;
 mod explain;
 mod history;
 mod model;
+mod needs;
 mod partition;
 mod search;
 mod stale;
@@ -78,6 +79,11 @@ pub fn check_bounded(history: &[Operation], states_max: usize) -> Verdict {
             SearchResult::Linearizable => {}
             SearchResult::NotLinearizable { best } => {
                 let explanation = explain::explain(history, h, &best);
+                let key = h.key.clone();
+                return Verdict::NotLinearizable { key, explanation };
+            }
+            SearchResult::ReadOfUnwritten { read } => {
+                let explanation = explain::explain_unwritten(history, h, read);
                 let key = h.key.clone();
                 return Verdict::NotLinearizable { key, explanation };
             }

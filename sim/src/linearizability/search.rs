@@ -24,8 +24,9 @@
 use std::collections::HashSet;
 
 use super::bitset::Bitset;
-use super::model::{cas_matches, step, KeyState};
-use super::partition::{Action, CasResult, KeyHistory, RETURN_NEVER};
+use super::model::{step, KeyState};
+use super::needs::Needs;
+use super::partition::{Action, CasResult, KeyHistory, KeyOp, RETURN_NEVER};
 use super::tally::Tally;
 
 /// One linearized operation: its position in `KeyHistory::ops`, and the state after it.
@@ -38,6 +39,11 @@ pub(crate) enum SearchResult {
     NotLinearizable {
         best: Vec<Step>,
     },
+    /// The operation at this position reads a value no operation of the key writes: no need
+    /// to search.
+    ReadOfUnwritten {
+        read: usize,
+    },
     /// The search reached its bound of explored states without an answer.
     Exhausted {
         explored: usize,
@@ -49,6 +55,13 @@ pub(crate) fn search(h: &KeyHistory, states_max: usize) -> SearchResult {
     let mut search = Search::new(h);
     if search.required_left == 0 {
         return SearchResult::Linearizable;
+    }
+    let unwritten = |op: &KeyOp| match op.action {
+        Action::Read { observed } => search.tally.unwritten(observed),
+        _ => false,
+    };
+    if let Some(read) = h.ops.iter().position(unwritten) {
+        return SearchResult::ReadOfUnwritten { read };
     }
     // One frame per depth: the moves from that node not tried yet, last tried first.
     let mut stack = vec![search.moves(KeyState::ABSENT)];
@@ -140,6 +153,8 @@ impl<'h> Search<'h> {
         let owed = self.path.last().is_some_and(|(op, _)| !ops[*op].required);
         let pinned = self.tally.pinned(state.value);
         let mut unknown_tried: Vec<Action> = Vec::new();
+        // Built on first use: most nodes have no unknown operation enabled.
+        let mut needs: Option<Needs> = None;
         let mut moves = Vec::new();
         for &op in enabled.iter().rev() {
             let (action, required) = (ops[op].action, ops[op].required);
@@ -165,36 +180,17 @@ impl<'h> Search<'h> {
                 // An unknown operation is only worth placing if what comes next needs it
                 // (which rules out one that changes nothing); overwriting a pinned value
                 // leads nowhere.
-                let useful = required || (!keeps && self.needed_next(op, state, next, &enabled));
+                let useful = required
+                    || (!keeps
+                        && needs
+                            .get_or_insert_with(|| Needs::new(self.h, &enabled, state))
+                            .needed(op, next));
                 if useful && !(pinned && next.value != state.value) {
                     moves.push((op, next));
                 }
             }
         }
         moves
-    }
-
-    /// Whether unknown operation `op`, taking the state from `before` to `after`, can be
-    /// followed as it must by one of the `enabled` operations that needs it: a read of the
-    /// value it writes, or a cas whose outcome is possible after it but not before. (A cas
-    /// possible before too does not need it: an applied cas overwrites value and index alike,
-    /// and a rejected one legal before would have been forced already.)
-    fn needed_next(&self, op: usize, before: KeyState, after: KeyState, enabled: &[usize]) -> bool {
-        enabled.iter().any(|&other| {
-            other != op
-                && match self.h.ops[other].action {
-                    Action::Read { observed } => observed == after.value,
-                    Action::Cas { expect, result, .. } => {
-                        let now = cas_matches(before, expect);
-                        let then = cas_matches(after, expect);
-                        match result {
-                            CasResult::Rejected => now == Some(true) && then != Some(true),
-                            _ => now == Some(false) && then != Some(false),
-                        }
-                    }
-                    Action::Write { .. } => false,
-                }
-        })
     }
 }
 

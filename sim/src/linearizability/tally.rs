@@ -60,4 +60,10 @@ impl Tally {
     pub(crate) fn pinned(&self, value: Option<ValueId>) -> bool {
         self.reads_left[slot(value)] > 0 && self.writes_left[slot(value)] == 0
     }
+
+    /// Whether `value` was read but no operation left could write it. Absent never is: every
+    /// key starts absent.
+    pub(crate) fn unwritten(&self, value: Option<ValueId>) -> bool {
+        value.is_some() && self.writes_left[slot(value)] == 0
+    }
 }

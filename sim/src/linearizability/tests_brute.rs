@@ -1,7 +1,8 @@
 //! Cross-check of the search against brute force on many small random histories, half of
-//! them with a read changed at random (so both verdicts occur). The brute force shares only
-//! the model with the search: it tries every subset of the unknown-outcome operations and
-//! every order of the chosen ones, keeping the orders that respect real time.
+//! them changed at random (a read's value, or a cas's result) so both verdicts occur. The
+//! brute force shares only the model with the search: it tries every subset of the
+//! unknown-outcome operations and every order of the chosen ones, keeping the orders that
+//! respect real time. It validates the search's pruning rules, which it does not use.
 
 use super::history::{KvOp, KvOutcome, Operation};
 use super::model::{step, KeyState};
@@ -10,7 +11,8 @@ use super::testgen::{history, Shape};
 use super::testkit::Rng;
 use super::{check, Verdict};
 
-/// Small enough for brute force (operations^operations at worst), big enough to interleave.
+/// Small enough for brute force (operations! orders at worst), big enough to interleave, with
+/// many timeouts since they are what the pruning rules are about.
 const SMALL: Shape = Shape {
     clients: 4,
     keys: 1,
@@ -19,29 +21,49 @@ const SMALL: Shape = Shape {
     sequential: false,
     cas: true,
 };
-const SEEDS: u64 = 100_000;
+/// Histories tried per shape (with and without cas).
+const SEEDS: u64 = 2_000;
 
 #[test]
 fn search_agrees_with_brute_force() {
-    let mut violations = 0;
-    for seed in 0..SEEDS {
-        let mut rng = Rng::new(seed);
-        let mut ops = history(&mut rng, SMALL);
-        if rng.percent(50) {
-            change_a_read(&mut rng, &mut ops);
+    for cas in [true, false] {
+        let shape = Shape { cas, ..SMALL };
+        let mut violations = 0;
+        for seed in 0..SEEDS {
+            let mut rng = Rng::new(seed);
+            let mut ops = history(&mut rng, shape);
+            if rng.percent(50) {
+                change_one(&mut rng, &mut ops);
+            }
+            let keys = partition(&ops).expect("well-formed");
+            let expected = keys.values().all(brute_force);
+            let verdict = check(&ops);
+            let found = verdict == Verdict::Linearizable;
+            assert_eq!(
+                found, expected,
+                "cas {cas}, seed {seed}: {verdict:?}\n{ops:#?}"
+            );
+            violations += usize::from(!expected);
         }
-        let keys = partition(&ops).expect("well-formed");
-        let expected = keys.values().all(brute_force);
-        let verdict = check(&ops);
-        assert_eq!(
-            verdict == Verdict::Linearizable,
-            expected,
-            "seed {seed}: {ops:#?}"
-        );
-        violations += usize::from(!expected);
+        println!("brute force, cas {cas}: {violations} of {SEEDS} not linearizable");
+        assert!(violations > SEEDS as usize / 10 && violations < SEEDS as usize / 2);
     }
-    println!("brute force: {violations} of {SEEDS} small histories not linearizable");
-    assert!(violations > SEEDS as usize / 10 && violations < SEEDS as usize / 2);
+}
+
+/// Flips a random completed cas's result, or (mostly) calls `change_a_read`.
+fn change_one(rng: &mut Rng, ops: &mut [Operation]) {
+    let cas: Vec<usize> = (0..ops.len())
+        .filter(|i| matches!(ops[*i].outcome, KvOutcome::Ok | KvOutcome::Rejected))
+        .filter(|i| matches!(ops[*i].op, KvOp::Cas { .. }))
+        .collect();
+    if cas.is_empty() || rng.percent(70) {
+        return change_a_read(rng, ops);
+    }
+    let op = &mut ops[cas[rng.below(cas.len() as u64) as usize]];
+    op.outcome = match op.outcome {
+        KvOutcome::Ok => KvOutcome::Rejected,
+        _ => KvOutcome::Ok,
+    };
 }
 
 /// Sets a random read's result to a random value written to its key, or absent.
