@@ -210,37 +210,73 @@ fn strip_flags(args: &[String], flags: &[&str]) -> Vec<String> {
 }
 
 /// For each planted bug: how many seeds the fuzzer needs to catch it (at most the range).
+/// Each bug runs in its own process, `--jobs` at a time (default 2).
 fn bugs_cmd(args: &[String]) -> i32 {
     let (start, end) = flag(args, "--seeds")
         .and_then(|s| parse_range(&s))
         .unwrap_or((0, 1000));
-    let mut missed = 0;
+    if let Some(name) = flag(args, "--bug") {
+        return match parse_bug(Some(name)) {
+            Ok(bug) => i32::from(!catch_bug(bug, start, end)),
+            Err(e) => {
+                eprintln!("{e}");
+                2
+            }
+        };
+    }
+    let jobs: usize = flag(args, "--jobs")
+        .and_then(|j| j.parse().ok())
+        .unwrap_or(2)
+        .max(1);
+    let exe = std::env::current_exe().expect("own path");
     println!("planted bug                  seeds to catch  first failure");
-    for bug in PlantedBug::all() {
-        let wall = Instant::now();
-        let caught = (start..end).find_map(|seed| {
-            let outcome = fuzz::run_schedule(seed, bug, schedule::generate(seed));
-            outcome.failure.map(|f| (seed, f))
-        });
-        match caught {
-            Some((seed, failure)) => {
-                let first: String = failure.chars().take(90).collect();
-                println!(
-                    "{:<28} {:>14}  seed {seed} ({:.1}s): {first}",
-                    bug.name(),
-                    seed - start + 1,
-                    wall.elapsed().as_secs_f64()
-                );
-            }
-            None => {
-                missed += 1;
-                println!(
-                    "{:<28} {:>14}  not caught in {start}..{end}",
-                    bug.name(),
-                    "-"
-                );
-            }
+    let mut missed = 0;
+    for batch in PlantedBug::all().chunks(jobs) {
+        let children: Vec<_> = batch
+            .iter()
+            .map(|bug| {
+                let range = format!("{start}..{end}");
+                let child = Command::new(&exe)
+                    .args(["bugs", "--bug", bug.name(), "--seeds", &range])
+                    .stdout(Stdio::piped())
+                    .spawn();
+                child.expect("spawn a bug hunt")
+            })
+            .collect();
+        for child in children {
+            let output = child.wait_with_output().expect("bug hunt ends");
+            print!("{}", String::from_utf8_lossy(&output.stdout));
+            missed += usize::from(!output.status.success());
         }
     }
     i32::from(missed > 0)
+}
+
+/// Fuzzes seeds in order with `bug` planted until one fails; prints one table row.
+fn catch_bug(bug: PlantedBug, start: u64, end: u64) -> bool {
+    let wall = Instant::now();
+    let caught = (start..end).find_map(|seed| {
+        let outcome = fuzz::run_schedule(seed, bug, schedule::generate(seed));
+        outcome.failure.map(|f| (seed, f))
+    });
+    match caught {
+        Some((seed, failure)) => {
+            let first: String = failure.replace('\n', " ").chars().take(100).collect();
+            println!(
+                "{:<28} {:>14}  seed {seed}, {:.0}s: {first}",
+                bug.name(),
+                seed - start + 1,
+                wall.elapsed().as_secs_f64()
+            );
+            true
+        }
+        None => {
+            println!(
+                "{:<28} {:>14}  not caught in {start}..{end}",
+                bug.name(),
+                "-"
+            );
+            false
+        }
+    }
 }

@@ -56,7 +56,12 @@ impl Recorder {
 
     /// A node was (re)started: its later operations belong to a new epoch.
     pub fn new_epoch(&self, node: &str) {
-        *self.epochs.lock().expect("epochs lock").entry(node.to_string()).or_default() += 1;
+        *self
+            .epochs
+            .lock()
+            .expect("epochs lock")
+            .entry(node.to_string())
+            .or_default() += 1;
     }
 
     pub fn history(&self) -> History {
@@ -72,7 +77,13 @@ impl Recorder {
         request: Request,
     ) -> ApiResult {
         let invoke_ms = self.now_ms();
-        let epoch = self.epochs.lock().expect("epochs lock").get(node).copied().unwrap_or(0);
+        let epoch = self
+            .epochs
+            .lock()
+            .expect("epochs lock")
+            .get(node)
+            .copied()
+            .unwrap_or(0);
         let result = match handle {
             None => Err(ApiError::Unavailable(format!("{node} is down"))),
             Some(handle) => {

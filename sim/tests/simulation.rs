@@ -15,7 +15,9 @@ fn scenario(name: &str) -> String {
 fn run_scenario_seed(name: &str, seed: u64) -> (u64, u64, Option<String>) {
     let text = scenario(name);
     let outcome = run_seed(seed, PlantedBug::None, move |mut world| async move {
-        let result = run_scenario(&mut world, &text).await.map_err(|f| format!("line {}: {}", f.line, f.reason));
+        let result = run_scenario(&mut world, &text)
+            .await
+            .map_err(|f| format!("line {}: {}", f.line, f.reason));
         (world, result)
     });
     (outcome.trace_hash, outcome.events, outcome.failure)
@@ -23,13 +25,26 @@ fn run_scenario_seed(name: &str, seed: u64) -> (u64, u64, Option<String>) {
 
 #[test]
 fn same_scenario_and_seed_give_the_same_trace() {
-    for (name, seed) in [("partition-leader.scn", 7), ("restart-all.scn", 11), ("seed-method2.scn", 3)] {
+    for (name, seed) in [
+        ("partition-leader.scn", 7),
+        ("restart-all.scn", 11),
+        ("seed-method2.scn", 3),
+    ] {
         let first = run_scenario_seed(name, seed);
         let second = run_scenario_seed(name, seed);
-        println!("{name} seed {seed}: trace {:016x} ({} events)", first.0, first.1);
+        println!(
+            "{name} seed {seed}: trace {:016x} ({} events)",
+            first.0, first.1
+        );
         assert_eq!(first.2, None, "{name} failed with seed {seed}; replay: cargo xtask sim run scenarios/{name} --seed {seed}");
-        assert!(first.1 > 10, "{name}: too few events traced to mean anything");
-        assert_eq!(first, second, "{name} is not deterministic with seed {seed}");
+        assert!(
+            first.1 > 10,
+            "{name}: too few events traced to mean anything"
+        );
+        assert_eq!(
+            first, second,
+            "{name} is not deterministic with seed {seed}"
+        );
     }
 }
 
@@ -39,26 +54,44 @@ fn same_fuzz_seed_gives_the_same_trace() {
     let b = run_schedule(5, PlantedBug::None, schedule::generate(5));
     assert_eq!(a.failure, None);
     assert!(a.events > 100);
-    assert_eq!((a.trace_hash, a.events), (b.trace_hash, b.events), "fuzz seed 5 is not deterministic");
+    assert_eq!(
+        (a.trace_hash, a.events),
+        (b.trace_hash, b.events),
+        "fuzz seed 5 is not deterministic"
+    );
 }
 
 #[test]
 fn other_seeds_give_other_traces() {
     let a = run_scenario_seed("partition-leader.scn", 1);
     let b = run_scenario_seed("partition-leader.scn", 2);
-    assert_ne!(a.0, b.0, "seeds 1 and 2 gave the same trace: the seed does not reach the run");
+    assert_ne!(
+        a.0, b.0,
+        "seeds 1 and 2 gave the same trace: the seed does not reach the run"
+    );
 }
 
 /// The first seed in 0..1000 whose schedule fails with `bug` planted.
 fn first_failing_seed(bug: PlantedBug) -> Option<(u64, String)> {
-    (0..1000).find_map(|seed| run_schedule(seed, bug, schedule::generate(seed)).failure.map(|f| (seed, f)))
+    (0..1000).find_map(|seed| {
+        run_schedule(seed, bug, schedule::generate(seed))
+            .failure
+            .map(|f| (seed, f))
+    })
 }
 
 #[test]
 fn fuzzer_catches_the_planted_vote_bug_within_1000_seeds() {
-    let (seed, failure) = first_failing_seed(PlantedBug::VoteNotDurable).expect("vote-not-durable missed in 1000 seeds");
-    println!("planted bug vote-not-durable caught after {} seeds (seed {seed}): {failure}", seed + 1);
-    assert!(!failure.contains("no write committed"), "caught only as a liveness failure: {failure}");
+    let (seed, failure) = first_failing_seed(PlantedBug::VoteNotDurable)
+        .expect("vote-not-durable missed in 1000 seeds");
+    println!(
+        "planted bug vote-not-durable caught after {} seeds (seed {seed}): {failure}",
+        seed + 1
+    );
+    assert!(
+        !failure.contains("no write committed"),
+        "caught only as a liveness failure: {failure}"
+    );
 }
 
 #[test]
@@ -66,22 +99,46 @@ fn a_failing_seed_leaves_a_shrunk_scenario_and_a_timeline() {
     let bug = PlantedBug::Raft(concord_core::raft::RaftBug::VoteIgnoresLog);
     let (seed, failure) = first_failing_seed(bug).expect("vote-ignores-log missed in 1000 seeds");
     let saved = shrink::shrink_and_save(seed, bug, &failure);
-    assert!(saved.lines_after < saved.lines_before, "nothing was shrunk ({} lines)", saved.lines_before);
+    assert!(
+        saved.lines_after < saved.lines_before,
+        "nothing was shrunk ({} lines)",
+        saved.lines_before
+    );
     let text = std::fs::read_to_string(&saved.scenario).unwrap();
-    assert!(text.contains(&format!("# seed: {seed}")) && text.contains("# bug: vote-ignores-log"), "{text}");
+    assert!(
+        text.contains(&format!("# seed: {seed}")) && text.contains("# bug: vote-ignores-log"),
+        "{text}"
+    );
     // The saved scenario replays the failure, with the same kind of failure.
     let replay = run_schedule(seed, bug, text.clone());
     let replayed = replay.failure.expect("the shrunk scenario no longer fails");
-    assert_eq!(shrink::failure_kind(&replayed), shrink::failure_kind(&failure), "{replayed} vs {failure}");
+    assert_eq!(
+        shrink::failure_kind(&replayed),
+        shrink::failure_kind(&failure),
+        "{replayed} vs {failure}"
+    );
     let html = std::fs::read_to_string(&saved.timeline).unwrap();
-    assert!(html.contains("<svg") && html.contains("class=\"msg"), "the timeline draws no messages");
-    println!("shrunk {} -> {} lines: {}", saved.lines_before, saved.lines_after, saved.scenario.display());
+    assert!(
+        html.contains("<svg") && html.contains("class=\"msg"),
+        "the timeline draws no messages"
+    );
+    println!(
+        "shrunk {} -> {} lines: {}",
+        saved.lines_before,
+        saved.lines_after,
+        saved.scenario.display()
+    );
 }
 
 #[test]
 fn fuzz_seeds_pass_without_planted_bugs() {
     for seed in 0..20 {
         let outcome = run_schedule(seed, PlantedBug::None, schedule::generate(seed));
-        assert!(outcome.failure.is_none(), "seed {seed}: {:?}; replay: cargo xtask sim fuzz --seeds {seed}..{}", outcome.failure, seed + 1);
+        assert!(
+            outcome.failure.is_none(),
+            "seed {seed}: {:?}; replay: cargo xtask sim fuzz --seeds {seed}..{}",
+            outcome.failure,
+            seed + 1
+        );
     }
 }

@@ -185,7 +185,7 @@ fn determinism(scenario: &str, seed: &str) -> Result<(), String> {
 
 /// Seeds every CI run replays, per scenario and for the fuzzer.
 const CI_SCENARIO_SEEDS: &str = "0..100";
-const CI_FUZZ_SEEDS: &str = "0..1000";
+const CI_FUZZ_SEEDS: &str = "0..600";
 
 /// Everything CI runs, in order of cost: unit and datadriven tests, the simulator's own tests,
 /// every scenario over many seeds, the fuzzer, and end-to-end tests of real processes.
@@ -225,7 +225,7 @@ fn test_all() -> Result<(), String> {
     println!("==> regressions");
     regressions()?;
     println!("==> fuzz, seeds {CI_FUZZ_SEEDS}");
-    sim(&["fuzz", "--seeds", CI_FUZZ_SEEDS])?;
+    sim(&["fuzz", "--seeds", CI_FUZZ_SEEDS, "--jobs", "2"])?;
     py_consul()
 }
 

@@ -3,10 +3,10 @@
 //! fails at its next step.
 
 pub mod acked_writes;
-pub mod linearizable;
 mod applied_agreement;
 mod election_safety;
 mod leader_completeness;
+pub mod linearizable;
 
 use crate::trace::Trace;
 use concord_core::agent::{Agent, AppliedEntry};
@@ -58,7 +58,13 @@ pub fn final_checks(world: &crate::world::World) -> Result<(), String> {
     let mut violations = world.checker.violations();
     let history = world.recorder.history();
     violations.extend(acked_writes::check(&history, &world.checker.applied()));
-    violations.extend(linearizable::check(&history));
+    let servers = world
+        .nodes
+        .values()
+        .filter(|n| n.spec.role == concord_core::membership::Role::Server)
+        .map(|n| n.name.clone())
+        .collect();
+    violations.extend(linearizable::check(&history, &servers));
     match violations.into_iter().next() {
         Some(v) => Err(v),
         None => Ok(()),

@@ -142,6 +142,8 @@ fn save(
     std::fs::write(&scenario, format!("{header}{body}")).expect("write the shrunk scenario");
     std::fs::write(&timeline, html).expect("write the timeline");
     let lines_after = body.lines().count();
+    let scenario = std::fs::canonicalize(&scenario).unwrap_or(scenario);
+    let timeline = std::fs::canonicalize(&timeline).unwrap_or(timeline);
     Saved {
         scenario,
         timeline,

@@ -14,6 +14,8 @@ use super::tally::Tally;
 const EXPLANATION_OPS_MAX: usize = 200;
 /// Last steps of the prefix listed at most (the end is where it went wrong).
 const PREFIX_SHOWN_MAX: usize = 50;
+/// Reads named at most in one reason.
+const READERS_SHOWN_MAX: usize = 10;
 /// Bytes of a value shown at most.
 const VALUE_SHOWN_BYTES_MAX: usize = 32;
 
@@ -124,6 +126,7 @@ fn why_not(h: &KeyHistory, linearized: &Bitset, state: KeyState, op: usize) -> S
                     }
         })
         .map(|i| format!("#{}", h.ops[i].id))
+        .take(READERS_SHOWN_MAX)
         .collect();
     format!(
         "it would overwrite {}, which {} must still read, and nothing left writes it again",

@@ -5,21 +5,24 @@
 //! pair already explored is not explored again: whatever order led there, the rest of the
 //! search from it is the same. This is what Porcupine does, per key.
 //!
-//! Three rules prune moves without losing any linearization (each is checked against brute
-//! force in `tests_brute.rs`):
+//! On top of it, rules that prune moves without losing any linearization (all checked
+//! against brute force in `tests_brute.rs`, which does not use them):
 //! - Forced moves: a read that sees the current value, or a rejected cas legal now, is
 //!   linearized at once, with no other choice tried. Any linearization from here can be
 //!   rearranged to put it first: it may go now (it is enabled), and since it never changes
 //!   the state, moving it changes no other operation's state.
 //! - Pinned values: while reads of the current value are left and no operation left could
 //!   write it again, nothing may change it (those reads could never be satisfied after).
-//! - Unknown operations only right before a read or cas. Left alone, each pending one is a
-//!   choice at every step (now, later, never), and a few hundred of them blow the search up.
-//!   But if a linearization exists, removing from it every unknown operation not immediately
-//!   followed by a read or cas (the only operations that look at the state) leaves one: what
-//!   followed each removed operation was a blind write that erased its effect. So after an
-//!   unknown operation only a read or cas may come next; and an unknown operation that would
-//!   leave the state unchanged is never tried.
+//! - Unknown operations only right before a read or cas that needs them. Left alone, each
+//!   pending one is a choice at every step (now, later, never), and a few hundred of them blow
+//!   the search up. But if a linearization exists, removing from it every unknown operation
+//!   not immediately followed by a read or cas (the only operations that look at the state)
+//!   leaves one: what followed each removed operation was a blind write that erased its
+//!   effect. So after an unknown operation only a read or cas may come next, and the search
+//!   only places one if an enabled read or cas needs it (`needs.rs`).
+//! - Interchangeable unknown operations: of pending unknown operations with the same action
+//!   (say, two timed-out deletes), only one is tried at a node.
+//! - A read of a value that no operation of the key writes fails the key without a search.
 
 use std::collections::HashSet;
 

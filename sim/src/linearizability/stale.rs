@@ -24,14 +24,17 @@ struct Bounds {
 }
 
 type Written<'h> = BTreeMap<(&'h str, Option<&'h [u8]>), Bounds>;
+/// A read with its position in the history and the bounds of what it saw.
+type Read<'h> = (usize, &'h Operation, Bounds);
 
 /// Checks every get in `history` (pass the stale reads, and every write): per client and
 /// key, a read that starts after another read returned never sees an older write than it.
 /// Also flags reads of a value no write of the key ever wrote. Returns the violations, empty
-/// if none, in (client, key, invoke) order.
+/// if none: reads of unwritten values in history order, then reads that went back in
+/// (client, key, invoke) order.
 pub fn check_stale_reads_monotonic(history: &[Operation]) -> Vec<String> {
     let written = written(history);
-    let mut reads: BTreeMap<(u64, &str), Vec<(usize, &Operation, Bounds)>> = BTreeMap::new();
+    let mut reads: BTreeMap<(u64, &str), Vec<Read>> = BTreeMap::new();
     let mut violations = Vec::new();
     for (id, op) in history.iter().enumerate() {
         let (KvOp::Get { key }, KvOutcome::Value(value)) = (&op.op, &op.outcome) else {
@@ -84,13 +87,8 @@ fn written(history: &[Operation]) -> Written<'_> {
 }
 
 /// One client's reads of one key: each must not be older than any it saw return before.
-fn check_client_key(
-    client: u64,
-    key: &str,
-    reads: &mut [(usize, &Operation, Bounds)],
-    violations: &mut Vec<String>,
-) {
-    let mut by_return: Vec<(usize, &Operation, Bounds)> = reads.to_vec();
+fn check_client_key(client: u64, key: &str, reads: &mut [Read], violations: &mut Vec<String>) {
+    let mut by_return: Vec<Read> = reads.to_vec();
     by_return.sort_by_key(|(id, op, _)| (op.return_ms, *id));
     reads.sort_by_key(|(id, op, _)| (op.invoke_ms, *id));
     // The newest write seen by a read returned so far: (its lowest index, that read's id).

@@ -92,3 +92,26 @@ fn big_concurrent_history_with_timeouts_checks_fast() {
     println!("  the same with one corrupted read: {took:?}");
     assert!(matches!(verdict, Verdict::NotLinearizable { key: named, .. } if named == key));
 }
+
+#[test]
+fn hot_key_with_many_timeouts_checks_fast() {
+    // One key, 16 clients always overlapping, a fifth of the operations timing out: the case
+    // the pruning rules are for (without them the search gives up).
+    let shape = Shape {
+        clients: 16,
+        keys: 1,
+        ops: 2_000,
+        unknown_percent: 20,
+        sequential: false,
+        cas: false,
+    };
+    let history = history(&mut Rng::new(5), shape);
+    let (verdict, took) = timed_check(&history);
+    println!("one key, 2000 ops, 16 clients, 20% timeouts: {took:?}");
+    assert_eq!(verdict, Verdict::Linearizable);
+    assert!(took < BIG_CASE_DURATION_MAX, "{took:?}");
+    let (corrupted, key) = corrupt_one_read(&history).expect("a read to corrupt");
+    let (verdict, took) = timed_check(&corrupted);
+    println!("  the same with one corrupted read: {took:?}");
+    assert!(matches!(verdict, Verdict::NotLinearizable { key: named, .. } if named == key));
+}
