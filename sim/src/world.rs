@@ -9,6 +9,7 @@ use concord_core::agent::{AgentConfig, ApiResult, Request};
 use concord_core::membership::Role;
 use concord_core::rng::Rng;
 use concord_node::storage::SimDisk;
+use concord_node::transport::chaos::ChaosKnobs;
 use concord_node::{Clock, Hooks, NodeConfig, NodeHandle, PlantedBug};
 use madsim::runtime::Handle;
 use std::collections::{BTreeMap, BTreeSet};
@@ -44,6 +45,8 @@ pub struct World {
     clogged_nodes: BTreeSet<String>,
     paused: BTreeSet<String>,
     origin: madsim::time::Instant,
+    /// Message duplication and reordering, shared by every node's transport.
+    pub chaos: Arc<ChaosKnobs>,
     /// The last client id handed out (0 is the scenario's own client).
     pub next_client: u64,
     pub seed: u64,
@@ -63,6 +66,7 @@ impl World {
             clogged_nodes: BTreeSet::new(),
             paused: BTreeSet::new(),
             origin: madsim::time::Instant::now(),
+            chaos: Arc::default(),
             next_client: 0,
             seed,
         }
@@ -100,16 +104,16 @@ impl World {
             self.rng.range(0, 2000) as i64 - 1000,
             self.rng.range(0, 2001) as i64 - 1000,
         );
-        let id = build_node(
-            name,
-            ip,
+        let setup = NodeSetup {
             config,
-            disk.clone(),
-            slot.clone(),
+            disk: disk.clone(),
+            slot: slot.clone(),
             clock,
-            self.bug,
-            self.checker.clone(),
-        );
+            bug: self.bug,
+            checker: self.checker.clone(),
+            chaos: self.chaos.clone(),
+        };
+        let id = build_node(name, ip, setup);
         self.trace.record(&format!(
             "start {name} {ip} clock offset={}ms drift={}ppm",
             clock.0, clock.1
@@ -242,6 +246,13 @@ impl World {
         self.trace.record("heal");
     }
 
+    /// Per-thousand rates of duplicated and delayed (overtaken) messages.
+    pub fn set_chaos(&mut self, duplicate_per_mille: u64, delay_per_mille: u64, delay_ms_max: u64) {
+        self.chaos
+            .set(duplicate_per_mille, delay_per_mille, delay_ms_max);
+        self.trace.record(&format!("chaos duplicate={duplicate_per_mille}/1000 delay={delay_per_mille}/1000 up to {delay_ms_max}ms"));
+    }
+
     /// Packet loss rate and latency range for every link.
     pub fn set_network(&mut self, loss_rate: f64, latency_ms: (u64, u64)) {
         madsim::net::NetSim::current().update_config(|c| {
@@ -289,36 +300,40 @@ impl World {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn build_node(
-    name: &str,
-    ip: Ipv4Addr,
+/// Everything a simulated node's process needs, again at every restart.
+#[derive(Clone)]
+struct NodeSetup {
     config: NodeConfig,
     disk: SimDisk,
     slot: Arc<Mutex<Option<NodeHandle>>>,
+    /// (offset ms, drift ppm)
     clock: (i64, i64),
     bug: PlantedBug,
     checker: Arc<Checker>,
-) -> madsim::task::NodeId {
+    chaos: Arc<ChaosKnobs>,
+}
+
+/// Creates the madsim node whose init (run again on every restart) starts the real runtime.
+fn build_node(name: &str, ip: Ipv4Addr, setup: NodeSetup) -> madsim::task::NodeId {
     let runtime = Handle::current();
     let node = runtime
         .create_node()
         .name(name)
         .ip(IpAddr::V4(ip))
         .init(move || {
-            let (config, disk, slot, checker) =
-                (config.clone(), disk.clone(), slot.clone(), checker.clone());
+            let setup = setup.clone();
             async move {
                 let hooks = Hooks {
-                    clock: Clock::skewed(clock.0, clock.1),
-                    bug,
-                    observer: Some(checker),
+                    clock: Clock::skewed(setup.clock.0, setup.clock.1),
+                    bug: setup.bug,
+                    observer: Some(setup.checker),
+                    chaos: Some(setup.chaos),
                 };
-                match concord_node::start_with(config, Box::new(disk), hooks).await {
+                match concord_node::start_with(setup.config, Box::new(setup.disk), hooks).await {
                     Ok(handle) => {
-                        *slot.lock().expect("slot") = Some(handle.clone());
+                        *setup.slot.lock().expect("slot") = Some(handle.clone());
                         handle.stopped().await;
-                        *slot.lock().expect("slot") = None;
+                        *setup.slot.lock().expect("slot") = None;
                     }
                     Err(e) => tracing::error!("node failed to start: {e}"),
                 }

@@ -96,6 +96,8 @@ pub struct Hooks {
     pub clock: Clock,
     pub bug: PlantedBug,
     pub observer: Option<Arc<dyn Observer>>,
+    /// Duplicates and reorders messages (the simulator's network faults).
+    pub chaos: Option<Arc<crate::transport::chaos::ChaosKnobs>>,
 }
 
 impl Hooks {
@@ -104,6 +106,7 @@ impl Hooks {
             clock: Clock::real(),
             bug: PlantedBug::None,
             observer: None,
+            chaos: None,
         }
     }
 }
@@ -118,6 +121,7 @@ pub async fn start_with(
         clock,
         bug,
         observer,
+        chaos,
     } = hooks;
     if let PlantedBug::Raft(raft_bug) = bug {
         config.agent.raft.planted_bug = Some(raft_bug);
@@ -150,7 +154,8 @@ pub async fn start_with(
     let (kv_index_tx, kv_index_rx) = watch::channel(agent.kv().index());
     let (running_tx, running_rx) = watch::channel(true);
     let info = Arc::new(node_info(&config));
-    let transport = transport::Transport::new(stats);
+    let chaos = chaos.map(|knobs| transport::chaos::Chaos::new(knobs, config.seed));
+    let transport = transport::Transport::new(stats, chaos);
     let driver = driver::Driver::new(
         agent,
         storage,

@@ -2,6 +2,7 @@
 //! bounded inbox; each destination has a bounded send queue and a task that connects,
 //! writes frames, and reconnects with backoff. Bad input is dropped and counted.
 
+pub mod chaos;
 pub mod frame;
 mod peer;
 
@@ -41,13 +42,15 @@ impl TransportStats {
 pub struct Transport {
     peers: BTreeMap<String, mpsc::Sender<Arc<Vec<u8>>>>,
     pub stats: Arc<TransportStats>,
+    chaos: Option<chaos::Chaos>,
 }
 
 impl Transport {
-    pub fn new(stats: Arc<TransportStats>) -> Transport {
+    pub fn new(stats: Arc<TransportStats>, chaos: Option<chaos::Chaos>) -> Transport {
         Transport {
             peers: BTreeMap::new(),
             stats,
+            chaos,
         }
     }
 
@@ -67,7 +70,24 @@ impl Transport {
             let queue = peer::spawn(to.to_string(), self.stats.clone());
             self.peers.insert(to.to_string(), queue);
         }
-        let queue = &self.peers[to];
+        let plan = self.chaos.as_mut().map(|c| c.plan()).unwrap_or_default();
+        let queue = self.peers[to].clone();
+        if plan.duplicate {
+            self.enqueue(&queue, frame.clone());
+        }
+        match plan.delay_ms {
+            // Held back: frames sent meanwhile overtake it.
+            Some(delay_ms) => {
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+                    let _ = queue.try_send(frame);
+                });
+            }
+            None => self.enqueue(&queue, frame),
+        }
+    }
+
+    fn enqueue(&self, queue: &mpsc::Sender<Arc<Vec<u8>>>, frame: Arc<Vec<u8>>) {
         if queue.try_send(frame).is_err() {
             TransportStats::count(&self.stats.frames_dropped_queue_full);
         }
