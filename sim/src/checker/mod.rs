@@ -2,7 +2,9 @@
 //! One invariant per file; a violation is recorded with the node, term and time, and the run
 //! fails at its next step.
 
+mod acked_entries_kept;
 pub mod acked_writes;
+mod commit_rule;
 mod applied_agreement;
 mod election_safety;
 mod leader_completeness;
@@ -25,6 +27,10 @@ pub struct CheckState {
     pub leaders_checked: BTreeMap<(String, u64), ()>,
     /// Each node's last seen (role, term, leader, commit), to trace only changes.
     pub last_seen: BTreeMap<String, String>,
+    /// Each server's last observed (term, last log index).
+    pub log_ends: BTreeMap<String, acked_entries_kept::LogEnd>,
+    /// (leader, term) -> the commit index it had when first observed leading.
+    pub commit_at_election: BTreeMap<(String, u64), u64>,
     pub violations: Vec<String>,
 }
 
@@ -92,7 +98,10 @@ impl Observer for Checker {
         if raft.role() == Role::Leader {
             election_safety::check(&mut state, &name, raft.term(), now_ms);
             leader_completeness::check(&mut state, &name, raft, now_ms);
+            acked_entries_kept::check(&mut state, &name, raft, now_ms);
+            commit_rule::check(&mut state, &name, raft, now_ms);
         }
+        state.log_ends.insert(name.clone(), (raft.term(), raft.last_index()));
         let seen = format!(
             "{} term={} leader={:?} commit={}",
             raft.role().name(),
