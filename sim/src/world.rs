@@ -135,6 +135,10 @@ impl World {
         agent.bootstrap_expect = spec.bootstrap_expect;
         agent.datacenter = spec.datacenter.clone();
         agent.snapshot_threshold_entries = 64;
+        // The configuration is fuzzed too: small batches and pipelines make for more
+        // interleavings (and are settings a user may choose).
+        agent.raft.append_entries_max = [1, 2, 4, 64, 256][self.rng.range(0, 5) as usize];
+        agent.raft.inflight_messages_max = [1, 2, 8][self.rng.range(0, 3) as usize];
         let rpc = SocketAddr::new(IpAddr::V4(ip), 8300);
         let gossip = SocketAddr::new(IpAddr::V4(ip), 8301);
         let mut config = NodeConfig::new(agent, rpc, gossip);

@@ -4,6 +4,7 @@
 
 mod acked_entries_kept;
 pub mod acked_writes;
+mod commit_quorum;
 mod commit_rule;
 mod applied_agreement;
 mod election_safety;
@@ -100,6 +101,7 @@ impl Observer for Checker {
             leader_completeness::check(&mut state, &name, raft, now_ms);
             acked_entries_kept::check(&mut state, &name, raft, now_ms);
             commit_rule::check(&mut state, &name, raft, now_ms);
+            commit_quorum::check(&mut state, &name, raft, now_ms);
         }
         state.log_ends.insert(name.clone(), (raft.term(), raft.last_index()));
         let seen = format!(
