@@ -239,13 +239,7 @@ fn run(net: &mut AgentNet, case: &Case) -> String {
 
 #[test]
 fn agent_testdata() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/agent");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    paths.sort();
-    for path in paths {
+    for path in support::datadriven::testdata_files("agent") {
         let mut net = AgentNet::new();
         run_file(&path, |case| run(&mut net, case));
     }

@@ -199,14 +199,7 @@ fn run(net: &mut Network, case: &Case) -> String {
 
 #[test]
 fn raft_testdata() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/raft");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    paths.sort();
-    assert!(!paths.is_empty(), "no files in {}", dir.display());
-    for path in paths {
+    for path in support::datadriven::testdata_files("raft") {
         let mut net = Network::new();
         run_file(&path, |case| run(&mut net, case));
     }

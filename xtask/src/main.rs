@@ -4,6 +4,8 @@
 //!   cargo xtask sim fuzz --seeds A..B [--bug vote-not-durable] [--stop-on-failure]
 //!   cargo xtask sim scenarios --seeds A..B     every scenario for every seed in the range
 //!   cargo xtask sim determinism SCENARIO --seed N   the same seed twice: same trace hash
+//!   cargo xtask sim regressions | bugs --seeds A..B | schedule --seed N
+//!   cargo xtask test                              everything CI runs
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -21,6 +23,7 @@ fn main() -> ExitCode {
         ["sim", "scenarios", rest @ ..] => scenarios(rest),
         ["sim", "regressions"] => regressions(),
         ["sim", "bugs", rest @ ..] => sim(&[&["bugs"], rest].concat()),
+        ["sim", "schedule", rest @ ..] => sim(&[&["schedule"], rest].concat()),
         ["sim", "determinism", scenario, "--seed", seed] => determinism(scenario, seed),
         ["sim", "build"] => build_sim().map(|_| ()),
         ["test"] => test_all(),
@@ -46,21 +49,26 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// `cargo SUBCOMMAND` on the simulator: `--cfg madsim`, its own target dir and profile.
+fn sim_cargo(subcommand: &str) -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(root()).env("RUSTFLAGS", "--cfg madsim");
+    command.args([
+        subcommand,
+        "-p",
+        "concord-sim",
+        "--profile",
+        "sim",
+        "--target-dir",
+        "target/sim",
+    ]);
+    command
+}
+
 /// Builds the simulator with `--cfg madsim` in its own target dir; returns the binary.
 fn build_sim() -> Result<PathBuf, String> {
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(root())
-        .env("RUSTFLAGS", "--cfg madsim")
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "concord-sim",
-            "--profile",
-            "sim",
-            "--target-dir",
-            "target/sim",
-        ])
+    let status = sim_cargo("build")
+        .arg("--quiet")
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
@@ -203,22 +211,9 @@ fn test_all() -> Result<(), String> {
             .current_dir(root())
             .args(["test", "--workspace"]),
     )?;
-    let mut sim_tests = Command::new(&cargo);
-    sim_tests
-        .current_dir(root())
-        .env("RUSTFLAGS", "--cfg madsim");
-    sim_tests.args([
-        "test",
-        "-p",
-        "concord-sim",
-        "--profile",
-        "sim",
-        "--target-dir",
-        "target/sim",
-    ]);
     step(
-        "simulator self-tests (determinism, planted bug)",
-        &mut sim_tests,
+        "simulator self-tests (determinism, planted bugs, shrinking)",
+        &mut sim_cargo("test"),
     )?;
     println!("==> scenarios, seeds {CI_SCENARIO_SEEDS}");
     scenarios(&["--seeds", CI_SCENARIO_SEEDS])?;

@@ -119,3 +119,17 @@ pub fn run_file(path: &Path, mut run: impl FnMut(&Case) -> String) {
         failures.join("\n")
     );
 }
+
+/// The test files under `core/testdata/SUBDIR`, in name order (never none).
+pub fn testdata_files(subdir: &str) -> Vec<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(subdir);
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.sort();
+    assert!(!paths.is_empty(), "no files in {}", dir.display());
+    paths
+}

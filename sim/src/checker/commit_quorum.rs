@@ -9,7 +9,11 @@ use concord_core::raft::Raft;
 
 pub fn check(state: &mut CheckState, leader: &str, raft: &Raft, now_ms: u64) {
     let commit_index = raft.commit_index();
-    let inherited = state.commit_at_election.get(&(leader.to_string(), raft.term())).copied().unwrap_or(0);
+    let inherited = state
+        .commit_at_election
+        .get(&(leader.to_string(), raft.term()))
+        .copied()
+        .unwrap_or(0);
     if commit_index <= inherited {
         return; // committed by an earlier leader, whose quorum the checker saw then
     }
@@ -21,7 +25,13 @@ pub fn check(state: &mut CheckState, leader: &str, raft: &Raft, now_ms: u64) {
     let voters = &raft.config().voters;
     let holding = voters
         .iter()
-        .filter(|v| v.as_str() == leader || state.log_ends.get(v.as_str()).is_some_and(|(_, last)| *last >= commit_index))
+        .filter(|v| {
+            v.as_str() == leader
+                || state
+                    .log_ends
+                    .get(v.as_str())
+                    .is_some_and(|(_, last)| *last >= commit_index)
+        })
         .count();
     if holding < voters.len() / 2 + 1 {
         state.violations.push(format!(

@@ -4,9 +4,9 @@
 
 mod acked_entries_kept;
 pub mod acked_writes;
+mod applied_agreement;
 mod commit_quorum;
 mod commit_rule;
-mod applied_agreement;
 mod election_safety;
 mod leader_completeness;
 pub mod linearizable;
@@ -103,7 +103,9 @@ impl Observer for Checker {
             commit_rule::check(&mut state, &name, raft, now_ms);
             commit_quorum::check(&mut state, &name, raft, now_ms);
         }
-        state.log_ends.insert(name.clone(), (raft.term(), raft.last_index()));
+        state
+            .log_ends
+            .insert(name.clone(), (raft.term(), raft.last_index()));
         let seen = format!(
             "{} term={} leader={:?} commit={}",
             raft.role().name(),
