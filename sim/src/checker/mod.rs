@@ -10,6 +10,7 @@ mod commit_rule;
 mod election_safety;
 mod leader_completeness;
 pub mod linearizable;
+mod log_matching;
 
 use crate::trace::Trace;
 use concord_core::agent::{Agent, AppliedEntry};
@@ -32,6 +33,10 @@ pub struct CheckState {
     pub log_ends: BTreeMap<String, acked_entries_kept::LogEnd>,
     /// (leader, term) -> the commit index it had when first observed leading.
     pub commit_at_election: BTreeMap<(String, u64), u64>,
+    /// (index, term) -> (payload digest, the server first seen holding it).
+    pub entries_seen: BTreeMap<(u64, u64), (u64, String)>,
+    /// Per server, the last log index (and its term) checked for log matching.
+    pub log_checked: BTreeMap<String, (u64, u64)>,
     pub violations: Vec<String>,
 }
 
@@ -96,6 +101,7 @@ impl Observer for Checker {
         for entry in applied {
             applied_agreement::check(&mut state, &name, entry, now_ms);
         }
+        log_matching::check(&mut state, &name, raft, now_ms);
         if raft.role() == Role::Leader {
             election_safety::check(&mut state, &name, raft.term(), now_ms);
             leader_completeness::check(&mut state, &name, raft, now_ms);
