@@ -59,6 +59,11 @@ impl Agent {
         }
         let is_server = self.config.role == Role::Server;
         match place(&request) {
+            // Membership requests act on the agent that takes them: never on another's word.
+            Place::Here if matches!(origin, Origin::Remote { .. }) => {
+                let error = ApiError::BadRequest(format!("{} is not forwarded", request.kind()));
+                self.reply(origin, Err(error));
+            }
             Place::Here => self.serve_here(origin, request),
             Place::AnyServer if is_server => self.serve_on_server(origin, request),
             Place::Leader if self.is_leader() => self.serve_on_leader(origin, request),
