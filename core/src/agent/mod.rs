@@ -112,6 +112,9 @@ impl Agent {
         config.validate().expect("invalid AgentConfig");
         let mut rng = Rng::new(seed);
         let kv = restore_kv(&restore);
+        // Different for every incarnation (a restarted process has the same seed but a later
+        // clock), so request ids never repeat across restarts.
+        let first_request_id = (rng.next_u64() ^ now_ms.wrapping_mul(0x9E37_79B9_7F4A_7C15)) >> 1;
         let raft = (config.role == Role::Server).then(|| {
             Raft::new(
                 crate::raft::NodeId::new(&config.node_name),
@@ -138,7 +141,7 @@ impl Agent {
         let membership = Membership::new(me, config.membership.clone(), now_ms);
         Agent {
             bootstrap: Bootstrap::new(config.bootstrap_expect),
-            pending: PendingTable::new(config.pending_requests_max),
+            pending: PendingTable::new(config.pending_requests_max, first_request_id),
             config,
             now_ms,
             rng,

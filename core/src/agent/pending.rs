@@ -49,10 +49,13 @@ pub struct PendingTable {
 }
 
 impl PendingTable {
-    pub fn new(requests_max: usize) -> PendingTable {
+    /// `first_id` must differ between the agent's incarnations: ids travel in forwarded
+    /// requests, and a reply to the previous process must not answer a request of this one
+    /// (found by the fuzzer, seed 6759: a restarted server got another write's index).
+    pub fn new(requests_max: usize, first_id: u64) -> PendingTable {
         assert!(requests_max > 0);
         PendingTable {
-            next_id: 1,
+            next_id: first_id.max(1),
             entries: BTreeMap::new(),
             writes_by_index: BTreeMap::new(),
             requests_max,

@@ -110,6 +110,7 @@ impl Driver {
         let id = self.next_request_id;
         self.next_request_id += 1;
         self.replies.insert(id, reply);
+        tracing::trace!(target: "concord", "{}: request {id}: {}", self.agent.name(), request.kind());
         self.agent.handle_request(self.clock.now_ms(), id, request);
     }
 
@@ -176,6 +177,7 @@ impl Driver {
                 self.transport.send(&to, &envelope)
             }
             Action::Reply { request_id, result } => {
+                tracing::trace!(target: "concord", "{}: reply {request_id}: {}", self.agent.name(), match &result { Ok(r) => format!("{r:?}").chars().take(40).collect::<String>(), Err(e) => e.to_string() });
                 if let Some(reply) = self.replies.remove(&request_id) {
                     let _ = reply.send(result);
                 }
