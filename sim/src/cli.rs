@@ -149,6 +149,10 @@ fn fuzz_cmd(args: &[String]) -> i32 {
     if jobs > 1 {
         return fuzz_jobs(args, shard, jobs);
     }
+    let is_chunk = args.iter().any(|a| a == "--chunk");
+    if !is_chunk && end - start > CHUNK_SEEDS {
+        return fuzz_in_chunks(args, start, end);
+    }
     println!(
         "fuzz seeds={start}..{end} shard={}/{} bug={}",
         shard.0,
@@ -164,6 +168,74 @@ fn fuzz_cmd(args: &[String]) -> i32 {
         shrink: !args.iter().any(|a| a == "--no-shrink"),
     };
     i32::from(!fuzz::fuzz_range(&options).failures.is_empty())
+}
+
+/// Seeds one process runs before the next takes over: a madsim runtime does not give all of
+/// its memory back when dropped, so long runs go chunk by chunk, each in a fresh process.
+const CHUNK_SEEDS: u64 = 100;
+
+/// Runs the range chunk by chunk in child processes; sums their summary lines.
+fn fuzz_in_chunks(args: &[String], start: u64, end: u64) -> i32 {
+    let wall = Instant::now();
+    let exe = std::env::current_exe().expect("own path");
+    let (mut seeds, mut failed, mut sim_s) = (0u64, 0u64, 0f64);
+    let mut chunk_start = start;
+    while chunk_start < end {
+        let chunk_end = (chunk_start + CHUNK_SEEDS).min(end);
+        let mut child_args = strip_flags(args, &["--seeds"]);
+        child_args.extend([
+            "--seeds".into(),
+            format!("{chunk_start}..{chunk_end}"),
+            "--chunk".into(),
+        ]);
+        let output = Command::new(&exe)
+            .arg("fuzz")
+            .args(&child_args)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run a fuzz chunk");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        for line in stdout
+            .lines()
+            .filter(|l| !l.starts_with("fuzz ") && !l.starts_with("progress"))
+        {
+            println!("{line}");
+        }
+        let (s, f, t) = parse_summary(&stdout);
+        (seeds, failed, sim_s) = (seeds + s, failed + f, sim_s + t);
+        println!(
+            "progress: {seeds} seeds, {failed} failed, {:.0}s wall",
+            wall.elapsed().as_secs_f64()
+        );
+        if failed > 0 && args.iter().any(|a| a == "--stop-on-failure") {
+            break;
+        }
+        chunk_start = chunk_end;
+    }
+    println!(
+        "fuzz done: seeds={seeds} failed={failed} sim_time={sim_s:.0}s wall={:.1}s",
+        wall.elapsed().as_secs_f64()
+    );
+    i32::from(failed > 0)
+}
+
+/// (seeds, failed, simulated seconds) from a "fuzz done:" line; a chunk that died counts as failed.
+fn parse_summary(stdout: &str) -> (u64, u64, f64) {
+    let Some(line) = stdout.lines().find(|l| l.starts_with("fuzz done:")) else {
+        return (0, 1, 0.0);
+    };
+    let value = |key: &str| {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(key))
+            .unwrap_or("0")
+            .trim_end_matches('s')
+            .to_string()
+    };
+    (
+        value("seeds=").parse().unwrap_or(0),
+        value("failed=").parse().unwrap_or(1),
+        value("sim_time=").parse().unwrap_or(0.0),
+    )
 }
 
 /// Runs `jobs` copies of this fuzz command, each on its own shard, in parallel.
