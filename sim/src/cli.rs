@@ -179,6 +179,7 @@ fn fuzz_in_chunks(args: &[String], start: u64, end: u64) -> i32 {
     let wall = Instant::now();
     let exe = std::env::current_exe().expect("own path");
     let (mut seeds, mut failed, mut sim_s) = (0u64, 0u64, 0f64);
+    let mut trace_hash = fuzz::TRACE_HASH_START;
     let mut chunk_start = start;
     while chunk_start < end {
         let chunk_end = (chunk_start + CHUNK_SEEDS).min(end);
@@ -201,8 +202,9 @@ fn fuzz_in_chunks(args: &[String], start: u64, end: u64) -> i32 {
         {
             println!("{line}");
         }
-        let (s, f, t) = parse_summary(&stdout);
+        let (s, f, t, h) = parse_summary(&stdout);
         (seeds, failed, sim_s) = (seeds + s, failed + f, sim_s + t);
+        trace_hash = fuzz::fold_hash(trace_hash, h);
         println!(
             "progress: {seeds} seeds, {failed} failed, {:.0}s wall",
             wall.elapsed().as_secs_f64()
@@ -213,16 +215,17 @@ fn fuzz_in_chunks(args: &[String], start: u64, end: u64) -> i32 {
         chunk_start = chunk_end;
     }
     println!(
-        "fuzz done: seeds={seeds} failed={failed} sim_time={sim_s:.0}s wall={:.1}s",
+        "fuzz done: seeds={seeds} failed={failed} sim_time={sim_s:.0}s wall={:.1}s trace={trace_hash:016x}",
         wall.elapsed().as_secs_f64()
     );
     i32::from(failed > 0)
 }
 
-/// (seeds, failed, simulated seconds) from a "fuzz done:" line; a chunk that died counts as failed.
-fn parse_summary(stdout: &str) -> (u64, u64, f64) {
+/// (seeds, failed, simulated seconds, trace hash) from a "fuzz done:" line; a chunk that
+/// died counts as failed.
+fn parse_summary(stdout: &str) -> (u64, u64, f64, u64) {
     let Some(line) = stdout.lines().find(|l| l.starts_with("fuzz done:")) else {
-        return (0, 1, 0.0);
+        return (0, 1, 0.0, 0);
     };
     let value = |key: &str| {
         line.split_whitespace()
@@ -235,6 +238,7 @@ fn parse_summary(stdout: &str) -> (u64, u64, f64) {
         value("seeds=").parse().unwrap_or(0),
         value("failed=").parse().unwrap_or(1),
         value("sim_time=").parse().unwrap_or(0.0),
+        u64::from_str_radix(&value("trace="), 16).unwrap_or(0),
     )
 }
 

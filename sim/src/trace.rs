@@ -75,6 +75,12 @@ impl Trace {
     /// causes are).
     pub fn record_message(&self, node: &str, peer: &str, kind: &str, sent: bool) {
         let at_ms = self.now_ms();
+        if std::env::var_os("CONCORD_SIM_MESSAGES").is_some() {
+            eprintln!(
+                "message {at_ms}ms: {node} {} {peer} {kind}",
+                if sent { "->" } else { "<-" }
+            );
+        }
         let mut state = self.state.lock().expect("trace lock");
         if state.messages.len() < MESSAGES_KEPT_MAX {
             let event = MessageEvent {

@@ -3,7 +3,7 @@
 //! Only announced leaves remove a server: a server merely unknown (membership is rebuilt by
 //! gossip after a restart) or failed is kept, so a restart never shrinks the cluster.
 
-use super::Agent;
+use super::{Agent, LogLevel};
 use crate::membership::{MemberStatus, Role};
 use crate::raft::{ConfigChange, NodeId};
 
@@ -14,7 +14,17 @@ impl Agent {
         }
         if let Some(change) = self.next_config_change() {
             let raft = self.raft.as_mut().expect("leaders have raft");
-            let _ = raft.propose_config_change(self.now_ms, change);
+            match raft.propose_config_change(self.now_ms, change.clone()) {
+                Ok(index) => self.log(
+                    LogLevel::Info,
+                    format!("raft: proposed {change:?} at index {index}"),
+                ),
+                // Retried on the next round; most often another change is still committing.
+                Err(e) => self.log(
+                    LogLevel::Debug,
+                    format!("raft: cannot propose {change:?} yet: {e}"),
+                ),
+            }
         }
     }
 

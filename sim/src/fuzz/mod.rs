@@ -52,7 +52,18 @@ pub struct FuzzReport {
     pub seeds: u64,
     pub failures: Vec<u64>,
     pub sim_ms: u64,
+    /// Every seed's trace hash folded in seed order: equal runs, equal hashes.
+    pub trace_hash: u64,
 }
+
+/// Folds one trace hash into a running one (FNV-1a over its bytes).
+pub fn fold_hash(running: u64, hash: u64) -> u64 {
+    hash.to_le_bytes().iter().fold(running, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+pub const TRACE_HASH_START: u64 = 0xcbf2_9ce4_8422_2325;
 
 pub fn fuzz_range(options: &FuzzOptions) -> FuzzReport {
     let wall = Instant::now();
@@ -60,12 +71,14 @@ pub fn fuzz_range(options: &FuzzOptions) -> FuzzReport {
         seeds: 0,
         failures: Vec::new(),
         sim_ms: 0,
+        trace_hash: TRACE_HASH_START,
     };
     let seeds = (options.start..options.end).filter(|s| s % options.shard.1 == options.shard.0);
     for seed in seeds {
         let outcome = run_schedule(seed, options.bug, schedule::generate(seed));
         report.seeds += 1;
         report.sim_ms += outcome.sim_ms;
+        report.trace_hash = fold_hash(report.trace_hash, outcome.trace_hash);
         if let Some(failure) = &outcome.failure {
             report.failures.push(seed);
             report_failure(&outcome, failure, options);
@@ -83,11 +96,12 @@ pub fn fuzz_range(options: &FuzzOptions) -> FuzzReport {
         }
     }
     println!(
-        "fuzz done: seeds={} failed={} sim_time={:.0}s wall={:.1}s",
+        "fuzz done: seeds={} failed={} sim_time={:.0}s wall={:.1}s trace={:016x}",
         report.seeds,
         report.failures.len(),
         report.sim_ms as f64 / 1000.0,
-        wall.elapsed().as_secs_f64()
+        wall.elapsed().as_secs_f64(),
+        report.trace_hash
     );
     report
 }
