@@ -91,7 +91,6 @@ impl Progress {
     /// The follower has everything up to `index`. Returns false for a stale acknowledgement.
     pub fn on_match(&mut self, index: u64, now_ms: u64) -> bool {
         if index <= self.match_index && self.match_index > 0 {
-            self.unpause_probe();
             return false;
         }
         self.match_index = self.match_index.max(index);

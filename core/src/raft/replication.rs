@@ -224,20 +224,29 @@ impl Raft {
         let progress = self.progress.get_mut(&from).expect("checked above");
         progress.recently_active = true;
         progress.read_seq_acked = progress.read_seq_acked.max(read_seq);
-        if success {
-            if progress.on_match(match_index, self.now_ms) {
+        let progressed = if success {
+            let advanced = progress.on_match(match_index, self.now_ms);
+            if advanced {
                 self.forget_removed_peers();
                 self.maybe_commit();
                 self.maybe_send_timeout_now(&from);
             }
+            advanced
         } else {
             let next_guess = self.next_index_guess(hint_index, hint_term);
             let progress = self.progress.get_mut(&from).expect("checked above");
-            progress.on_reject(match_index, next_guess);
-        }
+            progress.on_reject(match_index, next_guess)
+        };
         self.release_confirmed_reads();
+        // Only news moves replication on: answering a stale reply (a heartbeat's, a duplicate's)
+        // with another append would start a chain that never ends, one more per heartbeat,
+        // until the queues overflow (fuzzer, seed 5019). Lost probes are retried on heartbeats.
         let mut sent = false;
-        while self.role == Role::Leader && self.has_more_for(&from) && self.send_append(&from) {
+        while progressed
+            && self.role == Role::Leader
+            && self.has_more_for(&from)
+            && self.send_append(&from)
+        {
             sent = true;
         }
         if !sent && self.role == Role::Leader {

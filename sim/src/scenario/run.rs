@@ -20,7 +20,7 @@ pub struct Runner<'a> {
     pub world: &'a mut World,
     pub vars: BTreeMap<String, String>,
     /// Client load running in the background (`load-start` .. `load-wait`).
-    pub load: Option<crate::load::Load>,
+    pub loads: Vec<crate::load::Load>,
 }
 
 /// Runs every line; stops at the first failed expectation or safety violation.
@@ -33,7 +33,7 @@ pub async fn run_scenario(world: &mut World, text: &str) -> Result<(), Failure> 
     let mut runner = Runner {
         world,
         vars: BTreeMap::new(),
-        load: None,
+        loads: Vec::new(),
     };
     for line in lines {
         let fail = |reason: String| Failure {
@@ -119,20 +119,26 @@ impl Runner<'_> {
                 let clients = setting(settings, "clients")?.unwrap_or(3);
                 let ops = setting(settings, "ops")?.unwrap_or(10);
                 let load = self.world.start_load(clients, ops);
-                self.load = Some(load);
+                self.loads.push(load);
             }
-            ["load-wait"] => {
-                if let Some(load) = self.load.take() {
-                    load.wait().await;
-                }
-            }
+            ["load-wait"] => self.wait_loads().await,
             ["transfer-leader", target @ ..] => self.transfer_leader(target.first().copied()).await,
             ["revive"] => self.world.revive_all().await,
-            ["check"] => crate::checker::final_checks(self.world)?,
+            ["check"] => {
+                // Every operation must be in the history before it is judged.
+                self.wait_loads().await;
+                crate::checker::final_checks(self.world)?
+            }
             ["expect", rest @ ..] => expect::run(self.world, rest).await?,
             _ => return Err(format!("unknown command: {}", words.join(" "))),
         }
         Ok(())
+    }
+
+    async fn wait_loads(&mut self) {
+        for load in std::mem::take(&mut self.loads) {
+            load.wait().await;
+        }
     }
 
     fn network(&mut self, settings: &[&str]) -> Result<(), String> {
