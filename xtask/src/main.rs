@@ -199,6 +199,24 @@ const CI_FUZZ_SEEDS: &str = "0..600";
 /// every scenario over many seeds, the fuzzer, and end-to-end tests of real processes.
 fn test_all() -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let fmt = ["fmt", "--all", "--", "--check"];
+    step(
+        "formatting",
+        Command::new(&cargo).current_dir(root()).args(fmt),
+    )?;
+    let clippy = [
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--quiet",
+        "--",
+        "-D",
+        "warnings",
+    ];
+    step(
+        "clippy",
+        Command::new(&cargo).current_dir(root()).args(clippy),
+    )?;
     step(
         "build the concord binary",
         Command::new(&cargo)
@@ -211,9 +229,13 @@ fn test_all() -> Result<(), String> {
             .current_dir(root())
             .args(["test", "--workspace"]),
     )?;
+    // One test at a time: madsim runtimes on parallel test threads disturb each other's
+    // determinism (a simulator process runs its seeds one after the other).
+    let mut sim_tests = sim_cargo("test");
+    sim_tests.args(["--", "--test-threads=1"]);
     step(
         "simulator self-tests (determinism, planted bugs, shrinking)",
-        &mut sim_cargo("test"),
+        &mut sim_tests,
     )?;
     println!("==> scenarios, seeds {CI_SCENARIO_SEEDS}");
     scenarios(&["--seeds", CI_SCENARIO_SEEDS])?;
