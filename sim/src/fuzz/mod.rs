@@ -86,7 +86,7 @@ pub fn fuzz_range(options: &FuzzOptions) -> FuzzReport {
                 break;
             }
         }
-        if report.seeds % 100 == 0 {
+        if report.seeds.is_multiple_of(100) {
             let failed = report.failures.len();
             println!(
                 "progress: {} seeds, {failed} failed, {:.0}s wall",
