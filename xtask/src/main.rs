@@ -217,6 +217,10 @@ fn test_all() -> Result<(), String> {
         "clippy",
         Command::new(&cargo).current_dir(root()).args(clippy),
     )?;
+    // The simulator's modules only exist under `--cfg madsim`: lint them there too.
+    let mut sim_clippy = sim_cargo("clippy");
+    sim_clippy.args(["--all-targets", "--quiet", "--", "-D", "warnings"]);
+    step("clippy (simulator)", &mut sim_clippy)?;
     step(
         "build the concord binary",
         Command::new(&cargo)
