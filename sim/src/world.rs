@@ -44,7 +44,6 @@ pub struct World {
     clogged: BTreeSet<(String, String)>,
     clogged_nodes: BTreeSet<String>,
     paused: BTreeSet<String>,
-    origin: madsim::time::Instant,
     /// Message duplication and reordering, shared by every node's transport.
     pub chaos: Arc<ChaosKnobs>,
     /// The last client id handed out (0 is the scenario's own client).
@@ -65,17 +64,16 @@ impl World {
             clogged: BTreeSet::new(),
             clogged_nodes: BTreeSet::new(),
             paused: BTreeSet::new(),
-            origin: madsim::time::Instant::now(),
             chaos: Arc::default(),
             next_client: 0,
             seed,
         }
     }
 
+    /// Simulated milliseconds since the world began (the recorder's clock, so history and
+    /// scenario times agree).
     pub fn now_ms(&self) -> u64 {
-        madsim::time::Instant::now()
-            .duration_since(self.origin)
-            .as_millis() as u64
+        self.recorder.now_ms()
     }
 
     /// Creates and starts a node; returns once its agent takes requests.

@@ -7,7 +7,7 @@
 pub mod schedule;
 pub mod shrink;
 
-use crate::runner::{run_seed, Outcome};
+use crate::runner::Outcome;
 use crate::scenario::run_scenario;
 use crate::world::World;
 use concord_node::PlantedBug;
@@ -19,17 +19,16 @@ pub const FAILURES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/s
 
 /// Runs one seed's schedule.
 pub fn run_schedule(seed: u64, bug: PlantedBug, text: String) -> Outcome {
-    run_seed(seed, bug, move |mut world: World| async move {
-        let result = run_scenario(&mut world, &text)
-            .await
-            .map_err(|f| format!("line {}: {}: {}", f.line, f.text, f.reason));
-        (world, result)
-    })
+    run_schedule_drawn(seed, bug, text, false)
 }
 
 /// Runs one schedule and draws its timeline.
 pub fn run_schedule_with_timeline(seed: u64, bug: PlantedBug, text: String) -> Outcome {
-    crate::runner::run_seed_with(seed, bug, true, move |mut world: World| async move {
+    run_schedule_drawn(seed, bug, text, true)
+}
+
+fn run_schedule_drawn(seed: u64, bug: PlantedBug, text: String, timeline: bool) -> Outcome {
+    crate::runner::run_seed_with(seed, bug, timeline, move |mut world: World| async move {
         let result = run_scenario(&mut world, &text)
             .await
             .map_err(|f| format!("line {}: {}: {}", f.line, f.text, f.reason));
