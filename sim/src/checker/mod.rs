@@ -8,6 +8,7 @@ mod applied_agreement;
 mod commit_quorum;
 mod commit_rule;
 mod election_safety;
+mod leader_agreement;
 mod leader_completeness;
 pub mod linearizable;
 mod log_matching;
@@ -23,6 +24,8 @@ use std::sync::{Arc, Mutex};
 pub struct CheckState {
     /// term -> the one leader seen in it.
     pub leaders: BTreeMap<u64, String>,
+    /// term -> (the leader first named for it, the node that named it).
+    pub leader_named: BTreeMap<u64, (String, String)>,
     /// index -> what was applied there first, and by whom.
     pub applied: BTreeMap<u64, (AppliedEntry, String)>,
     /// (node, term) pairs whose leader log was checked already.
@@ -102,6 +105,9 @@ impl Observer for Checker {
             applied_agreement::check(&mut state, &name, entry, now_ms);
         }
         log_matching::check(&mut state, &name, raft, now_ms);
+        if let Some(leader) = raft.leader() {
+            leader_agreement::check(&mut state, &name, raft.term(), leader.as_str(), now_ms);
+        }
         if raft.role() == Role::Leader {
             election_safety::check(&mut state, &name, raft.term(), now_ms);
             leader_completeness::check(&mut state, &name, raft, now_ms);
