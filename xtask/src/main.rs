@@ -6,6 +6,9 @@
 //!   cargo xtask sim determinism SCENARIO --seed N   the same seed twice: same trace hash
 //!   cargo xtask sim regressions | bugs --seeds A..B | schedule --seed N
 //!   cargo xtask test                              everything CI runs
+//!   cargo xtask mutants [--shard K/N] [--skip-core]  mutants of the Raft core caught (slow)
+
+mod mutants;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
         ["sim", "determinism", scenario, "--seed", seed] => determinism(scenario, seed),
         ["sim", "build"] => build_sim().map(|_| ()),
         ["test"] => test_all(),
+        ["mutants", rest @ ..] => mutants::run(rest),
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -40,7 +44,8 @@ fn main() -> ExitCode {
 
 const USAGE: &str =
     "usage: cargo xtask test | sim run SCENARIO [--seed N] | sim fuzz --seeds A..B [--bug NAME] \
-                     | sim scenarios --seeds A..B | sim determinism SCENARIO --seed N | sim build";
+                     | sim scenarios --seeds A..B | sim determinism SCENARIO --seed N | sim build \
+                     | mutants [--shard K/N] [--skip-core]";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
