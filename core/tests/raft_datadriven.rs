@@ -24,6 +24,10 @@ fn run(net: &mut Network, case: &Case) -> String {
             if let Some(v) = case.arg("append-max") {
                 net.options.append_entries_max = v.parse().unwrap();
             }
+            if let Some(v) = case.arg("bug") {
+                let bug = RaftBug::ALL.into_iter().find(|b| b.name() == v);
+                net.options.planted_bug = Some(bug.expect("a planted bug's name"));
+            }
             if let Some(v) = case.arg("seed") {
                 net.seed = v.parse().unwrap();
             }

@@ -136,6 +136,15 @@ fn copy_workspace(out: &Path) -> Result<PathBuf, String> {
         "copy the workspace for phase 2",
         Command::new("sh").current_dir(root()).args(["-c", &copy]),
     )?;
+    // The simulator's compiled dependencies carry over; only the workspace crates rebuild.
+    let (built, target) = (root().join("target/sim"), tree.join("target"));
+    if built.exists() && !target.join("sim").exists() {
+        std::fs::create_dir_all(&target).map_err(|e| e.to_string())?;
+        step(
+            "reuse the simulator's compiled dependencies",
+            Command::new("cp").arg("-a").arg(&built).arg(&target),
+        )?;
+    }
     Ok(tree)
 }
 

@@ -235,3 +235,7 @@ impl RaftLog {
         self.entries.iter()
     }
 }
+
+#[cfg(test)]
+#[path = "log_tests.rs"]
+mod tests;

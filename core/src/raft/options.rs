@@ -119,3 +119,52 @@ impl RaftOptions {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::RaftOptions;
+
+    #[test]
+    fn heartbeat_may_be_half_the_election_timeout_and_no_more() {
+        let mut options = RaftOptions {
+            election_timeout_min_ms: 1000,
+            election_timeout_max_ms: 2000,
+            heartbeat_interval_ms: 500,
+            ..RaftOptions::default()
+        };
+        assert_eq!(options.validate(), Ok(()));
+        options.heartbeat_interval_ms = 501;
+        assert!(options
+            .validate()
+            .unwrap_err()
+            .contains("heartbeat_interval_ms"));
+        options.heartbeat_interval_ms = 100;
+        options.election_timeout_max_ms = 1000;
+        assert!(options
+            .validate()
+            .unwrap_err()
+            .contains("election_timeout_min_ms"));
+    }
+
+    #[test]
+    fn bounds_must_be_positive() {
+        let valid = RaftOptions::default();
+        assert_eq!(valid.validate(), Ok(()));
+        for options in [
+            RaftOptions {
+                append_entries_max: 0,
+                ..valid.clone()
+            },
+            RaftOptions {
+                inflight_messages_max: 0,
+                ..valid.clone()
+            },
+            RaftOptions {
+                snapshot_chunk_bytes_max: 0,
+                ..valid.clone()
+            },
+        ] {
+            assert!(options.validate().unwrap_err().contains("positive"));
+        }
+    }
+}

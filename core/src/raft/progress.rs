@@ -148,3 +148,7 @@ impl Progress {
         self.inflight.clear();
     }
 }
+
+#[cfg(test)]
+#[path = "progress_tests.rs"]
+mod tests;
