@@ -59,11 +59,6 @@ impl ClusterConfig {
     pub fn members(&self) -> impl Iterator<Item = &NodeId> {
         self.voters.iter().chain(self.learners.iter())
     }
-
-    /// Votes needed for a majority of the voters.
-    pub fn quorum(&self) -> usize {
-        self.voters.len() / 2 + 1
-    }
 }
 
 /// What one log entry carries.
