@@ -46,10 +46,10 @@ pub fn run(rest: &[&str]) -> Result<(), String> {
     let tree = copy_workspace(&out)?;
     for (i, mutant) in survivors.iter().enumerate() {
         println!("==> [{}/{}] {}", i + 1, survivors.len(), mutant.name);
-        if run_in_simulator(&tree, mutant)? {
-            tally.caught_sim.push(mutant.name.clone());
-        } else {
-            tally.missed.push(mutant.name.clone());
+        match run_in_simulator(&tree, mutant)? {
+            SimOutcome::Caught => tally.caught_sim.push(mutant.name.clone()),
+            SimOutcome::Missed => tally.missed.push(mutant.name.clone()),
+            SimOutcome::Unviable => tally.unviable += 1,
         }
     }
     let summary = summarize(&tally);
@@ -148,9 +148,9 @@ fn copy_workspace(out: &Path) -> Result<PathBuf, String> {
     Ok(tree)
 }
 
-/// Patches one mutant into the copy, runs the simulator, and restores the file. True when a
-/// run failed or timed out (the mutant is caught).
-fn run_in_simulator(tree: &Path, mutant: &Mutant) -> Result<bool, String> {
+/// Patches one mutant into the copy, runs the simulator, and restores the file. A run that
+/// fails or times out catches the mutant.
+fn run_in_simulator(tree: &Path, mutant: &Mutant) -> Result<SimOutcome, String> {
     let source = tree.join(&mutant.file);
     let original = std::fs::read(&source).map_err(|e| e.to_string())?;
     let patch = Command::new("patch")
@@ -159,25 +159,33 @@ fn run_in_simulator(tree: &Path, mutant: &Mutant) -> Result<bool, String> {
         .arg(&mutant.diff)
         .status()
         .map_err(|e| e.to_string())?;
-    let caught = patch.success() && simulate(tree);
-    std::fs::write(&source, original).map_err(|e| e.to_string())?;
     if !patch.success() {
+        std::fs::write(&source, original).map_err(|e| e.to_string())?;
         return Err(format!("cannot apply {}", mutant.diff.display()));
     }
-    Ok(caught)
+    let outcome = simulate(tree);
+    std::fs::write(&source, original).map_err(|e| e.to_string())?;
+    Ok(outcome)
 }
 
-/// Builds the simulator in `tree` and runs the scenarios and the fuzzer; true if any failed.
-fn simulate(tree: &Path) -> bool {
-    let build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+/// What the simulator made of one mutant.
+enum SimOutcome {
+    Caught,
+    Missed,
+    /// The mutant does not build under `--cfg madsim`: not counted either way.
+    Unviable,
+}
+
+/// Builds the simulator in `tree` and runs the scenarios and the fuzzer.
+fn simulate(tree: &Path) -> SimOutcome {
+    // The simulator's usual build, in the copy: its own target dir there, relative to it.
+    let build = super::sim_cargo("build")
         .current_dir(tree)
-        .env("RUSTFLAGS", "--cfg madsim")
-        .args(["build", "--quiet", "-p", "concord-sim", "--profile", "sim"])
-        .args(["--target-dir", "target/sim"])
+        .arg("--quiet")
         .status();
     if !build.is_ok_and(|s| s.success()) {
-        println!("    does not build under madsim: counted as caught");
-        return true;
+        println!("    does not build under madsim");
+        return SimOutcome::Unviable;
     }
     let binary = "target/sim/sim/concord-sim";
     let scenarios = super::scenario_files().unwrap_or_default();
@@ -186,18 +194,25 @@ fn simulate(tree: &Path) -> bool {
             let run = ["run", file.as_str(), "--seed", &seed.to_string()];
             if !bounded(tree, binary, &run) {
                 println!("    caught by {file} --seed {seed}");
-                return true;
+                return SimOutcome::Caught;
             }
         }
     }
-    let fuzz = ["fuzz", "--seeds", FUZZ_SEEDS, "--jobs", "2"];
-    let fuzz_args = [&fuzz[..], &["--stop-on-failure", "--no-shrink"]].concat();
-    if !bounded(tree, binary, &fuzz_args) {
+    let fuzz = [
+        "fuzz",
+        "--seeds",
+        FUZZ_SEEDS,
+        "--jobs",
+        "2",
+        "--stop-on-failure",
+        "--no-shrink",
+    ];
+    if !bounded(tree, binary, &fuzz) {
         println!("    caught by the fuzzer (seeds {FUZZ_SEEDS})");
-        return true;
+        return SimOutcome::Caught;
     }
     println!("    survived");
-    false
+    SimOutcome::Missed
 }
 
 /// Runs the simulator under `timeout` (which signals the whole process group); true on success.
