@@ -1,5 +1,6 @@
 //! What it takes to start a node.
 
+use crate::transport::InboundLimits;
 use concord_core::agent::AgentConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,6 +22,34 @@ pub struct NodeConfig {
     pub retry_interval_ms: u64,
     /// How often the driver ticks the agent.
     pub tick_interval_ms: u64,
+    /// What peers may hold on the cluster ports (`limits.rpc_max_conns_per_client`, buffers).
+    pub inbound: InboundLimits,
+    /// What HTTP clients may hold (`limits.http_max_conns_per_client`, idle timeout).
+    pub http: HttpLimits,
+}
+
+/// Consul's `limits.http_max_conns_per_client` default.
+pub const HTTP_MAX_CONNS_PER_CLIENT: usize = 200;
+/// A keep-alive connection with no request for this long is closed (Concord's
+/// `limits.http_idle_timeout`; longer than the 90s idle timeout of Go's HTTP clients, so they
+/// normally close first).
+pub const HTTP_IDLE_TIMEOUT_MS: u64 = 120_000;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Connections from one client address at once; the excess is answered 429 and closed.
+    pub http_max_conns_per_client: usize,
+    /// Also bounds how long a client may take to send a request's headers.
+    pub idle_timeout_ms: u64,
+}
+
+impl Default for HttpLimits {
+    fn default() -> HttpLimits {
+        HttpLimits {
+            http_max_conns_per_client: HTTP_MAX_CONNS_PER_CLIENT,
+            idle_timeout_ms: HTTP_IDLE_TIMEOUT_MS,
+        }
+    }
 }
 
 impl NodeConfig {
@@ -39,6 +68,8 @@ impl NodeConfig {
             retry_join: Vec::new(),
             retry_interval_ms: 30_000,
             tick_interval_ms: 10,
+            inbound: InboundLimits::default(),
+            http: HttpLimits::default(),
         }
     }
 }

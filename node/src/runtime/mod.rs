@@ -141,7 +141,8 @@ pub async fn start_with(
     }
     let stats = Arc::new(TransportStats::default());
     let (inbox_tx, inbox_rx) = mpsc::channel(INBOX_MAX);
-    let listen = |addr| transport::listen(addr, inbox_tx.clone(), stats.clone());
+    let inbound = transport::Inbound::new(config.inbound.clone());
+    let listen = |addr| transport::listen(addr, inbox_tx.clone(), stats.clone(), inbound.clone());
     listen(config.rpc_listen)
         .await
         .map_err(|e| StartError::Io(format!("cannot listen on {}: {e}", config.rpc_listen)))?;

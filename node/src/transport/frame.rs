@@ -3,7 +3,10 @@
 
 use bincode::Options;
 use concord_core::agent::Envelope;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub const FRAME_VERSION: u8 = 1;
 /// The largest frame accepted: an AppendEntries batch (1 MiB) plus one maximal entry, or a
@@ -26,6 +29,8 @@ pub enum FrameError {
     BadVersion(u8),
     /// A well-framed payload that does not decode: skipped.
     Undecodable(String),
+    /// A frame that did not arrive whole in time: the connection is dropped.
+    TimedOut,
 }
 
 /// Encodes an envelope as one frame, or says why it cannot be sent.
@@ -57,20 +62,115 @@ pub fn decode(body: &[u8]) -> Result<Envelope, FrameError> {
         .map_err(|e| FrameError::Undecodable(e.to_string()))
 }
 
-/// Reads the next frame's body (version byte and payload).
-pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Vec<u8>, FrameError> {
+/// Bytes read from the socket at a time: the buffer grows by what arrived, never by what the
+/// length prefix claims.
+const READ_CHUNK_BYTES: usize = 64 << 10;
+/// A buffer's first capacity; it then doubles (capped at the frame's length).
+const BUFFER_BYTES_MIN: usize = 4 << 10;
+
+/// One frame's body, holding its share of the inbound budget until dropped.
+pub struct Body {
+    pub bytes: Vec<u8>,
+    _charge: Option<OwnedSemaphorePermit>,
+}
+
+/// The bounds one read works under.
+pub struct ReadBounds<'a> {
+    /// Charged one permit per byte of buffer capacity; shared by every connection.
+    pub budget: &'a Arc<Semaphore>,
+    pub size_bytes_max: usize,
+    /// The time from the frame's first byte to its last.
+    pub timeout: Duration,
+}
+
+/// Reads the next frame's body (version byte and payload). Waiting for a frame to start has no
+/// time limit (peers are quiet between messages); once it starts, it must finish in time.
+pub async fn read_frame<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    bounds: &ReadBounds<'_>,
+) -> Result<Body, FrameError> {
     let mut length = [0u8; 4];
     reader
-        .read_exact(&mut length)
+        .read_exact(&mut length[..1])
         .await
         .map_err(FrameError::Io)?;
-    let size_bytes = u32::from_be_bytes(length) as usize;
-    if size_bytes > FRAME_SIZE_BYTES_MAX || size_bytes == 0 {
-        return Err(FrameError::TooLarge { size_bytes });
+    let rest = async {
+        reader
+            .read_exact(&mut length[1..])
+            .await
+            .map_err(FrameError::Io)?;
+        let size_bytes = u32::from_be_bytes(length) as usize;
+        if size_bytes > bounds.size_bytes_max || size_bytes == 0 {
+            return Err(FrameError::TooLarge { size_bytes });
+        }
+        read_body(reader, size_bytes, bounds.budget).await
+    };
+    tokio::time::timeout(bounds.timeout, rest)
+        .await
+        .unwrap_or(Err(FrameError::TimedOut))
+}
+
+/// Reads `size_bytes` into a buffer that grows as bytes arrive, charging the budget for its
+/// capacity first (waiting while other connections hold it).
+async fn read_body<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    size_bytes: usize,
+    budget: &Arc<Semaphore>,
+) -> Result<Body, FrameError> {
+    let mut body = Body {
+        bytes: Vec::new(),
+        _charge: None,
+    };
+    let mut chunk = vec![0u8; READ_CHUNK_BYTES.min(size_bytes)];
+    while body.bytes.len() < size_bytes {
+        let want = chunk.len().min(size_bytes - body.bytes.len());
+        let got = reader
+            .read(&mut chunk[..want])
+            .await
+            .map_err(FrameError::Io)?;
+        if got == 0 {
+            return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+        body.grow(body.bytes.len() + got, size_bytes, budget)
+            .await?;
+        body.bytes.extend_from_slice(&chunk[..got]);
     }
-    let mut body = vec![0u8; size_bytes];
-    reader.read_exact(&mut body).await.map_err(FrameError::Io)?;
+    debug_assert_eq!(body.bytes.len(), size_bytes);
     Ok(body)
+}
+
+impl Body {
+    /// Makes room for `needed_bytes`, doubling up to `size_bytes`; every byte of new capacity
+    /// is charged to the budget before it is allocated.
+    async fn grow(
+        &mut self,
+        needed_bytes: usize,
+        size_bytes: usize,
+        budget: &Arc<Semaphore>,
+    ) -> Result<(), FrameError> {
+        let capacity = self.bytes.capacity();
+        if needed_bytes <= capacity {
+            return Ok(());
+        }
+        let target = needed_bytes
+            .max(capacity * 2)
+            .max(BUFFER_BYTES_MIN)
+            .min(size_bytes);
+        let extra =
+            u32::try_from(target - capacity).map_err(|_| FrameError::TooLarge { size_bytes })?;
+        let permit = budget
+            .clone()
+            .acquire_many_owned(extra)
+            .await
+            .map_err(|_| FrameError::Io(std::io::ErrorKind::BrokenPipe.into()))?;
+        match &mut self._charge {
+            Some(charge) => charge.merge(permit),
+            None => self._charge = Some(permit),
+        }
+        self.bytes.reserve_exact(target - self.bytes.len());
+        debug_assert!(self.bytes.capacity() >= target);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -114,9 +214,16 @@ mod tests {
     fn oversized_length_is_refused_before_reading() {
         let mut bytes: &[u8] = &[0xff, 0xff, 0xff, 0xff, 1];
         let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .unwrap();
-        let result = rt.block_on(read_frame(&mut bytes));
+        let budget = Arc::new(Semaphore::new(1 << 20));
+        let bounds = ReadBounds {
+            budget: &budget,
+            size_bytes_max: FRAME_SIZE_BYTES_MAX,
+            timeout: Duration::from_secs(1),
+        };
+        let result = rt.block_on(read_frame(&mut bytes, &bounds));
         assert!(matches!(result, Err(FrameError::TooLarge { .. })));
     }
 

@@ -4,7 +4,12 @@
 
 pub mod chaos;
 pub mod frame;
+pub mod limits;
 mod peer;
+#[cfg(all(test, not(madsim)))]
+mod tests;
+
+pub use limits::{Inbound, InboundLimits};
 
 use concord_core::agent::Envelope;
 use std::collections::BTreeMap;
@@ -30,6 +35,12 @@ pub struct TransportStats {
     pub frames_dropped_oversized: AtomicU64,
     pub frames_dropped_inbox_full: AtomicU64,
     pub frames_dropped_queue_full: AtomicU64,
+    /// Frames not received whole within `frame_read_timeout_ms`: the connection was dropped.
+    pub frames_dropped_timeout: AtomicU64,
+    /// Connections closed at once: over `rpc_max_conns_per_client` from one address, or over
+    /// `inbound_conns_max` in total.
+    pub conns_refused_per_client: AtomicU64,
+    pub conns_refused_total: AtomicU64,
     pub connect_failures: AtomicU64,
 }
 
@@ -114,20 +125,20 @@ impl Transport {
     }
 }
 
-/// Binds `addr` and feeds every well-formed envelope received there into `inbox`.
+/// Binds `addr` and feeds every well-formed envelope received there into `inbox`, within the
+/// connection and buffer limits of `inbound` (shared by a node's listeners).
 pub async fn listen(
     addr: SocketAddr,
     inbox: mpsc::Sender<Envelope>,
     stats: Arc<TransportStats>,
+    inbound: Arc<Inbound>,
 ) -> io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     tokio::spawn(async move {
         loop {
             match listener.accept().await {
-                Ok((stream, _)) => {
-                    tokio::spawn(peer::read_connection(stream, inbox.clone(), stats.clone()));
-                }
+                Ok((stream, from)) => accept(stream, from, &inbox, &stats, &inbound),
                 Err(e) => {
                     tracing::warn!(target: "concord", "transport: accept failed: {e}");
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -136,4 +147,35 @@ pub async fn listen(
         }
     });
     Ok(local)
+}
+
+/// Starts the reader of an accepted connection, or closes it at once when over a limit.
+fn accept(
+    stream: tokio::net::TcpStream,
+    from: SocketAddr,
+    inbox: &mpsc::Sender<Envelope>,
+    stats: &Arc<TransportStats>,
+    inbound: &Arc<Inbound>,
+) {
+    match inbound.admit(from.ip()) {
+        Ok(admitted) => {
+            let reader = peer::read_connection(
+                stream,
+                inbox.clone(),
+                stats.clone(),
+                inbound.clone(),
+                admitted,
+            );
+            tokio::spawn(reader);
+        }
+        Err(refusal) => {
+            let counter = match refusal {
+                limits::Refusal::PerClient => &stats.conns_refused_per_client,
+                limits::Refusal::Total => &stats.conns_refused_total,
+            };
+            TransportStats::count(counter);
+            tracing::debug!(target: "concord", "transport: refused a connection from {from}: {refusal:?} limit reached");
+            drop(stream);
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! One connection each way: an outbound writer per destination, an inbound reader per accepted
 //! connection.
 
-use super::frame::{self, FrameError};
+use super::frame::{self, FrameError, ReadBounds};
+use super::limits::{Admitted, Inbound};
 use super::{TransportStats, PEER_QUEUE_MAX};
 use concord_core::agent::Envelope;
 use std::sync::Arc;
@@ -75,22 +76,34 @@ async fn write_loop(
     }
 }
 
-/// Reads frames from an accepted connection until it ends or loses framing.
+/// Reads frames from an accepted connection until it ends, loses framing, or is too slow to
+/// finish a frame; `_admitted` holds its place in the connection limits until then.
 pub async fn read_connection(
     mut stream: TcpStream,
     inbox: mpsc::Sender<Envelope>,
     stats: Arc<TransportStats>,
+    inbound: Arc<Inbound>,
+    _admitted: Admitted,
 ) {
+    let bounds = ReadBounds {
+        budget: &inbound.budget,
+        size_bytes_max: inbound.limits.conn_buffer_bytes_max,
+        timeout: Duration::from_millis(inbound.limits.frame_read_timeout_ms),
+    };
     loop {
-        let body = match frame::read_frame(&mut stream).await {
+        let body = match frame::read_frame(&mut stream, &bounds).await {
             Ok(body) => body,
             Err(FrameError::TooLarge { .. }) => {
                 TransportStats::count(&stats.frames_dropped_oversized);
                 return;
             }
+            Err(FrameError::TimedOut) => {
+                TransportStats::count(&stats.frames_dropped_timeout);
+                return;
+            }
             Err(_) => return,
         };
-        match frame::decode(&body) {
+        match frame::decode(&body.bytes) {
             Ok(envelope) => {
                 TransportStats::count(&stats.frames_received);
                 if inbox.try_send(envelope).is_err() {

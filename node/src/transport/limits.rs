@@ -1,0 +1,151 @@
+//! What an unauthenticated peer may hold on our side: connections per remote address and in
+//! total, and bytes of frames still arriving (per connection and across all of them). Without
+//! these, 300 connections each declaring an 8 MiB frame and sending 7 MiB took 2 GB of RSS.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
+
+/// Bytes of partly received frames across every inbound connection (eight maximal frames).
+pub const INBOUND_BUFFER_BYTES_MAX: usize = 64 << 20;
+/// Consul's `limits.rpc_max_conns_per_client` default: connections from one source address.
+pub const RPC_MAX_CONNS_PER_CLIENT: usize = 100;
+/// Inbound connections on the cluster ports at once. Every agent keeps one connection to each
+/// destination (at most `PEERS_MAX`), so this leaves room for a cluster of that size twice over.
+pub const INBOUND_CONNS_MAX: usize = 2 * super::PEERS_MAX;
+/// Once a frame's first byte arrived, the rest must arrive within this (Consul's
+/// `rpc_handshake_timeout` is 5s; a maximal 8 MiB frame needs under 1s at 100 Mbit/s).
+pub const FRAME_READ_TIMEOUT_MS: u64 = 10_000;
+
+/// The bounds, by name; `Default` is the product's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboundLimits {
+    /// The total budget shared by every connection of both cluster listeners.
+    pub inbound_buffer_bytes_max: usize,
+    /// One connection's frame buffer (and so its largest frame); at most `FRAME_SIZE_BYTES_MAX`.
+    pub conn_buffer_bytes_max: usize,
+    pub rpc_max_conns_per_client: usize,
+    pub inbound_conns_max: usize,
+    pub frame_read_timeout_ms: u64,
+}
+
+impl Default for InboundLimits {
+    fn default() -> InboundLimits {
+        InboundLimits {
+            inbound_buffer_bytes_max: INBOUND_BUFFER_BYTES_MAX,
+            conn_buffer_bytes_max: super::frame::FRAME_SIZE_BYTES_MAX,
+            rpc_max_conns_per_client: RPC_MAX_CONNS_PER_CLIENT,
+            inbound_conns_max: INBOUND_CONNS_MAX,
+            frame_read_timeout_ms: FRAME_READ_TIMEOUT_MS,
+        }
+    }
+}
+
+/// Why an accepted connection was closed at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    PerClient,
+    Total,
+}
+
+/// The shared state behind the bounds: one per node, shared by its listeners.
+#[derive(Debug)]
+pub struct Inbound {
+    pub limits: InboundLimits,
+    /// One permit per byte of frame buffer capacity.
+    pub budget: Arc<Semaphore>,
+    conns: Mutex<Conns>,
+}
+
+#[derive(Debug, Default)]
+struct Conns {
+    total: usize,
+    per_client: HashMap<IpAddr, usize>,
+}
+
+impl Inbound {
+    pub fn new(limits: InboundLimits) -> Arc<Inbound> {
+        assert!(limits.conn_buffer_bytes_max <= super::frame::FRAME_SIZE_BYTES_MAX);
+        // A maximal frame must fit in the budget, or it could never be received.
+        assert!(limits.conn_buffer_bytes_max <= limits.inbound_buffer_bytes_max);
+        assert!(limits.rpc_max_conns_per_client > 0 && limits.inbound_conns_max > 0);
+        Arc::new(Inbound {
+            budget: Arc::new(Semaphore::new(limits.inbound_buffer_bytes_max)),
+            limits,
+            conns: Mutex::new(Conns::default()),
+        })
+    }
+
+    /// Counts a new connection from `ip`, or says why it must be closed.
+    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Admitted, Refusal> {
+        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        if conns.total >= self.limits.inbound_conns_max {
+            return Err(Refusal::Total);
+        }
+        let from_ip = conns.per_client.entry(ip).or_insert(0);
+        if *from_ip >= self.limits.rpc_max_conns_per_client {
+            return Err(Refusal::PerClient);
+        }
+        *from_ip += 1;
+        conns.total += 1;
+        Ok(Admitted {
+            inbound: self.clone(),
+            ip,
+        })
+    }
+
+    /// Bytes of frame buffers held now.
+    pub fn buffered_bytes(&self) -> usize {
+        self.limits.inbound_buffer_bytes_max - self.budget.available_permits()
+    }
+
+    /// Connections open now.
+    pub fn open_conns(&self) -> usize {
+        self.conns.lock().unwrap_or_else(|e| e.into_inner()).total
+    }
+}
+
+/// An admitted connection; dropping it frees its place.
+#[derive(Debug)]
+pub struct Admitted {
+    inbound: Arc<Inbound>,
+    ip: IpAddr,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut conns = self.inbound.conns.lock().unwrap_or_else(|e| e.into_inner());
+        debug_assert!(conns.total > 0);
+        conns.total -= 1;
+        if let Some(from_ip) = conns.per_client.get_mut(&self.ip) {
+            *from_ip -= 1;
+            if *from_ip == 0 {
+                conns.per_client.remove(&self.ip);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_client_and_total_bounds() {
+        let inbound = Inbound::new(InboundLimits {
+            rpc_max_conns_per_client: 2,
+            inbound_conns_max: 3,
+            ..InboundLimits::default()
+        });
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let first = inbound.admit(a).unwrap();
+        let _second = inbound.admit(a).unwrap();
+        assert_eq!(inbound.admit(a).unwrap_err(), Refusal::PerClient);
+        let _third = inbound.admit(b).unwrap();
+        assert_eq!(inbound.admit(b).unwrap_err(), Refusal::Total);
+        drop(first);
+        assert_eq!(inbound.open_conns(), 2);
+        assert!(inbound.admit(a).is_ok());
+    }
+}

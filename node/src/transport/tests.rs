@@ -1,0 +1,186 @@
+//! The inbound limits over real sockets on loopback: what unauthenticated peers can hold.
+
+use super::limits::{Inbound, InboundLimits};
+use super::{frame, listen, TransportStats};
+use concord_core::agent::{Envelope, WireMessage};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::mpsc;
+
+const KIB: usize = 1 << 10;
+const MIB: usize = 1 << 20;
+
+struct Server {
+    addr: SocketAddr,
+    inbound: Arc<Inbound>,
+    stats: Arc<TransportStats>,
+    inbox: mpsc::Receiver<Envelope>,
+}
+
+async fn server(limits: InboundLimits) -> Server {
+    let inbound = Inbound::new(limits);
+    let stats = Arc::new(TransportStats::default());
+    let (tx, inbox) = mpsc::channel(16);
+    let addr = listen(
+        "127.0.0.1:0".parse().unwrap(),
+        tx,
+        stats.clone(),
+        inbound.clone(),
+    )
+    .await
+    .unwrap();
+    Server {
+        addr,
+        inbound,
+        stats,
+        inbox,
+    }
+}
+
+async fn connect_from(source: &str, to: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket
+        .bind(SocketAddr::new(source.parse::<IpAddr>().unwrap(), 0))
+        .unwrap();
+    socket.connect(to).await.unwrap()
+}
+
+/// Connects, declares a frame of `declared_bytes` and sends `sent_bytes` of it, then holds the
+/// connection open until the task is aborted or the server closes it.
+fn partial_frame(
+    source: &'static str,
+    to: SocketAddr,
+    declared_bytes: usize,
+    sent_bytes: usize,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut stream = connect_from(source, to).await;
+        let mut bytes = (declared_bytes as u32).to_be_bytes().to_vec();
+        bytes.resize(4 + sent_bytes, 0xab);
+        let _ = stream.write_all(&bytes).await;
+        let mut rest = [0u8; 1];
+        let _ = stream.read(&mut rest).await;
+    })
+}
+
+/// Whether the server closes `stream` within `within`.
+async fn closed_by_server(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout(within, stream.read(&mut byte)).await {
+        Ok(Ok(0)) | Ok(Err(_)) => true,
+        Ok(Ok(_)) | Err(_) => false,
+    }
+}
+
+fn limits() -> InboundLimits {
+    InboundLimits {
+        inbound_buffer_bytes_max: 4 * MIB,
+        conn_buffer_bytes_max: MIB,
+        rpc_max_conns_per_client: 8,
+        inbound_conns_max: 64,
+        frame_read_timeout_ms: 1_500,
+    }
+}
+
+#[tokio::test]
+async fn partial_frames_stay_within_the_buffer_budget() {
+    let server = server(limits()).await;
+    // 16 connections from two addresses, each sending 900 KiB of a declared 1 MiB frame:
+    // 14 MiB offered against a 4 MiB budget.
+    let mut holders = Vec::new();
+    for source in ["127.0.0.1", "127.0.0.2"] {
+        for _ in 0..8 {
+            holders.push(partial_frame(source, server.addr, MIB, 900 * KIB));
+        }
+    }
+    let mut peak_bytes = 0;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1_000) {
+        peak_bytes = peak_bytes.max(server.inbound.buffered_bytes());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(peak_bytes <= 4 * MIB, "buffered {peak_bytes} bytes");
+    assert!(
+        peak_bytes >= 2 * MIB,
+        "the budget was used: {peak_bytes} bytes"
+    );
+    assert_eq!(server.inbound.open_conns(), 16);
+    for holder in holders {
+        holder.abort();
+    }
+}
+
+#[tokio::test]
+async fn a_declared_length_is_not_allocated_up_front() {
+    let server = server(limits()).await;
+    let holder = partial_frame("127.0.0.1", server.addr, MIB, 10);
+    let started = Instant::now();
+    while server.inbound.open_conns() == 0 && started.elapsed() < Duration::from_secs(2) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let buffered = server.inbound.buffered_bytes();
+    assert!(buffered <= 64 * KIB, "10 bytes sent, {buffered} bytes held");
+    holder.abort();
+}
+
+#[tokio::test]
+async fn connections_over_the_per_address_limit_are_closed() {
+    let server = server(limits()).await;
+    let mut kept = Vec::new();
+    for _ in 0..8 {
+        kept.push(connect_from("127.0.0.3", server.addr).await);
+    }
+    let mut excess = connect_from("127.0.0.3", server.addr).await;
+    assert!(closed_by_server(&mut excess, Duration::from_secs(2)).await);
+    assert_eq!(
+        server
+            .stats
+            .conns_refused_per_client
+            .load(Ordering::Relaxed),
+        1
+    );
+    // Another address still gets in, and the kept ones are still open.
+    let mut other = connect_from("127.0.0.4", server.addr).await;
+    assert!(!closed_by_server(&mut other, Duration::from_millis(200)).await);
+    assert!(!closed_by_server(&mut kept[0], Duration::from_millis(50)).await);
+}
+
+#[tokio::test]
+async fn a_slow_partial_frame_is_dropped_after_the_timeout_and_frees_its_bytes() {
+    let mut server = server(limits()).await;
+    let mut slow = connect_from("127.0.0.5", server.addr).await;
+    let mut bytes = (MIB as u32).to_be_bytes().to_vec();
+    bytes.resize(4 + 300 * KIB, 0);
+    slow.write_all(&bytes).await.unwrap();
+    let sent = Instant::now();
+    assert!(closed_by_server(&mut slow, Duration::from_secs(5)).await);
+    let waited = sent.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1_000),
+        "closed after {waited:?}"
+    );
+    assert_eq!(
+        server.stats.frames_dropped_timeout.load(Ordering::Relaxed),
+        1
+    );
+    assert_eq!(server.inbound.buffered_bytes(), 0);
+    // A peer that completes its frame is heard as before.
+    let envelope = Envelope {
+        from_addr: "127.0.0.6:8300".into(),
+        msg: WireMessage::ForwardReply {
+            request_id: 1,
+            result: Err(concord_core::agent::ApiError::NoLeader),
+        },
+    };
+    let mut good = connect_from("127.0.0.6", server.addr).await;
+    good.write_all(&frame::encode(&envelope).unwrap())
+        .await
+        .unwrap();
+    let received = tokio::time::timeout(Duration::from_secs(2), server.inbox.recv()).await;
+    assert_eq!(received.unwrap().unwrap(), envelope);
+}
