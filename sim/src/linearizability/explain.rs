@@ -148,6 +148,10 @@ fn describe(history: &[Operation], op: &KeyOp) -> String {
             " {} if index {expect_modify_index}",
             show_value(Some(value))
         ),
+        KvOp::DeleteCas {
+            expect_modify_index,
+            ..
+        } => format!(" if index {expect_modify_index}"),
         KvOp::Get { .. } | KvOp::Delete { .. } => String::new(),
     };
     let outcome = match &o.outcome {

@@ -19,6 +19,12 @@ pub enum KvOp {
         value: Vec<u8>,
         expect_modify_index: u64,
     },
+    /// Delete only if the key's ModifyIndex equals `expect_modify_index`; applied (`Ok`) also
+    /// when the key is absent, whatever it expects (Consul's `DELETE ?cas=`).
+    DeleteCas {
+        key: String,
+        expect_modify_index: u64,
+    },
 }
 
 impl KvOp {
@@ -27,7 +33,8 @@ impl KvOp {
             KvOp::Put { key, .. }
             | KvOp::Get { key }
             | KvOp::Delete { key }
-            | KvOp::Cas { key, .. } => key,
+            | KvOp::Cas { key, .. }
+            | KvOp::DeleteCas { key, .. } => key,
         }
     }
 
@@ -38,6 +45,7 @@ impl KvOp {
             KvOp::Get { .. } => "get",
             KvOp::Delete { .. } => "delete",
             KvOp::Cas { .. } => "cas",
+            KvOp::DeleteCas { .. } => "delete-cas",
         }
     }
 }
@@ -45,10 +53,10 @@ impl KvOp {
 /// What the client saw.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KvOutcome {
-    /// A put or delete was applied; a cas was applied (`applied: true`).
+    /// A put or delete was applied; a cas or delete-cas was applied (`applied: true`).
     Ok,
-    /// A cas completed and was not applied (`applied: false`): its check failed at its
-    /// linearization point. Only valid for `Cas`.
+    /// A cas or delete-cas completed and was not applied (`applied: false`): its check failed
+    /// at its linearization point. Only valid for `Cas` and `DeleteCas`.
     Rejected,
     /// A get's result: the value, or `None` if the key was absent. Only valid for `Get`.
     Value(Option<Vec<u8>>),

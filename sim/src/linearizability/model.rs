@@ -1,6 +1,6 @@
 //! The sequential specification of one key: a register holding a value or nothing, plus the
-//! ModifyIndex a cas compares against. `step` says whether an operation, with the outcome the
-//! client saw, is legal in a state, and which state(s) it leads to.
+//! ModifyIndex a cas (or delete-cas) compares against. `step` says whether an operation, with
+//! the outcome the client saw, is legal in a state, and which state(s) it leads to.
 
 use super::partition::{Action, CasResult, ValueId};
 
@@ -65,8 +65,8 @@ pub(crate) fn step(state: KeyState, action: Action, track_index: bool) -> Result
             index,
             result,
         } => {
-            let applied = written(Some(value), index);
-            match (result, cas_matches(state, expect)) {
+            let applied = written(value, index);
+            match (result, cas_matches(state, expect, value.is_none())) {
                 (CasResult::Applied, Some(false)) => Err(Refusal::CasCannotApply),
                 (CasResult::Rejected, Some(true)) => Err(Refusal::CasMustApply),
                 (CasResult::Applied, _) | (CasResult::Unknown, Some(true)) => {
@@ -82,10 +82,12 @@ pub(crate) fn step(state: KeyState, action: Action, track_index: bool) -> Result
 }
 
 /// Whether a cas expecting `expect` applies in `state`; `None` if the present value's
-/// ModifyIndex is unknown (written by a write whose index was not reported).
-pub(crate) fn cas_matches(state: KeyState, expect: u64) -> Option<bool> {
+/// ModifyIndex is unknown (written by a write whose index was not reported). A delete-cas
+/// (`deleting`) of an absent key applies whatever it expects, as Consul's does: the caller
+/// wanted the key gone and it is.
+pub(crate) fn cas_matches(state: KeyState, expect: u64, deleting: bool) -> Option<bool> {
     match (state.value, state.modify_index) {
-        (None, _) => Some(expect == 0),
+        (None, _) => Some(expect == 0 || deleting),
         // A present key's ModifyIndex is never 0 (Raft indexes start at 1).
         (Some(_), _) if expect == 0 => Some(false),
         (Some(_), Some(index)) => Some(index == expect),

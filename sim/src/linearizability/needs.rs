@@ -11,8 +11,9 @@ pub(crate) struct Needs {
     /// The values enabled reads saw, sorted and deduplicated.
     read_values: Vec<Option<ValueId>>,
     /// Enabled cas operations whose outcome is impossible in the current state (so they
-    /// need something to change it first): (operation, expected index, result).
-    cas_waiting: Vec<(usize, u64, CasResult)>,
+    /// need something to change it first): (operation, expected index, is a delete-cas,
+    /// result).
+    cas_waiting: Vec<(usize, u64, bool, CasResult)>,
 }
 
 impl Needs {
@@ -23,8 +24,14 @@ impl Needs {
         for &op in enabled {
             match h.ops[op].action {
                 Action::Read { observed } => read_values.push(observed),
-                Action::Cas { expect, result, .. } => {
-                    let now = cas_matches(state, expect);
+                Action::Cas {
+                    value,
+                    expect,
+                    result,
+                    ..
+                } => {
+                    let deleting = value.is_none();
+                    let now = cas_matches(state, expect, deleting);
                     // A cas possible now does not need anything before it: an applied cas
                     // overwrites value and index alike, and a rejected one legal now is
                     // forced (linearized at once) by the search.
@@ -33,7 +40,7 @@ impl Needs {
                         _ => now == Some(false),
                     };
                     if impossible {
-                        cas_waiting.push((op, expect, result));
+                        cas_waiting.push((op, expect, deleting, result));
                     }
                 }
                 Action::Write { .. } => {}
@@ -51,13 +58,16 @@ impl Needs {
     /// leads to: a read of its value, or a waiting cas whose outcome it makes possible.
     pub(crate) fn needed(&self, op: usize, after: KeyState) -> bool {
         self.read_values.binary_search(&after.value).is_ok()
-            || self.cas_waiting.iter().any(|&(other, expect, result)| {
-                let then = cas_matches(after, expect);
-                other != op
-                    && match result {
-                        CasResult::Rejected => then != Some(true),
-                        _ => then != Some(false),
-                    }
-            })
+            || self
+                .cas_waiting
+                .iter()
+                .any(|&(other, expect, deleting, result)| {
+                    let then = cas_matches(after, expect, deleting);
+                    other != op
+                        && match result {
+                            CasResult::Rejected => then != Some(true),
+                            _ => then != Some(false),
+                        }
+                })
     }
 }

@@ -30,8 +30,9 @@ pub(crate) enum Action {
     },
     /// A get that saw `observed`.
     Read { observed: Option<ValueId> },
+    /// A cas writes `Some` value; a delete-cas (`None`) deletes.
     Cas {
-        value: ValueId,
+        value: Option<ValueId>,
         expect: u64,
         index: Option<u64>,
         result: CasResult,
@@ -153,16 +154,32 @@ fn action_of(h: &mut KeyHistory, operation: &Operation) -> Result<Option<Action>
             },
             outcome @ (KvOutcome::Ok | KvOutcome::Rejected | KvOutcome::Unknown),
         ) => Action::Cas {
-            value: h.intern(value),
+            value: Some(h.intern(value)),
             expect: *expect_modify_index,
             index,
-            result: match outcome {
-                KvOutcome::Ok => CasResult::Applied,
-                KvOutcome::Rejected => CasResult::Rejected,
-                _ => CasResult::Unknown,
+            result: cas_result(outcome),
+        },
+        (
+            KvOp::DeleteCas {
+                expect_modify_index,
+                ..
             },
+            outcome @ (KvOutcome::Ok | KvOutcome::Rejected | KvOutcome::Unknown),
+        ) => Action::Cas {
+            value: None,
+            expect: *expect_modify_index,
+            index,
+            result: cas_result(outcome),
         },
         (op, outcome) => return Err(format!("a {} cannot end with {outcome:?}", op.kind())),
     };
     Ok(Some(action))
+}
+
+fn cas_result(outcome: &KvOutcome) -> CasResult {
+    match outcome {
+        KvOutcome::Ok => CasResult::Applied,
+        KvOutcome::Rejected => CasResult::Rejected,
+        _ => CasResult::Unknown,
+    }
 }

@@ -67,7 +67,7 @@ fn written(history: &[Operation]) -> Written<'_> {
         written.entry((op.op.key(), none)).or_insert(initial);
         let value = match &op.op {
             KvOp::Put { value, .. } | KvOp::Cas { value, .. } => Some(value.as_slice()),
-            KvOp::Delete { .. } => None,
+            KvOp::Delete { .. } | KvOp::DeleteCas { .. } => None,
             KvOp::Get { .. } => continue,
         };
         let index = match (&op.outcome, op.index) {

@@ -25,7 +25,7 @@ fn value_of(action: Action) -> Option<(Option<ValueId>, bool)> {
             result: CasResult::Rejected,
             ..
         } => None,
-        Action::Cas { value, .. } => Some((Some(value), false)),
+        Action::Cas { value, .. } => Some((value, false)),
     }
 }
 

@@ -26,7 +26,7 @@ pub(super) struct Shape {
     pub unknown_percent: u64,
     /// Whether each operation starts after the previous one returned (no concurrency).
     pub sequential: bool,
-    /// Whether clients also use cas (which makes the model track ModifyIndex).
+    /// Whether clients also use cas and delete-cas (which make the model track ModifyIndex).
     pub cas: bool,
 }
 
@@ -36,6 +36,7 @@ enum Kind {
     Get,
     Delete,
     Cas,
+    DeleteCas,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,8 +80,9 @@ fn plan(rng: &mut Rng, shape: Shape) -> Vec<Planned> {
             Kind::Get,
             Kind::Delete,
             Kind::Cas,
+            Kind::DeleteCas,
         ];
-        let kinds = &kinds[..kinds.len() - usize::from(!shape.cas)];
+        let kinds = &kinds[..kinds.len() - 2 * usize::from(!shape.cas)];
         let kind = kinds[rng.below(kinds.len() as u64) as usize];
         let fate = match rng.below(100) {
             p if p < shape.unknown_percent => Fate::TimesOut {
@@ -133,12 +135,7 @@ fn settle(rng: &mut Rng, planned: &[Planned]) -> Vec<Operation> {
                 false,
             ),
             Kind::Cas => {
-                // Half the time the client knows the current index, so some cas apply.
-                let expect = if rng.percent(50) {
-                    current
-                } else {
-                    rng.below(last_index + 1)
-                };
+                let expect = draw_expect(rng, current, last_index);
                 let expect_modify_index = expect;
                 (
                     KvOp::Cas {
@@ -150,6 +147,17 @@ fn settle(rng: &mut Rng, planned: &[Planned]) -> Vec<Operation> {
                     current == expect,
                 )
             }
+            Kind::DeleteCas => {
+                let expect = draw_expect(rng, current, last_index);
+                // Applied when absent, whatever it expects (as Consul's).
+                let applies = current == 0 || current == expect;
+                let expect_modify_index = expect;
+                let op = KvOp::DeleteCas {
+                    key,
+                    expect_modify_index,
+                };
+                (op, None, applies)
+            }
         };
         let takes_effect = matches!(p.fate, Fate::Completes | Fate::TimesOut { applied: true });
         let index = (applies && takes_effect).then(|| {
@@ -158,14 +166,14 @@ fn settle(rng: &mut Rng, planned: &[Planned]) -> Vec<Operation> {
         });
         if let (Some(index), KvOp::Put { value, .. } | KvOp::Cas { value, .. }) = (index, &op) {
             register.insert(p.key.clone(), (value.clone(), index));
-        } else if let (Some(_), KvOp::Delete { .. }) = (index, &op) {
+        } else if let (Some(_), KvOp::Delete { .. } | KvOp::DeleteCas { .. }) = (index, &op) {
             register.remove(&p.key);
         }
         let outcome = match (p.fate, p.kind) {
             (Fate::Refused, _) => KvOutcome::Failed,
             (Fate::TimesOut { .. }, _) => KvOutcome::Unknown,
             (Fate::Completes, Kind::Get) => KvOutcome::Value(observed),
-            (Fate::Completes, Kind::Cas) if !applies => KvOutcome::Rejected,
+            (Fate::Completes, Kind::Cas | Kind::DeleteCas) if !applies => KvOutcome::Rejected,
             (Fate::Completes, _) => KvOutcome::Ok,
         };
         let mut operation = Operation::new(p.client, op, outcome, p.invoke, p.ret);
@@ -173,6 +181,15 @@ fn settle(rng: &mut Rng, planned: &[Planned]) -> Vec<Operation> {
         settled.insert(i, operation);
     }
     settled.into_values().collect()
+}
+
+/// Half the time the client knows the current index, so some cas apply.
+fn draw_expect(rng: &mut Rng, current: u64, last_index: u64) -> u64 {
+    if rng.percent(50) {
+        current
+    } else {
+        rng.below(last_index + 1)
+    }
 }
 
 /// Makes one read provably stale: a read that started after a completed write w2 returned,

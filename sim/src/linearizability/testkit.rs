@@ -44,6 +44,21 @@ pub(super) fn cas(
     Operation::new(client, op, outcome, invoke, ret)
 }
 
+pub(super) fn delete_cas(
+    client: u64,
+    key: &str,
+    expect: u64,
+    outcome: KvOutcome,
+    invoke: u64,
+    ret: u64,
+) -> Operation {
+    let op = KvOp::DeleteCas {
+        key: key.into(),
+        expect_modify_index: expect,
+    };
+    Operation::new(client, op, outcome, invoke, ret)
+}
+
 /// SplitMix64: tiny, deterministic, good enough to generate test histories.
 pub(super) struct Rng(u64);
 

@@ -1,6 +1,6 @@
 //! Hand-written histories with a known verdict.
 
-use super::testkit::{cas, delete, get, put, put_unknown};
+use super::testkit::{cas, delete, delete_cas, get, put, put_unknown};
 use super::{check, check_bounded, KvOp, KvOutcome, Operation, Verdict};
 
 /// The key of a violation, or a panic showing the verdict.
@@ -183,6 +183,36 @@ fn cas_rejected_when_it_should_apply_is_a_violation() {
         cas(2, "k", "b", 5, KvOutcome::Rejected, 20, 30),
     ];
     assert_eq!(violation_key(check(&history)), "k");
+}
+
+#[test]
+fn delete_cas_follows_modify_index_and_applies_to_an_absent_key() {
+    let history = [
+        delete_cas(1, "k", 3, KvOutcome::Ok, 0, 10).at_index(2),
+        put(1, "k", "a", 20, 30).at_index(5),
+        delete_cas(2, "k", 4, KvOutcome::Rejected, 40, 50),
+        get(1, "k", Some("a"), 60, 70),
+        delete_cas(2, "k", 5, KvOutcome::Ok, 80, 90).at_index(9),
+        get(1, "k", None, 100, 110),
+    ];
+    assert_eq!(check(&history), Verdict::Linearizable);
+}
+
+#[test]
+fn delete_cas_with_the_wrong_outcome_is_a_violation() {
+    let rejected_absent = [delete_cas(1, "k", 7, KvOutcome::Rejected, 0, 10)];
+    assert_eq!(violation_key(check(&rejected_absent)), "k");
+    let applied_wrong_index = [
+        put(1, "k", "a", 0, 10).at_index(5),
+        delete_cas(2, "k", 4, KvOutcome::Ok, 20, 30).at_index(7),
+    ];
+    assert_eq!(violation_key(check(&applied_wrong_index)), "k");
+    let applied_but_still_there = [
+        put(1, "k", "a", 0, 10).at_index(5),
+        delete_cas(2, "k", 5, KvOutcome::Ok, 20, 30).at_index(7),
+        get(1, "k", Some("a"), 40, 50),
+    ];
+    assert_eq!(violation_key(check(&applied_but_still_there)), "k");
 }
 
 #[test]

@@ -54,7 +54,7 @@ fn search_agrees_with_brute_force() {
 fn change_one(rng: &mut Rng, ops: &mut [Operation]) {
     let cas: Vec<usize> = (0..ops.len())
         .filter(|i| matches!(ops[*i].outcome, KvOutcome::Ok | KvOutcome::Rejected))
-        .filter(|i| matches!(ops[*i].op, KvOp::Cas { .. }))
+        .filter(|i| matches!(ops[*i].op, KvOp::Cas { .. } | KvOp::DeleteCas { .. }))
         .collect();
     if cas.is_empty() || rng.percent(70) {
         return change_a_read(rng, ops);
