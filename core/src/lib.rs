@@ -4,6 +4,7 @@
 //! event (`now_ms`), a seeded PRNG at construction, and output is an ordered list of actions.
 
 pub mod agent;
+pub mod digest;
 pub mod kv;
 pub mod membership;
 pub mod raft;

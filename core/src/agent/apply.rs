@@ -47,7 +47,6 @@ impl Agent {
     }
 
     fn apply_entry(&mut self, entry: &Entry) {
-        self.journal(entry);
         let applied = match &entry.payload {
             EntryPayload::Command(bytes) => {
                 let command = Command::decode(bytes).unwrap_or_else(|e| {
@@ -63,6 +62,8 @@ impl Agent {
             }
             EntryPayload::Noop | EntryPayload::Config(_) => true,
         };
+        // After the apply: the journal carries the state it left.
+        self.journal(entry);
         if matches!(entry.payload, EntryPayload::Config(_)) {
             self.on_config_applied();
         }
@@ -97,6 +98,7 @@ impl Agent {
             term: entry.term,
             digest,
             applier_term,
+            state_digest: self.kv.digest(),
         });
     }
 
@@ -105,7 +107,13 @@ impl Agent {
             return;
         };
         match (&mut pending.waiting, read.index) {
-            (Waiting::Read { read_index, .. }, Some(index)) => *read_index = Some(index),
+            (Waiting::Read { read_index, .. }, Some(index)) => {
+                *read_index = Some(index);
+                self.journal_read(super::journal::ReadEvent::Released {
+                    read_id: read.read_id,
+                    index,
+                });
+            }
             (Waiting::Read { .. }, None) => {
                 let pending = self.pending.remove(read.read_id).expect("found above");
                 self.reply(pending.origin, Err(ApiError::LeadershipLost));
@@ -193,7 +201,5 @@ pub fn payload_digest(payload: &EntryPayload) -> u64 {
         EntryPayload::Command(data) => [&[1u8][..], data].concat(),
         EntryPayload::Config(config) => format!("{config:?}").into_bytes(),
     };
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    crate::digest::fnv1a(&bytes)
 }

@@ -10,6 +10,7 @@ pub mod apply;
 mod bootstrap;
 pub mod command;
 pub mod config;
+pub mod journal;
 mod leave;
 mod pending;
 mod reconcile;
@@ -89,6 +90,8 @@ pub struct Agent {
     complaint_deadline_ms: u64,
     /// What was applied, for checkers (the simulator); off unless enabled.
     apply_journal: Option<Vec<AppliedEntry>>,
+    /// Consistent reads as they arrive and are released, for checkers; off unless enabled.
+    read_journal: Option<Vec<journal::ReadEvent>>,
     pub stats: AgentStats,
 }
 
@@ -101,6 +104,8 @@ pub struct AppliedEntry {
     pub digest: u64,
     /// The applying server's current term: the entry was committed in this term or earlier.
     pub applier_term: u64,
+    /// `KvStore::digest` once the entry is applied: servers agree on it at every index.
+    pub state_digest: u64,
 }
 
 /// Entries a journal holds before the oldest are dropped (a checker drains it every round).
@@ -153,6 +158,7 @@ impl Agent {
             gossip_deadline_ms: now_ms,
             complaint_deadline_ms: now_ms,
             apply_journal: None,
+            read_journal: None,
             stats: AgentStats::default(),
         }
     }
@@ -175,9 +181,11 @@ impl Agent {
     pub fn now_ms(&self) -> u64 {
         self.now_ms
     }
-    /// Starts recording applied entries for `take_applied` (checkers only).
+    /// Starts recording applied entries for `take_applied` and consistent reads for
+    /// `take_read_events` (checkers only).
     pub fn enable_apply_journal(&mut self) {
         self.apply_journal.get_or_insert_with(Vec::new);
+        self.read_journal.get_or_insert_with(Vec::new);
     }
 
     /// Entries applied since the last call (empty unless the journal is enabled).

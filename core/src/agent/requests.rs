@@ -340,9 +340,13 @@ impl Agent {
             waiting,
         });
         let raft = self.raft.as_mut().expect("leaders have raft");
-        if let Err(e) = raft.read_index(self.now_ms, id) {
-            let pending = self.pending.remove(id).expect("just inserted");
-            self.reply(pending.origin, Err(raft_error(e)));
+        let term = raft.term();
+        match raft.read_index(self.now_ms, id) {
+            Ok(()) => self.journal_read(super::journal::ReadEvent::Arrived { read_id: id, term }),
+            Err(e) => {
+                let pending = self.pending.remove(id).expect("just inserted");
+                self.reply(pending.origin, Err(raft_error(e)));
+            }
         }
     }
 

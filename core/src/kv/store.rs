@@ -1,7 +1,9 @@
 //! The KV state machine: committed commands in log order, Consul's results and indexes out.
 //!
-//! Reads live in `store/read.rs`, snapshots and their checks in `store/snapshot.rs`.
+//! Reads live in `store/read.rs`, snapshots and their checks in `store/snapshot.rs`, the
+//! checkers' state digest in `store/digest.rs`.
 
+mod digest;
 mod read;
 mod snapshot;
 
