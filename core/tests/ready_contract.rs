@@ -79,7 +79,7 @@ fn stale_persisted_report_is_ignored() {
         index: 1,
         payload: EntryPayload::Noop,
     });
-    let written = log.take_unpersisted();
+    let written = log.take_unpersisted(usize::MAX);
     assert_eq!(written.len(), 1);
     log.truncate_from(1);
     log.append(Entry {
@@ -89,7 +89,7 @@ fn stale_persisted_report_is_ignored() {
     });
     log.on_persisted(1, 1); // the report of the term-1 write arrives late
     assert_eq!(log.persisted_index(), 0);
-    log.take_unpersisted();
+    log.take_unpersisted(usize::MAX);
     log.on_persisted(1, 2);
     assert_eq!(log.persisted_index(), 1);
 }
@@ -156,4 +156,52 @@ fn configuration_in_the_log_is_honoured_at_start() {
     assert_eq!(raft.config(), &config);
     assert_eq!(raft.config_index(), 2);
     assert_eq!(raft.commit_index(), 1);
+}
+
+/// No load makes one write to storage too large: new entries come out `persist_bytes_max` at
+/// a time, and what depends on them (the appends that carry them to followers, the commit)
+/// only in the Ready that hands out the last of them.
+#[test]
+fn new_entries_reach_storage_in_bounded_batches_and_messages_wait_for_the_last() {
+    let options = RaftOptions {
+        persist_bytes_max: 10_000,
+        ..RaftOptions::fast()
+    };
+    let mut raft = Raft::new(id("n1"), options, 1, 0, RaftRestore::default());
+    raft.bootstrap(ClusterConfig::with_voters([id("n1")]))
+        .unwrap();
+    raft.tick(1);
+    let ready = raft.poll_ready();
+    let (index, term) = ready.last_entry().unwrap();
+    raft.on_persisted(index, term);
+    raft.poll_ready();
+    let first = index + 1;
+    for _ in 0..10 {
+        raft.propose(2, vec![7; 4_000]).unwrap();
+    }
+    let mut taken = Vec::new();
+    loop {
+        let ready = raft.poll_ready();
+        let bytes: usize = ready.entries.iter().map(Entry::size_bytes).sum();
+        assert!(bytes <= 10_000, "a batch of {bytes} bytes");
+        taken.extend(ready.entries.iter().map(|e| e.index));
+        if let Some((index, term)) = ready.last_entry() {
+            raft.on_persisted(index, term);
+        }
+        if taken.len() < 10 {
+            assert!(ready.committed.is_empty() && ready.messages.is_empty());
+            assert!(
+                !ready.entries.is_empty(),
+                "the rest waits for the next Ready"
+            );
+        } else {
+            break;
+        }
+    }
+    assert_eq!(taken, (first..first + 10).collect::<Vec<_>>());
+    assert_eq!(
+        raft.commit_index(),
+        first + 9,
+        "all of them durable, all committed"
+    );
 }

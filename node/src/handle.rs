@@ -3,12 +3,20 @@
 
 use concord_core::agent::{ApiError, ApiResult, Request};
 use concord_core::membership::Role;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Requests queued for the driver before callers are told to back off.
 pub const REQUEST_QUEUE_MAX: usize = 4096;
+/// Bytes of write payload (keys and values) queued for the driver before callers are told to
+/// back off: without it a full queue of the largest values would hold gigabytes.
+pub const REQUEST_QUEUE_BYTES_MAX: usize = 64 * 1024 * 1024;
+const _: () = assert!(
+    REQUEST_QUEUE_BYTES_MAX >= 64 * concord_core::kv::VALUE_SIZE_BYTES_MAX,
+    "the queue must take a burst of the largest values"
+);
 
 /// What a front end may show about this node without asking the driver.
 #[derive(Clone, Debug)]
@@ -22,7 +30,42 @@ pub struct NodeInfo {
     pub version: String,
 }
 
-pub(crate) type RequestEnvelope = (Request, oneshot::Sender<ApiResult>);
+pub(crate) type RequestEnvelope = (Request, oneshot::Sender<ApiResult>, QueuedBytes);
+
+/// A request's share of `REQUEST_QUEUE_BYTES_MAX`, given back when the driver takes it.
+pub(crate) struct QueuedBytes {
+    queued: Arc<AtomicUsize>,
+    bytes: usize,
+}
+
+impl QueuedBytes {
+    /// Reserves `bytes` of the queue, or refuses when that would pass the bound.
+    fn reserve(queued: &Arc<AtomicUsize>, bytes: usize) -> Option<QueuedBytes> {
+        let reserve = |current: usize| {
+            (current + bytes <= REQUEST_QUEUE_BYTES_MAX).then_some(current + bytes)
+        };
+        queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, reserve)
+            .ok()?;
+        let queued = queued.clone();
+        Some(QueuedBytes { queued, bytes })
+    }
+}
+
+impl Drop for QueuedBytes {
+    fn drop(&mut self) {
+        let before = self.queued.fetch_sub(self.bytes, Ordering::AcqRel);
+        assert!(before >= self.bytes, "queued bytes go below zero");
+    }
+}
+
+/// The payload bytes a request carries: what it costs to hold it in the queue.
+fn payload_bytes(request: &Request) -> usize {
+    match request {
+        Request::KvWrite { command } => command.payload_bytes(),
+        _ => 0,
+    }
+}
 
 #[derive(Clone)]
 pub struct NodeHandle {
@@ -32,6 +75,8 @@ pub struct NodeHandle {
     /// Whether the driver is still running.
     pub(crate) running: watch::Receiver<bool>,
     pub(crate) info: Arc<NodeInfo>,
+    /// Payload bytes in the request queue (see `REQUEST_QUEUE_BYTES_MAX`).
+    pub(crate) queued_bytes: Arc<AtomicUsize>,
 }
 
 impl NodeHandle {
@@ -42,12 +87,15 @@ impl NodeHandle {
     /// Sends a request to the node and waits for its answer.
     pub async fn request(&self, request: Request) -> ApiResult {
         let (reply_tx, reply_rx) = oneshot::channel();
-        match self.requests.try_send((request, reply_tx)) {
+        let Some(queued) = QueuedBytes::reserve(&self.queued_bytes, payload_bytes(&request)) else {
+            let why = format!("more than {REQUEST_QUEUE_BYTES_MAX} bytes of writes queued");
+            return Err(ApiError::RateLimited(why));
+        };
+        match self.requests.try_send((request, reply_tx, queued)) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
-                return Err(ApiError::Unavailable(
-                    "agent is overloaded: request queue full".into(),
-                ))
+                let why = format!("more than {REQUEST_QUEUE_MAX} requests queued");
+                return Err(ApiError::RateLimited(why));
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 return Err(ApiError::Unavailable("agent is shutting down".into()))

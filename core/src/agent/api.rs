@@ -147,6 +147,9 @@ pub enum ApiError {
     /// The agent cannot serve now (leaving, overloaded, ...); the reason says why.
     Unavailable(String),
     JoinFailed(String),
+    /// Too much is in progress (queue full, too many uncommitted entries): refused before it
+    /// was proposed, so it did not happen. Consul's HTTP 429; the client backs off and retries.
+    RateLimited(String),
 }
 
 impl std::fmt::Display for ApiError {
@@ -167,6 +170,7 @@ impl std::fmt::Display for ApiError {
             ),
             ApiError::Unavailable(why) => write!(f, "{why}"),
             ApiError::JoinFailed(why) => write!(f, "Failed to join: {why}"),
+            ApiError::RateLimited(why) => write!(f, "rate limit exceeded: {why}"),
         }
     }
 }

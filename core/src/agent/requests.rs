@@ -52,7 +52,7 @@ impl Agent {
             self.stats.requests_refused_overload += 1;
             return self.reply(
                 origin,
-                Err(ApiError::Unavailable(
+                Err(ApiError::RateLimited(
                     "too many requests in progress".into(),
                 )),
             );
@@ -426,6 +426,9 @@ pub(super) fn raft_error(error: RaftError) -> ApiError {
     match error {
         RaftError::NotLeader { .. } => ApiError::NoLeader,
         RaftError::BadConfigChange(why) => ApiError::BadRequest(why),
+        RaftError::TooManyUncommitted { .. } | RaftError::TooManyPendingReads { .. } => {
+            ApiError::RateLimited(error.to_string())
+        }
         other => ApiError::Unavailable(other.to_string()),
     }
 }

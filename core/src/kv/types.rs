@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 pub const VALUE_SIZE_BYTES_MAX: usize = 512 * 1024;
 /// Longest key accepted; Consul has no hard limit, we bound it so messages stay bounded.
 pub const KEY_SIZE_BYTES_MAX: usize = 8 * 1024;
+/// An upper bound on one encoded KV command in the log: the largest key and value plus the
+/// command's own fields (checked against the encoding in the tests).
+pub const COMMAND_SIZE_BYTES_MAX: usize = VALUE_SIZE_BYTES_MAX + KEY_SIZE_BYTES_MAX + 1024;
 
 /// One stored key, with Consul's indexes (all Raft log indexes).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +55,15 @@ impl KvCommand {
             | KvCommand::DeleteCas { key, .. } => key,
             KvCommand::DeleteTree { prefix } => prefix,
         }
+    }
+
+    /// Bytes of key and value the command carries: what holding it in a queue costs.
+    pub fn payload_bytes(&self) -> usize {
+        let value_bytes = match self {
+            KvCommand::Set { value, .. } | KvCommand::Cas { value, .. } => value.len(),
+            _ => 0,
+        };
+        self.key().len() + value_bytes
     }
 }
 

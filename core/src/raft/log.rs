@@ -130,16 +130,23 @@ impl RaftLog {
         self.persisted_index = self.persisted_index.min(index - 1);
     }
 
-    /// Entries not yet handed to storage, handed over now (they must be written before any
-    /// message of the same Ready is sent).
-    pub fn take_unpersisted(&mut self) -> Vec<Entry> {
+    /// Entries not yet handed to storage, handed over now, about `bytes_max` of them (never
+    /// fewer than one): they must be written before any message that depends on them is sent.
+    pub fn take_unpersisted(&mut self, bytes_max: usize) -> Vec<Entry> {
         let from = self.unpersisted_from.max(self.first_index());
         if from > self.last_index() {
             return Vec::new();
         }
-        self.unpersisted_from = self.last_index() + 1;
-        let start = (from - self.snapshot.last_index - 1) as usize;
-        self.entries[start..].to_vec()
+        let batch = self.entries_from(from, usize::MAX, bytes_max);
+        let last = batch.last().expect("at least one entry is taken").index;
+        assert!(last >= from && last <= self.last_index());
+        self.unpersisted_from = last + 1;
+        batch
+    }
+
+    /// Whether entries wait to be handed to storage.
+    pub fn has_unpersisted(&self) -> bool {
+        self.unpersisted_from.max(self.first_index()) <= self.last_index()
     }
 
     /// Storage made entries up to `index` (of term `term`) durable. Ignored when the log was

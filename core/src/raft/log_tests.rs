@@ -38,7 +38,10 @@ fn restore_counts_everything_given_as_durable() {
     let mut log = restored(1, 3, 2);
     assert_eq!((log.first_index(), log.last_index()), (1, 3));
     assert_eq!((log.persisted_index(), log.commit_index), (3, 2));
-    assert!(log.take_unpersisted().is_empty(), "nothing to write again");
+    assert!(
+        log.take_unpersisted(usize::MAX).is_empty(),
+        "nothing to write again"
+    );
     let mut log = restored(6, 8, 9);
     assert_eq!((log.first_index(), log.last_index()), (6, 8));
     assert_eq!(
@@ -46,7 +49,7 @@ fn restore_counts_everything_given_as_durable() {
         (8, 5),
         "commit clamped to the log"
     );
-    assert!(log.take_unpersisted().is_empty());
+    assert!(log.take_unpersisted(usize::MAX).is_empty());
 }
 
 #[test]
@@ -61,11 +64,11 @@ fn truncate_forgets_durability_of_what_it_removes() {
     log.truncate_from(5);
     assert_eq!((log.last_index(), log.persisted_index()), (4, 4));
     assert!(
-        log.take_unpersisted().is_empty(),
+        log.take_unpersisted(usize::MAX).is_empty(),
         "what is left was written"
     );
     log.append(entry(5, 2));
-    assert_eq!(indexes(&log.take_unpersisted()), vec![5]);
+    assert_eq!(indexes(&log.take_unpersisted(usize::MAX)), vec![5]);
     log.on_persisted(5, 1);
     assert_eq!(
         log.persisted_index(),
@@ -97,7 +100,7 @@ fn install_snapshot_keeps_an_agreeing_suffix_and_its_state() {
         "the snapshot is durable, entry 6 not yet"
     );
     assert_eq!(
-        indexes(&log.take_unpersisted()),
+        indexes(&log.take_unpersisted(usize::MAX)),
         vec![6],
         "only what follows the snapshot"
     );
@@ -109,7 +112,7 @@ fn install_snapshot_clears_a_conflicting_log() {
     log.install_snapshot(snapshot_at(3, 2));
     assert_eq!((log.first_index(), log.last_index()), (4, 3));
     assert_eq!(log.persisted_index(), 3);
-    assert!(log.take_unpersisted().is_empty());
+    assert!(log.take_unpersisted(usize::MAX).is_empty());
     assert!(log.handed_out_entries().is_empty());
 }
 
@@ -123,7 +126,7 @@ fn handed_out_entries_are_those_given_to_storage() {
         vec![3, 4, 5],
         "6 not yet handed out"
     );
-    assert_eq!(indexes(&log.take_unpersisted()), vec![6]);
+    assert_eq!(indexes(&log.take_unpersisted(usize::MAX)), vec![6]);
     assert_eq!(indexes(&log.handed_out_entries()), vec![3, 4, 5, 6]);
     let mut empty = RaftLog::restore(snapshot_at(3, 1), Vec::new(), 3);
     empty.append(entry(4, 1));

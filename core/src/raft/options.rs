@@ -16,6 +16,9 @@ pub struct RaftOptions {
     pub inflight_messages_max: usize,
     /// Bytes of snapshot in one InstallSnapshot chunk.
     pub snapshot_chunk_bytes_max: usize,
+    /// Bytes of new entries handed to storage in one Ready (about; at least one entry): keeps
+    /// every write to the log under the storage's record size, whatever the load.
+    pub persist_bytes_max: usize,
     /// Entries proposed but not yet committed before proposals are refused (back-pressure).
     pub uncommitted_entries_max: usize,
     /// ReadIndex requests waiting for a quorum before new ones are refused.
@@ -82,6 +85,7 @@ impl Default for RaftOptions {
             append_bytes_max: 1024 * 1024,
             inflight_messages_max: 8,
             snapshot_chunk_bytes_max: 256 * 1024,
+            persist_bytes_max: 8 * 1024 * 1024,
             uncommitted_entries_max: 4096,
             pending_reads_max: 4096,
             learner_catch_up_entries: 16,
@@ -113,8 +117,8 @@ impl RaftOptions {
         if self.append_entries_max == 0 || self.inflight_messages_max == 0 {
             return Err("append_entries_max and inflight_messages_max must be positive".into());
         }
-        if self.snapshot_chunk_bytes_max == 0 {
-            return Err("snapshot_chunk_bytes_max must be positive".into());
+        if self.snapshot_chunk_bytes_max == 0 || self.persist_bytes_max == 0 {
+            return Err("snapshot_chunk_bytes_max and persist_bytes_max must be positive".into());
         }
         Ok(())
     }
@@ -161,6 +165,10 @@ mod tests {
             },
             RaftOptions {
                 snapshot_chunk_bytes_max: 0,
+                ..valid.clone()
+            },
+            RaftOptions {
+                persist_bytes_max: 0,
                 ..valid.clone()
             },
         ] {

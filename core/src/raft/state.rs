@@ -334,27 +334,47 @@ impl Raft {
         }
     }
 
-    /// Everything this round asks of the driver (see `ready.rs` for the order).
+    /// Everything this round asks of the driver (see `ready.rs` for the order). New entries
+    /// are handed out `persist_bytes_max` at a time, so that no client load can make one write
+    /// to storage too large; what depends on them waits for the Ready that takes the last.
     pub fn poll_ready(&mut self) -> Ready {
-        let hard_state = HardState {
-            term: self.term,
-            voted_for: self.voted_for.clone(),
-            commit_index: self.log.commit_index,
-        };
-        let hard_state_changed = hard_state != self.given_hard_state;
-        self.given_hard_state = hard_state.clone();
+        let snapshot = self.snapshot_to_save.take();
+        let hard_state = self.take_hard_state_changed();
+        let entries = self.log.take_unpersisted(self.options.persist_bytes_max);
+        if self.log.has_unpersisted() {
+            // Only durable state: a commit index ahead of the entries on disk is clamped
+            // on restart, and no message or reply of this round may go out before the rest.
+            return Ready {
+                snapshot,
+                hard_state,
+                entries,
+                ..Ready::default()
+            };
+        }
         let leader_changed =
             (self.reported_leader != self.leader_id).then(|| self.leader_id.clone());
         self.reported_leader = self.leader_id.clone();
         Ready {
-            snapshot: self.snapshot_to_save.take(),
-            hard_state: hard_state_changed.then_some(hard_state),
-            entries: self.log.take_unpersisted(),
+            snapshot,
+            hard_state,
+            entries,
             messages: std::mem::take(&mut self.messages),
             committed: self.log.take_committed(),
             read_states: self.reads.take_ready(),
             leader_changed,
         }
+    }
+
+    /// The hard state, if it changed since it was last handed out.
+    fn take_hard_state_changed(&mut self) -> Option<HardState> {
+        let hard_state = HardState {
+            term: self.term,
+            voted_for: self.voted_for.clone(),
+            commit_index: self.log.commit_index,
+        };
+        let changed = hard_state != self.given_hard_state;
+        self.given_hard_state = hard_state.clone();
+        changed.then_some(hard_state)
     }
 
     /// Storage made the log durable up to `index` of `term`: the leader may count its own copy.

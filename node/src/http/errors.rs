@@ -52,6 +52,7 @@ pub fn status_of(error: &ApiError) -> StatusCode {
         ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
     }
 }
 
@@ -100,6 +101,10 @@ mod tests {
             (404, "No failed node".into())
         );
         assert_eq!(mapped(ApiError::BadRequest("x".into())).0, 400);
+        assert_eq!(
+            mapped(ApiError::RateLimited("queue full".into())),
+            (429, "rate limit exceeded: queue full".into())
+        );
         assert_eq!(
             mapped(ApiError::Kv(KvError::EmptyKey)),
             (400, "Missing key name".into())

@@ -13,7 +13,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Events taken in one round before the agent's actions run: batches proposals into one
-/// group commit without starving the timer.
+/// group commit without starving the timer. It does not bound a write's size: a round's new
+/// entries reach storage `RaftOptions::persist_bytes_max` at a time (see `crate::bounds`).
 pub const EVENTS_PER_ROUND_MAX: usize = 256;
 /// How long a leaving agent waits for its last messages to go out.
 pub const LEAVE_DRAIN_TIMEOUT: Duration = Duration::from_millis(1000);
@@ -106,7 +107,8 @@ impl Driver {
         self.agent.handle_message(self.clock.now_ms(), envelope);
     }
 
-    fn on_request(&mut self, (request, reply): RequestEnvelope) {
+    /// Takes a request off the queue; its queued bytes are given back here.
+    fn on_request(&mut self, (request, reply, _queued): RequestEnvelope) {
         let id = self.next_request_id;
         self.next_request_id += 1;
         self.replies.insert(id, reply);

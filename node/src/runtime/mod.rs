@@ -126,6 +126,7 @@ pub async fn start_with(
     if let PlantedBug::Raft(raft_bug) = bug {
         config.agent.raft.planted_bug = Some(raft_bug);
     }
+    crate::bounds::check(&config.agent.raft).map_err(StartError::Io)?;
     let (storage, recovered) = RaftStorage::recover(disk).map_err(StartError::Storage)?;
     if recovered.torn_tail_truncated_bytes > 0 {
         tracing::warn!(target: "concord", "storage: truncated a torn write of {} bytes at the end of the log", recovered.torn_tail_truncated_bytes);
@@ -172,6 +173,7 @@ pub async fn start_with(
         kv_index: kv_index_rx,
         running: running_rx,
         info,
+        queued_bytes: Arc::default(),
     };
     join_at_start(&handle, &config).await?;
     Ok(handle)

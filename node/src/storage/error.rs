@@ -99,6 +99,14 @@ pub enum StorageError {
         /// Where a valid record follows the bad one: proof the damage is not a torn tail.
         valid_record_follows_at: Option<u64>,
     },
+    /// The log ends in damage that no torn write could have left (see `check_torn_tail`).
+    DamagedTail {
+        file: String,
+        offset_bytes: u64,
+        damaged_bytes: u64,
+        reason: Corruption,
+        why: &'static str,
+    },
     /// The log was compacted past a snapshot that is now missing or older: the entries the
     /// snapshot stood for are gone.
     SnapshotBehindLog {
@@ -136,6 +144,18 @@ impl fmt::Display for StorageError {
                 }
                 write!(f, "; refusing to start")
             }
+            StorageError::DamagedTail {
+                file,
+                offset_bytes,
+                damaged_bytes,
+                reason,
+                why,
+            } => write!(
+                f,
+                "{file}: damaged from byte offset {offset_bytes} to the end ({damaged_bytes} \
+                 bytes): {reason}; this is not a torn write because {why}; refusing to start \
+                 (see \"Limits and failure behaviour\" in the README for recovery)"
+            ),
             StorageError::SnapshotBehindLog {
                 snapshot_index,
                 log_base_index,

@@ -133,6 +133,9 @@ fn round_trip_on_sim_disk_across_a_crash() {
 fn group_commit_is_one_append_and_one_sync_per_persist() {
     let disk = MemDisk::new();
     let (mut storage, _) = recover(&disk);
+    // A new log's first record is written atomically, not appended.
+    let first_record_bytes = storage.stats().bytes_written;
+    assert_eq!(first_record_bytes, log_bytes(&disk).len() as u64);
     storage
         .persist(Some(&hard_state(1, 0)), &entries(1, 1..=100))
         .unwrap();
@@ -147,7 +150,10 @@ fn group_commit_is_one_append_and_one_sync_per_persist() {
         (stats.persists, stats.syncs, stats.entries_written),
         (2, 2, 200)
     );
-    assert_eq!(stats.bytes_written, disk.stats().bytes_appended);
+    assert_eq!(
+        stats.bytes_written - first_record_bytes,
+        disk.stats().bytes_appended
+    );
 }
 
 #[test]
@@ -198,6 +204,73 @@ fn zero_filled_and_checksum_damaged_tails_are_torn_writes() {
     disk.write_atomic(LOG_FILE, &damaged).unwrap();
     let (_, recovered) = recover(&disk);
     assert_eq!((recovered.entries.len(), log_bytes(&disk)), (3, whole));
+}
+
+/// A power loss can leave a whole file zero-filled. That is not a torn write (every log starts
+/// with a whole record), so recovery refuses it rather than start empty and forget the
+/// acknowledged entries, the term and the vote.
+#[test]
+fn zero_filled_log_is_refused_not_taken_for_a_torn_tail() {
+    let disk = MemDisk::new();
+    let (mut storage, _) = recover(&disk);
+    storage
+        .persist(Some(&hard_state(3, 2)), &entries(3, 1..=20))
+        .unwrap();
+    let zeros = vec![0; log_bytes(&disk).len()];
+    disk.write_atomic(LOG_FILE, &zeros).unwrap();
+    let error = RaftStorage::recover(Box::new(disk.clone()))
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(&error, StorageError::DamagedTail { file, offset_bytes: 0, .. } if file == LOG_FILE),
+        "{error}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("raft.log: damaged from byte offset 0"),
+        "{message}"
+    );
+    assert_eq!(log_bytes(&disk), zeros, "the evidence is left as it was");
+}
+
+#[test]
+fn a_new_log_starts_with_a_whole_record() {
+    let disk = MemDisk::new();
+    let (_, recovered) = recover(&disk);
+    assert_eq!(recovered.entries.len(), 0);
+    let bytes = log_bytes(&disk);
+    assert!(!bytes.is_empty(), "the first record is written at once");
+    let (_, again) = recover(&disk);
+    assert_eq!(
+        (again.torn_tail_truncated_bytes, again.hard_state),
+        (0, HardState::default())
+    );
+}
+
+#[test]
+fn a_bad_tail_longer_than_one_write_is_refused() {
+    let disk = MemDisk::new();
+    let (mut storage, _) = recover(&disk);
+    storage
+        .persist(Some(&hard_state(1, 0)), &entries(1, 1..=3))
+        .unwrap();
+    let whole = log_bytes(&disk).len() as u64;
+    disk.append(LOG_FILE, &vec![0; LOG_WRITE_BYTES_MAX as usize])
+        .unwrap();
+    assert_eq!(
+        recover(&disk).1.torn_tail_truncated_bytes,
+        LOG_WRITE_BYTES_MAX,
+        "one write's worth is a torn tail"
+    );
+    disk.append(LOG_FILE, &vec![0; LOG_WRITE_BYTES_MAX as usize + 1])
+        .unwrap();
+    let error = RaftStorage::recover(Box::new(disk.clone()))
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(&error, StorageError::DamagedTail { offset_bytes, .. } if *offset_bytes == whole),
+        "{error}"
+    );
 }
 
 #[test]

@@ -8,13 +8,19 @@
 use super::disk::Disk;
 use super::error::{Corruption, StorageError};
 use super::record::{
-    decode_frame, encode_frame, scan_log, Record, RECORD_SIZE_BYTES_MAX, SNAPSHOT_SIZE_BYTES_MAX,
+    decode_frame, encode_frame, scan_log, Record, RECORD_HEADER_BYTES, RECORD_SIZE_BYTES_MAX,
+    SNAPSHOT_SIZE_BYTES_MAX,
 };
 use concord_core::raft::{Entry, HardState, Snapshot};
 use std::borrow::Cow;
 use std::io;
 
 pub const LOG_FILE: &str = "raft.log";
+/// The most bytes one write can add to the log: one record, plus a filesystem block that a
+/// crash may leave zero-filled past it. A bad tail longer than this cannot be a torn write.
+pub const LOG_WRITE_BYTES_MAX: u64 =
+    (RECORD_HEADER_BYTES as u64 + RECORD_SIZE_BYTES_MAX as u64) + FILESYSTEM_BLOCK_BYTES;
+const FILESYSTEM_BLOCK_BYTES: u64 = 4096;
 pub const SNAPSHOT_FILE: &str = "raft.snapshot";
 
 /// What the log did since it was opened: for benchmarks and tests.
@@ -78,6 +84,9 @@ impl RaftStorage {
         // writes of `save_snapshot` (or the log disagrees with the snapshot at its index).
         let compaction_interrupted =
             (log.base_index, log.base_term) != (snapshot_index, snapshot_term);
+        // A new log starts with a record written atomically, so that a log with content but
+        // no valid record at all can only be damage, never a torn first write.
+        let fresh = log.is_empty && snapshot.is_none();
         let mut hard_state = log.hard_state.clone();
         hard_state.commit_index = hard_state.commit_index.max(snapshot_index);
         let entries = log.entries_after(snapshot_index, snapshot_term);
@@ -89,7 +98,13 @@ impl RaftStorage {
             stats: StorageStats::default(),
         };
         if compaction_interrupted {
-            storage.finish_compaction(snapshot_term, &hard_state, &entries)?;
+            tracing::info!(
+                snapshot_index,
+                "finishing a log compaction a crash interrupted"
+            );
+        }
+        if compaction_interrupted || fresh {
+            storage.rewrite_log(snapshot_term, &hard_state, &entries)?;
         }
         let recovered = Recovered {
             hard_state,
@@ -197,20 +212,16 @@ impl RaftStorage {
         self.stats
     }
 
-    /// Rewrites the log as `save_snapshot` would have, had the crash not come first. Without
-    /// it, entries appended from now on would continue a log that disagrees with the snapshot,
-    /// and the next recovery would drop them with it.
-    fn finish_compaction(
+    /// Rewrites the log atomically as `save_snapshot` would have: after a crash between its two
+    /// writes (else entries appended from now on would continue a log that disagrees with the
+    /// snapshot, and the next recovery would drop them with it), and to start a new log.
+    fn rewrite_log(
         &mut self,
         snapshot_term: u64,
         hard_state: &HardState,
         entries: &[Entry],
     ) -> Result<(), StorageError> {
         let snapshot_index = self.snapshot_index;
-        tracing::info!(
-            snapshot_index,
-            "finishing a log compaction a crash interrupted"
-        );
         let bytes = compacted_log(snapshot_index, snapshot_term, hard_state, entries)
             .map_err(StorageError::io(LOG_FILE))?;
         self.write(|disk| disk.write_atomic(LOG_FILE, &bytes))
@@ -320,6 +331,7 @@ fn read_log(disk: &dyn Disk) -> Result<(LogState, u64), StorageError> {
     let scan = scan_log(LOG_FILE, &bytes)?;
     let torn_bytes = bytes.len() as u64 - scan.valid_len_bytes;
     if let Some(reason) = &scan.bad_tail {
+        check_torn_tail(scan.valid_len_bytes, torn_bytes, reason)?;
         tracing::warn!(
             file = LOG_FILE,
             offset_bytes = scan.valid_len_bytes,
@@ -330,7 +342,10 @@ fn read_log(disk: &dyn Disk) -> Result<(LogState, u64), StorageError> {
         disk.truncate(LOG_FILE, scan.valid_len_bytes)
             .map_err(StorageError::io(LOG_FILE))?;
     }
-    let mut log = LogState::default();
+    let mut log = LogState {
+        is_empty: scan.records.is_empty(),
+        ..LogState::default()
+    };
     for (offset_bytes, record) in scan.records {
         log.apply(record).map_err(|reason| StorageError::Corrupt {
             file: LOG_FILE.to_string(),
@@ -342,9 +357,37 @@ fn read_log(disk: &dyn Disk) -> Result<(LogState, u64), StorageError> {
     Ok((log, torn_bytes))
 }
 
+/// A bad tail is a torn write only if one write could have left it: the last write of a log
+/// that already held whole records (every log starts with an atomically written one), and no
+/// longer than one write can be. Anything else (a zero-filled file, say) is damage that
+/// truncating would turn into silent loss of acknowledged writes, a term and a vote.
+fn check_torn_tail(
+    valid_len_bytes: u64,
+    torn_bytes: u64,
+    reason: &Corruption,
+) -> Result<(), StorageError> {
+    assert!(torn_bytes > 0, "a bad tail has bytes");
+    let why = if valid_len_bytes == 0 {
+        "no whole record is left before it, and every log starts with one"
+    } else if torn_bytes > LOG_WRITE_BYTES_MAX {
+        "it is longer than one write to the log can be"
+    } else {
+        return Ok(());
+    };
+    Err(StorageError::DamagedTail {
+        file: LOG_FILE.to_string(),
+        offset_bytes: valid_len_bytes,
+        damaged_bytes: torn_bytes,
+        reason: reason.clone(),
+        why,
+    })
+}
+
 /// The log as its records replay.
 #[derive(Default)]
 struct LogState {
+    /// The file held no record at all: a new log.
+    is_empty: bool,
     base_index: u64,
     base_term: u64,
     hard_state: HardState,
