@@ -14,6 +14,15 @@ pub struct Ports {
     pub serf_lan: Option<u16>,
 }
 
+/// The `limits { ... }` block, Consul's key names (and Concord's `http_idle_timeout`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// 0 means no per-client limit, as in Consul.
+    pub http_max_conns_per_client: Option<usize>,
+    pub http_idle_timeout_ms: Option<u64>,
+    pub rpc_max_conns_per_client: Option<usize>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConfigLayer {
     /// `-dev` (flag only, as in Consul).
@@ -38,6 +47,7 @@ pub struct ConfigLayer {
     pub encrypt: Option<String>,
     pub enable_script_checks: Option<bool>,
     pub pid_file: Option<String>,
+    pub limits: Limits,
 }
 
 impl ConfigLayer {
@@ -66,6 +76,19 @@ impl ConfigLayer {
         over(&mut self.encrypt, later.encrypt);
         over(&mut self.enable_script_checks, later.enable_script_checks);
         over(&mut self.pid_file, later.pid_file);
+        let (limits, later_limits) = (&mut self.limits, later.limits);
+        over(
+            &mut limits.http_max_conns_per_client,
+            later_limits.http_max_conns_per_client,
+        );
+        over(
+            &mut limits.http_idle_timeout_ms,
+            later_limits.http_idle_timeout_ms,
+        );
+        over(
+            &mut limits.rpc_max_conns_per_client,
+            later_limits.rpc_max_conns_per_client,
+        );
     }
 }
 

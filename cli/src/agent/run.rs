@@ -57,6 +57,8 @@ async fn run_agent(plan: AgentPlan) -> i32 {
 /// Binds the HTTP listeners first (a busy port fails before the node joins anyone), then
 /// starts the node and serves the API.
 async fn start(plan: &AgentPlan) -> Result<NodeHandle, String> {
+    // Raises the open-file limit and keeps the cluster ports' share of it away from HTTP.
+    let http_conns = concord_node::http::HttpConns::for_process(plan.node.http.clone())?;
     let mut listeners = Vec::new();
     for addr in &plan.http_listen {
         listeners.push(bind_http(*addr).await?);
@@ -69,9 +71,9 @@ async fn start(plan: &AgentPlan) -> Result<NodeHandle, String> {
         .await
         .map_err(|e| e.to_string())?;
     for listener in listeners {
-        let handle = handle.clone();
+        let (handle, conns) = (handle.clone(), http_conns.clone());
         tokio::spawn(async move {
-            if let Err(e) = concord_node::http::serve(listener, handle).await {
+            if let Err(e) = concord_node::http::serve_with(listener, handle, conns).await {
                 tracing::error!("agent: HTTP server stopped: {e}");
             }
         });

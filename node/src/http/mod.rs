@@ -4,10 +4,12 @@
 //! One concern per file: `kv`/`kv_write`/`kv_json` (the KV store), `status`, `agent` and
 //! `members`, `operator`; `query` (query-string flags, consistency, blocking parameters),
 //! `blocking` (the blocking-query loop), `duration` (Go durations), `headers` (JSON answers
-//! and `X-Consul-*`), `errors` (status codes), `json_body` (case-insensitive request bodies).
+//! and `X-Consul-*`), `errors` (status codes), `json_body` (case-insensitive request bodies),
+//! `conns` (connection limits per client and in total).
 
 mod agent;
 mod blocking;
+pub mod conns;
 mod duration;
 mod errors;
 mod headers;
@@ -23,14 +25,20 @@ mod status;
 #[cfg(test)]
 mod e2e_tests;
 
+pub use conns::HttpConns;
 pub use errors::HttpError;
 
+use crate::config::HttpLimits;
 use crate::handle::NodeHandle;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Bodies are read up to this size. It is above the 512 KiB KV value limit on purpose: a
@@ -52,17 +60,66 @@ pub fn router(handle: NodeHandle) -> Router {
         .with_state(handle)
 }
 
+/// Serves the API on `listener` with the default limits (tests; the agent uses `serve_with`).
+pub async fn serve(listener: tokio::net::TcpListener, handle: NodeHandle) -> std::io::Result<()> {
+    let conns = HttpConns::for_process(HttpLimits::default()).map_err(std::io::Error::other)?;
+    serve_with(listener, handle, conns).await
+}
+
 /// Serves the API on `listener` until the node stops (after a graceful leave, or a fatal
 /// error); requests in flight are finished first, and blocking queries end promptly because
-/// the node's stop wakes them.
-pub async fn serve(listener: tokio::net::TcpListener, handle: NodeHandle) -> std::io::Result<()> {
+/// the node's stop wakes them. Connections are admitted by `conns` (shared by every listener
+/// of the agent), and a connection with no request for `idle_timeout_ms` is closed: hyper's
+/// header-read timer runs whenever a connection waits for a request, idle keep-alive included.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    handle: NodeHandle,
+    conns: Arc<HttpConns>,
+) -> std::io::Result<()> {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "agent: started HTTP server");
     }
-    let stopped = handle.clone();
-    axum::serve(listener, router(handle))
-        .with_graceful_shutdown(async move { stopped.stopped().await })
-        .await
+    let service = TowerToHyperService::new(router(handle.clone()));
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(TokioTimer::new())
+        .header_read_timeout(conns.idle_timeout());
+    let graceful = GracefulShutdown::new();
+    let stopped = handle.stopped();
+    tokio::pin!(stopped);
+    loop {
+        let (stream, from) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, most likely: let connections finish.
+                    tracing::warn!("agent: HTTP accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut stopped => break,
+        };
+        let admitted = match conns.admit(from.ip()) {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                tracing::debug!(%from, ?refusal, "agent.http: connection refused: limit reached");
+                tokio::spawn(conns::refuse(stream, refusal));
+                continue;
+            }
+        };
+        let connection =
+            graceful.watch(http1.serve_connection(TokioIo::new(stream), service.clone()));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::trace!(%from, "agent.http: connection ended: {e}");
+            }
+            drop(admitted);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 async fn unknown_path(uri: Uri) -> Response {

@@ -55,13 +55,7 @@ pub struct Inbound {
     pub limits: InboundLimits,
     /// One permit per byte of frame buffer capacity.
     pub budget: Arc<Semaphore>,
-    conns: Mutex<Conns>,
-}
-
-#[derive(Debug, Default)]
-struct Conns {
-    total: usize,
-    per_client: HashMap<IpAddr, usize>,
+    conns: Arc<ConnTable>,
 }
 
 impl Inbound {
@@ -69,30 +63,16 @@ impl Inbound {
         assert!(limits.conn_buffer_bytes_max <= super::frame::FRAME_SIZE_BYTES_MAX);
         // A maximal frame must fit in the budget, or it could never be received.
         assert!(limits.conn_buffer_bytes_max <= limits.inbound_buffer_bytes_max);
-        assert!(limits.rpc_max_conns_per_client > 0 && limits.inbound_conns_max > 0);
         Arc::new(Inbound {
             budget: Arc::new(Semaphore::new(limits.inbound_buffer_bytes_max)),
+            conns: ConnTable::new(limits.rpc_max_conns_per_client, limits.inbound_conns_max),
             limits,
-            conns: Mutex::new(Conns::default()),
         })
     }
 
     /// Counts a new connection from `ip`, or says why it must be closed.
-    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Admitted, Refusal> {
-        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
-        if conns.total >= self.limits.inbound_conns_max {
-            return Err(Refusal::Total);
-        }
-        let from_ip = conns.per_client.entry(ip).or_insert(0);
-        if *from_ip >= self.limits.rpc_max_conns_per_client {
-            return Err(Refusal::PerClient);
-        }
-        *from_ip += 1;
-        conns.total += 1;
-        Ok(Admitted {
-            inbound: self.clone(),
-            ip,
-        })
+    pub fn admit(&self, ip: IpAddr) -> Result<Admitted, Refusal> {
+        self.conns.admit(ip)
     }
 
     /// Bytes of frame buffers held now.
@@ -102,6 +82,55 @@ impl Inbound {
 
     /// Connections open now.
     pub fn open_conns(&self) -> usize {
+        self.conns.open()
+    }
+}
+
+/// Open connections by source address, with a cap per address and in total (the HTTP server
+/// keeps one too).
+#[derive(Debug)]
+pub struct ConnTable {
+    per_client_max: usize,
+    total_max: usize,
+    conns: Mutex<Conns>,
+}
+
+#[derive(Debug, Default)]
+struct Conns {
+    total: usize,
+    per_client: HashMap<IpAddr, usize>,
+}
+
+impl ConnTable {
+    pub fn new(per_client_max: usize, total_max: usize) -> Arc<ConnTable> {
+        assert!(per_client_max > 0 && total_max > 0);
+        Arc::new(ConnTable {
+            per_client_max,
+            total_max,
+            conns: Mutex::new(Conns::default()),
+        })
+    }
+
+    /// Counts a new connection from `ip`, or says why it must be closed.
+    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Admitted, Refusal> {
+        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        if conns.total >= self.total_max {
+            return Err(Refusal::Total);
+        }
+        let from_ip = conns.per_client.entry(ip).or_insert(0);
+        if *from_ip >= self.per_client_max {
+            return Err(Refusal::PerClient);
+        }
+        *from_ip += 1;
+        conns.total += 1;
+        Ok(Admitted {
+            table: self.clone(),
+            ip,
+        })
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
         self.conns.lock().unwrap_or_else(|e| e.into_inner()).total
     }
 }
@@ -109,13 +138,13 @@ impl Inbound {
 /// An admitted connection; dropping it frees its place.
 #[derive(Debug)]
 pub struct Admitted {
-    inbound: Arc<Inbound>,
+    table: Arc<ConnTable>,
     ip: IpAddr,
 }
 
 impl Drop for Admitted {
     fn drop(&mut self) {
-        let mut conns = self.inbound.conns.lock().unwrap_or_else(|e| e.into_inner());
+        let mut conns = self.table.conns.lock().unwrap_or_else(|e| e.into_inner());
         debug_assert!(conns.total > 0);
         conns.total -= 1;
         if let Some(from_ip) = conns.per_client.get_mut(&self.ip) {
