@@ -205,3 +205,39 @@ fn new_entries_reach_storage_in_bounded_batches_and_messages_wait_for_the_last()
         "all of them durable, all committed"
     );
 }
+
+/// The log's memory is bounded in bytes too: once it holds `log_bytes_max`, proposals are
+/// refused (the API answers 429) until a snapshot compacts it, then taken again.
+#[test]
+fn proposals_wait_while_the_log_holds_its_byte_maximum() {
+    let options = RaftOptions {
+        log_bytes_max: 50_000,
+        ..RaftOptions::fast()
+    };
+    let mut raft = Raft::new(id("n1"), options, 1, 0, RaftRestore::default());
+    raft.bootstrap(ClusterConfig::with_voters([id("n1")]))
+        .unwrap();
+    raft.tick(1);
+    let mut accepted = 0;
+    let refusal = loop {
+        match raft.propose(2, vec![7; 4_000]) {
+            Ok(_) => accepted += 1,
+            Err(error) => break error,
+        }
+        assert!(accepted < 100, "never refused");
+    };
+    assert_eq!(refusal, RaftError::LogFull { bytes_max: 50_000 });
+    assert!(
+        raft.log().size_bytes() >= 50_000 && accepted >= 12,
+        "{accepted}"
+    );
+    let ready = raft.poll_ready();
+    let (index, term) = ready.last_entry().unwrap();
+    raft.on_persisted(index, term);
+    let applied = raft.poll_ready().committed.last().unwrap().index;
+    assert_eq!(applied, index);
+    raft.compact(applied, b"state".to_vec());
+    raft.poll_ready();
+    assert_eq!(raft.log().size_bytes(), 0);
+    assert!(raft.propose(3, vec![7; 4_000]).is_ok(), "taken again");
+}

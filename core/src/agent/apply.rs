@@ -179,8 +179,9 @@ impl Agent {
         };
         let applied = raft.applied_index();
         let since = applied.saturating_sub(raft.log().snapshot_meta().last_index);
-        if since < self.config.snapshot_threshold_entries || applied > raft.log().persisted_index()
-        {
+        let log_full = raft.log().size_bytes() >= self.config.snapshot_threshold_bytes;
+        let due = since >= self.config.snapshot_threshold_entries || (log_full && since > 0);
+        if !due || applied > raft.log().persisted_index() {
             return;
         }
         let data = StateSnapshot {

@@ -25,6 +25,9 @@ pub struct AgentConfig {
     pub leave_timeout_ms: u64,
     /// Applied entries after which the log is compacted into a snapshot.
     pub snapshot_threshold_entries: u64,
+    /// Bytes of log in memory after which it is compacted, whatever the count of entries;
+    /// well under `RaftOptions::log_bytes_max`, so compaction comes before refusals.
+    pub snapshot_threshold_bytes: usize,
     /// Requests in progress at once on this agent; more are refused.
     pub pending_requests_max: usize,
     /// How often the "No cluster leader" and "no known peers" complaints repeat.
@@ -48,6 +51,7 @@ impl AgentConfig {
             leader_wait_ms: 5_000,
             leave_timeout_ms: 5_000,
             snapshot_threshold_entries: 8192,
+            snapshot_threshold_bytes: 64 * 1024 * 1024,
             pending_requests_max: 8192,
             complaint_interval_ms: 10_000,
         }
@@ -71,6 +75,9 @@ impl AgentConfig {
         }
         if self.role == Role::Client && self.bootstrap_expect > 0 {
             return Err("bootstrap_expect is for servers only".into());
+        }
+        if self.snapshot_threshold_bytes > self.raft.log_bytes_max / 2 {
+            return Err("snapshot_threshold_bytes must be at most half of log_bytes_max".into());
         }
         self.raft.validate()
     }

@@ -426,9 +426,9 @@ pub(super) fn raft_error(error: RaftError) -> ApiError {
     match error {
         RaftError::NotLeader { .. } => ApiError::NoLeader,
         RaftError::BadConfigChange(why) => ApiError::BadRequest(why),
-        RaftError::TooManyUncommitted { .. } | RaftError::TooManyPendingReads { .. } => {
-            ApiError::RateLimited(error.to_string())
-        }
+        RaftError::TooManyUncommitted { .. }
+        | RaftError::LogFull { .. }
+        | RaftError::TooManyPendingReads { .. } => ApiError::RateLimited(error.to_string()),
         other => ApiError::Unavailable(other.to_string()),
     }
 }

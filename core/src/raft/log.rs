@@ -12,6 +12,8 @@ pub struct RaftLog {
     snapshot: SnapshotMeta,
     /// `entries[i].index == snapshot.last_index + 1 + i`.
     entries: Vec<Entry>,
+    /// The sum of `entries`' `size_bytes`: what the log holds in memory.
+    entries_size_bytes: usize,
     /// The first index not yet handed to storage.
     unpersisted_from: u64,
     /// The last index storage confirmed durable, for this log's contents.
@@ -34,9 +36,11 @@ impl RaftLog {
         let last = snapshot.last_index + entries.len() as u64;
         let commit_index = commit_index.clamp(snapshot.last_index, last);
         let applied_index = snapshot.last_index;
+        let entries_size_bytes = entries.iter().map(Entry::size_bytes).sum();
         RaftLog {
             snapshot,
             entries,
+            entries_size_bytes,
             unpersisted_from: last + 1,
             persisted_index: last,
             commit_index,
@@ -113,7 +117,28 @@ impl RaftLog {
     pub fn append(&mut self, entry: Entry) {
         assert_eq!(entry.index, self.last_index() + 1, "append leaves a gap");
         assert!(entry.term >= self.last_term(), "append goes back in term");
+        self.entries_size_bytes += entry.size_bytes();
         self.entries.push(entry);
+    }
+
+    /// Bytes of entries held in memory (`Entry::size_bytes`): what compaction frees.
+    pub fn size_bytes(&self) -> usize {
+        debug_assert_eq!(
+            self.entries_size_bytes,
+            self.entries.iter().map(Entry::size_bytes).sum::<usize>()
+        );
+        self.entries_size_bytes
+    }
+
+    /// Drops the entries before position `keep_from` (they went into a snapshot).
+    fn drop_front(&mut self, keep_from: usize) {
+        let dropped: usize = self
+            .entries
+            .drain(..keep_from)
+            .map(|e| e.size_bytes())
+            .sum();
+        assert!(dropped <= self.entries_size_bytes);
+        self.entries_size_bytes -= dropped;
     }
 
     /// Removes every entry from `index` on. Committed entries are never removed.
@@ -124,8 +149,10 @@ impl RaftLog {
             self.commit_index
         );
         assert!(index > self.snapshot.last_index);
-        self.entries
-            .truncate((index - self.snapshot.last_index - 1) as usize);
+        let keep = (index - self.snapshot.last_index - 1) as usize;
+        let dropped: usize = self.entries.iter().skip(keep).map(Entry::size_bytes).sum();
+        self.entries_size_bytes -= dropped;
+        self.entries.truncate(keep);
         self.unpersisted_from = self.unpersisted_from.min(index);
         self.persisted_index = self.persisted_index.min(index - 1);
     }
@@ -188,7 +215,7 @@ impl RaftLog {
             "snapshot term mismatch"
         );
         let drop_count = (meta.last_index - self.snapshot.last_index) as usize;
-        self.entries.drain(..drop_count);
+        self.drop_front(drop_count);
         self.snapshot = meta;
     }
 
@@ -201,12 +228,12 @@ impl RaftLog {
             "installing an old snapshot"
         );
         let agrees = self.term_at(meta.last_index) == Some(meta.last_term);
-        if agrees {
-            let drop_count = (meta.last_index - self.snapshot.last_index) as usize;
-            self.entries.drain(..drop_count);
+        let drop_count = if agrees {
+            (meta.last_index - self.snapshot.last_index) as usize
         } else {
-            self.entries.clear();
-        }
+            self.entries.len()
+        };
+        self.drop_front(drop_count);
         self.commit_index = meta.last_index;
         self.applied_index = meta.last_index;
         let last_index = meta.last_index + self.entries.len() as u64;

@@ -19,6 +19,10 @@ pub struct RaftOptions {
     /// Bytes of new entries handed to storage in one Ready (about; at least one entry): keeps
     /// every write to the log under the storage's record size, whatever the load.
     pub persist_bytes_max: usize,
+    /// Bytes of entries the log may hold in memory (`Entry::size_bytes`) before proposals are
+    /// refused until a snapshot compacts it: with the largest values, the entry bounds alone
+    /// would let gigabytes pile up.
+    pub log_bytes_max: usize,
     /// Entries proposed but not yet committed before proposals are refused (back-pressure).
     pub uncommitted_entries_max: usize,
     /// ReadIndex requests waiting for a quorum before new ones are refused.
@@ -86,6 +90,7 @@ impl Default for RaftOptions {
             inflight_messages_max: 8,
             snapshot_chunk_bytes_max: 256 * 1024,
             persist_bytes_max: 8 * 1024 * 1024,
+            log_bytes_max: 512 * 1024 * 1024,
             uncommitted_entries_max: 4096,
             pending_reads_max: 4096,
             learner_catch_up_entries: 16,

@@ -30,6 +30,11 @@ impl Raft {
                 entries_max: self.options.uncommitted_entries_max,
             });
         }
+        if self.log.size_bytes() >= self.options.log_bytes_max {
+            return Err(RaftError::LogFull {
+                bytes_max: self.options.log_bytes_max,
+            });
+        }
         Ok(())
     }
 

@@ -33,10 +33,20 @@ impl Role {
 /// Why a request to this node's Raft was refused. Caller mistakes and "not now" alike.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RaftError {
-    NotLeader { leader: Option<NodeId> },
+    NotLeader {
+        leader: Option<NodeId>,
+    },
     TransferInProgress,
-    TooManyUncommitted { entries_max: usize },
-    TooManyPendingReads { reads_max: usize },
+    TooManyUncommitted {
+        entries_max: usize,
+    },
+    /// The log holds `bytes_max` in memory; proposals wait for a snapshot to compact it.
+    LogFull {
+        bytes_max: usize,
+    },
+    TooManyPendingReads {
+        reads_max: usize,
+    },
     ConfigChangeInProgress,
     LeaderNotReady,
     BadConfigChange(String),
@@ -51,6 +61,12 @@ impl std::fmt::Display for RaftError {
             RaftError::TransferInProgress => write!(f, "leadership transfer in progress"),
             RaftError::TooManyUncommitted { entries_max } => {
                 write!(f, "too many uncommitted entries (maximum {entries_max})")
+            }
+            RaftError::LogFull { bytes_max } => {
+                write!(
+                    f,
+                    "the log holds its maximum of {bytes_max} bytes until a snapshot"
+                )
             }
             RaftError::TooManyPendingReads { reads_max } => {
                 write!(f, "too many pending consistent reads (maximum {reads_max})")
