@@ -62,10 +62,8 @@ pub fn decode(body: &[u8]) -> Result<Envelope, FrameError> {
         .map_err(|e| FrameError::Undecodable(e.to_string()))
 }
 
-/// Bytes read from the socket at a time: the buffer grows by what arrived, never by what the
-/// length prefix claims.
-const READ_CHUNK_BYTES: usize = 64 << 10;
-/// A buffer's first capacity; it then doubles (capped at the frame's length).
+/// A buffer's first capacity; it then doubles as it fills (capped at the frame's length), so it
+/// holds at most twice what arrived, never what the length prefix claims.
 const BUFFER_BYTES_MIN: usize = 4 << 10;
 
 /// One frame's body, holding its share of the inbound budget until dropped.
@@ -110,8 +108,9 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
         .unwrap_or(Err(FrameError::TimedOut))
 }
 
-/// Reads `size_bytes` into a buffer that grows as bytes arrive, charging the budget for its
-/// capacity first (waiting while other connections hold it).
+/// Reads `size_bytes` into a buffer that grows as it fills, charging the budget for each
+/// growth first (waiting while other connections hold it). Bytes land in the buffer directly:
+/// no per-connection scratch buffer outside the budget.
 async fn read_body<R: AsyncRead + Unpin>(
     reader: &mut R,
     size_bytes: usize,
@@ -121,41 +120,30 @@ async fn read_body<R: AsyncRead + Unpin>(
         bytes: Vec::new(),
         _charge: None,
     };
-    let mut chunk = vec![0u8; READ_CHUNK_BYTES.min(size_bytes)];
     while body.bytes.len() < size_bytes {
-        let want = chunk.len().min(size_bytes - body.bytes.len());
+        if body.bytes.len() == body.bytes.capacity() {
+            body.grow(size_bytes, budget).await?;
+        }
+        // Reads at most the spare capacity, which `grow` keeps within the frame.
         let got = reader
-            .read(&mut chunk[..want])
+            .read_buf(&mut body.bytes)
             .await
             .map_err(FrameError::Io)?;
         if got == 0 {
             return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()));
         }
-        body.grow(body.bytes.len() + got, size_bytes, budget)
-            .await?;
-        body.bytes.extend_from_slice(&chunk[..got]);
     }
     debug_assert_eq!(body.bytes.len(), size_bytes);
     Ok(body)
 }
 
 impl Body {
-    /// Makes room for `needed_bytes`, doubling up to `size_bytes`; every byte of new capacity
-    /// is charged to the budget before it is allocated.
-    async fn grow(
-        &mut self,
-        needed_bytes: usize,
-        size_bytes: usize,
-        budget: &Arc<Semaphore>,
-    ) -> Result<(), FrameError> {
+    /// Doubles the capacity (at least `BUFFER_BYTES_MIN`, at most `size_bytes`); every byte of
+    /// new capacity is charged to the budget before it is allocated.
+    async fn grow(&mut self, size_bytes: usize, budget: &Arc<Semaphore>) -> Result<(), FrameError> {
         let capacity = self.bytes.capacity();
-        if needed_bytes <= capacity {
-            return Ok(());
-        }
-        let target = needed_bytes
-            .max(capacity * 2)
-            .max(BUFFER_BYTES_MIN)
-            .min(size_bytes);
+        let target = (capacity * 2).max(BUFFER_BYTES_MIN).min(size_bytes);
+        assert!(target > capacity, "grown only while bytes are missing");
         let extra =
             u32::try_from(target - capacity).map_err(|_| FrameError::TooLarge { size_bytes })?;
         let permit = budget
@@ -225,6 +213,31 @@ mod tests {
         };
         let result = rt.block_on(read_frame(&mut bytes, &bounds));
         assert!(matches!(result, Err(FrameError::TooLarge { .. })));
+    }
+
+    #[cfg(not(madsim))]
+    #[test]
+    fn a_large_frame_grows_within_its_charge_and_returns_it() {
+        let payload = vec![7u8; 300 << 10];
+        let mut bytes = ((payload.len() + 1) as u32).to_be_bytes().to_vec();
+        bytes.push(FRAME_VERSION);
+        bytes.extend_from_slice(&payload);
+        let budget = Arc::new(Semaphore::new(1 << 20));
+        let bounds = ReadBounds {
+            budget: &budget,
+            size_bytes_max: FRAME_SIZE_BYTES_MAX,
+            timeout: Duration::from_secs(1),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let body = rt.block_on(read_frame(&mut &bytes[..], &bounds)).unwrap();
+        assert_eq!(&body.bytes[1..], &payload[..]);
+        let charged = (1 << 20) - budget.available_permits();
+        assert!(charged >= body.bytes.capacity() && charged < 2 * body.bytes.len());
+        drop(body);
+        assert_eq!(budget.available_permits(), 1 << 20);
     }
 
     proptest::proptest! {
