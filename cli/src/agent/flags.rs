@@ -4,6 +4,7 @@ use super::config_file::{Format, Source};
 use super::duration::duration_flag;
 use super::layer::{ConfigLayer, Ports};
 use super::logging::Level;
+use super::ports;
 use clap::{ArgMatches, Args, Command};
 
 #[derive(Args, Clone, Debug, Default)]
@@ -63,16 +64,17 @@ pub struct AgentFlags {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub ui: Option<bool>,
     /// HTTP API port (default 8500; -1 turns it off).
-    #[arg(long, value_name = "PORT", allow_hyphen_values = true)]
+    #[arg(long, value_name = "PORT", allow_hyphen_values = true, value_parser = ports::or_off_flag)]
     pub http_port: Option<i32>,
     /// DNS port (default 8600; -1 turns it off).
-    #[arg(long, value_name = "PORT", allow_hyphen_values = true)]
+    #[arg(long, value_name = "PORT", allow_hyphen_values = true, value_parser = ports::or_off_flag)]
     pub dns_port: Option<i32>,
     /// Server RPC and Raft port (default 8300).
-    #[arg(long, value_name = "PORT")]
+    // Hyphen values reach the parser, so `-1` gets "cannot be turned off", not "unexpected".
+    #[arg(long, value_name = "PORT", allow_hyphen_values = true, value_parser = ports::required_flag)]
     pub server_port: Option<u16>,
     /// LAN gossip port (default 8301).
-    #[arg(long, value_name = "PORT")]
+    #[arg(long, value_name = "PORT", allow_hyphen_values = true, value_parser = ports::required_flag)]
     pub serf_lan_port: Option<u16>,
     /// trace, debug, info, warn or err (default info; debug with -dev).
     #[arg(long, value_name = "LEVEL", value_parser = Level::parse)]
@@ -80,7 +82,8 @@ pub struct AgentFlags {
     /// Log one JSON object per line.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub log_json: Option<bool>,
-    /// Gossip encryption key from `concord keygen` (accepted; encryption is not built yet).
+    /// Gossip encryption key: refused, since gossip encryption is not built yet (the agent
+    /// does not start rather than gossip in clear text).
     #[arg(long, value_name = "KEY")]
     pub encrypt: Option<String>,
     /// Allow script health checks (accepted).
@@ -123,8 +126,6 @@ impl AgentFlags {
             encrypt: self.encrypt.clone(),
             enable_script_checks: self.enable_script_checks,
             pid_file: self.pid_file.clone(),
-            // Consul has no flags for `limits`: config files only.
-            limits: Default::default(),
         }
     }
 }
@@ -317,6 +318,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("invalid log level"), "{err}");
+        for (flag, value) in [
+            ("--http-port", "70000"),
+            ("--server-port", "0"),
+            ("--dns-port", "-5"),
+        ] {
+            let err = agent_command()
+                .try_get_matches_from(["agent", flag, value])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(flag) && err.contains("not a port"), "{err}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use super::duration::parse_duration_ms;
 use super::layer::ConfigLayer;
 use super::logging::Level;
+use super::ports;
 use serde_json::{Map, Value};
 
 /// Keys Consul has that Concord reads but does not act on yet: a quiet note, not a warning
@@ -71,12 +72,11 @@ fn apply_key(
         "retry_join" => layer.retry_join = strings(key, value)?,
         "retry_interval" => layer.retry_interval_ms = Some(duration(key, value)?),
         "ports" => apply_ports(layer, value, warnings)?,
-        "limits" => apply_limits(layer, value, warnings)?,
         "log_level" => layer.log_level = Some(level(key, value)?),
         "log_json" => layer.log_json = Some(boolean(key, value)?),
         "ui" => layer.ui = Some(boolean(key, value)?),
         "ui_config" => layer.ui = ui_config(value)?.or(layer.ui),
-        "encrypt" => layer.encrypt = Some(string(key, value)?),
+        "encrypt" => return Err(encrypt_refused()),
         "enable_script_checks" => layer.enable_script_checks = Some(boolean(key, value)?),
         "pid_file" => layer.pid_file = Some(string(key, value)?),
         _ => return Ok(false),
@@ -92,14 +92,17 @@ fn apply_ports(
     for (name, port) in block("ports", value)? {
         let key = format!("ports.{name}");
         match name.as_str() {
-            "http" => layer.ports.http = Some(port_or_off(&key, port)?),
-            "dns" => layer.ports.dns = Some(port_or_off(&key, port)?),
-            "server" => layer.ports.server = Some(port_number(&key, port)?),
-            "serf_lan" => layer.ports.serf_lan = Some(port_number(&key, port)?),
-            // Ports of features Concord does not have (WAN, TLS, gRPC): read, not used.
-            "serf_wan" | "https" | "grpc" | "grpc_tls" | "sidecar_min_port"
-            | "sidecar_max_port" => {
-                number_or_off(&key, port)?;
+            "http" => layer.ports.http = Some(port_checked(&key, port, ports::or_off)?),
+            "dns" => layer.ports.dns = Some(port_checked(&key, port, ports::or_off)?),
+            "server" => layer.ports.server = Some(port_checked(&key, port, ports::required)?),
+            "serf_lan" => layer.ports.serf_lan = Some(port_checked(&key, port, ports::required)?),
+            // Ports of features Concord does not have (WAN, TLS, gRPC, Connect): checked as
+            // Consul checks them, not used.
+            "serf_wan" | "https" | "grpc" | "grpc_tls" => {
+                port_checked(&key, port, ports::or_off)?;
+            }
+            "sidecar_min_port" | "sidecar_max_port" | "expose_min_port" | "expose_max_port" => {
+                port_checked(&key, port, ports::range_bound)?;
             }
             _ => warnings.push(format!("unknown config key {key:?}; ignored")),
         }
@@ -115,41 +118,6 @@ fn ui_config(value: &Value) -> Result<Option<bool>, String> {
         }
     }
     Ok(enabled)
-}
-
-/// `limits { ... }`: the connection limits Concord enforces, under Consul's names (0 means no
-/// per-client limit, as in Consul), plus Concord's `http_idle_timeout`; Consul's other limits
-/// are read and ignored with a note.
-fn apply_limits(
-    layer: &mut ConfigLayer,
-    value: &Value,
-    warnings: &mut Vec<String>,
-) -> Result<(), String> {
-    for (name, inner) in block("limits", value)? {
-        let key = format!("limits.{name}");
-        let limits = &mut layer.limits;
-        let count = |inner| number(&key, inner, u32::MAX.into()).map(|n| n as usize);
-        match name.as_str() {
-            "http_max_conns_per_client" => limits.http_max_conns_per_client = Some(count(inner)?),
-            "rpc_max_conns_per_client" => limits.rpc_max_conns_per_client = Some(count(inner)?),
-            "http_idle_timeout" => match duration(&key, inner)? {
-                0 => return Err(format!("key {key:?}: must be longer than 0s")),
-                ms => limits.http_idle_timeout_ms = Some(ms),
-            },
-            "https_handshake_timeout"
-            | "rpc_handshake_timeout"
-            | "rpc_client_timeout"
-            | "rpc_rate"
-            | "rpc_max_burst"
-            | "kv_max_value_size"
-            | "txn_max_req_len"
-            | "request_limits" => warnings.push(format!(
-                "config key {key:?} is not supported by Concord yet; ignored"
-            )),
-            _ => warnings.push(format!("unknown config key {key:?}; ignored")),
-        }
-    }
-    Ok(())
 }
 
 /// A nested object. HCL blocks (`ports { http = 8500 }`) may arrive as a one-element list.
@@ -201,24 +169,26 @@ fn number(key: &str, value: &Value, max: u64) -> Result<u64, String> {
     }
 }
 
-fn port_number(key: &str, value: &Value) -> Result<u16, String> {
-    match number(key, value, 65_535)? {
-        0 => Err(format!("key {key:?}: port 0 is not allowed")),
-        port => Ok(port as u16),
-    }
+/// A port number checked by `rule` (one of [`ports`]); a string of digits counts.
+fn port_checked<T>(
+    key: &str,
+    value: &Value,
+    rule: impl FnOnce(i64) -> Result<T, String>,
+) -> Result<T, String> {
+    let parsed = match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(text) => text.trim().parse::<i64>().ok(),
+        _ => None,
+    };
+    let number = parsed.ok_or_else(|| type_error(key, "a port number", value))?;
+    rule(number).map_err(|why| format!("key {key:?}: {why}"))
 }
 
-/// A port, or -1 for "off".
-fn port_or_off(key: &str, value: &Value) -> Result<i32, String> {
-    number_or_off(key, value)
-}
-
-fn number_or_off(key: &str, value: &Value) -> Result<i32, String> {
-    let minus_one = value.as_i64() == Some(-1) || value.as_str() == Some("-1");
-    if minus_one {
-        return Ok(-1);
-    }
-    port_number(key, value).map(i32::from)
+/// Refusing beats gossiping in clear text while the operator believes it encrypted.
+fn encrypt_refused() -> String {
+    "key \"encrypt\": gossip encryption is not built into Concord yet, and it will not start \
+     with a key it would ignore (gossip would go out unencrypted); remove the key"
+        .to_string()
 }
 
 fn duration(key: &str, value: &Value) -> Result<u64, String> {
@@ -259,7 +229,7 @@ mod tests {
             "client_addr": "0.0.0.0", "retry_join": ["10.0.0.3"], "start_join": "10.0.0.4",
             "retry_interval": "5s", "ports": {"http": 8501, "dns": -1, "server": 8302, "serf_lan": 8303},
             "log_level": "warn", "log_json": true, "ui_config": {"enabled": true},
-            "encrypt": "k", "enable_script_checks": true
+            "enable_script_checks": true
         });
         let (layer, warnings) = layer_from_value(&value).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
@@ -286,11 +256,48 @@ mod tests {
         let err = layer_from_value(&json!({"ports": {"http": 70000}})).unwrap_err();
         assert_eq!(
             err,
-            r#"key "ports.http": 70000 is too large (at most 65535)"#
+            r#"key "ports.http": 70000 is not a port: use 1 to 65535, or -1 to turn the listener off"#
         );
         let err = layer_from_value(&json!({"retry_interval": "often"})).unwrap_err();
         assert!(
             err.starts_with(r#"key "retry_interval": invalid duration"#),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_port_key_is_range_checked() {
+        for (ports, want) in [
+            (json!({"http": 0}), r#"key "ports.http": 0 is not a port"#),
+            (json!({"dns": -5}), r#"key "ports.dns": -5 is not a port"#),
+            (json!({"server": -1}), "cannot be turned off"),
+            (
+                json!({"serf_lan": "0"}),
+                r#"key "ports.serf_lan": 0 is not a port"#,
+            ),
+            (json!({"grpc": 70000}), r#"key "ports.grpc": 70000"#),
+            (json!({"https": 0}), r#"key "ports.https": 0"#),
+            (
+                json!({"sidecar_min_port": -1}),
+                r#"key "ports.sidecar_min_port""#,
+            ),
+            (json!({"http": "web"}), "expected a port number"),
+        ] {
+            let err = layer_from_value(&json!({ "ports": ports })).unwrap_err();
+            assert!(err.contains(want), "{err} should contain {want}");
+        }
+        let off = json!({"ports": {"http": -1, "grpc": -1, "serf_wan": -1, "sidecar_min_port": 0}});
+        let (layer, warnings) = layer_from_value(&off).unwrap();
+        assert_eq!((layer.ports.http, warnings.len()), (Some(-1), 0));
+    }
+
+    #[test]
+    fn encrypt_is_refused_not_ignored() {
+        let err =
+            layer_from_value(&json!({"encrypt": "pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s="}))
+                .unwrap_err();
+        assert!(
+            err.starts_with(r#"key "encrypt": gossip encryption is not built"#),
             "{err}"
         );
     }
@@ -301,32 +308,6 @@ mod tests {
             layer_from_value(&json!({"bootstrap_expect": "3", "server": "true"})).unwrap();
         assert_eq!(layer.bootstrap_expect, Some(3));
         assert_eq!(layer.server, Some(true));
-    }
-
-    #[test]
-    fn limits_are_read_under_consul_names() {
-        let value = json!({"limits": {"http_max_conns_per_client": 5, "rpc_max_conns_per_client": "7",
-            "http_idle_timeout": "2s", "rpc_rate": 10, "http_max_conn": 1}});
-        let (layer, warnings) = layer_from_value(&value).unwrap();
-        assert_eq!(layer.limits.http_max_conns_per_client, Some(5));
-        assert_eq!(layer.limits.rpc_max_conns_per_client, Some(7));
-        assert_eq!(layer.limits.http_idle_timeout_ms, Some(2_000));
-        assert_eq!(
-            warnings,
-            [
-                r#"unknown config key "limits.http_max_conn"; ignored"#,
-                r#"config key "limits.rpc_rate" is not supported by Concord yet; ignored"#,
-            ]
-        );
-        let err = layer_from_value(&json!({"limits": {"http_idle_timeout": "0s"}})).unwrap_err();
-        assert_eq!(
-            err,
-            r#"key "limits.http_idle_timeout": must be longer than 0s"#
-        );
-        let err = layer_from_value(&json!({"limits": {"http_max_conns_per_client": -1}}));
-        assert!(err
-            .unwrap_err()
-            .contains("limits.http_max_conns_per_client"));
     }
 
     #[test]

@@ -3,13 +3,16 @@
 mod banner;
 pub mod bind;
 pub mod config_file;
+mod data_dir;
 mod duration;
 pub mod flags;
 mod keys;
 pub mod layer;
 pub mod logging;
 pub mod plan;
+mod ports;
 mod run;
+mod watched_disk;
 
 use config_file::{Format, Source};
 use flags::AgentFlags;

@@ -2,9 +2,9 @@
 //! messages), the defaults, and the `NodeConfig`.
 
 use super::bind::{self, Interface};
-use super::layer::ConfigLayer;
+use super::layer::{ConfigLayer, Ports};
 use super::logging::Level;
-use base64::Engine;
+use super::ports;
 use concord_core::agent::AgentConfig;
 use concord_core::membership::Role;
 use concord_node::config::NodeConfig;
@@ -39,7 +39,6 @@ pub struct AgentPlan {
     pub server_port: u16,
     pub serf_lan_port: u16,
     pub ui: bool,
-    pub encrypt: bool,
     pub log_level: Level,
     pub log_json: bool,
     pub pid_file: Option<PathBuf>,
@@ -71,9 +70,11 @@ pub fn check(layer: &ConfigLayer, need_data_dir: bool) -> Result<Vec<String>, St
     if layer.node_name.as_deref() == Some("") {
         return Err("node_name cannot be empty".into());
     }
-    if let Some(key) = &layer.encrypt {
-        check_encrypt_key(key)?;
+    if layer.encrypt.is_some() {
+        // Config files refuse the key when read (naming the file), so this is the flag.
+        return Err("-encrypt: gossip encryption is not built into Concord yet, and it will not start with a key it would ignore (gossip would go out unencrypted); drop -encrypt".into());
     }
+    check_ports(&layer.ports)?;
     Ok(check_warnings(expect, dev, layer))
 }
 
@@ -96,15 +97,25 @@ fn check_warnings(expect: u32, dev: bool, layer: &ConfigLayer) -> Vec<String> {
     warnings
 }
 
-/// Consul requires a base64 key of 16, 24 or 32 bytes (what `keygen` makes).
-fn check_encrypt_key(key: &str) -> Result<(), String> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(key.trim())
-        .map_err(|e| format!("Failed to decode encrypt key: {e}"))?;
-    match bytes.len() {
-        16 | 24 | 32 => Ok(()),
-        n => Err(format!("Failed to decode encrypt key: the key is {n} bytes; it must be 16, 24 or 32 (use concord keygen)")),
+/// Flags and config keys are checked where they are read (naming the flag or the file and
+/// key); this catches a layer built any other way, so that no bad port reaches a listener.
+fn check_ports(ports: &Ports) -> Result<(), String> {
+    let off_able = [("ports.http", ports.http), ("ports.dns", ports.dns)];
+    for (key, port) in off_able {
+        if let Some(port) = port {
+            ports::or_off(port.into()).map_err(|why| format!("{key}: {why}"))?;
+        }
     }
+    let required = [
+        ("ports.server", ports.server),
+        ("ports.serf_lan", ports.serf_lan),
+    ];
+    for (key, port) in required {
+        if let Some(port) = port {
+            ports::required(port.into()).map_err(|why| format!("{key}: {why}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Checks `layer` and turns it into a plan.
@@ -146,7 +157,6 @@ pub fn build(layer: &ConfigLayer, host: &HostFacts) -> Result<AgentPlan, String>
     node.join = join_addrs(&layer.start_join, serf_lan_port);
     node.retry_join = join_addrs(&layer.retry_join, serf_lan_port);
     node.retry_interval_ms = layer.retry_interval_ms.unwrap_or(DEFAULT_RETRY_INTERVAL_MS);
-    apply_limits(&mut node, &layer.limits);
     Ok(AgentPlan {
         node,
         dev,
@@ -165,7 +175,6 @@ pub fn build(layer: &ConfigLayer, host: &HostFacts) -> Result<AgentPlan, String>
         server_port,
         serf_lan_port,
         ui: dev || layer.ui.unwrap_or(false),
-        encrypt: layer.encrypt.is_some(),
         log_level: layer
             .log_level
             .unwrap_or(if dev { Level::Debug } else { Level::Info }),
@@ -173,20 +182,6 @@ pub fn build(layer: &ConfigLayer, host: &HostFacts) -> Result<AgentPlan, String>
         pid_file: layer.pid_file.as_ref().map(PathBuf::from),
         warnings,
     })
-}
-
-/// `limits { ... }` over the defaults; a per-client limit of 0 means none, as in Consul.
-fn apply_limits(node: &mut NodeConfig, limits: &super::layer::Limits) {
-    let per_client = |n: usize| if n == 0 { usize::MAX } else { n };
-    if let Some(n) = limits.http_max_conns_per_client {
-        node.http.http_max_conns_per_client = per_client(n);
-    }
-    if let Some(n) = limits.rpc_max_conns_per_client {
-        node.inbound.rpc_max_conns_per_client = per_client(n);
-    }
-    if let Some(ms) = limits.http_idle_timeout_ms {
-        node.http.idle_timeout_ms = ms;
-    }
 }
 
 fn agent_config(
@@ -364,7 +359,7 @@ mod tests {
                     l.dev = Some(true);
                     l.encrypt = Some("short".into())
                 }),
-                "Failed to decode encrypt key",
+                "-encrypt: gossip encryption is not built",
             ),
         ];
         for (l, want) in cases {
@@ -389,20 +384,18 @@ mod tests {
     }
 
     #[test]
-    fn limits_reach_the_node_config() {
-        let plan = build(&layer(|l| l.dev = Some(true)), &host()).unwrap();
-        assert_eq!(plan.node.http.http_max_conns_per_client, 200);
-        assert_eq!(plan.node.inbound.rpc_max_conns_per_client, 100);
-        let l = layer(|l| {
+    fn bad_ports_from_any_layer_are_refused() {
+        let cases = [
+            (layer(|l| l.ports.http = Some(70_000)), "ports.http: 70000"),
+            (layer(|l| l.ports.dns = Some(0)), "ports.dns: 0"),
+            (layer(|l| l.ports.server = Some(0)), "ports.server: 0"),
+            (layer(|l| l.ports.serf_lan = Some(0)), "ports.serf_lan: 0"),
+        ];
+        for (mut l, want) in cases {
             l.dev = Some(true);
-            l.limits.http_max_conns_per_client = Some(0);
-            l.limits.rpc_max_conns_per_client = Some(3);
-            l.limits.http_idle_timeout_ms = Some(1_500);
-        });
-        let plan = build(&l, &host()).unwrap();
-        assert_eq!(plan.node.http.http_max_conns_per_client, usize::MAX);
-        assert_eq!(plan.node.inbound.rpc_max_conns_per_client, 3);
-        assert_eq!(plan.node.http.idle_timeout_ms, 1_500);
+            let err = build(&l, &host()).unwrap_err();
+            assert!(err.starts_with(want), "{err} should start with {want}");
+        }
     }
 
     #[test]

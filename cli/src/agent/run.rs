@@ -2,9 +2,11 @@
 //! SIGTERM. Everything that touches `concord_node`'s runtime is here.
 
 use super::banner;
+use super::data_dir::{self, DataDirLock};
 use super::plan::AgentPlan;
+use super::watched_disk::{StorageWatch, WatchedDisk};
 use concord_core::agent::Request;
-use concord_node::NodeHandle;
+use concord_node::{Hooks, NodeHandle};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -31,14 +33,22 @@ pub fn run(plan: AgentPlan) -> i32 {
     code
 }
 
+/// What must live as long as the agent: the node, and the data dir's lock and storage watch.
+struct Running {
+    handle: NodeHandle,
+    storage: Option<StorageWatch>,
+    _lock: Option<DataDirLock>,
+}
+
 async fn run_agent(plan: AgentPlan) -> i32 {
-    let handle = match start(&plan).await {
-        Ok(handle) => handle,
+    let running = match start(&plan).await {
+        Ok(running) => running,
         Err(why) => {
             eprintln!("==> Error starting agent: {why}");
             return 1;
         }
     };
+    let handle = &running.handle;
     for line in banner::config_lines(&plan, handle.info()) {
         println!("{line}");
     }
@@ -47,33 +57,53 @@ async fn run_agent(plan: AgentPlan) -> i32 {
     println!("==> Log data will now stream in as it occurs:");
     println!();
     announce_unbuilt_features(&plan);
-    let code = wait_for_exit(&handle).await;
+    let code = exit_code(wait_for_exit(handle).await, running.storage.as_ref());
     if let Some(path) = &plan.pid_file {
         let _ = std::fs::remove_file(path);
     }
     code
 }
 
-/// Binds the HTTP listeners first (a busy port fails before the node joins anyone), then
-/// starts the node and serves the API.
-async fn start(plan: &AgentPlan) -> Result<NodeHandle, String> {
-    // Raises the open-file limit and keeps the cluster ports' share of it away from HTTP.
-    let http_conns = concord_node::http::HttpConns::for_process(plan.node.http.clone())?;
+/// A node that stopped because its storage failed is a fatal stop, whatever else happened
+/// (a `concord leave` also stops the node, with success).
+fn exit_code(code: i32, storage: Option<&StorageWatch>) -> i32 {
+    let Some((dir, failure)) = storage.and_then(|s| s.failure().map(|f| (s.dir(), f))) else {
+        return code;
+    };
+    let message = format!(
+        "storage failed in data_dir {}: {failure}; exiting with code 1",
+        dir.display()
+    );
+    tracing::error!("agent: {message}");
+    eprintln!("==> {message}");
+    1
+}
+
+/// Claims the data dir first (another agent's, or one we cannot write, stops us before we
+/// serve anything), binds the HTTP listeners (a busy port fails before the node joins
+/// anyone), then starts the node and serves the API.
+async fn start(plan: &AgentPlan) -> Result<Running, String> {
+    let lock = plan
+        .node
+        .data_dir
+        .as_deref()
+        .map(data_dir::claim)
+        .transpose()?;
+    if let Some(lock) = &lock {
+        tracing::debug!(
+            "agent: data_dir locked for this process: {}",
+            lock.path().display()
+        );
+    }
     let mut listeners = Vec::new();
     for addr in &plan.http_listen {
         listeners.push(bind_http(*addr).await?);
     }
-    if let Some(dir) = &plan.node.data_dir {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create data_dir {}: {e}", dir.display()))?;
-    }
-    let handle = concord_node::start(plan.node.clone())
-        .await
-        .map_err(|e| e.to_string())?;
+    let (handle, storage) = start_node(plan).await?;
     for listener in listeners {
-        let (handle, conns) = (handle.clone(), http_conns.clone());
+        let handle = handle.clone();
         tokio::spawn(async move {
-            if let Err(e) = concord_node::http::serve_with(listener, handle, conns).await {
+            if let Err(e) = concord_node::http::serve(listener, handle).await {
                 tracing::error!("agent: HTTP server stopped: {e}");
             }
         });
@@ -82,7 +112,25 @@ async fn start(plan: &AgentPlan) -> Result<NodeHandle, String> {
         std::fs::write(path, format!("{}\n", std::process::id()))
             .map_err(|e| format!("cannot write pid_file {}: {e}", path.display()))?;
     }
-    Ok(handle)
+    Ok(Running {
+        handle,
+        storage,
+        _lock: lock,
+    })
+}
+
+/// The node on the data dir, watched for failed writes; in memory for `-dev`.
+async fn start_node(plan: &AgentPlan) -> Result<(NodeHandle, Option<StorageWatch>), String> {
+    let Some(dir) = &plan.node.data_dir else {
+        let handle = concord_node::start(plan.node.clone()).await;
+        return handle.map(|h| (h, None)).map_err(|e| e.to_string());
+    };
+    let (disk, watch) =
+        WatchedDisk::open(dir).map_err(|e| format!("data_dir {}: {e}", dir.display()))?;
+    let handle = concord_node::start_with(plan.node.clone(), Box::new(disk), Hooks::real())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((handle, Some(watch)))
 }
 
 async fn bind_http(addr: SocketAddr) -> Result<TcpListener, String> {
@@ -100,11 +148,6 @@ fn announce_unbuilt_features(plan: &AgentPlan) {
     }
     if plan.ui {
         tracing::info!("agent: the web UI (-ui) is not built yet; the HTTP API is served as usual");
-    }
-    if plan.encrypt {
-        tracing::warn!(
-            "agent: gossip encryption (-encrypt) is not built yet: gossip traffic is NOT encrypted"
-        );
     }
     if let Some(port) = plan.dns_port {
         tracing::info!("agent: the DNS interface is not built yet; port {port} is not served");
