@@ -44,7 +44,7 @@ enum Command {
     Version,
     /// Check config files or directories without starting an agent.
     Validate(validate::ValidateArgs),
-    /// Generate a gossip encryption key.
+    /// Generate a gossip encryption key (for later: `-encrypt` is refused until gossip encryption exists).
     Keygen,
 }
 
