@@ -12,6 +12,8 @@ mod leader_agreement;
 mod leader_completeness;
 pub mod linearizable;
 mod log_matching;
+mod read_release;
+mod state_agreement;
 
 use crate::trace::Trace;
 use concord_core::agent::{Agent, AppliedEntry};
@@ -40,6 +42,16 @@ pub struct CheckState {
     pub entries_seen: BTreeMap<(u64, u64), (u64, String)>,
     /// Per server, the last log index (and its term) checked for log matching.
     pub log_checked: BTreeMap<String, (u64, u64)>,
+    /// index -> (KV state digest after applying it, the server first seen applying it).
+    pub state_digests: BTreeMap<u64, (u64, String)>,
+    /// Driver rounds observed so far, across all nodes: the order of events in the world.
+    pub round: u64,
+    /// term -> (round, world ms, leader) when a leader of it was first observed.
+    pub elected: BTreeMap<u64, (u64, u64, String)>,
+    /// (leader, read id) -> when that consistent read reached it, until it is released.
+    pub reads_arrived: BTreeMap<(String, u64), read_release::Arrival>,
+    /// The leader of the newest term observed (faults aimed at the leader pick it).
+    pub latest_leader: Option<(u64, String)>,
     pub violations: Vec<String>,
 }
 
@@ -58,6 +70,12 @@ impl Checker {
 
     pub fn violations(&self) -> Vec<String> {
         self.state.lock().expect("checker lock").violations.clone()
+    }
+
+    /// The leader of the newest term seen so far (it may have stepped down since).
+    pub fn latest_leader(&self) -> Option<String> {
+        let state = self.state.lock().expect("checker lock");
+        state.latest_leader.as_ref().map(|(_, name)| name.clone())
     }
 
     /// Index -> (term, digest) of everything applied anywhere.
@@ -97,12 +115,24 @@ impl Observer for Checker {
 
     fn after_round(&self, agent: &mut Agent) {
         let applied = agent.take_applied();
+        let reads = agent.take_read_events();
         let Some(raft) = agent.raft() else { return };
         let name = agent.name().to_string();
         let mut state = self.state.lock().expect("checker lock");
         let now_ms = agent.now_ms();
+        state.round += 1;
         for entry in applied {
+            state_agreement::check(&mut state, &name, &entry, now_ms);
             applied_agreement::check(&mut state, &name, entry, now_ms);
+        }
+        // Read arrivals are ordered against elections in world time, not the node's clock.
+        let world_ms = self.trace.now_ms();
+        if raft.role() == Role::Leader {
+            read_release::on_leader(&mut state, &name, raft.term(), world_ms);
+            note_latest_leader(&mut state, &name, raft.term());
+        }
+        for event in reads {
+            read_release::on_read(&mut state, &name, event, world_ms);
         }
         log_matching::check(&mut state, &name, raft, now_ms);
         if let Some(leader) = raft.leader() {
@@ -129,5 +159,11 @@ impl Observer for Checker {
             self.trace.record(&format!("{name}: {seen}"));
             state.last_seen.insert(name, seen);
         }
+    }
+}
+
+fn note_latest_leader(state: &mut CheckState, node: &str, term: u64) {
+    if state.latest_leader.as_ref().is_none_or(|(t, _)| *t <= term) {
+        state.latest_leader = Some((term, node.to_string()));
     }
 }
