@@ -80,3 +80,140 @@ fn stray_replies_and_messages_are_dropped_and_counted() {
     assert!(agent.is_leader(), "the agent still leads its own cluster");
     assert_eq!(agent.raft().unwrap().config().voters.len(), 1);
 }
+
+/// One request of each variant. The match below has no catch-all, so a new variant is a
+/// compile error here until it is added to the list (and so to the tests that use it).
+fn one_of_each() -> Vec<Request> {
+    let read = |consistency| Request::KvGet {
+        key: "k".into(),
+        consistency,
+    };
+    let all = vec![
+        read(Consistency::Default),
+        read(Consistency::Consistent),
+        read(Consistency::Stale),
+        Request::KvList {
+            prefix: "k".into(),
+            consistency: Consistency::Consistent,
+        },
+        Request::KvKeys {
+            prefix: "".into(),
+            separator: Some("/".into()),
+            consistency: Consistency::Default,
+        },
+        Request::KvWrite {
+            command: concord_core::kv::KvCommand::Delete { key: "k".into() },
+        },
+        Request::StatusLeader,
+        Request::StatusPeers,
+        Request::RaftConfiguration,
+        Request::RaftRemovePeer {
+            id_or_address: "nobody".into(),
+        },
+        Request::RaftTransferLeader { target: None },
+        Request::Members,
+        Request::Join {
+            addr: "10.1.1.1:8301".into(),
+        },
+        Request::Leave,
+        Request::ForceLeave { node: "a".into() },
+    ];
+    for request in &all {
+        match request {
+            Request::KvGet { .. }
+            | Request::KvList { .. }
+            | Request::KvKeys { .. }
+            | Request::KvWrite { .. }
+            | Request::StatusLeader
+            | Request::StatusPeers
+            | Request::RaftConfiguration
+            | Request::RaftRemovePeer { .. }
+            | Request::RaftTransferLeader { .. }
+            | Request::Members
+            | Request::Join { .. }
+            | Request::Leave
+            | Request::ForceLeave { .. } => {}
+        }
+    }
+    all
+}
+
+/// Requests that act on the agent that takes them: never served on another's word.
+fn is_membership(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::Members | Request::Join { .. } | Request::Leave | Request::ForceLeave { .. }
+    )
+}
+
+/// Runs the agent until it sends a reply to request 7 (writing what it asks to persist);
+/// every reply to 7 it sent.
+fn replies_to_forward(agent: &mut Agent, now_ms: &mut u64) -> Vec<ApiResult> {
+    let mut replies = Vec::new();
+    for _ in 0..50 {
+        for action in agent.poll() {
+            match action {
+                Action::Persist { entries, .. } => {
+                    if let Some(last) = entries.last() {
+                        agent.on_persisted(last.index, last.term);
+                    }
+                }
+                Action::Send { to, envelope } if to == "10.9.9.9:8300" => {
+                    if let WireMessage::ForwardReply {
+                        request_id: 7,
+                        result,
+                    } = envelope.msg
+                    {
+                        replies.push(result);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !replies.is_empty() {
+            break;
+        }
+        *now_ms += 10;
+        agent.tick(*now_ms);
+    }
+    replies
+}
+
+#[test]
+fn every_request_from_a_remote_node_gets_one_answer_and_membership_ones_are_refused() {
+    for request in one_of_each() {
+        let mut config = AgentConfig::new("a", "127.0.0.1", Role::Server).fast();
+        config.bootstrap_expect = 1;
+        let mut agent = Agent::new(config, 1, 0, RaftRestore::default());
+        let mut now_ms = 0;
+        replies_to_forward(&mut agent, &mut now_ms);
+        assert!(agent.is_leader() && agent.raft().unwrap().commit_index() > 0);
+        let members_before = agent.membership().list(now_ms).len();
+        agent.handle_message(now_ms, forward(request.clone()));
+        let replies = replies_to_forward(&mut agent, &mut now_ms);
+        assert_eq!(replies.len(), 1, "{}: {replies:?}", request.kind());
+        if is_membership(&request) {
+            let refused = matches!(&replies[0], Err(ApiError::BadRequest(why)) if why.contains("not forwarded"));
+            assert!(refused, "{}: {replies:?}", request.kind());
+        }
+        assert!(!agent.is_leaving(), "{}", request.kind());
+        assert_eq!(agent.membership().list(now_ms).len(), members_before);
+    }
+}
+
+#[test]
+fn a_client_agent_refuses_every_forwarded_request_with_a_typed_error() {
+    for request in one_of_each() {
+        let config = AgentConfig::new("c", "127.0.0.2", Role::Client).fast();
+        let mut agent = Agent::new(config, 3, 0, RaftRestore::default());
+        agent.handle_message(20, forward(request.clone()));
+        let replies = replies_to_forward(&mut agent, &mut 20);
+        let refused = match &replies[..] {
+            [Err(ApiError::BadRequest(_))] => is_membership(&request),
+            [Err(ApiError::Unavailable(why))] => why.contains("client agent"),
+            _ => false,
+        };
+        assert!(refused, "{}: {replies:?}", request.kind());
+        assert_eq!(agent.pending_requests(), 0, "{}", request.kind());
+    }
+}

@@ -14,31 +14,48 @@ use crate::raft::{ConfigChange, NodeId, RaftError};
 /// Forwarding chains longer than this are refused (client -> server -> leader is 2).
 pub const FORWARD_HOPS_MAX: u8 = 3;
 
-enum Place {
-    Here,
+/// Where a request runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// On the agent that takes it, never on another's word (membership acts on this agent).
+    Local,
+    /// On any server, from its own state.
     AnyServer,
+    /// On the leader.
     Leader,
 }
 
-fn place(request: &Request) -> Place {
-    match request {
-        Request::Members | Request::Join { .. } | Request::Leave | Request::ForceLeave { .. } => {
-            Place::Here
+/// How a request is routed: where it runs and whether a forwarded copy may be sent again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub place: Place,
+    /// Reads and status queries may be sent twice; writes may not (they could apply twice).
+    pub repeatable: bool,
+}
+
+/// The one place each request variant is routed. No catch-all arm: a new variant does not
+/// compile until its place and retry rule are decided here (and its serving in `serve`).
+pub fn route(request: &Request) -> Route {
+    let (place, repeatable) = match request {
+        Request::KvGet { consistency, .. }
+        | Request::KvList { consistency, .. }
+        | Request::KvKeys { consistency, .. } => (read_place(*consistency), true),
+        Request::KvWrite { .. } => (Place::Leader, false),
+        Request::StatusLeader | Request::StatusPeers => (Place::AnyServer, true),
+        Request::RaftConfiguration => (Place::Leader, true),
+        Request::RaftRemovePeer { .. } | Request::RaftTransferLeader { .. } => {
+            (Place::Leader, false)
         }
-        Request::StatusLeader | Request::StatusPeers => Place::AnyServer,
-        Request::KvGet {
-            consistency: Consistency::Stale,
-            ..
-        }
-        | Request::KvList {
-            consistency: Consistency::Stale,
-            ..
-        }
-        | Request::KvKeys {
-            consistency: Consistency::Stale,
-            ..
-        } => Place::AnyServer,
-        _ => Place::Leader,
+        Request::Members => (Place::Local, true),
+        Request::Join { .. } | Request::Leave | Request::ForceLeave { .. } => (Place::Local, false),
+    };
+    Route { place, repeatable }
+}
+
+fn read_place(consistency: Consistency) -> Place {
+    match consistency {
+        Consistency::Stale => Place::AnyServer,
+        Consistency::Default | Consistency::Consistent => Place::Leader,
     }
 }
 
@@ -57,16 +74,14 @@ impl Agent {
                 )),
             );
         }
+        if let Some(error) = self.refusal_of_remote(&origin, &request) {
+            return self.reply(origin, Err(error));
+        }
         let is_server = self.config.role == Role::Server;
-        match place(&request) {
-            // Membership requests act on the agent that takes them: never on another's word.
-            Place::Here if matches!(origin, Origin::Remote { .. }) => {
-                let error = ApiError::BadRequest(format!("{} is not forwarded", request.kind()));
-                self.reply(origin, Err(error));
-            }
-            Place::Here => self.serve_here(origin, request),
-            Place::AnyServer if is_server => self.serve_on_server(origin, request),
-            Place::Leader if self.is_leader() => self.serve_on_leader(origin, request),
+        match route(&request).place {
+            Place::Local => self.serve(origin, request),
+            Place::AnyServer if is_server => self.serve(origin, request),
+            Place::Leader if self.is_leader() => self.serve(origin, request),
             Place::Leader if is_server => match self.leader_addr() {
                 Some(addr) => self.forward(addr, origin, request, hops),
                 None => self.wait_for_leader(origin, request, hops),
@@ -75,6 +90,28 @@ impl Agent {
                 Some(addr) => self.forward(addr, origin, request, hops),
                 None => self.reply(origin, Err(ApiError::NoServers)),
             },
+        }
+    }
+
+    /// Another agent's request is served only where it can be: membership requests act on the
+    /// agent that takes them, never on another's word; and only servers serve forwarded
+    /// requests (a client agent is no relay).
+    fn refusal_of_remote(&self, origin: &Origin, request: &Request) -> Option<ApiError> {
+        if matches!(origin, Origin::Local(_)) {
+            return None;
+        }
+        match route(request).place {
+            Place::Local => Some(ApiError::BadRequest(format!(
+                "{} is not forwarded",
+                request.kind()
+            ))),
+            Place::AnyServer | Place::Leader if self.config.role != Role::Server => {
+                Some(ApiError::Unavailable(format!(
+                    "{} is a client agent; forwarded requests go to servers",
+                    self.config.node_name
+                )))
+            }
+            Place::AnyServer | Place::Leader => None,
         }
     }
 
@@ -101,7 +138,7 @@ impl Agent {
 
     fn forward(&mut self, addr: String, origin: Origin, request: Request, hops: u8) {
         let deadline_ms = self.now_ms + self.config.request_timeout_ms;
-        let retry = is_repeatable(&request).then(|| (request.clone(), hops));
+        let retry = route(&request).repeatable.then(|| (request.clone(), hops));
         let waiting = Waiting::Forwarded {
             to: addr.clone(),
             retry,
@@ -180,48 +217,78 @@ impl Agent {
         }
     }
 
-    fn serve_here(&mut self, origin: Origin, request: Request) {
+    /// Serves a request this agent is the place for (see `dispatch`). One arm per variant,
+    /// no catch-all: a new variant does not compile until it says how it is served.
+    fn serve(&mut self, origin: Origin, request: Request) {
         match request {
+            Request::KvGet {
+                consistency: Consistency::Consistent,
+                ..
+            }
+            | Request::KvList {
+                consistency: Consistency::Consistent,
+                ..
+            }
+            | Request::KvKeys {
+                consistency: Consistency::Consistent,
+                ..
+            } => self.start_consistent_read(origin, request),
+            Request::KvGet { .. } | Request::KvList { .. } | Request::KvKeys { .. } => {
+                let response = self.read_kv(&request);
+                self.reply(origin, Ok(response));
+            }
+            Request::KvWrite { command } => self.propose_kv(origin, command),
+            Request::StatusLeader => {
+                let addr = self.leader_addr();
+                self.reply(origin, Ok(Response::Leader { addr }));
+            }
+            Request::StatusPeers => {
+                let response = self.status_peers();
+                self.reply(origin, Ok(response));
+            }
+            Request::RaftConfiguration => {
+                let response = self.raft_configuration();
+                self.reply(origin, Ok(response));
+            }
+            Request::RaftRemovePeer { id_or_address } => self.remove_peer(origin, &id_or_address),
+            Request::RaftTransferLeader { target } => self.transfer_leader(origin, target),
             Request::Members => {
-                let members = self
-                    .membership
-                    .list(self.now_ms)
-                    .into_iter()
-                    .map(|(member, status)| MemberInfo { member, status })
-                    .collect();
-                self.reply(origin, Ok(Response::Members { members }));
+                let response = self.members();
+                self.reply(origin, Ok(response));
             }
             Request::Join { addr } => self.start_join(origin, addr),
             Request::Leave => self.start_leave(origin),
-            Request::ForceLeave { node } => {
-                let result = if self.membership.force_leave(&node, self.now_ms) {
-                    self.gossip_to_all();
-                    Ok(Response::Done)
-                } else {
-                    Err(ApiError::NotFound(format!(
-                        "No failed node with name {node:?}"
-                    )))
-                };
-                self.reply(origin, result);
-            }
-            other => unreachable!("{} is not served here", other.kind()),
+            Request::ForceLeave { node } => self.force_leave(origin, &node),
         }
     }
 
-    fn serve_on_server(&mut self, origin: Origin, request: Request) {
-        let raft = self.raft.as_ref().expect("servers have raft");
-        let result = match request {
-            Request::StatusLeader => Ok(Response::Leader {
-                addr: self.leader_addr(),
-            }),
-            Request::StatusPeers => {
-                let voters: Vec<NodeId> = raft.config().voters.iter().cloned().collect();
-                let addrs = voters.iter().filter_map(|v| self.rpc_addr_of(v)).collect();
-                Ok(Response::Peers { addrs })
-            }
-            read => Ok(self.read_kv(&read)),
+    fn members(&self) -> Response {
+        let members = self
+            .membership
+            .list(self.now_ms)
+            .into_iter()
+            .map(|(member, status)| MemberInfo { member, status })
+            .collect();
+        Response::Members { members }
+    }
+
+    fn force_leave(&mut self, origin: Origin, node: &str) {
+        let result = if self.membership.force_leave(node, self.now_ms) {
+            self.gossip_to_all();
+            Ok(Response::Done)
+        } else {
+            Err(ApiError::NotFound(format!(
+                "No failed node with name {node:?}"
+            )))
         };
         self.reply(origin, result);
+    }
+
+    fn status_peers(&self) -> Response {
+        let raft = self.raft.as_ref().expect("servers have raft");
+        let voters: Vec<NodeId> = raft.config().voters.iter().cloned().collect();
+        let addrs = voters.iter().filter_map(|v| self.rpc_addr_of(v)).collect();
+        Response::Peers { addrs }
     }
 
     pub(super) fn rpc_addr_of(&self, id: &NodeId) -> Option<String> {
@@ -269,35 +336,6 @@ impl Agent {
                 }
             }
             other => unreachable!("{} is not a KV read", other.kind()),
-        }
-    }
-
-    fn serve_on_leader(&mut self, origin: Origin, request: Request) {
-        match request {
-            Request::KvWrite { command } => self.propose_kv(origin, command),
-            Request::KvGet {
-                consistency: Consistency::Consistent,
-                ..
-            }
-            | Request::KvList {
-                consistency: Consistency::Consistent,
-                ..
-            }
-            | Request::KvKeys {
-                consistency: Consistency::Consistent,
-                ..
-            } => self.start_consistent_read(origin, request),
-            Request::KvGet { .. } | Request::KvList { .. } | Request::KvKeys { .. } => {
-                let response = self.read_kv(&request);
-                self.reply(origin, Ok(response));
-            }
-            Request::RaftConfiguration => {
-                let response = self.raft_configuration();
-                self.reply(origin, Ok(response));
-            }
-            Request::RaftRemovePeer { id_or_address } => self.remove_peer(origin, &id_or_address),
-            Request::RaftTransferLeader { target } => self.transfer_leader(origin, target),
-            other => unreachable!("{} is not served by the leader", other.kind()),
         }
     }
 
@@ -406,19 +444,6 @@ impl Agent {
             .map_err(raft_error);
         self.reply(origin, result);
     }
-}
-
-/// Reads and status queries may be sent twice; writes may not (they could apply twice).
-fn is_repeatable(request: &Request) -> bool {
-    matches!(
-        request,
-        Request::KvGet { .. }
-            | Request::KvList { .. }
-            | Request::KvKeys { .. }
-            | Request::StatusLeader
-            | Request::StatusPeers
-            | Request::RaftConfiguration
-    )
 }
 
 /// What a refusal of Raft means to an API caller.
