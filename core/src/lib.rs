@@ -9,3 +9,4 @@ pub mod kv;
 pub mod membership;
 pub mod raft;
 pub mod rng;
+pub mod state;

@@ -117,6 +117,8 @@ fn one_of_each() -> Vec<Request> {
         },
         Request::Leave,
         Request::ForceLeave { node: "a".into() },
+        // Index 0 never blocks, so it is answered at once like the read.
+        Request::watch(read(Consistency::Stale), 0, 1_000).expect("a read blocks"),
     ];
     for request in &all {
         match request {
@@ -132,7 +134,8 @@ fn one_of_each() -> Vec<Request> {
             | Request::Members
             | Request::Join { .. }
             | Request::Leave
-            | Request::ForceLeave { .. } => {}
+            | Request::ForceLeave { .. }
+            | Request::Watch { .. } => {}
         }
     }
     all

@@ -50,6 +50,38 @@ pub enum Request {
     ForceLeave {
         node: String,
     },
+    /// A blocking read (Consul's `?index=&wait=`): `read` is answered once what it covers
+    /// moved past `index` (at once if it already has; `index` 0 never blocks), or after
+    /// `wait_ms` (0: 5 minutes; at most 10) plus up to 1/16 of jitter, with the current data.
+    /// The server that answers `read` holds it (`agent/watch.rs`); a client agent forwards it.
+    // ROUTING: runs where `read` runs (its consistency's place); repeatable (a read); served
+    // by `Agent::watch`. A forwarded watch waits `watch::watch_duration_ms_max(wait_ms)` more
+    // than the request timeout before the forwarder gives up.
+    Watch {
+        index: u64,
+        wait_ms: u64,
+        read: WatchRead,
+    },
+}
+
+/// The reads that can block: each covers something with an index (`WatchRead::key`). Its own
+/// type, not a boxed `Request`, so a watch cannot nest (a remote frame of nested watches
+/// would recurse the decoder). The catalog's reads join it in the next issue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WatchRead {
+    KvGet {
+        key: String,
+        consistency: Consistency,
+    },
+    KvList {
+        prefix: String,
+        consistency: Consistency,
+    },
+    KvKeys {
+        prefix: String,
+        separator: Option<String>,
+        consistency: Consistency,
+    },
 }
 
 impl Request {
@@ -69,6 +101,7 @@ impl Request {
             Request::Join { .. } => "join",
             Request::Leave => "leave",
             Request::ForceLeave { .. } => "force-leave",
+            Request::Watch { .. } => "watch",
         }
     }
 }

@@ -1,14 +1,16 @@
 //! Turning a Raft `Ready` into actions, and applying committed entries to the state machine.
 
 use super::api::{ApiError, Response};
-use super::command::{Command, StateSnapshot};
+use super::command::Command;
 use super::pending::{Pending, Waiting};
 use super::{Action, Agent, LogLevel};
 use crate::raft::{Entry, EntryPayload, ReadState, Ready};
+use crate::state::StateMachine;
 
 impl Agent {
     /// Durable writes, then messages, then applying and answering: the Ready order.
     pub(super) fn handle_ready(&mut self, ready: Ready, out: &mut Vec<Action>) {
+        let restored = ready.snapshot.as_ref().is_some_and(|save| save.restore);
         if let Some(save) = ready.snapshot {
             if save.restore {
                 self.restore_snapshot(&save.snapshot.data, save.snapshot.meta.last_index);
@@ -33,6 +35,7 @@ impl Agent {
                 None => self.stats.raft_messages_unroutable += 1,
             }
         }
+        let state_moved = restored || !ready.committed.is_empty();
         for entry in &ready.committed {
             self.apply_entry(entry);
         }
@@ -40,6 +43,9 @@ impl Agent {
             self.on_read_state(read);
         }
         self.answer_reads_applied();
+        if state_moved {
+            self.release_watches_changed();
+        }
         if let Some(leader) = ready.leader_changed {
             self.on_leader_changed(leader.map(|l| l.to_string()));
         }
@@ -56,9 +62,7 @@ impl Agent {
                         entry.index
                     )
                 });
-                match command {
-                    Command::Kv(kv) => self.kv.apply(entry.index, &kv),
-                }
+                self.state.apply(entry.index, &command)
             }
             EntryPayload::Noop | EntryPayload::Config(_) => true,
         };
@@ -98,7 +102,7 @@ impl Agent {
             term: entry.term,
             digest,
             applier_term,
-            state_digest: self.kv.digest(),
+            state_digest: self.state.digest(),
         });
     }
 
@@ -162,10 +166,12 @@ impl Agent {
     }
 
     fn restore_snapshot(&mut self, data: &[u8], index: u64) {
-        let snapshot = StateSnapshot::decode(data).unwrap_or_else(|e| {
-            panic!("{}: snapshot at {index} does not decode: {e}", self.name())
+        self.state = StateMachine::from_snapshot_bytes(data).unwrap_or_else(|e| {
+            panic!(
+                "{}: snapshot at {index} cannot be restored: {e}",
+                self.name()
+            )
         });
-        self.kv = snapshot.kv;
         self.log(
             LogLevel::Info,
             format!("raft: installed snapshot up to index {index}"),
@@ -184,10 +190,7 @@ impl Agent {
         if !due || applied > raft.log().persisted_index() {
             return;
         }
-        let data = StateSnapshot {
-            kv: self.kv.clone(),
-        }
-        .encode();
+        let data = self.state.to_snapshot_bytes();
         self.raft
             .as_mut()
             .expect("checked above")

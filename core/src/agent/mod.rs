@@ -16,6 +16,7 @@ mod pending;
 mod reconcile;
 mod requests;
 mod ticks;
+pub mod watch;
 pub mod wire;
 
 pub use api::*;
@@ -27,6 +28,7 @@ use crate::membership::{Member, MemberStatus, Membership, Role};
 use crate::raft::Entry;
 use crate::raft::{HardState, Raft, RaftRestore, SnapshotToSave};
 use crate::rng::Rng;
+use crate::state::StateMachine;
 use bootstrap::Bootstrap;
 use leave::LeaveState;
 use pending::PendingTable;
@@ -81,7 +83,10 @@ pub struct Agent {
     rng: Rng,
     membership: Membership,
     raft: Option<Raft>,
-    kv: KvStore,
+    /// The replicated tables (servers; empty on clients).
+    state: StateMachine,
+    /// Blocking reads waiting here for a change (see `watch.rs`).
+    parked_reads: watch::ParkedReads,
     bootstrap: Bootstrap,
     pending: PendingTable,
     leave: Option<LeaveState>,
@@ -104,7 +109,7 @@ pub struct AppliedEntry {
     pub digest: u64,
     /// The applying server's current term: the entry was committed in this term or earlier.
     pub applier_term: u64,
-    /// `KvStore::digest` once the entry is applied: servers agree on it at every index.
+    /// `StateMachine::digest` once the entry is applied: servers agree on it at every index.
     pub state_digest: u64,
 }
 
@@ -116,7 +121,7 @@ impl Agent {
     pub fn new(config: AgentConfig, seed: u64, now_ms: u64, restore: RaftRestore) -> Agent {
         config.validate().expect("invalid AgentConfig");
         let mut rng = Rng::new(seed);
-        let kv = restore_kv(&restore);
+        let state = restore_state(&restore);
         // Different for every incarnation (a restarted process has the same seed but a later
         // clock), so request ids never repeat across restarts.
         let first_request_id = (rng.next_u64() ^ now_ms.wrapping_mul(0x9E37_79B9_7F4A_7C15)) >> 1;
@@ -152,7 +157,8 @@ impl Agent {
             rng,
             membership,
             raft,
-            kv,
+            state,
+            parked_reads: watch::ParkedReads::new(watch::PARKED_READS_MAX),
             leave: None,
             actions: Vec::new(),
             gossip_deadline_ms: now_ms,
@@ -173,7 +179,10 @@ impl Agent {
         self.raft.as_ref()
     }
     pub fn kv(&self) -> &KvStore {
-        &self.kv
+        self.state.kv()
+    }
+    pub fn state(&self) -> &StateMachine {
+        &self.state
     }
     pub fn membership(&self) -> &Membership {
         &self.membership
@@ -296,18 +305,14 @@ impl Agent {
     }
 }
 
-fn restore_kv(restore: &RaftRestore) -> KvStore {
+fn restore_state(restore: &RaftRestore) -> StateMachine {
     match &restore.snapshot {
-        Some(snapshot) => {
-            command::StateSnapshot::decode(&snapshot.data)
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "snapshot at index {} does not decode: {e}",
-                        snapshot.meta.last_index
-                    )
-                })
-                .kv
-        }
-        None => KvStore::default(),
+        Some(snapshot) => StateMachine::from_snapshot_bytes(&snapshot.data).unwrap_or_else(|e| {
+            panic!(
+                "snapshot at index {} cannot be restored: {e}",
+                snapshot.meta.last_index
+            )
+        }),
+        None => StateMachine::new(),
     }
 }

@@ -48,6 +48,7 @@ pub fn route(request: &Request) -> Route {
         }
         Request::Members => (Place::Local, true),
         Request::Join { .. } | Request::Leave | Request::ForceLeave { .. } => (Place::Local, false),
+        Request::Watch { read, .. } => (read_place(read.consistency()), true),
     };
     Route { place, repeatable }
 }
@@ -137,7 +138,7 @@ impl Agent {
     }
 
     fn forward(&mut self, addr: String, origin: Origin, request: Request, hops: u8) {
-        let deadline_ms = self.now_ms + self.config.request_timeout_ms;
+        let deadline_ms = self.now_ms + self.config.request_timeout_ms + held_ms_max(&request);
         let retry = route(&request).repeatable.then(|| (request.clone(), hops));
         let waiting = Waiting::Forwarded {
             to: addr.clone(),
@@ -259,6 +260,11 @@ impl Agent {
             Request::Join { addr } => self.start_join(origin, addr),
             Request::Leave => self.start_leave(origin),
             Request::ForceLeave { node } => self.force_leave(origin, &node),
+            Request::Watch {
+                index,
+                wait_ms,
+                read,
+            } => self.watch(origin, index, wait_ms, read),
         }
     }
 
@@ -316,23 +322,23 @@ impl Agent {
         };
         match request {
             Request::KvGet { key, .. } => {
-                let entries = self.kv.get(key).cloned().into_iter().collect();
+                let entries = self.state.kv().get(key).cloned().into_iter().collect();
                 Response::Kv {
                     entries,
-                    meta: meta(self.kv.prefix_index(key)),
+                    meta: meta(self.state.kv().prefix_index(key)),
                 }
             }
             Request::KvList { prefix, .. } => Response::Kv {
-                entries: self.kv.list(prefix),
-                meta: meta(self.kv.prefix_index(prefix)),
+                entries: self.state.kv().list(prefix),
+                meta: meta(self.state.kv().prefix_index(prefix)),
             },
             Request::KvKeys {
                 prefix, separator, ..
             } => {
-                let keys = self.kv.keys(prefix, separator.as_deref());
+                let keys = self.state.kv().keys(prefix, separator.as_deref());
                 Response::Keys {
                     keys,
-                    meta: meta(self.kv.prefix_index(prefix)),
+                    meta: meta(self.state.kv().prefix_index(prefix)),
                 }
             }
             other => unreachable!("{} is not a KV read", other.kind()),
@@ -455,5 +461,13 @@ pub(super) fn raft_error(error: RaftError) -> ApiError {
         | RaftError::LogFull { .. }
         | RaftError::TooManyPendingReads { .. } => ApiError::RateLimited(error.to_string()),
         other => ApiError::Unavailable(other.to_string()),
+    }
+}
+
+/// How long the server may hold `request` before it answers: a blocking read's wait.
+fn held_ms_max(request: &Request) -> u64 {
+    match request {
+        Request::Watch { wait_ms, .. } => super::watch::watch_duration_ms_max(*wait_ms),
+        _ => 0,
     }
 }

@@ -21,6 +21,7 @@ impl Agent {
         }
         self.tick_leave();
         self.expire_requests();
+        self.release_watches_due();
         self.complain_if_leaderless();
     }
 

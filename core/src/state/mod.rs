@@ -1,0 +1,132 @@
+//! The replicated state machine: committed commands applied in log order to a set of tables
+//! (KV today; the catalog, sessions and ACL tokens next), each with its own modify index, and
+//! the indexes blocking queries watch. One versioned snapshot covers every table
+//! (`snapshot.rs`).
+
+mod snapshot;
+mod tables;
+
+pub use snapshot::{SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC};
+pub use tables::{TableId, WatchKey};
+
+use crate::agent::command::Command;
+use crate::kv::KvStore;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Every table, at one log index.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StateMachine {
+    kv: KvStore,
+    /// Modify indexes of the tables that keep them here rather than in their own store (all
+    /// but KV, whose store keeps its own). Absent means never changed (index 0).
+    table_indexes: BTreeMap<TableId, u64>,
+}
+
+impl StateMachine {
+    pub fn new() -> StateMachine {
+        StateMachine::default()
+    }
+
+    /// Applies a command committed at log `index`. Returns whether it took effect (Consul's
+    /// `true`/`false` answer to a write).
+    pub fn apply(&mut self, index: u64, command: &Command) -> bool {
+        match command {
+            Command::Kv(kv) => self.kv.apply(index, kv),
+        }
+    }
+
+    pub fn kv(&self) -> &KvStore {
+        &self.kv
+    }
+
+    /// The last log index that changed `table`.
+    pub fn table_index(&self, table: TableId) -> u64 {
+        match table {
+            TableId::Kv => self.kv.index(),
+            other => self.table_indexes.get(&other).copied().unwrap_or(0),
+        }
+    }
+
+    /// The index a blocking read on `key` waits to move past. Never goes backwards while
+    /// entries are applied; 0 when nothing it covers ever existed (answers clamp it to 1).
+    pub fn watch_index(&self, key: &WatchKey) -> u64 {
+        match key {
+            WatchKey::Table(table) => self.table_index(*table),
+            WatchKey::KvPrefix(prefix) => self.kv.prefix_index(prefix),
+        }
+    }
+
+    /// FNV-1a over every table's encoding: servers that applied the same entries agree on it
+    /// (the simulator's state-agreement checker compares it at each index). For a state with
+    /// only KV data it equals `KvStore::digest`, so digests recorded before tables existed
+    /// still compare.
+    pub fn digest(&self) -> u64 {
+        if self.table_indexes.is_empty() {
+            return self.kv.digest();
+        }
+        let bytes = bincode::serialize(self).expect("the state machine always encodes");
+        crate::digest::fnv1a(&bytes)
+    }
+
+    /// Every property `apply` maintains, across tables; an error names the first broken.
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
+        self.kv.check_invariants()?;
+        if let Some(index) = self.table_indexes.get(&TableId::Kv) {
+            return Err(format!(
+                "the KV table's index {index} is stored outside the KV store"
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::KvCommand;
+
+    fn set(key: &str) -> Command {
+        Command::Kv(KvCommand::Set {
+            key: key.into(),
+            value: b"v".to_vec(),
+            flags: 0,
+        })
+    }
+
+    #[test]
+    fn each_table_has_its_own_index() {
+        let mut state = StateMachine::new();
+        state.apply(4, &set("a/x"));
+        assert_eq!(state.table_index(TableId::Kv), 4);
+        for table in TableId::ALL.into_iter().filter(|t| *t != TableId::Kv) {
+            assert_eq!(state.table_index(table), 0, "{}", table.name());
+        }
+        state.table_indexes.insert(TableId::Services, 9);
+        assert_eq!(state.watch_index(&WatchKey::Table(TableId::Services)), 9);
+        assert_eq!(state.table_index(TableId::Kv), 4);
+    }
+
+    #[test]
+    fn a_prefix_index_moves_only_for_writes_under_it() {
+        let mut state = StateMachine::new();
+        state.apply(3, &set("a/x"));
+        state.apply(5, &set("b/y"));
+        let a = WatchKey::KvPrefix("a/".into());
+        assert_eq!(state.watch_index(&a), 3);
+        assert_eq!(state.watch_index(&WatchKey::Table(TableId::Kv)), 5);
+        state.apply(6, &Command::Kv(KvCommand::Delete { key: "a/x".into() }));
+        assert_eq!(state.watch_index(&a), 6, "a delete moves it (tombstone)");
+        assert_eq!(a.table(), TableId::Kv);
+    }
+
+    #[test]
+    fn digest_is_the_kv_digest_until_other_tables_change() {
+        let mut state = StateMachine::new();
+        state.apply(3, &set("a"));
+        assert_eq!(state.digest(), state.kv().digest());
+        let before = state.digest();
+        state.table_indexes.insert(TableId::Sessions, 3);
+        assert_ne!(state.digest(), before);
+    }
+}

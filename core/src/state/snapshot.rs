@@ -1,0 +1,138 @@
+//! The snapshot format: every table in one versioned blob.
+//!
+//! Format 2 (today): `SNAPSHOT_MAGIC`, the version as a little-endian u32, then the bincode
+//! of `StateMachine`. Format 1 (before tables existed) is the bare bincode of the KV store;
+//! it is still read. The magic cannot begin a format-1 snapshot: those begin with the count of
+//! live keys as a little-endian u64, and the magic read that way is above 2^63.
+
+use super::StateMachine;
+use crate::kv::KvStore;
+
+/// Begins every snapshot of format 2 or later.
+pub const SNAPSHOT_MAGIC: [u8; 8] = *b"\xffCONCORD";
+/// The format this build writes; it reads this one and every older one.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 2;
+const HEADER_BYTES: usize = SNAPSHOT_MAGIC.len() + 4;
+
+impl StateMachine {
+    pub fn to_snapshot_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(HEADER_BYTES);
+        bytes.extend_from_slice(&SNAPSHOT_MAGIC);
+        bytes.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
+        // Only strings, bytes and integers in ordered maps: bincode has nothing to refuse.
+        bincode::serialize_into(&mut bytes, self).expect("the state machine always encodes");
+        bytes
+    }
+
+    /// Decodes a snapshot of any format this build knows, and refuses one whose contents
+    /// contradict themselves (the state machine's assertions would fire later, far from the
+    /// cause). The error says which format was seen and why it cannot be used.
+    pub fn from_snapshot_bytes(bytes: &[u8]) -> Result<StateMachine, String> {
+        let Some(body) = bytes.strip_prefix(&SNAPSHOT_MAGIC[..]) else {
+            return from_format_1(bytes);
+        };
+        let version = body
+            .get(..4)
+            .map(|v| u32::from_le_bytes(v.try_into().expect("four bytes")))
+            .ok_or("snapshot is cut short inside its header")?;
+        if version != SNAPSHOT_FORMAT_VERSION {
+            return Err(format!(
+                "snapshot format {version} is not one this build reads (formats 1 to \
+                 {SNAPSHOT_FORMAT_VERSION}); it was written by a newer Concord, or is damaged"
+            ));
+        }
+        let state: StateMachine = bincode::deserialize(&body[4..])
+            .map_err(|e| format!("snapshot of format {version} cannot be decoded: {e}"))?;
+        state
+            .check_invariants()
+            .map_err(|e| format!("snapshot of format {version} is inconsistent: {e}"))?;
+        Ok(state)
+    }
+}
+
+/// Format 1: the KV store alone, as `StateSnapshot { kv }` encoded it before tables existed.
+fn from_format_1(bytes: &[u8]) -> Result<StateMachine, String> {
+    let kv = KvStore::from_snapshot_bytes(bytes).map_err(|e| {
+        format!("snapshot has no format header and is not a format-1 (KV only) snapshot: {e}")
+    })?;
+    Ok(StateMachine {
+        kv,
+        table_indexes: Default::default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::command::Command;
+    use crate::kv::KvCommand;
+    use crate::state::{TableId, WatchKey};
+
+    /// Written by `StateSnapshot::encode` of commit 7969c39 (format 1): keys app/config (3),
+    /// app/db/url (4), other (written at 5, CAS to 9), app/gone written at 7, deleted at 8.
+    const FORMAT_1_FIXTURE: &[u8] = include_bytes!("../../testdata/snapshots/v1-kv-only.bin");
+
+    #[test]
+    fn reads_a_snapshot_written_by_format_1() {
+        let state = StateMachine::from_snapshot_bytes(FORMAT_1_FIXTURE).expect("format 1 reads");
+        let kv = state.kv();
+        assert_eq!(kv.len(), 3);
+        assert_eq!(kv.get("other").map(|e| e.value.as_slice()), Some(&b"2"[..]));
+        assert_eq!(kv.get("app/db/url").map(|e| e.flags), Some(7));
+        assert_eq!(state.watch_index(&WatchKey::KvPrefix("app/".into())), 8);
+        assert_eq!(state.table_index(TableId::Kv), 9);
+        assert_eq!(kv.last_applied_index(), 9);
+    }
+
+    #[test]
+    fn format_1_read_then_written_again_is_format_2_and_equal() {
+        let state = StateMachine::from_snapshot_bytes(FORMAT_1_FIXTURE).expect("format 1 reads");
+        let bytes = state.to_snapshot_bytes();
+        assert!(bytes.starts_with(&SNAPSHOT_MAGIC));
+        assert_eq!(StateMachine::from_snapshot_bytes(&bytes), Ok(state));
+    }
+
+    #[test]
+    fn round_trip_keeps_every_table() {
+        let mut state = StateMachine::new();
+        let set = KvCommand::Set {
+            key: "k".into(),
+            value: b"v".to_vec(),
+            flags: 1,
+        };
+        state.apply(2, &Command::Kv(set));
+        state.table_indexes.insert(TableId::AclTokens, 2);
+        let back = StateMachine::from_snapshot_bytes(&state.to_snapshot_bytes()).expect("reads");
+        assert_eq!(back, state);
+        assert_eq!(back.table_index(TableId::AclTokens), 2);
+    }
+
+    #[test]
+    fn a_newer_format_is_refused_with_its_version() {
+        let mut bytes = StateMachine::new().to_snapshot_bytes();
+        bytes[SNAPSHOT_MAGIC.len()..HEADER_BYTES].copy_from_slice(&3u32.to_le_bytes());
+        let error = StateMachine::from_snapshot_bytes(&bytes).unwrap_err();
+        assert!(error.contains("snapshot format 3"), "{error}");
+        assert!(error.contains("formats 1 to 2"), "{error}");
+    }
+
+    #[test]
+    fn damage_is_an_error_that_names_the_format() {
+        let error = StateMachine::from_snapshot_bytes(&SNAPSHOT_MAGIC[..6]).unwrap_err();
+        assert!(error.contains("not a format-1"), "{error}");
+        let error = StateMachine::from_snapshot_bytes(&SNAPSHOT_MAGIC).unwrap_err();
+        assert!(error.contains("cut short"), "{error}");
+        let mut bytes = StateMachine::new().to_snapshot_bytes();
+        bytes.truncate(HEADER_BYTES + 3);
+        let error = StateMachine::from_snapshot_bytes(&bytes).unwrap_err();
+        assert!(error.contains("format 2 cannot be decoded"), "{error}");
+    }
+
+    #[test]
+    fn an_inconsistent_state_is_refused() {
+        let mut state = StateMachine::new();
+        state.table_indexes.insert(TableId::Kv, 5);
+        let error = StateMachine::from_snapshot_bytes(&state.to_snapshot_bytes()).unwrap_err();
+        assert!(error.contains("inconsistent"), "{error}");
+    }
+}

@@ -1,0 +1,61 @@
+//! The tables of the replicated state machine, and what a blocking read can watch in them.
+
+use serde::{Deserialize, Serialize};
+
+/// One table of the state machine. Each has its own modify index: the last log index that
+/// changed it, which a blocking read on the whole table waits to move. Only KV holds data
+/// today; the others are reserved for the catalog, sessions and ACLs so that the snapshot
+/// format and the watch primitive already know them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum TableId {
+    Kv,
+    Nodes,
+    Services,
+    Checks,
+    Sessions,
+    AclTokens,
+}
+
+impl TableId {
+    pub const ALL: [TableId; 6] = [
+        TableId::Kv,
+        TableId::Nodes,
+        TableId::Services,
+        TableId::Checks,
+        TableId::Sessions,
+        TableId::AclTokens,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TableId::Kv => "kv",
+            TableId::Nodes => "nodes",
+            TableId::Services => "services",
+            TableId::Checks => "checks",
+            TableId::Sessions => "sessions",
+            TableId::AclTokens => "acl-tokens",
+        }
+    }
+}
+
+/// What a read covers, as a blocking query sees it: its index moves exactly when the data the
+/// read returns may have changed (Consul's indexes; spurious moves are allowed, missed ones not).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum WatchKey {
+    /// A whole table (e.g. `catalog/services` watches the services table).
+    Table(TableId),
+    /// Every KV key starting with the prefix (a key read watches its key as a prefix, as
+    /// Consul does). The next issue adds `Service(name)` for per-service indexes.
+    KvPrefix(String),
+}
+
+impl WatchKey {
+    /// The table whose changes can move this key's index: only a change to that table can
+    /// wake a watch on it, so other tables' writes are skipped without a look.
+    pub fn table(&self) -> TableId {
+        match self {
+            WatchKey::Table(table) => *table,
+            WatchKey::KvPrefix(_) => TableId::Kv,
+        }
+    }
+}
