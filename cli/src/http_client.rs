@@ -1,12 +1,14 @@
 //! A small blocking client for the local agent's HTTP API (what Consul's `api` package does for
 //! its CLI). Every non-2xx answer comes back as a `Reply` so commands can treat 404 themselves.
 
+pub use concord_core::ports::with_default_port;
+use concord_core::ports::{split_host_port, HTTP_PORT_DEFAULT};
 use std::fmt;
 use std::io::ErrorKind;
 use std::time::Duration;
 
-pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8500";
-const DEFAULT_HTTP_PORT: u16 = 8500;
+/// The agent's HTTP API when no flag or environment variable names one (port 8500 is added).
+const HTTP_HOST_DEFAULT: &str = "127.0.0.1";
 
 /// Where the agent is and how to authenticate, from flags and the environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,7 +31,7 @@ impl Target {
             (None, Some(rpc)) => rpc_to_http_addr(rpc)?,
             (None, None) => {
                 let from_env = env("CONCORD_HTTP_ADDR").or_else(|| env("CONSUL_HTTP_ADDR"));
-                parse_http_addr(from_env.as_deref().unwrap_or(DEFAULT_HTTP_ADDR))?
+                parse_http_addr(from_env.as_deref().unwrap_or(HTTP_HOST_DEFAULT))?
             }
         };
         let token = env("CONCORD_HTTP_TOKEN").or_else(|| env("CONSUL_HTTP_TOKEN"));
@@ -52,42 +54,16 @@ pub fn parse_http_addr(raw: &str) -> Result<String, String> {
     if rest.is_empty() {
         return Err("empty HTTP address".to_string());
     }
-    Ok(with_default_port(rest, DEFAULT_HTTP_PORT))
+    Ok(with_default_port(rest, HTTP_PORT_DEFAULT))
 }
 
 /// `-rpc-addr=IP:8400` of old Consul: the same host, the HTTP API port.
 fn rpc_to_http_addr(raw: &str) -> Result<String, String> {
-    let host = split_host(raw.trim());
+    let (host, _) = split_host_port(raw.trim());
     if host.is_empty() {
         return Err(format!("invalid -rpc-addr {raw:?}"));
     }
-    Ok(with_default_port(host, DEFAULT_HTTP_PORT))
-}
-
-/// The host part of `host`, `host:port`, `[v6]:port` or a bare IPv6 address.
-fn split_host(addr: &str) -> &str {
-    if let Some(rest) = addr.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match addr.matches(':').count() {
-        1 => addr.split(':').next().unwrap_or(addr),
-        _ => addr,
-    }
-}
-
-/// Adds `:port` unless `addr` already has one (bare IPv6 addresses get brackets).
-pub fn with_default_port(addr: &str, port: u16) -> String {
-    if addr.starts_with('[') && addr.contains("]:") {
-        return addr.to_string();
-    }
-    match addr.matches(':').count() {
-        0 => format!("{addr}:{port}"),
-        1 => addr.to_string(),
-        _ => format!(
-            "[{}]:{port}",
-            addr.trim_start_matches('[').trim_end_matches(']')
-        ),
-    }
+    Ok(with_default_port(host, HTTP_PORT_DEFAULT))
 }
 
 /// An answer from the agent, whatever its status.
@@ -333,6 +309,8 @@ mod tests {
     fn rpc_addr_of_old_consul_means_the_http_port_of_that_host() {
         let t = Target::resolve(None, Some("192.168.11.145:8400"), &no_env).unwrap();
         assert_eq!(t.addr, "192.168.11.145:8500");
+        let t = Target::resolve(None, Some("[::1]:8400"), &no_env).unwrap();
+        assert_eq!(t.addr, "[::1]:8500");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod agent;
 pub mod digest;
 pub mod kv;
 pub mod membership;
+pub mod ports;
 pub mod raft;
 pub mod rng;
 pub mod state;

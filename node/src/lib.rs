@@ -1,6 +1,7 @@
 //! Concord's node runtime: drives `concord-core` over tokio. Builds with `--cfg madsim` too,
 //! so the simulator runs this very code; the HTTP front end is left out of that build.
 
+pub mod api_types;
 pub mod bounds;
 pub mod config;
 pub mod handle;

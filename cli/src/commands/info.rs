@@ -2,10 +2,10 @@
 //! When the agent reports Consul's `Stats` in `/v1/agent/self` they are printed as given;
 //! otherwise the sections are assembled from the other endpoints.
 
-use super::members::{status_name, Member};
 use super::{fail, HttpArgs};
 use crate::http_client::Client;
 use clap::Args;
+use concord_node::api_types::{member_status_name, AgentMember};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -40,7 +40,7 @@ pub fn run(args: &InfoArgs) -> i32 {
 pub struct Extras {
     pub leader: Option<String>,
     pub peers: Option<Vec<String>>,
-    pub members: Option<Vec<Member>>,
+    pub members: Option<Vec<AgentMember>>,
 }
 
 impl Extras {
@@ -110,10 +110,7 @@ pub fn assemble(agent_self: &Value, extras: &Extras) -> Sections {
             put("serf_lan", &format!("members_{status}"), count.to_string());
         }
         put("serf_lan", "members", members.len().to_string());
-        let servers = members
-            .iter()
-            .filter(|m| m.tags.get("role").is_some_and(|r| r == "consul"))
-            .count();
+        let servers = members.iter().filter(|m| m.tag("role") == "consul").count();
         put("consul", "known_servers", servers.to_string());
     }
     put("runtime", "os", std::env::consts::OS.to_string());
@@ -125,10 +122,10 @@ pub fn assemble(agent_self: &Value, extras: &Extras) -> Sections {
     sections
 }
 
-fn member_counts(members: &[Member]) -> BTreeMap<&'static str, usize> {
+fn member_counts(members: &[AgentMember]) -> BTreeMap<&'static str, usize> {
     let mut counts = BTreeMap::new();
     for m in members {
-        *counts.entry(status_name(m.status)).or_insert(0) += 1;
+        *counts.entry(member_status_name(m.status)).or_insert(0) += 1;
     }
     counts
 }

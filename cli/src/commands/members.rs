@@ -5,8 +5,7 @@ use super::{fail, HttpArgs};
 use crate::row;
 use crate::table::columnize;
 use clap::Args;
-use serde::Deserialize;
-use std::collections::BTreeMap;
+use concord_node::api_types::{member_status_name, AgentMember};
 use std::net::IpAddr;
 
 #[derive(Args, Clone, Debug)]
@@ -21,45 +20,11 @@ pub struct MembersArgs {
     pub status: Option<String>,
 }
 
-/// One entry of `/v1/agent/members`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Member {
-    pub name: String,
-    pub addr: String,
-    pub port: u16,
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-    pub status: u8,
-}
-
-impl Member {
-    fn role(&self) -> &str {
-        self.tags.get("role").map(String::as_str).unwrap_or("")
-    }
-
-    fn tag(&self, name: &str) -> &str {
-        self.tags.get(name).map(String::as_str).unwrap_or("")
-    }
-
-    /// `ip:port`, with brackets for IPv6 as Go prints a TCP address.
-    fn address(&self) -> String {
-        match self.addr.parse::<IpAddr>() {
-            Ok(IpAddr::V6(v6)) => format!("[{v6}]:{}", self.port),
-            _ => format!("{}:{}", self.addr, self.port),
-        }
-    }
-}
-
-/// Serf's status names for the numeric codes of the API.
-pub fn status_name(code: u8) -> &'static str {
-    match code {
-        0 => "none",
-        1 => "alive",
-        2 => "leaving",
-        3 => "left",
-        4 => "failed",
-        _ => "unknown",
+/// `ip:port`, with brackets for IPv6 as Go prints a TCP address.
+fn address(m: &AgentMember) -> String {
+    match m.addr.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => format!("[{v6}]:{}", m.port),
+        _ => format!("{}:{}", m.addr, m.port),
     }
 }
 
@@ -75,11 +40,11 @@ pub fn run(args: &MembersArgs) -> i32 {
     let reply = client
         .get("/v1/agent/members", &[])
         .and_then(|r| r.success());
-    let mut members: Vec<Member> = match reply.and_then(|r| r.json()) {
+    let mut members: Vec<AgentMember> = match reply.and_then(|r| r.json()) {
         Ok(members) => members,
         Err(e) => return fail(format!("Error retrieving members: {e}")),
     };
-    members.retain(|m| filter.is_match(status_name(m.status)));
+    members.retain(|m| filter.is_match(member_status_name(m.status)));
     // Consul: no member matched the filter.
     if members.is_empty() {
         return 2;
@@ -95,14 +60,14 @@ pub fn run(args: &MembersArgs) -> i32 {
 }
 
 /// Servers first, then by name (Consul's order for the default partition).
-pub fn sort_members(members: &mut [Member]) {
+pub fn sort_members(members: &mut [AgentMember]) {
     members.sort_by(|a, b| {
-        let server = |m: &Member| m.role() != "consul";
+        let server = |m: &AgentMember| m.tag("role") != "consul";
         (server(a), &a.name).cmp(&(server(b), &b.name))
     });
 }
 
-pub fn standard_rows(members: &[Member]) -> Vec<Vec<String>> {
+pub fn standard_rows(members: &[AgentMember]) -> Vec<Vec<String>> {
     let mut rows = vec![row![
         "Node",
         "Address",
@@ -115,12 +80,12 @@ pub fn standard_rows(members: &[Member]) -> Vec<Vec<String>> {
         "Segment"
     ]];
     for m in members {
-        let status = status_name(m.status);
-        let (kind, segment) = match m.role() {
+        let status = member_status_name(m.status);
+        let (kind, segment) = match m.tag("role") {
             "consul" => ("server", "<all>"),
             "node" => ("client", "<default>"),
             _ => {
-                rows.push(row![m.name, m.address(), status, "unknown"]);
+                rows.push(row![m.name, address(m), status, "unknown"]);
                 continue;
             }
         };
@@ -134,7 +99,7 @@ pub fn standard_rows(members: &[Member]) -> Vec<Vec<String>> {
         };
         rows.push(row![
             m.name,
-            m.address(),
+            address(m),
             status,
             kind,
             build,
@@ -147,14 +112,14 @@ pub fn standard_rows(members: &[Member]) -> Vec<Vec<String>> {
     rows
 }
 
-pub fn detailed_rows(members: &[Member]) -> Vec<Vec<String>> {
+pub fn detailed_rows(members: &[AgentMember]) -> Vec<Vec<String>> {
     let mut rows = vec![row!["Node", "Address", "Status", "Tags"]];
     for m in members {
         let tags: Vec<String> = m.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
         rows.push(row![
             m.name,
-            m.address(),
-            status_name(m.status),
+            address(m),
+            member_status_name(m.status),
             tags.join(",")
         ]);
     }
@@ -164,8 +129,9 @@ pub fn detailed_rows(members: &[Member]) -> Vec<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use concord_core::ports::SERF_LAN_PORT_DEFAULT;
 
-    fn member(name: &str, addr: &str, role: &str, status: u8) -> Member {
+    fn member(name: &str, addr: &str, role: &str, status: u8) -> AgentMember {
         let tags = [
             ("role", role),
             ("dc", "dc1"),
@@ -175,12 +141,13 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        Member {
+        AgentMember {
             name: name.into(),
             addr: addr.into(),
-            port: 8301,
+            port: SERF_LAN_PORT_DEFAULT,
             tags,
             status,
+            ..AgentMember::default()
         }
     }
 
@@ -212,7 +179,7 @@ s1    10.0.0.1:8301  left    build=0.1.0,dc=dc1,role=consul,vsn=2";
     #[test]
     fn api_json_is_read() {
         let json = r#"[{"Name":"n","Addr":"::1","Port":8301,"Tags":{"role":"node","build":"0.1.0:abc"},"Status":2,"ProtocolMin":1}]"#;
-        let members: Vec<Member> = serde_json::from_str(json).unwrap();
+        let members: Vec<AgentMember> = serde_json::from_str(json).unwrap();
         let rows = standard_rows(&members);
         assert_eq!(rows[1][1], "[::1]:8301");
         assert_eq!(rows[1][2], "leaving");

@@ -5,6 +5,9 @@ use crate::http_client::{Client, HttpError};
 use crate::row;
 use crate::table::columnize;
 use clap::{Args, Subcommand};
+use concord_node::api_types::{
+    RaftConfiguration, RaftServer, TransferLeaderReply, RAFT_PROTOCOL_VERSION,
+};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -64,26 +67,8 @@ pub fn run(command: &OperatorCommand) -> i32 {
     }
 }
 
-/// One server of `/v1/operator/raft/configuration`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct RaftServer {
-    #[serde(rename = "ID")]
-    pub id: String,
-    pub node: String,
-    pub address: String,
-    pub leader: bool,
-    pub voter: bool,
-    #[serde(default)]
-    pub protocol_version: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Configuration {
-    servers: Vec<RaftServer>,
-}
-
+/// `/v1/operator/autopilot/health`, the part list-peers reads (Concord does not serve it yet;
+/// a Consul agent does).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Health {
@@ -112,7 +97,7 @@ fn list_peers(args: &ListPeersArgs) -> i32 {
     let reply = client
         .get("/v1/operator/raft/configuration", query)
         .and_then(|r| r.success());
-    let configuration: Configuration = match reply.and_then(|r| r.json()) {
+    let configuration: RaftConfiguration = match reply.and_then(|r| r.json()) {
         Ok(configuration) => configuration,
         Err(e) => {
             return fail(format!(
@@ -164,7 +149,7 @@ pub fn peer_rows(servers: &[RaftServer], last_index: &BTreeMap<String, u64>) -> 
     for s in servers {
         let state = if s.leader { "leader" } else { "follower" };
         let protocol = if s.protocol_version.is_empty() {
-            "3"
+            RAFT_PROTOCOL_VERSION
         } else {
             s.protocol_version.as_str()
         };
@@ -214,12 +199,6 @@ fn remove_peer(args: &RemovePeerArgs) -> i32 {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct TransferReply {
-    success: bool,
-}
-
 fn transfer_leader(args: &TransferLeaderArgs) -> i32 {
     let client = match args.http.client() {
         Ok(client) => client,
@@ -234,8 +213,8 @@ fn transfer_leader(args: &TransferLeaderArgs) -> i32 {
     let reply = client
         .post("/v1/operator/raft/transfer-leader", &query)
         .and_then(|r| r.success());
-    match reply.and_then(|r| r.json::<TransferReply>()) {
-        Ok(TransferReply { success: true }) => {
+    match reply.and_then(|r| r.json::<TransferLeaderReply>()) {
+        Ok(TransferLeaderReply { success: true }) => {
             println!("Success");
             0
         }
@@ -259,7 +238,7 @@ mod tests {
             address: format!("{name}:8300"),
             leader,
             voter: true,
-            protocol_version: "3".into(),
+            protocol_version: RAFT_PROTOCOL_VERSION.into(),
         }
     }
 
@@ -295,7 +274,7 @@ c     c   c:8300   follower  true   3             1159          8 Commits";
     #[test]
     fn api_json_is_read() {
         let json = r#"{"Servers":[{"ID":"s1","Node":"s1","Address":"10.0.0.1:8300","Leader":true,"ProtocolVersion":"3","Voter":true}],"Index":12}"#;
-        let configuration: Configuration = serde_json::from_str(json).unwrap();
+        let configuration: RaftConfiguration = serde_json::from_str(json).unwrap();
         assert_eq!(configuration.servers[0].address, "10.0.0.1:8300");
     }
 }

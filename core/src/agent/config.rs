@@ -1,6 +1,7 @@
 //! An agent's settings, as the CLI and the simulator give them.
 
 use crate::membership::{MembershipOptions, Role};
+use crate::ports::{SERF_LAN_PORT_DEFAULT, SERVER_PORT_DEFAULT};
 use crate::raft::RaftOptions;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,8 +42,8 @@ impl AgentConfig {
             node_name: node_name.to_string(),
             datacenter: "dc1".to_string(),
             role,
-            gossip_addr: format!("{ip}:8301"),
-            rpc_addr: format!("{ip}:8300"),
+            gossip_addr: format!("{ip}:{SERF_LAN_PORT_DEFAULT}"),
+            rpc_addr: format!("{ip}:{SERVER_PORT_DEFAULT}"),
             bootstrap_expect: 0,
             build: env!("CARGO_PKG_VERSION").to_string(),
             raft: RaftOptions::default(),

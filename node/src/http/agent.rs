@@ -3,8 +3,9 @@
 
 use super::errors::HttpError;
 use super::headers::json;
-use super::members::{member_json, MemberJson};
+use super::members::member_json;
 use super::query::QueryParams;
+use crate::api_types::{AgentMember, AgentSelf, AgentSelfConfig};
 use crate::handle::{NodeHandle, NodeInfo};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -12,12 +13,8 @@ use axum::routing::{get, put};
 use axum::Router;
 use concord_core::agent::{MemberInfo, Request, Response as ApiResponse};
 use concord_core::membership::{Member, MemberStatus, Role};
-use serde::Serialize;
+use concord_core::ports::{with_default_port, SERF_LAN_PORT_DEFAULT};
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
-
-/// Serf's LAN port, which Consul assumes when a join address has none.
-const GOSSIP_PORT_DEFAULT: u16 = 8301;
 
 pub fn routes() -> Router<NodeHandle> {
     Router::new()
@@ -27,28 +24,6 @@ pub fn routes() -> Router<NodeHandle> {
         .route("/v1/agent/leave", put(leave))
         .route("/v1/agent/force-leave/{node}", put(force_leave))
         .route("/v1/agent/reload", put(reload))
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct SelfJson {
-    config: ConfigJson,
-    member: MemberJson,
-    /// Node metadata (none yet); present because Consul clients read it.
-    meta: BTreeMap<String, String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ConfigJson {
-    datacenter: String,
-    primary_datacenter: String,
-    node_name: String,
-    #[serde(rename = "NodeID")]
-    node_id: String,
-    revision: String,
-    server: bool,
-    version: String,
 }
 
 async fn agent_self(State(handle): State<NodeHandle>, query: QueryParams) -> Response {
@@ -66,7 +41,7 @@ async fn agent_self(State(handle): State<NodeHandle>, query: QueryParams) -> Res
             Some(&info.node_id),
         ),
     };
-    let body = SelfJson {
+    let body = AgentSelf {
         config: config_json(info),
         member,
         meta: BTreeMap::new(),
@@ -74,8 +49,8 @@ async fn agent_self(State(handle): State<NodeHandle>, query: QueryParams) -> Res
     json(&body, query.pretty())
 }
 
-fn config_json(info: &NodeInfo) -> ConfigJson {
-    ConfigJson {
+fn config_json(info: &NodeInfo) -> AgentSelfConfig {
+    AgentSelfConfig {
         datacenter: info.datacenter.clone(),
         primary_datacenter: info.datacenter.clone(),
         node_name: info.node_name.clone(),
@@ -119,7 +94,7 @@ async fn members(State(handle): State<NodeHandle>, query: QueryParams) -> Respon
                 let info = handle.info();
                 (m.member.name == info.node_name).then_some(info.node_id.as_str())
             };
-            let body: Vec<MemberJson> = list
+            let body: Vec<AgentMember> = list
                 .iter()
                 .map(|m| member_json(&m.member, m.status, own_id(m)))
                 .collect();
@@ -151,7 +126,7 @@ async fn join(
     if query.flag("wan") {
         return wan_unsupported().into_response();
     }
-    let addr = with_default_port(address.trim(), GOSSIP_PORT_DEFAULT);
+    let addr = with_default_port(address.trim(), SERF_LAN_PORT_DEFAULT);
     done(&handle, Request::Join { addr }).await
 }
 
@@ -186,35 +161,9 @@ async fn reload(State(handle): State<NodeHandle>) -> Response {
     ().into_response()
 }
 
-/// `-join` style addresses: an IP or host without a port gets Consul's gossip port.
-pub fn with_default_port(address: &str, port: u16) -> String {
-    if address.parse::<SocketAddr>().is_ok() {
-        return address.to_string();
-    }
-    if let Ok(ip) = address.parse::<IpAddr>() {
-        return SocketAddr::new(ip, port).to_string();
-    }
-    let bracketed_v6 = address.starts_with('[') && address.ends_with(']');
-    if bracketed_v6 || !address.contains(':') {
-        return format!("{address}:{port}");
-    }
-    address.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn join_addresses_get_the_gossip_port() {
-        assert_eq!(with_default_port("10.0.0.1", 8301), "10.0.0.1:8301");
-        assert_eq!(with_default_port("10.0.0.1:9000", 8301), "10.0.0.1:9000");
-        assert_eq!(with_default_port("::1", 8301), "[::1]:8301");
-        assert_eq!(with_default_port("[::1]", 8301), "[::1]:8301");
-        assert_eq!(with_default_port("[::1]:7000", 8301), "[::1]:7000");
-        assert_eq!(with_default_port("consul-1", 8301), "consul-1:8301");
-        assert_eq!(with_default_port("consul-1:7000", 8301), "consul-1:7000");
-    }
 
     #[test]
     fn self_config_json_matches_consul() {
@@ -227,7 +176,7 @@ mod tests {
             gossip_addr: "127.0.0.1:8301".into(),
             version: "0.1.0".into(),
         };
-        let body = SelfJson {
+        let body = AgentSelf {
             config: config_json(&info),
             member: member_json(
                 &member_from_info(&info),

@@ -1,7 +1,9 @@
-//! The JSON shape of a gossip member, as Consul's `/v1/agent/members` shows a serf member.
+//! A gossip member as Consul's `/v1/agent/members` shows a serf member (the shape is
+//! `api_types::AgentMember`, shared with the CLI).
 
+use crate::api_types::AgentMember;
 use concord_core::membership::{Member, MemberStatus, Role};
-use serde::Serialize;
+use concord_core::ports::{split_host_port, SERF_LAN_PORT_DEFAULT};
 use std::collections::BTreeMap;
 
 /// Serf's protocol and delegate versions as Consul 1.x reports them; clients such as
@@ -13,33 +15,13 @@ const DELEGATE_MIN: u8 = 2;
 const DELEGATE_MAX: u8 = 5;
 const DELEGATE_CUR: u8 = 4;
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct MemberJson {
-    pub name: String,
-    /// The gossip IP, without port or IPv6 brackets.
-    pub addr: String,
-    /// The gossip port.
-    pub port: u16,
-    /// Sorted so the output is stable.
-    pub tags: BTreeMap<String, String>,
-    /// 1 alive, 2 leaving, 3 left, 4 failed.
-    pub status: u8,
-    pub protocol_min: u8,
-    pub protocol_max: u8,
-    pub protocol_cur: u8,
-    pub delegate_min: u8,
-    pub delegate_max: u8,
-    pub delegate_cur: u8,
-}
-
 /// `node_id` is known for the local agent only; Consul puts it in the `id` tag.
-pub fn member_json(member: &Member, status: MemberStatus, node_id: Option<&str>) -> MemberJson {
+pub fn member_json(member: &Member, status: MemberStatus, node_id: Option<&str>) -> AgentMember {
     let (ip, port) = split_host_port(&member.gossip_addr);
-    MemberJson {
+    AgentMember {
         name: member.name.clone(),
         addr: ip.to_string(),
-        port: port.unwrap_or(8301),
+        port: port.unwrap_or(SERF_LAN_PORT_DEFAULT),
         tags: tags(member, node_id),
         status: status.code(),
         protocol_min: PROTOCOL_MIN,
@@ -80,22 +62,6 @@ fn tags(member: &Member, node_id: Option<&str>) -> BTreeMap<String, String> {
         }
     }
     tags
-}
-
-/// Splits `ip:port`, `[v6]:port` or a bare host; the host loses IPv6 brackets.
-pub fn split_host_port(addr: &str) -> (&str, Option<u16>) {
-    let (host, port) = match addr.rsplit_once(':') {
-        // A bare IPv6 address has colons but no port.
-        Some((host, port)) if !host.contains(':') || host.ends_with(']') => {
-            (host, port.parse().ok())
-        }
-        _ => (addr, None),
-    };
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    (host, port)
 }
 
 #[cfg(test)]
@@ -157,13 +123,5 @@ mod tests {
         assert!(v["Tags"].get("port").is_none());
         assert!(v["Tags"].get("id").is_none());
         assert_eq!(v["Status"], 4);
-    }
-
-    #[test]
-    fn host_port_splitting() {
-        assert_eq!(split_host_port("10.0.0.5:8301"), ("10.0.0.5", Some(8301)));
-        assert_eq!(split_host_port("[::1]:8301"), ("::1", Some(8301)));
-        assert_eq!(split_host_port("::1"), ("::1", None));
-        assert_eq!(split_host_port("host"), ("host", None));
     }
 }

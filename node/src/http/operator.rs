@@ -3,16 +3,13 @@
 use super::errors::HttpError;
 use super::headers::json;
 use super::query::QueryParams;
+use crate::api_types::{RaftConfiguration, RaftServer, TransferLeaderReply, RAFT_PROTOCOL_VERSION};
 use crate::handle::NodeHandle;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
-use concord_core::agent::{RaftServer, Request, Response as ApiResponse};
-use serde::Serialize;
-
-/// What Consul reports for every server: Raft protocol 3.
-const RAFT_PROTOCOL_VERSION: &str = "3";
+use concord_core::agent::{self, Request, Response as ApiResponse};
 
 pub fn routes() -> Router<NodeHandle> {
     Router::new()
@@ -21,44 +18,22 @@ pub fn routes() -> Router<NodeHandle> {
         .route("/v1/operator/raft/transfer-leader", post(transfer_leader))
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ConfigurationJson {
-    servers: Vec<ServerJson>,
-    index: u64,
-}
-
-/// Consul's `RaftServer`, in its field order.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ServerJson {
-    #[serde(rename = "ID")]
-    id: String,
-    node: String,
-    address: String,
-    leader: bool,
-    protocol_version: &'static str,
-    voter: bool,
-}
-
-impl From<RaftServer> for ServerJson {
-    fn from(server: RaftServer) -> ServerJson {
-        ServerJson {
-            id: server.id,
-            node: server.node,
-            address: server.address,
-            leader: server.leader,
-            protocol_version: RAFT_PROTOCOL_VERSION,
-            voter: server.voter,
-        }
+fn server_json(server: agent::RaftServer) -> RaftServer {
+    RaftServer {
+        id: server.id,
+        node: server.node,
+        address: server.address,
+        leader: server.leader,
+        protocol_version: RAFT_PROTOCOL_VERSION.to_string(),
+        voter: server.voter,
     }
 }
 
 async fn configuration(State(handle): State<NodeHandle>, query: QueryParams) -> Response {
     match handle.request(Request::RaftConfiguration).await {
         Ok(ApiResponse::RaftConfiguration { servers, index }) => {
-            let body = ConfigurationJson {
-                servers: servers.into_iter().map(ServerJson::from).collect(),
+            let body = RaftConfiguration {
+                servers: servers.into_iter().map(server_json).collect(),
                 index,
             };
             json(&body, query.pretty())
@@ -95,12 +70,6 @@ fn peer_to_remove(query: &QueryParams) -> Result<String, HttpError> {
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct TransferJson {
-    success: bool,
-}
-
 /// `?id=` picks the new leader; without it the leader picks the most up-to-date voter.
 async fn transfer_leader(State(handle): State<NodeHandle>, query: QueryParams) -> Response {
     let target = query
@@ -108,7 +77,7 @@ async fn transfer_leader(State(handle): State<NodeHandle>, query: QueryParams) -
         .filter(|id| !id.is_empty())
         .map(String::from);
     match handle.request(Request::RaftTransferLeader { target }).await {
-        Ok(ApiResponse::Done) => json(&TransferJson { success: true }, query.pretty()),
+        Ok(ApiResponse::Done) => json(&TransferLeaderReply { success: true }, query.pretty()),
         Ok(other) => HttpError::unexpected("a leadership transfer", &other).into_response(),
         Err(e) => HttpError::from(e).into_response(),
     }
@@ -120,8 +89,8 @@ mod tests {
 
     #[test]
     fn raft_configuration_json_matches_consul() {
-        let body = ConfigurationJson {
-            servers: vec![ServerJson::from(RaftServer {
+        let body = RaftConfiguration {
+            servers: vec![server_json(agent::RaftServer {
                 id: "s1".into(),
                 node: "s1".into(),
                 address: "10.0.0.1:8300".into(),
@@ -144,11 +113,5 @@ mod tests {
         assert_eq!(peer("").unwrap_err().status.as_u16(), 400);
         assert_eq!(peer("id=").unwrap_err().status.as_u16(), 400);
         assert_eq!(peer("id=s2&address=x").unwrap_err().status.as_u16(), 400);
-    }
-
-    #[test]
-    fn transfer_answer_is_success_true() {
-        let text = serde_json::to_string(&TransferJson { success: true }).unwrap();
-        assert_eq!(text, r#"{"Success":true}"#);
     }
 }
