@@ -66,7 +66,9 @@ pub enum Request {
 
 /// The reads that can block: each covers something with an index (`WatchRead::key`). Its own
 /// type, not a boxed `Request`, so a watch cannot nest (a remote frame of nested watches
-/// would recurse the decoder). The catalog's reads join it in the next issue.
+/// would recurse the decoder). The catalog's reads join it in the next issue. Serving takes a
+/// read in this type too (`Agent::read_kv`, a consistent read waiting for its index), so a
+/// read's answer is total over the reads, with no arm for other requests.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WatchRead {
     KvGet {

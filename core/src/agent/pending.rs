@@ -1,6 +1,6 @@
 //! Requests in progress: where each answer goes and what it waits for. Bounded.
 
-use super::api::Request;
+use super::api::{Request, WatchRead};
 use std::collections::BTreeMap;
 
 /// Where the answer to a request goes.
@@ -16,7 +16,7 @@ pub enum Waiting {
     Write { index: u64, term: u64 },
     /// A consistent read: first a ReadIndex, then the apply of that index.
     Read {
-        request: Request,
+        request: WatchRead,
         read_index: Option<u64>,
     },
     /// Passed on to the agent at `to`; its `ForwardReply` carries our id. Requests that are

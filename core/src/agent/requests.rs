@@ -2,6 +2,7 @@
 
 use super::api::{
     ApiError, ApiResult, Consistency, MemberInfo, QueryMeta, RaftServer, Request, Response,
+    WatchRead,
 };
 use super::command::Command;
 use super::pending::{Origin, Pending, Waiting};
@@ -25,32 +26,47 @@ pub enum Place {
     Leader,
 }
 
-/// How a request is routed: where it runs and whether a forwarded copy may be sent again.
+/// How a request is routed: where it runs, whether a forwarded copy may be sent again, and
+/// how long the serving agent may hold it before it answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Route {
     pub place: Place,
     /// Reads and status queries may be sent twice; writes may not (they could apply twice).
     pub repeatable: bool,
+    /// Added to the request timeout of a forwarded copy: a blocking read's longest wait.
+    pub held_ms_max: u64,
 }
 
 /// The one place each request variant is routed. No catch-all arm: a new variant does not
-/// compile until its place and retry rule are decided here (and its serving in `serve`).
+/// compile until its place, retry rule and holding time are decided here (and its serving in
+/// `serve`).
 pub fn route(request: &Request) -> Route {
-    let (place, repeatable) = match request {
+    let (place, repeatable, held_ms_max) = match request {
         Request::KvGet { consistency, .. }
         | Request::KvList { consistency, .. }
-        | Request::KvKeys { consistency, .. } => (read_place(*consistency), true),
-        Request::KvWrite { .. } => (Place::Leader, false),
-        Request::StatusLeader | Request::StatusPeers => (Place::AnyServer, true),
-        Request::RaftConfiguration => (Place::Leader, true),
+        | Request::KvKeys { consistency, .. } => (read_place(*consistency), true, 0),
+        Request::KvWrite { .. } => (Place::Leader, false, 0),
+        Request::StatusLeader | Request::StatusPeers => (Place::AnyServer, true, 0),
+        Request::RaftConfiguration => (Place::Leader, true, 0),
         Request::RaftRemovePeer { .. } | Request::RaftTransferLeader { .. } => {
-            (Place::Leader, false)
+            (Place::Leader, false, 0)
         }
-        Request::Members => (Place::Local, true),
-        Request::Join { .. } | Request::Leave | Request::ForceLeave { .. } => (Place::Local, false),
-        Request::Watch { read, .. } => (read_place(read.consistency()), true),
+        Request::Members => (Place::Local, true, 0),
+        Request::Join { .. } | Request::Leave | Request::ForceLeave { .. } => {
+            (Place::Local, false, 0)
+        }
+        // Runs where its read runs; the server holds it up to its wait.
+        Request::Watch { read, wait_ms, .. } => (
+            read_place(read.consistency()),
+            true,
+            super::watch::watch_duration_ms_max(*wait_ms),
+        ),
     };
-    Route { place, repeatable }
+    Route {
+        place,
+        repeatable,
+        held_ms_max,
+    }
 }
 
 fn read_place(consistency: Consistency) -> Place {
@@ -138,8 +154,9 @@ impl Agent {
     }
 
     fn forward(&mut self, addr: String, origin: Origin, request: Request, hops: u8) {
-        let deadline_ms = self.now_ms + self.config.request_timeout_ms + held_ms_max(&request);
-        let retry = route(&request).repeatable.then(|| (request.clone(), hops));
+        let route = route(&request);
+        let deadline_ms = self.now_ms + self.config.request_timeout_ms + route.held_ms_max;
+        let retry = route.repeatable.then(|| (request.clone(), hops));
         let waiting = Waiting::Forwarded {
             to: addr.clone(),
             retry,
@@ -222,21 +239,30 @@ impl Agent {
     /// no catch-all: a new variant does not compile until it says how it is served.
     fn serve(&mut self, origin: Origin, request: Request) {
         match request {
-            Request::KvGet {
-                consistency: Consistency::Consistent,
-                ..
+            Request::KvGet { key, consistency } => {
+                self.serve_read(origin, WatchRead::KvGet { key, consistency })
             }
-            | Request::KvList {
-                consistency: Consistency::Consistent,
-                ..
-            }
-            | Request::KvKeys {
-                consistency: Consistency::Consistent,
-                ..
-            } => self.start_consistent_read(origin, request),
-            Request::KvGet { .. } | Request::KvList { .. } | Request::KvKeys { .. } => {
-                let response = self.read_kv(&request);
-                self.reply(origin, Ok(response));
+            Request::KvList {
+                prefix,
+                consistency,
+            } => self.serve_read(
+                origin,
+                WatchRead::KvList {
+                    prefix,
+                    consistency,
+                },
+            ),
+            Request::KvKeys {
+                prefix,
+                separator,
+                consistency,
+            } => {
+                let read = WatchRead::KvKeys {
+                    prefix,
+                    separator,
+                    consistency,
+                };
+                self.serve_read(origin, read)
             }
             Request::KvWrite { command } => self.propose_kv(origin, command),
             Request::StatusLeader => {
@@ -265,6 +291,18 @@ impl Agent {
                 wait_ms,
                 read,
             } => self.watch(origin, index, wait_ms, read),
+        }
+    }
+
+    /// A consistent read first confirms leadership (ReadIndex); the others answer at once
+    /// from this server's state.
+    fn serve_read(&mut self, origin: Origin, read: WatchRead) {
+        match read.consistency() {
+            Consistency::Consistent => self.start_consistent_read(origin, read),
+            Consistency::Default | Consistency::Stale => {
+                let response = self.read_kv(&read);
+                self.reply(origin, Ok(response));
+            }
         }
     }
 
@@ -307,7 +345,7 @@ impl Agent {
     }
 
     /// Answers a KV read from this server's state.
-    pub(super) fn read_kv(&self, request: &Request) -> Response {
+    pub(super) fn read_kv(&self, read: &WatchRead) -> Response {
         let raft = self.raft.as_ref().expect("servers have raft");
         let last_contact_ms = match raft.last_leader_contact_ms() {
             _ if self.is_leader() => 0,
@@ -320,19 +358,19 @@ impl Agent {
             known_leader,
             last_contact_ms,
         };
-        match request {
-            Request::KvGet { key, .. } => {
+        match read {
+            WatchRead::KvGet { key, .. } => {
                 let entries = self.state.kv().get(key).cloned().into_iter().collect();
                 Response::Kv {
                     entries,
                     meta: meta(self.state.kv().prefix_index(key)),
                 }
             }
-            Request::KvList { prefix, .. } => Response::Kv {
+            WatchRead::KvList { prefix, .. } => Response::Kv {
                 entries: self.state.kv().list(prefix),
                 meta: meta(self.state.kv().prefix_index(prefix)),
             },
-            Request::KvKeys {
+            WatchRead::KvKeys {
                 prefix, separator, ..
             } => {
                 let keys = self.state.kv().keys(prefix, separator.as_deref());
@@ -341,7 +379,6 @@ impl Agent {
                     meta: meta(self.state.kv().prefix_index(prefix)),
                 }
             }
-            other => unreachable!("{} is not a KV read", other.kind()),
         }
     }
 
@@ -372,10 +409,10 @@ impl Agent {
         });
     }
 
-    fn start_consistent_read(&mut self, origin: Origin, request: Request) {
+    fn start_consistent_read(&mut self, origin: Origin, read: WatchRead) {
         let deadline_ms = self.now_ms + self.config.request_timeout_ms;
         let waiting = Waiting::Read {
-            request,
+            request: read,
             read_index: None,
         };
         let id = self.pending.insert(Pending {
@@ -461,13 +498,5 @@ pub(super) fn raft_error(error: RaftError) -> ApiError {
         | RaftError::LogFull { .. }
         | RaftError::TooManyPendingReads { .. } => ApiError::RateLimited(error.to_string()),
         other => ApiError::Unavailable(other.to_string()),
-    }
-}
-
-/// How long the server may hold `request` before it answers: a blocking read's wait.
-fn held_ms_max(request: &Request) -> u64 {
-    match request {
-        Request::Watch { wait_ms, .. } => super::watch::watch_duration_ms_max(*wait_ms),
-        _ => 0,
     }
 }
