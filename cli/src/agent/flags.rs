@@ -126,6 +126,8 @@ impl AgentFlags {
             encrypt: self.encrypt.clone(),
             enable_script_checks: self.enable_script_checks,
             pid_file: self.pid_file.clone(),
+            // Consul has no flags for `limits`: config files only.
+            limits: Default::default(),
         }
     }
 }

@@ -72,6 +72,7 @@ fn apply_key(
         "retry_join" => layer.retry_join = strings(key, value)?,
         "retry_interval" => layer.retry_interval_ms = Some(duration(key, value)?),
         "ports" => apply_ports(layer, value, warnings)?,
+        "limits" => apply_limits(layer, value, warnings)?,
         "log_level" => layer.log_level = Some(level(key, value)?),
         "log_json" => layer.log_json = Some(boolean(key, value)?),
         "ui" => layer.ui = Some(boolean(key, value)?),
@@ -118,6 +119,41 @@ fn ui_config(value: &Value) -> Result<Option<bool>, String> {
         }
     }
     Ok(enabled)
+}
+
+/// `limits { ... }`: the connection limits Concord enforces, under Consul's names (0 means no
+/// per-client limit, as in Consul), plus Concord's `http_idle_timeout`; Consul's other limits
+/// are read and ignored with a note.
+fn apply_limits(
+    layer: &mut ConfigLayer,
+    value: &Value,
+    warnings: &mut Vec<String>,
+) -> Result<(), String> {
+    for (name, inner) in block("limits", value)? {
+        let key = format!("limits.{name}");
+        let limits = &mut layer.limits;
+        let count = |inner| number(&key, inner, u32::MAX.into()).map(|n| n as usize);
+        match name.as_str() {
+            "http_max_conns_per_client" => limits.http_max_conns_per_client = Some(count(inner)?),
+            "rpc_max_conns_per_client" => limits.rpc_max_conns_per_client = Some(count(inner)?),
+            "http_idle_timeout" => match duration(&key, inner)? {
+                0 => return Err(format!("key {key:?}: must be longer than 0s")),
+                ms => limits.http_idle_timeout_ms = Some(ms),
+            },
+            "https_handshake_timeout"
+            | "rpc_handshake_timeout"
+            | "rpc_client_timeout"
+            | "rpc_rate"
+            | "rpc_max_burst"
+            | "kv_max_value_size"
+            | "txn_max_req_len"
+            | "request_limits" => warnings.push(format!(
+                "config key {key:?} is not supported by Concord yet; ignored"
+            )),
+            _ => warnings.push(format!("unknown config key {key:?}; ignored")),
+        }
+    }
+    Ok(())
 }
 
 /// A nested object. HCL blocks (`ports { http = 8500 }`) may arrive as a one-element list.
@@ -308,6 +344,32 @@ mod tests {
             layer_from_value(&json!({"bootstrap_expect": "3", "server": "true"})).unwrap();
         assert_eq!(layer.bootstrap_expect, Some(3));
         assert_eq!(layer.server, Some(true));
+    }
+
+    #[test]
+    fn limits_are_read_under_consul_names() {
+        let value = json!({"limits": {"http_max_conns_per_client": 5, "rpc_max_conns_per_client": "7",
+            "http_idle_timeout": "2s", "rpc_rate": 10, "http_max_conn": 1}});
+        let (layer, warnings) = layer_from_value(&value).unwrap();
+        assert_eq!(layer.limits.http_max_conns_per_client, Some(5));
+        assert_eq!(layer.limits.rpc_max_conns_per_client, Some(7));
+        assert_eq!(layer.limits.http_idle_timeout_ms, Some(2_000));
+        assert_eq!(
+            warnings,
+            [
+                r#"unknown config key "limits.http_max_conn"; ignored"#,
+                r#"config key "limits.rpc_rate" is not supported by Concord yet; ignored"#,
+            ]
+        );
+        let err = layer_from_value(&json!({"limits": {"http_idle_timeout": "0s"}})).unwrap_err();
+        assert_eq!(
+            err,
+            r#"key "limits.http_idle_timeout": must be longer than 0s"#
+        );
+        let err = layer_from_value(&json!({"limits": {"http_max_conns_per_client": -1}}));
+        assert!(err
+            .unwrap_err()
+            .contains("limits.http_max_conns_per_client"));
     }
 
     #[test]

@@ -157,6 +157,7 @@ pub fn build(layer: &ConfigLayer, host: &HostFacts) -> Result<AgentPlan, String>
     node.join = join_addrs(&layer.start_join, serf_lan_port);
     node.retry_join = join_addrs(&layer.retry_join, serf_lan_port);
     node.retry_interval_ms = layer.retry_interval_ms.unwrap_or(DEFAULT_RETRY_INTERVAL_MS);
+    apply_limits(&mut node, &layer.limits);
     Ok(AgentPlan {
         node,
         dev,
@@ -182,6 +183,20 @@ pub fn build(layer: &ConfigLayer, host: &HostFacts) -> Result<AgentPlan, String>
         pid_file: layer.pid_file.as_ref().map(PathBuf::from),
         warnings,
     })
+}
+
+/// `limits { ... }` over the defaults; a per-client limit of 0 means none, as in Consul.
+fn apply_limits(node: &mut NodeConfig, limits: &super::layer::Limits) {
+    let per_client = |n: usize| if n == 0 { usize::MAX } else { n };
+    if let Some(n) = limits.http_max_conns_per_client {
+        node.http.http_max_conns_per_client = per_client(n);
+    }
+    if let Some(n) = limits.rpc_max_conns_per_client {
+        node.inbound.rpc_max_conns_per_client = per_client(n);
+    }
+    if let Some(ms) = limits.http_idle_timeout_ms {
+        node.http.idle_timeout_ms = ms;
+    }
 }
 
 fn agent_config(
@@ -396,6 +411,23 @@ mod tests {
             let err = build(&l, &host()).unwrap_err();
             assert!(err.starts_with(want), "{err} should start with {want}");
         }
+    }
+
+    #[test]
+    fn limits_reach_the_node_config() {
+        let plan = build(&layer(|l| l.dev = Some(true)), &host()).unwrap();
+        assert_eq!(plan.node.http.http_max_conns_per_client, 200);
+        assert_eq!(plan.node.inbound.rpc_max_conns_per_client, 100);
+        let l = layer(|l| {
+            l.dev = Some(true);
+            l.limits.http_max_conns_per_client = Some(0);
+            l.limits.rpc_max_conns_per_client = Some(3);
+            l.limits.http_idle_timeout_ms = Some(1_500);
+        });
+        let plan = build(&l, &host()).unwrap();
+        assert_eq!(plan.node.http.http_max_conns_per_client, usize::MAX);
+        assert_eq!(plan.node.inbound.rpc_max_conns_per_client, 3);
+        assert_eq!(plan.node.http.idle_timeout_ms, 1_500);
     }
 
     #[test]

@@ -95,15 +95,18 @@ async fn start(plan: &AgentPlan) -> Result<Running, String> {
             lock.path().display()
         );
     }
+    concord_node::transport::limits::return_freed_buffers_to_the_system();
+    // Raises the open-file limit and keeps the cluster ports' share of it away from HTTP.
+    let http_conns = concord_node::http::HttpConns::for_process(plan.node.http.clone())?;
     let mut listeners = Vec::new();
     for addr in &plan.http_listen {
         listeners.push(bind_http(*addr).await?);
     }
     let (handle, storage) = start_node(plan).await?;
     for listener in listeners {
-        let handle = handle.clone();
+        let (handle, conns) = (handle.clone(), http_conns.clone());
         tokio::spawn(async move {
-            if let Err(e) = concord_node::http::serve(listener, handle).await {
+            if let Err(e) = concord_node::http::serve_with(listener, handle, conns).await {
                 tracing::error!("agent: HTTP server stopped: {e}");
             }
         });
