@@ -16,6 +16,6 @@ mod tests;
 
 pub use disk::{Disk, DiskStats, FileDisk, MemDisk};
 pub use error::{Corruption, StorageError};
-pub use record::{RECORD_HEADER_BYTES, RECORD_SIZE_BYTES_MAX, SNAPSHOT_SIZE_BYTES_MAX};
+pub use record::{RECORD_HEADER_BYTES, RECORD_SIZE_BYTES_MAX, SNAPSHOT_FRAME_BYTES_MAX};
 pub use sim_disk::{CrashReport, SimDisk};
 pub use wal::{RaftStorage, Recovered, StorageStats, LOG_FILE, LOG_WRITE_BYTES_MAX, SNAPSHOT_FILE};

@@ -3,6 +3,7 @@
 
 use super::error::{Corruption, StorageError};
 use bincode::Options;
+use concord_core::raft::snapshot::SNAPSHOT_SIZE_BYTES_MAX;
 use concord_core::raft::{Entry, HardState};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -16,8 +17,15 @@ pub const RECORD_HEADER_BYTES: usize = 8;
 /// torn or corrupt header, and believing it could make us allocate gigabytes.
 pub const RECORD_SIZE_BYTES_MAX: u32 = 64 << 20;
 
-/// Largest snapshot payload written or read.
-pub const SNAPSHOT_SIZE_BYTES_MAX: u32 = 1 << 30;
+/// Room in a snapshot frame beyond the state's bytes: index, term and the Raft configuration.
+const SNAPSHOT_META_BYTES_MAX: usize = 1 << 20;
+
+/// Largest snapshot frame payload written or read: the core's bound on a snapshot's state
+/// (`SNAPSHOT_SIZE_BYTES_MAX`, defined once there) plus its metadata, so every snapshot the
+/// core accepts can be stored.
+pub const SNAPSHOT_FRAME_BYTES_MAX: u32 =
+    (SNAPSHOT_SIZE_BYTES_MAX + SNAPSHOT_META_BYTES_MAX) as u32;
+const _: () = assert!(SNAPSHOT_SIZE_BYTES_MAX + SNAPSHOT_META_BYTES_MAX <= u32::MAX as usize);
 
 /// One record of the log. `Cow` lets `persist` encode the caller's slices without copying them,
 /// while decoding yields owned values. Variants are append-only: their order is the format.

@@ -432,7 +432,7 @@ fn snapshot_dropping_the_whole_log_recovers_empty() {
 
 /// A crash after the snapshot file was written but before the log was compacted.
 fn interrupt_snapshot(disk: &MemDisk, snapshot: &Snapshot) {
-    let frame = encode_frame(snapshot, SNAPSHOT_SIZE_BYTES_MAX).unwrap();
+    let frame = encode_frame(snapshot, SNAPSHOT_FRAME_BYTES_MAX).unwrap();
     disk.write_atomic(SNAPSHOT_FILE, &frame).unwrap();
 }
 
@@ -758,7 +758,7 @@ mod crash_property {
             };
             let snapshot = snapshot(index, term);
             if interrupted {
-                let frame = encode_frame(&snapshot, SNAPSHOT_SIZE_BYTES_MAX).unwrap();
+                let frame = encode_frame(&snapshot, SNAPSHOT_FRAME_BYTES_MAX).unwrap();
                 self.disk.write_atomic(SNAPSHOT_FILE, &frame).unwrap();
                 let candidates = [&self.durable].into_iter().chain(&self.pending);
                 let expected: Vec<Model> = candidates

@@ -9,7 +9,7 @@ use super::disk::Disk;
 use super::error::{Corruption, StorageError};
 use super::record::{
     decode_frame, encode_frame, scan_log, Record, RECORD_HEADER_BYTES, RECORD_SIZE_BYTES_MAX,
-    SNAPSHOT_SIZE_BYTES_MAX,
+    SNAPSHOT_FRAME_BYTES_MAX,
 };
 use concord_core::raft::{Entry, HardState, Snapshot};
 use std::borrow::Cow;
@@ -177,7 +177,7 @@ impl RaftStorage {
                 "retained entries must follow the snapshot"
             );
         }
-        let snapshot_frame = encode_frame(snapshot, SNAPSHOT_SIZE_BYTES_MAX)?;
+        let snapshot_frame = encode_frame(snapshot, SNAPSHOT_FRAME_BYTES_MAX)?;
         let log = compacted_log(last_index, last_term, hard_state, retained_entries)?;
         // Snapshot first. A crash between the two writes leaves the new snapshot with the old
         // log, which `recover` reconciles and compacts. The other order could leave a log that
@@ -313,7 +313,7 @@ fn read_snapshot(disk: &dyn Disk) -> Result<Option<Snapshot>, StorageError> {
     };
     // Written atomically, so any damage here is real corruption, never a torn write.
     let (snapshot, frame_len) =
-        decode_frame(&bytes, 0, SNAPSHOT_SIZE_BYTES_MAX).map_err(corrupt)?;
+        decode_frame(&bytes, 0, SNAPSHOT_FRAME_BYTES_MAX).map_err(corrupt)?;
     if frame_len != bytes.len() {
         return Err(corrupt(Corruption::TrailingBytes {
             extra: (bytes.len() - frame_len) as u64,
