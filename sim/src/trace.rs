@@ -40,7 +40,7 @@ impl Default for Trace {
 impl Trace {
     pub fn new() -> Trace {
         let state = State {
-            hash: 0xcbf2_9ce4_8422_2325,
+            hash: concord_core::digest::FNV_OFFSET,
             ..State::default()
         };
         Trace {
@@ -59,9 +59,8 @@ impl Trace {
     pub fn record(&self, event: &str) {
         let at_ms = self.now_ms();
         let mut state = self.state.lock().expect("trace lock");
-        for b in event.bytes().chain([b'\n']) {
-            state.hash = (state.hash ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        let hash = concord_core::digest::fnv1a_extend(state.hash, event.as_bytes());
+        state.hash = concord_core::digest::fnv1a_extend(hash, b"\n");
         state.count += 1;
         if state.events.len() < EVENTS_KEPT_MAX {
             state.events.push((at_ms, event.to_string()));

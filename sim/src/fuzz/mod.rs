@@ -57,12 +57,10 @@ pub struct FuzzReport {
 
 /// Folds one trace hash into a running one (FNV-1a over its bytes).
 pub fn fold_hash(running: u64, hash: u64) -> u64 {
-    hash.to_le_bytes().iter().fold(running, |h, b| {
-        (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    concord_core::digest::fnv1a_extend(running, &hash.to_le_bytes())
 }
 
-pub const TRACE_HASH_START: u64 = 0xcbf2_9ce4_8422_2325;
+pub const TRACE_HASH_START: u64 = concord_core::digest::FNV_OFFSET;
 
 pub fn fuzz_range(options: &FuzzOptions) -> FuzzReport {
     let wall = Instant::now();
