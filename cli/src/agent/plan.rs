@@ -7,14 +7,13 @@ use super::logging::Level;
 use super::ports;
 use concord_core::agent::AgentConfig;
 use concord_core::membership::Role;
+use concord_core::ports::{
+    DNS_PORT_DEFAULT, HTTP_PORT_DEFAULT, SERF_LAN_PORT_DEFAULT, SERVER_PORT_DEFAULT,
+};
 use concord_node::config::NodeConfig;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-const DEFAULT_HTTP_PORT: u16 = 8500;
-const DEFAULT_DNS_PORT: u16 = 8600;
-const DEFAULT_SERVER_PORT: u16 = 8300;
-const DEFAULT_SERF_LAN_PORT: u16 = 8301;
 const DEFAULT_RETRY_INTERVAL_MS: u64 = 30_000;
 
 /// What the machine tells us, passed in so that planning is a pure function.
@@ -130,9 +129,9 @@ pub fn build(layer: &ConfigLayer, host: &HostFacts) -> Result<AgentPlan, String>
         &host.interfaces,
     )?;
     warnings.extend(choice.warnings.iter().cloned());
-    let server_port = layer.ports.server.unwrap_or(DEFAULT_SERVER_PORT);
-    let serf_lan_port = layer.ports.serf_lan.unwrap_or(DEFAULT_SERF_LAN_PORT);
-    let http_port = optional_port(layer.ports.http, DEFAULT_HTTP_PORT);
+    let server_port = layer.ports.server.unwrap_or(SERVER_PORT_DEFAULT);
+    let serf_lan_port = layer.ports.serf_lan.unwrap_or(SERF_LAN_PORT_DEFAULT);
+    let http_port = optional_port(layer.ports.http, HTTP_PORT_DEFAULT);
     let client_addrs = client_addrs(layer.client_addr.as_deref())?;
     let agent = agent_config(
         layer,
@@ -170,7 +169,7 @@ pub fn build(layer: &ConfigLayer, host: &HostFacts) -> Result<AgentPlan, String>
             })
             .unwrap_or_default(),
         http_port,
-        dns_port: optional_port(layer.ports.dns, DEFAULT_DNS_PORT),
+        dns_port: optional_port(layer.ports.dns, DNS_PORT_DEFAULT),
         client_addrs,
         advertise: choice.advertise,
         server_port,
