@@ -5,7 +5,6 @@ use concord_core::agent::{ApiError, ApiResult, Request};
 use concord_core::membership::Role;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Requests queued for the driver before callers are told to back off.
@@ -70,7 +69,8 @@ fn payload_bytes(request: &Request) -> usize {
 #[derive(Clone)]
 pub struct NodeHandle {
     pub(crate) requests: mpsc::Sender<RequestEnvelope>,
-    /// The KV table's index: bumps whenever a write or delete is applied here.
+    /// The KV table's index: bumps whenever a write or delete is applied here. (Blocking
+    /// queries do not use it: the agent holds them, see `concord_core::agent::watch`.)
     pub(crate) kv_index: watch::Receiver<u64>,
     /// Whether the driver is still running.
     pub(crate) running: watch::Receiver<bool>,
@@ -109,20 +109,6 @@ impl NodeHandle {
     /// The KV table index as last applied on this node.
     pub fn kv_index(&self) -> u64 {
         *self.kv_index.borrow()
-    }
-
-    /// Waits until the KV table index moves past `index`, or `timeout` passes. Blocking queries
-    /// re-read after this and go on waiting if what they watch did not change.
-    pub async fn wait_kv_index_past(&self, index: u64, timeout: Duration) {
-        let mut watch = self.kv_index.clone();
-        let wait = async {
-            while *watch.borrow_and_update() <= index {
-                if watch.changed().await.is_err() {
-                    return;
-                }
-            }
-        };
-        let _ = tokio::time::timeout(timeout, wait).await;
     }
 
     /// Whether the node's driver is still running.

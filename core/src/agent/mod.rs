@@ -246,6 +246,12 @@ impl Agent {
                 hops,
                 request,
             } => {
+                // Counted in the log: a blocking read behind a client agent is one request.
+                let kind = request.kind();
+                self.log(
+                    LogLevel::Debug,
+                    format!("agent: request {kind} forwarded by {from_addr}"),
+                );
                 let origin = pending::Origin::Remote {
                     addr: from_addr,
                     request_id,

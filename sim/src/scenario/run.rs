@@ -21,6 +21,8 @@ pub struct Runner<'a> {
     pub vars: BTreeMap<String, String>,
     /// Client load running in the background (`load-start` .. `load-wait`).
     pub loads: Vec<crate::load::Load>,
+    /// Blocking reads running in the background (`blocking-get` .. `expect-wakes`).
+    pub watches: super::blocking::Watches,
 }
 
 /// Runs every line; stops at the first failed expectation or safety violation.
@@ -34,6 +36,7 @@ pub async fn run_scenario(world: &mut World, text: &str) -> Result<(), Failure> 
         world,
         vars: BTreeMap::new(),
         loads: Vec::new(),
+        watches: Default::default(),
     };
     for line in lines {
         let fail = |reason: String| Failure {
@@ -112,6 +115,13 @@ impl Runner<'_> {
                 self.vars.insert(var.to_string(), value.to_string());
             }
             ["kv", "put", name, key, value] => self.kv_put(name, key, value).await?,
+            ["kv", "delete", name, key] => {
+                let command = KvCommand::Delete {
+                    key: key.to_string(),
+                };
+                let result = self.world.request(name, Request::KvWrite { command }).await;
+                result.map_err(|e| format!("kv delete {key} on {name} failed: {e}"))?;
+            }
             ["clog", name] => self.world.clog(name),
             ["unclog", name] => self.world.unclog(name),
             ["network", settings @ ..] => self.network(settings)?,
@@ -130,6 +140,9 @@ impl Runner<'_> {
                 crate::checker::final_checks(self.world)?
             }
             ["expect", rest @ ..] => expect::run(self.world, rest).await?,
+            [command, ..] if super::blocking::handles(command) => {
+                super::blocking::run(self.world, &mut self.watches, &w).await?
+            }
             _ => return Err(format!("unknown command: {}", words.join(" "))),
         }
         Ok(())
