@@ -6,6 +6,24 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// One entry of `GET /v1/kv/...`: Consul's `api.KVPair` (`DirEntry` on the server), in its
+/// field order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct KvPair {
+    pub lock_index: u64,
+    pub key: String,
+    pub flags: u64,
+    /// Base64. An empty value is `null`: Consul stores an empty PUT body as a nil slice, which
+    /// Go encodes as null, and clients (py-consul, the Go api) expect exactly that.
+    pub value: Option<String>,
+    /// Only when a lock is held (Go's `omitempty`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    pub create_index: u64,
+    pub modify_index: u64,
+}
+
 /// One gossip member of `GET /v1/agent/members` (and `Member` of `/v1/agent/self`): Consul's
 /// `api.AgentMember`, in its field order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,6 +197,27 @@ mod tests {
         assert_eq!(text, r#"{"Success":true}"#);
         let read: TransferLeaderReply = serde_json::from_str(r#"{"Success":false}"#).unwrap();
         assert!(!read.success);
+    }
+
+    #[test]
+    fn a_kv_pair_is_consuls_shape_and_reads_back() {
+        let pair = KvPair {
+            key: "web/config".into(),
+            flags: 42,
+            value: Some("aGVsbG8=".into()),
+            create_index: 5,
+            modify_index: 7,
+            ..KvPair::default()
+        };
+        let text = serde_json::to_string(&pair).unwrap();
+        assert_eq!(
+            text,
+            r#"{"LockIndex":0,"Key":"web/config","Flags":42,"Value":"aGVsbG8=","CreateIndex":5,"ModifyIndex":7}"#
+        );
+        assert_eq!(serde_json::from_str::<KvPair>(&text).unwrap(), pair);
+        let held = r#"{"Key":"lock","Value":null,"Session":"s-1"}"#;
+        let read: KvPair = serde_json::from_str(held).unwrap();
+        assert_eq!((read.value, read.session.as_deref()), (None, Some("s-1")));
     }
 
     #[test]

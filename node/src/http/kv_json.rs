@@ -1,43 +1,28 @@
-//! The JSON shape of a KV entry, field for field as Consul's `DirEntry`.
+//! A KV entry as Consul's JSON (`api_types::KvPair`, shared with the CLI).
 
+use crate::api_types::KvPair;
 use base64::Engine;
 use concord_core::kv::KvEntry;
-use serde::Serialize;
 
-/// Consul's field order; `Session` only when a lock is held (Go's `omitempty`).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct KvEntryJson<'a> {
-    pub lock_index: u64,
-    pub key: &'a str,
-    pub flags: u64,
-    /// Base64. An empty value is `null`: Consul stores an empty PUT body as a nil slice, which
-    /// Go encodes as null, and clients (py-consul, the Go api) expect exactly that.
-    pub value: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub session: Option<&'a str>,
-    pub create_index: u64,
-    pub modify_index: u64,
-}
-
-impl<'a> From<&'a KvEntry> for KvEntryJson<'a> {
-    fn from(entry: &'a KvEntry) -> KvEntryJson<'a> {
+impl From<&KvEntry> for KvPair {
+    fn from(entry: &KvEntry) -> KvPair {
+        // An empty value is `null`, as Consul's (see `KvPair::value`).
         let value = (!entry.value.is_empty())
             .then(|| base64::engine::general_purpose::STANDARD.encode(&entry.value));
-        KvEntryJson {
+        KvPair {
             lock_index: entry.lock_index,
-            key: &entry.key,
+            key: entry.key.clone(),
             flags: entry.flags,
             value,
-            session: entry.session.as_deref().filter(|s| !s.is_empty()),
+            session: entry.session.clone().filter(|s| !s.is_empty()),
             create_index: entry.create_index,
             modify_index: entry.modify_index,
         }
     }
 }
 
-pub fn entries_json(entries: &[KvEntry]) -> Vec<KvEntryJson<'_>> {
-    entries.iter().map(KvEntryJson::from).collect()
+pub fn entries_json(entries: &[KvEntry]) -> Vec<KvPair> {
+    entries.iter().map(KvPair::from).collect()
 }
 
 #[cfg(test)]
@@ -59,7 +44,7 @@ mod tests {
     #[test]
     fn entry_json_matches_consul() {
         let e = entry("web/config", b"hello", None);
-        let text = serde_json::to_string(&KvEntryJson::from(&e)).unwrap();
+        let text = serde_json::to_string(&KvPair::from(&e)).unwrap();
         assert_eq!(
             text,
             r#"{"LockIndex":0,"Key":"web/config","Flags":42,"Value":"aGVsbG8=","CreateIndex":5,"ModifyIndex":7}"#
@@ -69,7 +54,7 @@ mod tests {
     #[test]
     fn empty_value_is_null_and_session_shows_when_held() {
         let e = entry("lock", b"", Some("adf4238a-882b-9ddc-4a9d-5b6758e4159e"));
-        let v = serde_json::to_value(KvEntryJson::from(&e)).unwrap();
+        let v = serde_json::to_value(KvPair::from(&e)).unwrap();
         assert!(v["Value"].is_null());
         assert_eq!(v["Session"], "adf4238a-882b-9ddc-4a9d-5b6758e4159e");
     }
@@ -78,7 +63,7 @@ mod tests {
     fn binary_values_round_trip_through_base64() {
         let bytes: Vec<u8> = (0..=255).collect();
         let e = entry("bin", &bytes, None);
-        let v = serde_json::to_value(KvEntryJson::from(&e)).unwrap();
+        let v = serde_json::to_value(KvPair::from(&e)).unwrap();
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(v["Value"].as_str().unwrap())
             .unwrap();

@@ -1,7 +1,7 @@
 //! How `kv get` and `kv export` print entries, byte for byte as Consul does (values are raw
 //! bytes, not necessarily UTF-8).
 
-use super::KvPair;
+use super::{pair_bytes, KvPair};
 use base64::Engine;
 use serde::Serialize;
 
@@ -10,7 +10,7 @@ const DETAIL_PADDING: usize = 6;
 const WIDEST_LABEL: usize = "CreateIndex".len();
 
 fn value_bytes(pair: &KvPair, base64: bool) -> Vec<u8> {
-    let bytes = pair.bytes();
+    let bytes = pair_bytes(pair);
     if base64 {
         base64::engine::general_purpose::STANDARD
             .encode(bytes)

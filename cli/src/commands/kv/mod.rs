@@ -9,7 +9,6 @@ mod transfer;
 
 use base64::Engine;
 use clap::Subcommand;
-use serde::Deserialize;
 
 #[derive(Subcommand, Clone, Debug)]
 pub enum KvCommand {
@@ -35,34 +34,15 @@ pub fn run(command: &KvCommand) -> i32 {
     }
 }
 
-/// One entry of `GET /v1/kv/...` (Consul's `KVPair`).
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "PascalCase")]
-pub struct KvPair {
-    #[serde(default)]
-    pub lock_index: u64,
-    pub key: String,
-    #[serde(default)]
-    pub flags: u64,
-    /// Base64; `null` for an empty value.
-    #[serde(default)]
-    pub value: Option<String>,
-    #[serde(default)]
-    pub session: Option<String>,
-    #[serde(default)]
-    pub create_index: u64,
-    #[serde(default)]
-    pub modify_index: u64,
-}
+/// One entry of `GET /v1/kv/...`: the shape the agent's HTTP server writes.
+pub use concord_node::api_types::KvPair;
 
-impl KvPair {
-    /// The raw value (empty when the agent sent `null` or bad base64).
-    pub fn bytes(&self) -> Vec<u8> {
-        let text = self.value.as_deref().unwrap_or("");
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .unwrap_or_default()
-    }
+/// The raw value of a pair (empty when the agent sent `null` or bad base64).
+pub fn pair_bytes(pair: &KvPair) -> Vec<u8> {
+    let text = pair.value.as_deref().unwrap_or("");
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap_or_default()
 }
 
 /// `true`/`false` bodies of KV writes and deletes.
