@@ -1,10 +1,16 @@
 //! Background client load: several clients, each a task issuing random KV operations to
 //! random agents while faults happen, every operation recorded for the checkers.
+//!
+//! Every client sets, deletes and reads (consistent and stale); a `LoadMix` adds, with the
+//! percentages a schedule gives: read-then-cas writes (a read, then a cas with the ModifyIndex
+//! it saw, so both outcomes occur), read-then-delete-cas, recursive deletes (of every load key
+//! at once, or of a prefix naming one key), and values up to the 512 KiB maximum. Every write
+//! carries flags, which the checkers compare on read as part of the value.
 
 use crate::history::Recorder;
 use crate::world::World;
-use concord_core::agent::{Consistency, Request};
-use concord_core::kv::KvCommand;
+use concord_core::agent::{Consistency, Request, Response};
+use concord_core::kv::{KvCommand, VALUE_SIZE_BYTES_MAX};
 use concord_core::rng::Rng;
 use concord_node::NodeHandle;
 use std::sync::{Arc, Mutex};
@@ -12,8 +18,34 @@ use std::time::Duration;
 
 /// Keys the load writes and reads: few, so that operations contend.
 pub const LOAD_KEYS: u64 = 4;
+/// Every load key starts with it: a recursive delete of it deletes them all.
+pub const LOAD_KEY_PREFIX: &str = "k";
+/// The smallest large value; half of the large values are exactly the maximum.
+pub const LARGE_VALUE_BYTES_MIN: usize = 64 * 1024;
 
 type Slot = Arc<Mutex<Option<NodeHandle>>>;
+
+/// Percentages of a client's operations beyond set, delete and get (all 0: the original load).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadMix {
+    /// Read a key, then cas it with the ModifyIndex seen (0 if absent).
+    pub cas_percent: u64,
+    /// Read a key, then delete it with a cas on the ModifyIndex seen.
+    pub delete_cas_percent: u64,
+    /// Delete a prefix recursively.
+    pub tree_percent: u64,
+    /// Of the plain sets: those whose value is large (up to `VALUE_SIZE_BYTES_MAX`).
+    pub large_percent: u64,
+}
+
+impl LoadMix {
+    /// The `load-start` settings that set each percentage.
+    pub const SETTINGS: [&'static str; 4] = ["cas%", "delete-cas%", "tree%", "large%"];
+
+    fn extra_percent(&self) -> u64 {
+        self.cas_percent + self.delete_cas_percent + self.tree_percent
+    }
+}
 
 /// Clients running in the background; `wait` joins them.
 #[derive(Default)]
@@ -31,7 +63,8 @@ impl Load {
 
 impl World {
     /// Starts `clients` clients doing `ops` operations each, in the background.
-    pub fn start_load(&mut self, clients: u64, ops: u64) -> Load {
+    pub fn start_load(&mut self, clients: u64, ops: u64, mix: LoadMix) -> Load {
+        assert!(mix.extra_percent() <= 100, "load mix over 100%: {mix:?}");
         let targets: Vec<(String, Slot)> = self
             .nodes
             .values()
@@ -44,10 +77,10 @@ impl World {
                 id: self.next_client,
                 rng: Rng::new(self.rng.next_u64()),
                 recorder: self.recorder.clone(),
+                mix,
+                targets: targets.clone(),
             };
-            let targets = targets.clone();
-            load.tasks
-                .push(madsim::task::spawn(client.run(targets, ops)));
+            load.tasks.push(madsim::task::spawn(client.run(ops)));
         }
         load
     }
@@ -57,31 +90,131 @@ struct Client {
     id: u64,
     rng: Rng,
     recorder: Recorder,
+    mix: LoadMix,
+    targets: Vec<(String, Slot)>,
+}
+
+/// One step of a client: a single request, or a read followed by a conditional write.
+enum Step {
+    One(Request),
+    ReadThenCas { key: String, delete: bool },
 }
 
 impl Client {
-    async fn run(mut self, targets: Vec<(String, Slot)>, ops: u64) {
+    async fn run(mut self, ops: u64) {
         for op in 0..ops {
-            let (name, slot) = &targets[self.rng.range(0, targets.len() as u64) as usize];
-            let handle = slot.lock().expect("slot").clone();
-            let request = self.next_request(op);
-            let _ = self.recorder.call(self.id, name, handle, request).await;
+            // The target first, then the operation: the original load's order of draws.
+            let target = self.pick_target();
+            match self.next_step(op) {
+                Step::One(request) => {
+                    self.send(target, request).await;
+                }
+                Step::ReadThenCas { key, delete } => {
+                    self.read_then_cas(target, op, key, delete).await
+                }
+            }
             madsim::time::sleep(Duration::from_millis(self.rng.range(0, 30))).await;
         }
     }
 
-    /// Writes carry values unique in the whole run, so that a read names the write it saw.
+    fn pick_target(&mut self) -> usize {
+        self.rng.range(0, self.targets.len() as u64) as usize
+    }
+
+    /// Sends `request` to agent number `target`, recorded in the history.
+    async fn send(&mut self, target: usize, request: Request) -> Option<Response> {
+        let (name, slot) = &self.targets[target];
+        let handle = slot.lock().expect("slot").clone();
+        self.recorder
+            .call(self.id, name, handle, request)
+            .await
+            .ok()
+    }
+
+    /// Reads `key` (mostly consistent, sometimes stale, so some cas are rejected), then writes
+    /// or deletes it only if its ModifyIndex is still the one seen (0 if absent or unknown).
+    async fn read_then_cas(&mut self, target: usize, op: u64, key: String, delete: bool) {
+        let consistency = if self.rng.chance(3, 4) {
+            Consistency::Consistent
+        } else {
+            Consistency::Stale
+        };
+        let read = Request::KvGet {
+            key: key.clone(),
+            consistency,
+        };
+        let modify_index = match self.send(target, read).await {
+            Some(Response::Kv { entries, .. }) => entries.first().map_or(0, |e| e.modify_index),
+            _ => 0,
+        };
+        let command = if delete {
+            KvCommand::DeleteCas { key, modify_index }
+        } else {
+            let (value, flags) = self.value(op, false);
+            KvCommand::Cas {
+                key,
+                value,
+                flags,
+                modify_index,
+            }
+        };
+        let target = self.pick_target();
+        self.send(target, Request::KvWrite { command }).await;
+    }
+
+    /// Writes carry values unique in the whole run, so that a read names the write it saw;
+    /// with `large`, padded to a large size (half the time exactly the maximum).
+    fn value(&mut self, op: u64, large: bool) -> (Vec<u8>, u64) {
+        let mut value = format!("c{}-{op}", self.id).into_bytes();
+        if large {
+            let size = if self.rng.chance(1, 2) {
+                VALUE_SIZE_BYTES_MAX
+            } else {
+                self.rng
+                    .range(LARGE_VALUE_BYTES_MIN as u64, VALUE_SIZE_BYTES_MAX as u64)
+                    as usize
+            };
+            value.resize(size, b'.');
+        }
+        // Flags derived from the writer, so a read that returns another write's flags (or
+        // none) is a different value to the checker.
+        let flags = (self.id << 32) | op;
+        (value, flags)
+    }
+
+    fn next_step(&mut self, op: u64) -> Step {
+        if self.mix.extra_percent() > 0 {
+            let draw = self.rng.range(0, 100);
+            let key = format!("{LOAD_KEY_PREFIX}{}", self.rng.range(0, LOAD_KEYS));
+            let (cas, delete_cas) = (self.mix.cas_percent, self.mix.delete_cas_percent);
+            if draw < cas {
+                return Step::ReadThenCas { key, delete: false };
+            }
+            if draw < cas + delete_cas {
+                return Step::ReadThenCas { key, delete: true };
+            }
+            if draw < self.mix.extra_percent() {
+                // All the load keys at once, or a prefix that is one whole key.
+                let prefix = match self.rng.chance(1, 2) {
+                    true => LOAD_KEY_PREFIX.to_string(),
+                    false => key,
+                };
+                let command = KvCommand::DeleteTree { prefix };
+                return Step::One(Request::KvWrite { command });
+            }
+        }
+        Step::One(self.next_request(op))
+    }
+
     fn next_request(&mut self, op: u64) -> Request {
-        let key = format!("k{}", self.rng.range(0, LOAD_KEYS));
+        let key = format!("{LOAD_KEY_PREFIX}{}", self.rng.range(0, LOAD_KEYS));
         match self.rng.range(0, 20) {
             0..=8 => {
-                let value = format!("c{}-{op}", self.id).into_bytes();
+                let large =
+                    self.mix.large_percent > 0 && self.rng.chance(self.mix.large_percent, 100);
+                let (value, flags) = self.value(op, large);
                 Request::KvWrite {
-                    command: KvCommand::Set {
-                        key,
-                        value,
-                        flags: 0,
-                    },
+                    command: KvCommand::Set { key, value, flags },
                 }
             }
             9 => Request::KvWrite {

@@ -22,7 +22,15 @@ pub struct NodeSpec {
     pub role: Role,
     pub bootstrap_expect: u32,
     pub datacenter: String,
+    /// Applied entries between snapshots (`-raft-snapshot-threshold`; default
+    /// `SNAPSHOT_THRESHOLD_ENTRIES_DEFAULT`).
+    pub snapshot_threshold_entries: Option<u64>,
+    /// Bytes of one InstallSnapshot chunk (`-raft-snapshot-chunk-bytes`; default Raft's).
+    pub snapshot_chunk_bytes_max: Option<usize>,
 }
+
+/// The simulator's snapshot threshold when a node's `start` line names none.
+pub const SNAPSHOT_THRESHOLD_ENTRIES_DEFAULT: u64 = 64;
 
 pub struct SimNode {
     pub name: String,
@@ -132,7 +140,12 @@ impl World {
         let mut agent = AgentConfig::new(name, &ip.to_string(), spec.role).fast();
         agent.bootstrap_expect = spec.bootstrap_expect;
         agent.datacenter = spec.datacenter.clone();
-        agent.snapshot_threshold_entries = 64;
+        agent.snapshot_threshold_entries = spec
+            .snapshot_threshold_entries
+            .unwrap_or(SNAPSHOT_THRESHOLD_ENTRIES_DEFAULT);
+        if let Some(chunk_bytes) = spec.snapshot_chunk_bytes_max {
+            agent.raft.snapshot_chunk_bytes_max = chunk_bytes;
+        }
         // The configuration is fuzzed too: small batches and pipelines make for more
         // interleavings (and are settings a user may choose).
         agent.raft.append_entries_max = [1, 2, 4, 64, 256][self.rng.range(0, 5) as usize];
@@ -252,7 +265,9 @@ impl World {
     pub fn set_chaos(&mut self, duplicate_per_mille: u64, delay_per_mille: u64, delay_ms_max: u64) {
         self.chaos
             .set(duplicate_per_mille, delay_per_mille, delay_ms_max);
-        self.trace.record(&format!("chaos duplicate={duplicate_per_mille}/1000 delay={delay_per_mille}/1000 up to {delay_ms_max}ms"));
+        self.trace.record(&format!(
+            "chaos duplicate={duplicate_per_mille}/1000 delay={delay_per_mille}/1000 up to {delay_ms_max}ms"
+        ));
     }
 
     /// Packet loss rate and latency range for every link.

@@ -19,6 +19,7 @@ struct Generator {
     left: BTreeSet<String>,
     lines: Vec<String>,
     added: u64,
+    knobs: Knobs,
 }
 
 /// The schedule for `seed`, as scenario text.
@@ -33,6 +34,7 @@ pub fn generate(seed: u64) -> String {
         left: BTreeSet::new(),
         lines: Vec::new(),
         added: 0,
+        knobs: Knobs::draw(seed),
     };
     g.line(format!("# fuzz schedule for seed {seed}"));
     g.setup(count);
@@ -64,7 +66,10 @@ impl Generator {
 
     fn setup(&mut self, count: usize) {
         for s in self.servers.clone() {
-            self.line(format!("start {s} -server -bootstrap-expect {count}"));
+            let flags = &self.knobs.server_flags;
+            self.line(format!(
+                "start {s} -server -bootstrap-expect {count}{flags}"
+            ));
         }
         self.line("start c1".into());
         for s in self
@@ -83,7 +88,8 @@ impl Generator {
     /// One step: client load in the background, one or two faults, some time.
     fn step(&mut self) {
         let ops = self.rng.range(3, 10);
-        self.line(format!("load-start clients=3 ops={ops}"));
+        let mix = &self.knobs.load_mix;
+        self.line(format!("load-start clients=3 ops={ops}{mix}"));
         for _ in 0..self.rng.range(1, 3) {
             self.fault();
         }
@@ -227,8 +233,9 @@ impl Generator {
         } else {
             (1, self.rng.range(2, 50))
         };
+        let chaos = self.knobs.chaos();
         self.line(format!(
-            "network loss%={loss_percent} latency={}..{}",
+            "network loss%={loss_percent} latency={}..{}{chaos}",
             latency_ms.0, latency_ms.1
         ));
     }
@@ -257,7 +264,8 @@ impl Generator {
         }
         self.added += 1;
         let name = format!("n{}", self.added);
-        self.line(format!("start {name} -server"));
+        let flags = &self.knobs.server_flags;
+        self.line(format!("start {name} -server{flags}"));
         self.line(format!("try-join {name} s1"));
         self.servers.push(name);
     }
@@ -278,8 +286,84 @@ impl Generator {
         }
         self.line("expect leader within 15s".into());
         self.line("expect write within 15s".into());
-        self.line("load-start clients=2 ops=5".into());
+        let mix = &self.knobs.load_mix;
+        self.line(format!("load-start clients=2 ops=5{mix}"));
         self.line("load-wait".into());
         self.line("check".into());
+    }
+}
+
+/// What a seed draws besides its faults, from a stream of its own (so the fault schedule of a
+/// seed does not depend on them): the servers' snapshot settings, the load's mix of
+/// operations, and the message duplication and reordering of each `network` line.
+struct Knobs {
+    rng: Rng,
+    /// Appended to every server's `start` line.
+    server_flags: String,
+    /// Appended to every `load-start` line.
+    load_mix: String,
+}
+
+/// Snapshot thresholds (applied entries): mostly a few, so that most seeds compact often and
+/// lagging followers get InstallSnapshot; sometimes the simulator's and the product's default.
+const SNAPSHOT_THRESHOLDS: [u64; 10] = [2, 3, 4, 6, 8, 12, 16, 32, 64, 8192];
+/// InstallSnapshot chunk sizes (bytes): down to one byte, up to the product's default. The
+/// tiniest are the rarest: a snapshot sent a byte at a time is slow to simulate.
+const SNAPSHOT_CHUNKS_BYTES: [u64; 20] = [
+    1, 3, 7, 16, 16, 64, 100, 256, 1024, 1024, 4096, 4096, 4096, 65536, 65536, 65536, 262_144,
+    262_144, 262_144, 262_144,
+];
+/// With large values a snapshot holds megabytes: chunks at least this big keep a transfer to
+/// a few hundred round trips.
+const SNAPSHOT_CHUNK_BYTES_MIN_LARGE: u64 = 16 * 1024;
+/// Thresholds at least this with large values: every compaction copies the whole store.
+const SNAPSHOT_THRESHOLD_MIN_LARGE: u64 = 16;
+
+impl Knobs {
+    fn draw(seed: u64) -> Knobs {
+        let mut rng = Rng::new(seed ^ 0x6b6e_0b5e);
+        let large_percent = if rng.chance(1, 4) {
+            rng.range(1, 10)
+        } else {
+            0
+        };
+        let mut load_mix = String::new();
+        if rng.chance(3, 4) {
+            let cas = rng.range(5, 30);
+            let delete_cas = rng.range(0, 10);
+            let tree = rng.range(0, 8);
+            load_mix = format!(" cas%={cas} delete-cas%={delete_cas} tree%={tree}");
+        }
+        if large_percent > 0 {
+            load_mix += &format!(" large%={large_percent}");
+        }
+        let pick = |rng: &mut Rng, from: &[u64]| from[rng.range(0, from.len() as u64) as usize];
+        let mut threshold = pick(&mut rng, &SNAPSHOT_THRESHOLDS);
+        let mut chunk_bytes = pick(&mut rng, &SNAPSHOT_CHUNKS_BYTES);
+        if large_percent > 0 {
+            threshold = threshold.max(SNAPSHOT_THRESHOLD_MIN_LARGE);
+            chunk_bytes = chunk_bytes.max(SNAPSHOT_CHUNK_BYTES_MIN_LARGE);
+        }
+        let server_flags = format!(
+            " -raft-snapshot-threshold {threshold} -raft-snapshot-chunk-bytes {chunk_bytes}"
+        );
+        Knobs {
+            rng,
+            server_flags,
+            load_mix,
+        }
+    }
+
+    /// The duplication and reordering settings of one `network` line (often none).
+    fn chaos(&mut self) -> String {
+        let mut chaos = String::new();
+        if self.rng.chance(1, 2) {
+            chaos += &format!(" dup%={}", self.rng.range(1, 20));
+        }
+        if self.rng.chance(1, 2) {
+            let (percent, ms) = (self.rng.range(1, 20), self.rng.range(5, 200));
+            chaos += &format!(" reorder%={percent} reorder-ms={ms}");
+        }
+        chaos
     }
 }

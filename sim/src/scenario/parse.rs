@@ -1,4 +1,6 @@
 //! Scenario files: one command a line, `#` comments, words split on blanks, `"quoted words"`.
+//! A `key=value` setting a command does not know is an error at parse time, with its line:
+//! a misspelt setting silently ignored would make a scenario test less than it says.
 
 use std::time::Duration;
 
@@ -16,7 +18,9 @@ pub fn parse(text: &str) -> Result<Vec<Line>, String> {
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let words = split_words(trimmed).map_err(|e| format!("line {}: {e}", i + 1))?;
+        let words = split_words(trimmed)
+            .and_then(|words| check_settings(&words).map(|()| words))
+            .map_err(|e| format!("line {}: {e}", i + 1))?;
         lines.push(Line {
             number: i + 1,
             text: trimmed.to_string(),
@@ -42,6 +46,102 @@ fn split_words(line: &str) -> Result<Vec<String>, String> {
         }
     }
     Ok(words)
+}
+
+/// A command that takes `key=value` settings after `positional` other words.
+struct Settings {
+    command: &'static [&'static str],
+    positional: usize,
+    keys: &'static [&'static str],
+}
+
+const SETTINGS: &[Settings] = &[
+    Settings {
+        command: &["network"],
+        positional: 0,
+        keys: &["loss%", "latency", "dup%", "reorder%", "reorder-ms"],
+    },
+    Settings {
+        command: &["load-start"],
+        positional: 0,
+        keys: &["clients", "ops", "cas%", "delete-cas%", "tree%", "large%"],
+    },
+    Settings {
+        command: &["blocking-get"],
+        positional: 3,
+        keys: &["wait"],
+    },
+    Settings {
+        command: &["expect-no-wake"],
+        positional: 1,
+        keys: &["for"],
+    },
+    Settings {
+        command: &["expect-wakes"],
+        positional: 1,
+        keys: &["within", "value"],
+    },
+    Settings {
+        command: &["expect", "peers"],
+        positional: 1,
+        keys: &["voters", "followers", "leader"],
+    },
+];
+
+/// Commands whose words may hold `=` that is no setting: values, agent flags, `NODE=STATUS`.
+const FREE_TEXT: &[&[&str]] = &[
+    &["let"],
+    &["kv"],
+    &["start"],
+    &["expect", "value"],
+    &["expect", "error"],
+    &["expect", "members"],
+];
+
+/// Every setting must be one its command knows, given once; commands that take none take no
+/// word with `=` either.
+fn check_settings(words: &[String]) -> Result<(), String> {
+    // `expect ... within D`: the deadline is no setting.
+    let words = match words {
+        [first, head @ .., within, _] if first == "expect" && within == "within" => {
+            &words[..head.len() + 1]
+        }
+        _ => words,
+    };
+    let starts = |command: &[&str]| {
+        words.len() >= command.len() && command.iter().zip(words).all(|(c, w)| c == w)
+    };
+    if let Some(known) = SETTINGS.iter().find(|s| starts(s.command)) {
+        let command = known.command.join(" ");
+        let mut seen: Vec<&str> = Vec::new();
+        for word in &words[(known.command.len() + known.positional).min(words.len())..] {
+            let key = word
+                .split_once('=')
+                .map(|(key, _)| key)
+                .ok_or(format!("{command}: expected KEY=VALUE, got {word:?}"))?;
+            if !known.keys.contains(&key) {
+                let keys = known.keys.join(", ");
+                return Err(format!(
+                    "{command}: unknown setting {key:?} (known: {keys})"
+                ));
+            }
+            if seen.contains(&key) {
+                return Err(format!("{command}: setting {key:?} given twice"));
+            }
+            seen.push(key);
+        }
+        return Ok(());
+    }
+    if FREE_TEXT.iter().any(|command| starts(command)) {
+        return Ok(());
+    }
+    match words.iter().find(|w| w.contains('=')) {
+        Some(word) => Err(format!(
+            "unknown setting {word:?}: {} takes no settings",
+            words[0]
+        )),
+        None => Ok(()),
+    }
 }
 
 /// `250ms`, `5s`, `2m`, `1h`.
@@ -74,6 +174,46 @@ mod tests {
         assert_eq!(lines[0].number, 3);
         assert_eq!(lines[0].words.last().unwrap(), "No cluster leader");
         assert!(parse("x \"open").is_err());
+    }
+
+    #[test]
+    fn unknown_settings_are_parse_errors_with_their_line() {
+        let error = parse("heal\nnetwork loss%=5 dupe%=10\n").unwrap_err();
+        assert!(
+            error.starts_with("line 2:") && error.contains("dupe%"),
+            "{error}"
+        );
+        let error = parse("load-start clients=2 cass%=5\n").unwrap_err();
+        assert!(
+            error.starts_with("line 1:") && error.contains("cass%"),
+            "{error}"
+        );
+        let error = parse("# c\nnetwork loss%=1 loss%=2\n").unwrap_err();
+        assert!(
+            error.starts_with("line 2:") && error.contains("twice"),
+            "{error}"
+        );
+        let error = parse("network lossy\n").unwrap_err();
+        assert!(error.contains("KEY=VALUE"), "{error}");
+        let error = parse("kill s1 force=yes\n").unwrap_err();
+        assert!(
+            error.starts_with("line 1:") && error.contains("force=yes"),
+            "{error}"
+        );
+        let error = parse("expect peers s1 voters=3 voter=3\n").unwrap_err();
+        assert!(error.contains("\"voter\""), "{error}");
+    }
+
+    #[test]
+    fn known_settings_and_free_text_parse() {
+        let text = "network loss%=5 latency=1..9 dup%=2 reorder%=3 reorder-ms=40\n\
+                    expect peers s1 voters=3 within 5s\n\
+                    load-start clients=3 ops=5 cas%=10 delete-cas%=5 tree%=5 large%=2\n\
+                    expect peers s1 voters=3 leader=s1\n\
+                    expect members s1 s2=alive/server\n\
+                    kv put s1 k a=b\n\
+                    start s1 -server -bootstrap-expect=3\n";
+        assert_eq!(parse(text).unwrap().len(), 7);
     }
 
     #[test]

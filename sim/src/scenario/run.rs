@@ -2,6 +2,7 @@
 
 use super::expect;
 use super::parse::{parse, parse_duration, Line};
+use crate::load::LoadMix;
 use crate::world::{NodeSpec, World};
 use concord_core::agent::{Consistency, Request};
 use concord_core::kv::KvCommand;
@@ -32,6 +33,7 @@ pub async fn run_scenario(world: &mut World, text: &str) -> Result<(), Failure> 
         text: String::new(),
         reason,
     })?;
+    check_agent_flags(&lines)?;
     let mut runner = Runner {
         world,
         vars: BTreeMap::new(),
@@ -128,7 +130,7 @@ impl Runner<'_> {
             ["load-start", settings @ ..] => {
                 let clients = setting(settings, "clients")?.unwrap_or(3);
                 let ops = setting(settings, "ops")?.unwrap_or(10);
-                let load = self.world.start_load(clients, ops);
+                let load = self.world.start_load(clients, ops, load_mix(settings)?);
                 self.loads.push(load);
             }
             ["load-wait"] => self.wait_loads().await,
@@ -167,6 +169,15 @@ impl Runner<'_> {
         let high: u64 = high.parse().map_err(|_| format!("bad latency {latency}"))?;
         self.world
             .set_network(loss_percent as f64 / 100.0, (low, high));
+        // Duplicated and reordered (held back, overtaken) frames; unset means none.
+        let dup_percent = setting(settings, "dup%")?.unwrap_or(0);
+        let reorder_percent = setting(settings, "reorder%")?.unwrap_or(0);
+        let reorder_ms = setting(settings, "reorder-ms")?.unwrap_or(REORDER_MS_DEFAULT);
+        if dup_percent > 100 || reorder_percent > 100 || reorder_ms == 0 {
+            return Err("dup% and reorder% must be 0..=100, reorder-ms positive".into());
+        }
+        self.world
+            .set_chaos(dup_percent * 10, reorder_percent * 10, reorder_ms);
         Ok(())
     }
 
@@ -209,12 +220,55 @@ impl Runner<'_> {
     }
 }
 
-/// The agent flags a scenario's `start` takes (those the seed guide uses).
+/// How long a reordered frame is held back at most, unless `reorder-ms=` says.
+const REORDER_MS_DEFAULT: u64 = 50;
+
+/// The `load-start` percentages of operations beyond set, delete and get.
+fn load_mix(settings: &[&str]) -> Result<LoadMix, String> {
+    let [cas, delete_cas, tree, large] = LoadMix::SETTINGS;
+    let mix = LoadMix {
+        cas_percent: setting(settings, cas)?.unwrap_or(0),
+        delete_cas_percent: setting(settings, delete_cas)?.unwrap_or(0),
+        tree_percent: setting(settings, tree)?.unwrap_or(0),
+        large_percent: setting(settings, large)?.unwrap_or(0),
+    };
+    let extra = mix.cas_percent + mix.delete_cas_percent + mix.tree_percent;
+    if extra > 100 || mix.large_percent > 100 {
+        return Err(format!(
+            "{cas}, {delete_cas} and {tree} add up to {extra}, over 100"
+        ));
+    }
+    Ok(mix)
+}
+
+/// Every `start` line's agent flags are checked before the first line runs, so a bad flag
+/// is reported with its line at parse time, not halfway through a run.
+fn check_agent_flags(lines: &[Line]) -> Result<(), Failure> {
+    for line in lines {
+        let words: Vec<&str> = line.words.iter().map(|s| s.as_str()).collect();
+        if let ["start", _, flags @ ..] = words.as_slice() {
+            if flags.iter().any(|f| f.starts_with('$')) {
+                continue;
+            }
+            node_spec(flags).map_err(|reason| Failure {
+                line: line.number,
+                text: line.text.clone(),
+                reason,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The agent flags a scenario's `start` takes: those the seed guide uses, and the Raft
+/// snapshot settings (simulator only, like Consul's `raft_snapshot_threshold` config key).
 fn node_spec(flags: &[&str]) -> Result<NodeSpec, String> {
     let mut spec = NodeSpec {
         role: Role::Client,
         bootstrap_expect: 0,
         datacenter: "dc1".into(),
+        snapshot_threshold_entries: None,
+        snapshot_chunk_bytes_max: None,
     };
     let mut i = 0;
     while i < flags.len() {
@@ -240,6 +294,12 @@ fn node_spec(flags: &[&str]) -> Result<NodeSpec, String> {
                 spec.bootstrap_expect = value()?.parse().map_err(|_| "bad -bootstrap-expect")?
             }
             "datacenter" => spec.datacenter = value()?,
+            "raft-snapshot-threshold" => {
+                spec.snapshot_threshold_entries = Some(positive(key, &value()?)?)
+            }
+            "raft-snapshot-chunk-bytes" => {
+                spec.snapshot_chunk_bytes_max = Some(positive(key, &value()?)? as usize)
+            }
             "data-dir" | "node" | "bind" | "client" => {
                 value()?;
             }
@@ -249,6 +309,14 @@ fn node_spec(flags: &[&str]) -> Result<NodeSpec, String> {
         i += 1;
     }
     Ok(spec)
+}
+
+/// A flag's value that must be a positive number.
+fn positive(flag: &str, value: &str) -> Result<u64, String> {
+    match value.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("-{flag} needs a positive number, got {value:?}")),
+    }
 }
 
 /// The number in `key=N` among `settings`, if given.
