@@ -99,7 +99,7 @@ impl Generator {
     }
 
     fn fault(&mut self) {
-        match self.rng.range(0, 20) {
+        match self.rng.range(0, 24) {
             0..=2 => self.partition_halves(),
             3 => self.isolate(),
             4 => self.bridge(),
@@ -112,8 +112,30 @@ impl Generator {
             12 => self.leave_or_rejoin(),
             13 => self.add_server(),
             14 => self.line("transfer-leader".into()),
+            20..=21 => self.pause_leader_reading(),
+            22..=23 => self.kill_after_ack(),
             _ => self.line("heal".into()),
         }
+    }
+
+    /// The leader (whoever it is when the line runs) paused while consistent reads queue up
+    /// at it; longer than an election timeout, mostly.
+    fn pause_leader_reading(&mut self) {
+        let pause_ms = self.rng.range(200, 3000);
+        let reads = self.rng.range(1, 6);
+        self.line(format!("pause-leader-reading {pause_ms}ms {reads}"));
+    }
+
+    /// The leader, or a follower, killed the moment the leader acknowledges a write; back
+    /// after a while (the run's own kills and restarts are tracked apart).
+    fn kill_after_ack(&mut self) {
+        let who = if self.rng.chance(1, 2) {
+            "leader"
+        } else {
+            "follower"
+        };
+        let down_ms = self.rng.range(0, 2000);
+        self.line(format!("kill-after-ack {who} {down_ms}ms"));
     }
 
     fn shuffled(&mut self) -> Vec<String> {

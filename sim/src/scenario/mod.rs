@@ -1,5 +1,6 @@
 //! Scenarios: files in `scenarios/` that read like the seed guide and run in the simulator.
 
+mod aimed;
 mod blocking;
 mod expect;
 pub mod parse;

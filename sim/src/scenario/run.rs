@@ -145,6 +145,9 @@ impl Runner<'_> {
             [command, ..] if super::blocking::handles(command) => {
                 super::blocking::run(self.world, &mut self.watches, &w).await?
             }
+            [command, ..] if super::aimed::handles(command) => {
+                super::aimed::run(self.world, &w).await?
+            }
             _ => return Err(format!("unknown command: {}", words.join(" "))),
         }
         Ok(())
