@@ -85,14 +85,24 @@ pub async fn refuse(mut stream: TcpStream, refusal: Refusal) {
 /// HTTP's share of `nofile` descriptors.
 pub fn http_conns_max(nofile: u64) -> Result<usize, String> {
     let nofile = usize::try_from(nofile).unwrap_or(usize::MAX);
-    let needed = FDS_RESERVED + HTTP_CONNS_MIN;
-    if nofile < needed {
-        return Err(format!("the open-file limit (RLIMIT_NOFILE) is {nofile}, Concord needs at least {needed} ({FDS_RESERVED} kept for the cluster ports and storage, {HTTP_CONNS_MIN} for HTTP): raise it with ulimit -n"));
+    if nofile < FDS_FLOOR {
+        return Err(format!("the open-file limit (RLIMIT_NOFILE) is {nofile}, Concord needs at least {FDS_FLOOR}: raise it with ulimit -n"));
+    }
+    if nofile < FDS_RESERVED + HTTP_CONNS_MIN {
+        // A small host limit (1024 is common) still runs a small cluster: HTTP gets a
+        // quarter, the rest stays for the cluster ports and storage.
+        let http = nofile / 4;
+        tracing::warn!(target: "concord", "the open-file limit (RLIMIT_NOFILE) is {nofile}, under the {} Concord keeps for a large cluster: HTTP may hold {http} connections; raise it with ulimit -n", FDS_RESERVED + HTTP_CONNS_MIN);
+        assert!(http >= HTTP_CONNS_MIN / 4 && http < nofile);
+        return Ok(http);
     }
     let http = nofile - FDS_RESERVED;
     assert!(http >= HTTP_CONNS_MIN && http + FDS_RESERVED <= nofile);
     Ok(http)
 }
+
+/// Under this open-file limit the agent refuses to start: too few for anything but a toy.
+const FDS_FLOOR: usize = 256;
 
 const OPEN_MAX: libc::rlim_t = 10_240;
 
@@ -146,7 +156,12 @@ mod tests {
     #[test]
     fn the_reserve_fits_in_the_fd_limit_or_start_is_refused() {
         assert_eq!(http_conns_max(20_000).unwrap(), 20_000 - FDS_RESERVED);
-        let err = http_conns_max(1_024).unwrap_err();
-        assert!(err.contains("RLIMIT_NOFILE) is 1024"), "{err}");
+        assert_eq!(
+            http_conns_max(1_024).unwrap(),
+            256,
+            "a small limit still starts"
+        );
+        let err = http_conns_max(200).unwrap_err();
+        assert!(err.contains("RLIMIT_NOFILE) is 200"), "{err}");
     }
 }
