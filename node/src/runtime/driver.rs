@@ -5,7 +5,7 @@ use super::clock::Clock;
 use super::{Observer, PlantedBug};
 use crate::handle::RequestEnvelope;
 use crate::storage::RaftStorage;
-use crate::transport::Transport;
+use crate::transport::{Received, Transport};
 use concord_core::agent::{Action, Agent, ApiResult, Envelope, LogLevel};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -64,7 +64,7 @@ impl Driver {
 
     pub async fn run(
         mut self,
-        mut inbox: mpsc::Receiver<Envelope>,
+        mut inbox: mpsc::Receiver<Received>,
         mut requests: mpsc::Receiver<RequestEnvelope>,
         kv_index: watch::Sender<u64>,
         running: watch::Sender<bool>,
@@ -75,7 +75,7 @@ impl Driver {
             tokio::select! {
                 biased;
                 _ = ticker.tick() => self.agent.tick(self.clock.now_ms()),
-                Some(envelope) = inbox.recv() => self.on_message(envelope),
+                Some(received) = inbox.recv() => self.on_message(received.envelope),
                 Some(request) = requests.recv() => self.on_request(request),
             }
             self.drain_ready_events(&mut inbox, &mut requests);
@@ -119,12 +119,12 @@ impl Driver {
     /// Takes what is already waiting, up to a bound, so that one round handles a burst.
     fn drain_ready_events(
         &mut self,
-        inbox: &mut mpsc::Receiver<Envelope>,
+        inbox: &mut mpsc::Receiver<Received>,
         requests: &mut mpsc::Receiver<RequestEnvelope>,
     ) {
         for _ in 0..EVENTS_PER_ROUND_MAX {
-            if let Ok(envelope) = inbox.try_recv() {
-                self.on_message(envelope);
+            if let Ok(received) = inbox.try_recv() {
+                self.on_message(received.envelope);
             } else if let Ok(request) = requests.try_recv() {
                 self.on_request(request);
             } else {

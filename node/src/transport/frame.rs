@@ -138,6 +138,11 @@ async fn read_body<R: AsyncRead + Unpin>(
 }
 
 impl Body {
+    /// Its share of the inbound budget, to be held until the decoded message is handled.
+    pub fn take_charge(&mut self) -> Option<OwnedSemaphorePermit> {
+        self._charge.take()
+    }
+
     /// Doubles the capacity (at least `BUFFER_BYTES_MIN`, at most `size_bytes`); every byte of
     /// new capacity is charged to the budget before it is allocated.
     async fn grow(&mut self, size_bytes: usize, budget: &Arc<Semaphore>) -> Result<(), FrameError> {

@@ -125,11 +125,28 @@ impl Transport {
     }
 }
 
+/// A message as the driver's inbox holds it: with its frame's share of the inbound budget,
+/// so that messages waiting for the driver count against `inbound_buffer_bytes_max` too (the
+/// inbox's count bound alone would let thousands of maximal frames wait in memory).
+pub struct Received {
+    pub envelope: Envelope,
+    _charge: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Received {
+    pub fn new(envelope: Envelope, charge: Option<tokio::sync::OwnedSemaphorePermit>) -> Self {
+        Received {
+            envelope,
+            _charge: charge,
+        }
+    }
+}
+
 /// Binds `addr` and feeds every well-formed envelope received there into `inbox`, within the
 /// connection and buffer limits of `inbound` (shared by a node's listeners).
 pub async fn listen(
     addr: SocketAddr,
-    inbox: mpsc::Sender<Envelope>,
+    inbox: mpsc::Sender<Received>,
     stats: Arc<TransportStats>,
     inbound: Arc<Inbound>,
 ) -> io::Result<SocketAddr> {
@@ -153,7 +170,7 @@ pub async fn listen(
 fn accept(
     stream: tokio::net::TcpStream,
     from: SocketAddr,
-    inbox: &mpsc::Sender<Envelope>,
+    inbox: &mpsc::Sender<Received>,
     stats: &Arc<TransportStats>,
     inbound: &Arc<Inbound>,
 ) {

@@ -4,7 +4,6 @@
 use super::frame::{self, FrameError, ReadBounds};
 use super::limits::{Admitted, Inbound};
 use super::{TransportStats, PEER_QUEUE_MAX};
-use concord_core::agent::Envelope;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -80,7 +79,7 @@ async fn write_loop(
 /// finish a frame; `_admitted` holds its place in the connection limits until then.
 pub async fn read_connection(
     mut stream: TcpStream,
-    inbox: mpsc::Sender<Envelope>,
+    inbox: mpsc::Sender<super::Received>,
     stats: Arc<TransportStats>,
     inbound: Arc<Inbound>,
     _admitted: Admitted,
@@ -91,7 +90,7 @@ pub async fn read_connection(
         timeout: Duration::from_millis(inbound.limits.frame_read_timeout_ms),
     };
     loop {
-        let body = match frame::read_frame(&mut stream, &bounds).await {
+        let mut body = match frame::read_frame(&mut stream, &bounds).await {
             Ok(body) => body,
             Err(FrameError::TooLarge { .. }) => {
                 TransportStats::count(&stats.frames_dropped_oversized);
@@ -106,7 +105,8 @@ pub async fn read_connection(
         match frame::decode(&body.bytes) {
             Ok(envelope) => {
                 TransportStats::count(&stats.frames_received);
-                if inbox.try_send(envelope).is_err() {
+                let received = super::Received::new(envelope, body.take_charge());
+                if inbox.try_send(received).is_err() {
                     TransportStats::count(&stats.frames_dropped_inbox_full);
                 }
             }

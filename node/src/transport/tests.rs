@@ -1,7 +1,7 @@
 //! The inbound limits over real sockets on loopback: what unauthenticated peers can hold.
 
 use super::limits::{Inbound, InboundLimits};
-use super::{frame, listen, TransportStats};
+use super::{frame, listen, Received, TransportStats};
 use concord_core::agent::{Envelope, WireMessage};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
@@ -18,7 +18,7 @@ struct Server {
     addr: SocketAddr,
     inbound: Arc<Inbound>,
     stats: Arc<TransportStats>,
-    inbox: mpsc::Receiver<Envelope>,
+    inbox: mpsc::Receiver<Received>,
 }
 
 async fn server(limits: InboundLimits) -> Server {
@@ -186,5 +186,37 @@ async fn a_slow_partial_frame_is_dropped_after_the_timeout_and_frees_its_bytes()
         .await
         .unwrap();
     let received = tokio::time::timeout(Duration::from_secs(2), server.inbox.recv()).await;
-    assert_eq!(received.unwrap().unwrap(), envelope);
+    assert_eq!(received.unwrap().unwrap().envelope, envelope);
+}
+
+/// A message waiting for the driver keeps its frame's charge: the inbox's count bound alone
+/// would let thousands of maximal messages wait in memory.
+#[tokio::test]
+async fn a_message_in_the_inbox_holds_its_share_of_the_budget() {
+    let mut server = server(InboundLimits::default()).await;
+    let budget_bytes = server.inbound.budget.available_permits();
+    let envelope = Envelope {
+        from_addr: "127.0.0.7:8300".into(),
+        msg: WireMessage::ForwardReply {
+            request_id: 1,
+            result: Err(concord_core::agent::ApiError::BadRequest(
+                "x".repeat(100_000),
+            )),
+        },
+    };
+    let mut peer = connect_from("127.0.0.7", server.addr).await;
+    peer.write_all(&frame::encode(&envelope).unwrap())
+        .await
+        .unwrap();
+    let received = tokio::time::timeout(Duration::from_secs(2), server.inbox.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let held = budget_bytes - server.inbound.budget.available_permits();
+    assert!(
+        held >= 100_000,
+        "the waiting message holds {held} bytes of budget"
+    );
+    drop(received);
+    assert_eq!(server.inbound.budget.available_permits(), budget_bytes);
 }
