@@ -6,10 +6,13 @@
 //! - `expect-no-wake AS for=DURATION`: AS is still waiting DURATION later.
 //! - `expect-wakes AS within=DURATION [value=V]`: AS is answered within DURATION, with an index
 //!   past the one it blocked on (a change woke it, not its deadline), and value V if given.
+//! - `expect-deadline AS within=DURATION`: AS is answered within DURATION with the index it
+//!   blocked on: nothing it covers changed, and its wait (plus jitter) ended.
 
 use super::parse::parse_duration;
 use crate::world::World;
-use concord_core::agent::{ApiResult, Consistency, Request, Response};
+use concord_core::agent::{ApiResult, Consistency, QueryMeta, Request, Response};
+use concord_core::kv::KvEntry;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -28,7 +31,10 @@ struct Running {
 
 /// Whether `command` is one of the blocking-read commands.
 pub fn handles(command: &str) -> bool {
-    matches!(command, "blocking-get" | "expect-no-wake" | "expect-wakes")
+    matches!(
+        command,
+        "blocking-get" | "expect-no-wake" | "expect-wakes" | "expect-deadline"
+    )
 }
 
 /// Runs one blocking-read command (`words[0]` is the command).
@@ -48,9 +54,15 @@ pub async fn run(world: &mut World, watches: &mut Watches, words: &[&str]) -> Re
             let value = settings.iter().find_map(|s| s.strip_prefix("value="));
             expect_wakes(watches, watch, within, value).await
         }
+        ["expect-deadline", watch, settings @ ..] => {
+            let within =
+                duration_setting(settings, "within")?.ok_or("expect-deadline needs within=")?;
+            expect_deadline(watches, watch, within).await
+        }
         _ => Err(format!(
             "bad blocking-read command: {} (use blocking-get NAME AS KEY [wait=D], \
-             expect-no-wake AS for=D, expect-wakes AS within=D [value=V])",
+             expect-no-wake AS for=D, expect-wakes AS within=D [value=V], \
+             expect-deadline AS within=D)",
             words.join(" ")
         )),
     }
@@ -104,12 +116,12 @@ async fn expect_no_wake(watches: &mut Watches, watch: &str, wait: Duration) -> R
     }
 }
 
-async fn expect_wakes(
+/// The answer of `watch` within `within`, and the index it blocked on.
+async fn answer(
     watches: &mut Watches,
     watch: &str,
     within: Duration,
-    value: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(Vec<KvEntry>, QueryMeta, u64), String> {
     let Running { index, answer } = watches
         .running
         .remove(watch)
@@ -118,10 +130,34 @@ async fn expect_wakes(
         .await
         .map_err(|_| format!("{watch} (blocked on index {index}) still waits after {within:?}"))?
         .map_err(|_| format!("{watch} was dropped"))?;
-    let (entries, meta) = match result {
-        Ok(Response::Kv { entries, meta }) => (entries, meta),
-        other => return Err(format!("{watch} was answered {other:?}")),
-    };
+    match result {
+        Ok(Response::Kv { entries, meta }) => Ok((entries, meta, index)),
+        other => Err(format!("{watch} was answered {other:?}")),
+    }
+}
+
+async fn expect_deadline(
+    watches: &mut Watches,
+    watch: &str,
+    within: Duration,
+) -> Result<(), String> {
+    let (_, meta, index) = answer(watches, watch, within).await?;
+    if meta.index != index {
+        return Err(format!(
+            "{watch} was answered with index {} at its deadline (blocked on {index})",
+            meta.index
+        ));
+    }
+    Ok(())
+}
+
+async fn expect_wakes(
+    watches: &mut Watches,
+    watch: &str,
+    within: Duration,
+    value: Option<&str>,
+) -> Result<(), String> {
+    let (entries, meta, index) = answer(watches, watch, within).await?;
     if meta.index <= index {
         return Err(format!(
             "{watch} was answered with index {} (blocked on {index}): its deadline, not a change",

@@ -82,6 +82,11 @@ const SETTINGS: &[Settings] = &[
         keys: &["within", "value"],
     },
     Settings {
+        command: &["expect-deadline"],
+        positional: 1,
+        keys: &["within"],
+    },
+    Settings {
         command: &["expect", "peers"],
         positional: 1,
         keys: &["voters", "followers", "leader"],
