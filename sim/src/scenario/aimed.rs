@@ -133,6 +133,7 @@ async fn kill_after_ack(world: &mut World, leader_dies: bool, down: Duration) {
     if world.node(&victim).up {
         world.kill(&victim);
         madsim::time::sleep(down).await;
-        world.restart_later(&victim);
+        // Back up before the next line, which may be a request to it (a leave, a join).
+        world.restart(&victim).await;
     }
 }
