@@ -204,6 +204,36 @@ impl Agent {
         }
     }
 
+    /// On a client agent: repeatable requests forwarded to a server that membership no longer
+    /// counts alive go to another one, instead of waiting out their deadline (for a blocking
+    /// read, its whole wait) on a server that is gone. Kept while no other server is alive.
+    pub(super) fn retry_forwards_to_failed(&mut self) {
+        if self.config.role != Role::Client {
+            return; // a server forwards only to the leader: `retry_forwards` covers it
+        }
+        let alive: std::collections::BTreeSet<String> = self
+            .membership
+            .alive_servers(&self.config.datacenter, self.now_ms)
+            .into_iter()
+            .map(|m| m.rpc_addr)
+            .collect();
+        if alive.is_empty() {
+            return;
+        }
+        let orphaned = |p: &Pending| matches!(&p.waiting, Waiting::Forwarded { to, retry: Some(_) } if !alive.contains(to));
+        for id in self.pending.ids_where(orphaned) {
+            let pending = self.pending.remove(id).expect("selected");
+            let Waiting::Forwarded {
+                retry: Some((request, hops)),
+                ..
+            } = pending.waiting
+            else {
+                unreachable!("selected as repeatable forwards")
+            };
+            self.dispatch(pending.origin, request, hops);
+        }
+    }
+
     fn wait_for_leader(&mut self, origin: Origin, request: Request, hops: u8) {
         let deadline_ms = self.now_ms
             + self

@@ -15,6 +15,7 @@ impl Agent {
             self.gossip_round();
             self.tick_bootstrap();
             self.reconcile_raft_members();
+            self.retry_forwards_to_failed();
         }
         if let Some(raft) = self.raft.as_mut() {
             raft.tick(now_ms);
