@@ -170,14 +170,12 @@ fn write_outcome(result: &ApiResult) -> (KvOutcome, Option<u64>) {
     }
 }
 
-/// Unavailable reasons given only before a write is proposed (forwarding loops, overload,
-/// and Raft's refusals to propose).
+/// Unavailable reasons given only before a write is proposed: a forwarding loop, and Raft's
+/// refusals to propose (overload comes as `RateLimited`, which says so itself).
 const REFUSALS_BEFORE_PROPOSAL: &[&str] = &[
     "too many forwarding hops",
-    "too many requests in progress",
-    "request queue full",
+    "forwarded requests go to servers",
     "leadership transfer in progress",
-    "too many uncommitted entries",
     "configuration change is already in progress",
     "leader has not committed an entry of its term yet",
 ];
@@ -189,7 +187,8 @@ fn refused_before_proposal(error: &ApiError) -> bool {
         | ApiError::NoServers
         | ApiError::Kv(_)
         | ApiError::BadRequest(_)
-        | ApiError::LeadershipLost => true,
+        | ApiError::LeadershipLost
+        | ApiError::RateLimited(_) => true,
         ApiError::Unavailable(why) => REFUSALS_BEFORE_PROPOSAL.iter().any(|r| why.contains(r)),
         _ => false,
     }
