@@ -150,8 +150,8 @@ impl World {
         // interleavings (and are settings a user may choose).
         agent.raft.append_entries_max = [1, 2, 4, 64, 256][self.rng.range(0, 5) as usize];
         agent.raft.inflight_messages_max = [1, 2, 8][self.rng.range(0, 3) as usize];
-        let rpc = SocketAddr::new(IpAddr::V4(ip), 8300);
-        let gossip = SocketAddr::new(IpAddr::V4(ip), 8301);
+        let rpc = SocketAddr::new(IpAddr::V4(ip), concord_core::ports::SERVER_PORT_DEFAULT);
+        let gossip = SocketAddr::new(IpAddr::V4(ip), concord_core::ports::SERF_LAN_PORT_DEFAULT);
         let mut config = NodeConfig::new(agent, rpc, gossip);
         config.seed = self.rng.next_u64();
         config

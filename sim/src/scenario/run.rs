@@ -7,6 +7,7 @@ use crate::world::{NodeSpec, World};
 use concord_core::agent::{Consistency, Request};
 use concord_core::kv::KvCommand;
 use concord_core::membership::Role;
+use concord_core::ports::SERF_LAN_PORT_DEFAULT;
 use std::collections::BTreeMap;
 
 /// A scenario line that failed, and why.
@@ -84,11 +85,11 @@ impl Runner<'_> {
             ["start", name, flags @ ..] => self.world.start(name, node_spec(flags)?).await,
             ["try-join", name, target] => {
                 // Fuzz schedules join while faults last: a join that fails is part of the run.
-                let addr = format!("{}:8301", self.world.node(target).ip);
+                let addr = format!("{}:{SERF_LAN_PORT_DEFAULT}", self.world.node(target).ip);
                 let _ = self.world.request(name, Request::Join { addr }).await;
             }
             ["join", name, target] => {
-                let addr = format!("{}:8301", self.world.node(target).ip);
+                let addr = format!("{}:{SERF_LAN_PORT_DEFAULT}", self.world.node(target).ip);
                 self.world
                     .request(name, Request::Join { addr })
                     .await
