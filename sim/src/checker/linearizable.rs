@@ -99,7 +99,7 @@ fn convert(op: &Operation, stale: bool, keys: &BTreeSet<String>) -> Vec<lin::Ope
         .any(|o| matches!(o, KvOp::Cas { .. } | KvOp::DeleteCas { .. }));
     let outcome = match outcome {
         // A cas that was not applied is a rejected cas, not a failed write.
-        KvOutcome::Failed if conditional && matches!(op.result, Ok(_)) => KvOutcome::Rejected,
+        KvOutcome::Failed if conditional && op.result.is_ok() => KvOutcome::Rejected,
         other => other,
     };
     let return_ms = if outcome == KvOutcome::Unknown {
