@@ -399,3 +399,43 @@ impl Knobs {
         chaos
     }
 }
+
+#[cfg(test)]
+mod knobs_tests {
+    use super::generate;
+    use crate::scenario::parse::parse;
+
+    /// The knobs reach most seeds (a fuzzer whose schedules never snapshot or never duplicate
+    /// tests nothing there), and every schedule parses under the strict settings check.
+    #[test]
+    fn knobs_reach_most_seeds_and_schedules_parse() {
+        let seeds = 200;
+        let mut counts = [0u64; 4];
+        for seed in 0..seeds {
+            let text = generate(seed);
+            parse(&text).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
+            let threshold: u64 = text
+                .split("-raft-snapshot-threshold ")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|n| n.parse().ok())
+                .expect("every server start names a snapshot threshold");
+            let uses = [
+                threshold <= 64,
+                text.contains(" cas%="),
+                text.contains(" dup%="),
+                text.contains(" large%="),
+            ];
+            for (count, used) in counts.iter_mut().zip(uses) {
+                *count += u64::from(used);
+            }
+        }
+        let [snapshots, cas, dup, large] = counts;
+        println!("of {seeds} seeds: snapshots {snapshots}, cas {cas}, dup {dup}, large {large}");
+        assert!(
+            snapshots * 10 >= seeds * 8,
+            "snapshots in {snapshots} of {seeds}"
+        );
+        assert!(cas * 2 >= seeds && dup * 5 >= seeds && large * 8 >= seeds);
+    }
+}
