@@ -15,6 +15,7 @@ mod leave;
 mod pending;
 mod reconcile;
 mod requests;
+mod seen;
 mod ticks;
 pub mod watch;
 pub mod wire;
@@ -87,6 +88,8 @@ pub struct Agent {
     state: StateMachine,
     /// Blocking reads waiting here for a change (see `watch.rs`).
     parked_reads: watch::ParkedReads,
+    /// Forwarded requests taken, to drop duplicated frames (see `seen.rs`).
+    seen_forwards: seen::SeenForwards,
     bootstrap: Bootstrap,
     pending: PendingTable,
     leave: Option<LeaveState>,
@@ -159,6 +162,7 @@ impl Agent {
             raft,
             state,
             parked_reads: watch::ParkedReads::new(watch::PARKED_READS_MAX),
+            seen_forwards: seen::SeenForwards::new(seen::FORWARDS_SEEN_MAX),
             leave: None,
             actions: Vec::new(),
             gossip_deadline_ms: now_ms,
@@ -246,6 +250,10 @@ impl Agent {
                 hops,
                 request,
             } => {
+                if !self.seen_forwards.first_time(&from_addr, request_id) {
+                    self.stats.messages_dropped += 1;
+                    return;
+                }
                 // Counted in the log: a blocking read behind a client agent is one request.
                 let kind = request.kind();
                 self.log(
