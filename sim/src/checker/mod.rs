@@ -121,12 +121,13 @@ impl Observer for Checker {
         let mut state = self.state.lock().expect("checker lock");
         let now_ms = agent.now_ms();
         state.round += 1;
+        // The newer checkers report world time (the timeline's), not the node's skewed clock;
+        // read arrivals are ordered against elections in it.
+        let world_ms = self.trace.now_ms();
         for entry in applied {
-            state_agreement::check(&mut state, &name, &entry, now_ms);
+            state_agreement::check(&mut state, &name, &entry, world_ms);
             applied_agreement::check(&mut state, &name, entry, now_ms);
         }
-        // Read arrivals are ordered against elections in world time, not the node's clock.
-        let world_ms = self.trace.now_ms();
         if raft.role() == Role::Leader {
             read_release::on_leader(&mut state, &name, raft.term(), world_ms);
             note_latest_leader(&mut state, &name, raft.term());

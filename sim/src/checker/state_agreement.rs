@@ -6,7 +6,8 @@
 use super::CheckState;
 use concord_core::agent::AppliedEntry;
 
-/// `node` applied `entry` and its KV state then had digest `entry.state_digest`.
+/// `node` applied `entry` and its KV state then had digest `entry.state_digest`; `now_ms` is
+/// world time.
 pub fn check(state: &mut CheckState, node: &str, entry: &AppliedEntry, now_ms: u64) {
     assert!(entry.index > 0, "log indexes start at 1");
     match state.state_digests.get(&entry.index) {
