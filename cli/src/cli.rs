@@ -1,9 +1,9 @@
 //! The command tree, parsing (with Consul's flag spellings) and dispatch.
 
-use crate::agent::flags::{repair_glued_flags, sources_in_order, AgentFlags};
 use crate::commands::{self, info, join, kv, leave, members, operator, validate, version};
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use concord_config::flags::AgentFlags;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -50,16 +50,13 @@ enum Command {
 
 /// Parses `argv` (program name first), runs the command; the process exit code.
 pub fn run(argv: Vec<String>) -> i32 {
+    // The agent's words go to the configuration library, the simulator's road too.
+    if argv.get(1).map(String::as_str) == Some("agent") {
+        return crate::agent::command(&argv[2..]);
+    }
     let mut root = Cli::command();
     root.build();
-    let mut argv = crate::args::normalize(&argv, &root);
-    if argv.get(1).map(String::as_str) == Some("agent") {
-        if let Some(agent) = root.find_subcommand("agent") {
-            for note in repair_glued_flags(&mut argv, agent) {
-                eprintln!("==> Warning: {note}");
-            }
-        }
-    }
+    let argv = concord_config::args::normalize(&argv, &root);
     let matches = match root.try_get_matches_from(&argv) {
         Ok(matches) => matches,
         Err(e) => return report_parse_error(e),
@@ -71,21 +68,19 @@ pub fn run(argv: Vec<String>) -> i32 {
     if cli.version {
         return version::run();
     }
-    let agent_matches = matches.subcommand_matches("agent");
     match cli.command {
-        Some(command) => dispatch(command, agent_matches),
+        Some(command) => dispatch(command),
         None => report_parse_error(
             Cli::command().error(ErrorKind::MissingSubcommand, "a command is required"),
         ),
     }
 }
 
-fn dispatch(command: Command, agent_matches: Option<&clap::ArgMatches>) -> i32 {
+fn dispatch(command: Command) -> i32 {
     match command {
-        Command::Agent(flags) => {
-            let sources = agent_matches.map(sources_in_order).unwrap_or_default();
-            crate::agent::command(&flags, &sources)
-        }
+        // `run` hands the agent's words to the configuration library before clap sees them;
+        // the subcommand stays for `concord --help`.
+        Command::Agent(_) => crate::agent::command(&[]),
         Command::Join(args) => join::run(&args),
         Command::Members(args) => members::run(&args),
         Command::Leave(args) => leave::run_leave(&args),
@@ -101,7 +96,7 @@ fn dispatch(command: Command, agent_matches: Option<&clap::ArgMatches>) -> i32 {
 
 /// Help goes to stdout with exit 0; every usage error to stderr with exit 1 (Consul's code,
 /// where clap would use 2).
-fn report_parse_error(error: clap::Error) -> i32 {
+pub fn report_parse_error(error: clap::Error) -> i32 {
     let _ = error.print();
     match error.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
@@ -112,6 +107,7 @@ fn report_parse_error(error: clap::Error) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use concord_config::flags::repair_glued_flags;
 
     fn parse(words: &[&str]) -> Result<Cli, String> {
         let argv: Vec<String> = std::iter::once("concord")
@@ -120,7 +116,7 @@ mod tests {
             .collect();
         let mut root = Cli::command();
         root.build();
-        let argv = crate::args::normalize(&argv, &root);
+        let argv = concord_config::args::normalize(&argv, &root);
         let matches = root.try_get_matches_from(argv).map_err(|e| e.to_string())?;
         Cli::from_arg_matches(&matches).map_err(|e| e.to_string())
     }
@@ -181,7 +177,7 @@ mod tests {
                 .collect();
             let mut root = Cli::command();
             root.build();
-            argv = crate::args::normalize(&argv, &root);
+            argv = concord_config::args::normalize(&argv, &root);
             if argv[1] == "agent" {
                 repair_glued_flags(&mut argv, root.find_subcommand("agent").unwrap());
             }

@@ -1,7 +1,6 @@
 //! `concord`: one binary that runs the agent and talks to it, in place of `consul`.
 
 mod agent;
-mod args;
 mod cli;
 mod commands;
 mod http_client;

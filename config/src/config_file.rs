@@ -2,8 +2,8 @@
 //! order given on the command line; a directory contributes its `.json` and `.hcl` files in
 //! alphabetical order.
 
-use super::keys::layer_from_value;
-use super::layer::ConfigLayer;
+use crate::keys::layer_from_value;
+use crate::layer::ConfigLayer;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -130,8 +130,8 @@ pub fn parse_text(text: &str, format: Format) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::logging::Level;
     use crate::testutil::TempDir;
+    use crate::Level;
 
     #[test]
     fn hcl_and_json_read_the_same() {

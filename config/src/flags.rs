@@ -1,11 +1,11 @@
 //! `concord agent` flags: Consul's names, each also settable in a config file (flags win).
 
-use super::config_file::{Format, Source};
-use super::duration::duration_flag;
-use super::layer::{ConfigLayer, Ports};
-use super::logging::Level;
-use super::ports;
+use crate::config_file::{Format, Source};
+use crate::layer::{ConfigLayer, Ports};
+use crate::level::Level;
+use crate::ports;
 use clap::{ArgMatches, Args, Command};
+use concord_core::duration::parse_setting_ms;
 
 #[derive(Args, Clone, Debug, Default)]
 pub struct AgentFlags {
@@ -58,7 +58,7 @@ pub struct AgentFlags {
     #[arg(long, value_name = "ADDR")]
     pub retry_join: Vec<String>,
     /// Time between -retry-join attempts (default 30s).
-    #[arg(long, value_name = "DURATION", value_parser = duration_flag)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_setting_ms)]
     pub retry_interval: Option<u64>,
     /// Serve the web UI (accepted; the UI is not built yet).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
@@ -95,6 +95,23 @@ pub struct AgentFlags {
     /// Write the agent's process id to this file.
     #[arg(long, value_name = "FILE")]
     pub pid_file: Option<String>,
+    /// Applied Raft entries between snapshots (config key `raft_snapshot_threshold`, as in
+    /// Consul; the flag is Concord's).
+    #[arg(long, value_name = "N", value_parser = positive_flag)]
+    pub raft_snapshot_threshold: Option<u64>,
+    /// Bytes of one snapshot chunk sent to a lagging server (Concord's own setting, config key
+    /// `raft_snapshot_chunk_bytes`).
+    #[arg(long, value_name = "BYTES", value_parser = positive_flag)]
+    pub raft_snapshot_chunk_bytes: Option<u64>,
+}
+
+/// A number of at least 1, for clap (which names the flag in its error).
+fn positive_flag(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
 }
 
 impl AgentFlags {
@@ -128,6 +145,8 @@ impl AgentFlags {
             pid_file: self.pid_file.clone(),
             // Consul has no flags for `limits`: config files only.
             limits: Default::default(),
+            raft_snapshot_threshold: self.raft_snapshot_threshold,
+            raft_snapshot_chunk_bytes: self.raft_snapshot_chunk_bytes,
         }
     }
 }

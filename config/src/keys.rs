@@ -1,10 +1,10 @@
 //! What each config-file key means. JSON and HCL files are both read into a JSON value first,
 //! so the two formats accept exactly the same keys and types.
 
-use super::duration::parse_duration_ms;
-use super::layer::ConfigLayer;
-use super::logging::Level;
-use super::ports;
+use crate::layer::ConfigLayer;
+use crate::level::Level;
+use crate::ports;
+use concord_core::duration::parse_setting_ms;
 use serde_json::{Map, Value};
 
 /// Keys Consul has that Concord reads but does not act on yet: a quiet note, not a warning
@@ -80,6 +80,10 @@ fn apply_key(
         "encrypt" => return Err(encrypt_refused()),
         "enable_script_checks" => layer.enable_script_checks = Some(boolean(key, value)?),
         "pid_file" => layer.pid_file = Some(string(key, value)?),
+        "raft_snapshot_threshold" => layer.raft_snapshot_threshold = Some(positive(key, value)?),
+        "raft_snapshot_chunk_bytes" => {
+            layer.raft_snapshot_chunk_bytes = Some(positive(key, value)?)
+        }
         _ => return Ok(false),
     }
     Ok(true)
@@ -205,6 +209,14 @@ fn number(key: &str, value: &Value, max: u64) -> Result<u64, String> {
     }
 }
 
+/// A whole number of at least 1.
+fn positive(key: &str, value: &Value) -> Result<u64, String> {
+    match number(key, value, u64::MAX)? {
+        0 => Err(format!("key {key:?}: must be at least 1")),
+        n => Ok(n),
+    }
+}
+
 /// A port number checked by `rule` (one of [`ports`]); a string of digits counts.
 fn port_checked<T>(
     key: &str,
@@ -230,7 +242,7 @@ fn encrypt_refused() -> String {
 fn duration(key: &str, value: &Value) -> Result<u64, String> {
     let text =
         string(key, value).map_err(|_| type_error(key, "a duration such as \"30s\"", value))?;
-    parse_duration_ms(&text).map_err(|why| format!("key {key:?}: {why}"))
+    parse_setting_ms(&text).map_err(|why| format!("key {key:?}: {why}"))
 }
 
 fn level(key: &str, value: &Value) -> Result<Level, String> {

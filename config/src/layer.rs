@@ -2,7 +2,7 @@
 //! sources can be stacked: later sources override earlier ones, lists are appended (as Consul's
 //! config merge does for `retry_join` and `start_join`).
 
-use super::logging::Level;
+use crate::level::Level;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ports {
@@ -48,6 +48,10 @@ pub struct ConfigLayer {
     pub enable_script_checks: Option<bool>,
     pub pid_file: Option<String>,
     pub limits: Limits,
+    /// Consul's `raft_snapshot_threshold`: applied entries between snapshots.
+    pub raft_snapshot_threshold: Option<u64>,
+    /// Concord's own `raft_snapshot_chunk_bytes`: the bytes of one InstallSnapshot chunk.
+    pub raft_snapshot_chunk_bytes: Option<u64>,
 }
 
 impl ConfigLayer {
@@ -76,6 +80,14 @@ impl ConfigLayer {
         over(&mut self.encrypt, later.encrypt);
         over(&mut self.enable_script_checks, later.enable_script_checks);
         over(&mut self.pid_file, later.pid_file);
+        over(
+            &mut self.raft_snapshot_threshold,
+            later.raft_snapshot_threshold,
+        );
+        over(
+            &mut self.raft_snapshot_chunk_bytes,
+            later.raft_snapshot_chunk_bytes,
+        );
         let (limits, later_limits) = (&mut self.limits, later.limits);
         over(
             &mut limits.http_max_conns_per_client,

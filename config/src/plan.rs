@@ -1,10 +1,10 @@
 //! From merged settings to what the runtime needs: the checks Consul makes at start (with its
 //! messages), the defaults, and the `NodeConfig`.
 
-use super::bind::{self, Interface};
-use super::layer::{ConfigLayer, Ports};
-use super::logging::Level;
-use super::ports;
+use crate::bind::{self, Interface};
+use crate::layer::{ConfigLayer, Ports};
+use crate::level::Level;
+use crate::ports;
 use concord_core::agent::AgentConfig;
 use concord_core::membership::Role;
 use concord_core::ports::{
@@ -185,7 +185,7 @@ pub fn build(layer: &ConfigLayer, host: &HostFacts) -> Result<AgentPlan, String>
 }
 
 /// `limits { ... }` over the defaults; a per-client limit of 0 means none, as in Consul.
-fn apply_limits(node: &mut NodeConfig, limits: &super::layer::Limits) {
+fn apply_limits(node: &mut NodeConfig, limits: &crate::layer::Limits) {
     let per_client = |n: usize| if n == 0 { usize::MAX } else { n };
     if let Some(n) = limits.http_max_conns_per_client {
         node.http.http_max_conns_per_client = per_client(n);
@@ -228,6 +228,12 @@ fn agent_config(
     if dev {
         agent = agent.fast();
     }
+    if let Some(entries) = layer.raft_snapshot_threshold {
+        agent.snapshot_threshold_entries = entries;
+    }
+    if let Some(bytes) = layer.raft_snapshot_chunk_bytes {
+        agent.raft.snapshot_chunk_bytes_max = usize::try_from(bytes).unwrap_or(usize::MAX);
+    }
     agent
 }
 
@@ -257,7 +263,7 @@ fn client_addrs(text: Option<&str>) -> Result<Vec<IpAddr>, String> {
 fn join_addrs(addrs: &[String], serf_lan_port: u16) -> Vec<String> {
     addrs
         .iter()
-        .map(|addr| crate::http_client::with_default_port(addr.trim(), serf_lan_port))
+        .map(|addr| concord_core::ports::with_default_port(addr.trim(), serf_lan_port))
         .collect()
 }
 

@@ -1,5 +1,8 @@
 //! Go's duration syntax (`time.ParseDuration`), which Consul uses for `?wait=` and its
-//! configuration: "10s", "5m", "100ms", "1h30m", "1.5s", "0".
+//! configuration: "10s", "5m", "100ms", "1h30m", "1.5s", "0". The one duration parser of
+//! Concord: HTTP's `?wait=`, config keys and flags (`retry_interval`), and scenario lines all
+//! read durations here. A bare number other than "0" is refused, as Go refuses it (Consul's
+//! `?wait=5` is a 400).
 
 use std::time::Duration;
 
@@ -61,6 +64,18 @@ fn parse_component(text: &str) -> Option<(u128, &str)> {
     Some((nanos, rest))
 }
 
+/// A duration for a setting (a flag or a config key), in whole milliseconds (sub-millisecond
+/// parts round down). Negative durations are refused: no setting means "before now".
+pub fn parse_setting_ms(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    if text.starts_with('-') {
+        return Err(format!("invalid duration {text:?}: must not be negative"));
+    }
+    let duration = parse_go_duration(text)
+        .map_err(|e| format!("{e}: use a number with a unit such as 30s, 1m30s or 500ms"))?;
+    u64::try_from(duration.as_millis()).map_err(|_| format!("invalid duration {text:?}: too long"))
+}
+
 fn unit_nanos(unit: &str) -> Option<u128> {
     Some(match unit {
         "ns" => 1,
@@ -97,6 +112,22 @@ mod tests {
         assert_eq!(ok("+3s"), Duration::from_secs(3));
         assert_eq!(ok("0"), Duration::ZERO);
         assert_eq!(ok("0s"), Duration::ZERO);
+    }
+
+    #[test]
+    fn settings_are_whole_milliseconds_and_never_negative() {
+        assert_eq!(parse_setting_ms("30s"), Ok(30_000));
+        assert_eq!(parse_setting_ms("1m30s"), Ok(90_000));
+        assert_eq!(parse_setting_ms("500ms"), Ok(500));
+        assert_eq!(parse_setting_ms("1.5h"), Ok(5_400_000));
+        assert_eq!(parse_setting_ms("0"), Ok(0));
+        let bare = parse_setting_ms("30").unwrap_err();
+        assert!(
+            bare.starts_with("invalid duration \"30\": use a number with a unit"),
+            "{bare}"
+        );
+        assert!(parse_setting_ms("-5s").unwrap_err().contains("negative"));
+        assert!(parse_setting_ms("soon").is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod digest;
+pub mod duration;
 pub mod kv;
 pub mod membership;
 pub mod ports;

@@ -1,7 +1,7 @@
 //! The startup banner, in Consul's layout (right-aligned labels), so operators find the same
 //! lines where they are used to.
 
-use super::plan::AgentPlan;
+use concord_config::plan::AgentPlan;
 use concord_node::NodeInfo;
 
 const LABEL_WIDTH: usize = 21;
@@ -52,8 +52,8 @@ pub fn config_lines(plan: &AgentPlan, info: &NodeInfo) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::layer::ConfigLayer;
-    use crate::agent::plan::{build, HostFacts};
+    use concord_config::layer::ConfigLayer;
+    use concord_config::plan::{build, HostFacts};
     use concord_core::membership::Role;
 
     #[test]

@@ -11,40 +11,7 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Level {
-    Trace,
-    Debug,
-    Info,
-    Warn,
-    Error,
-}
-
-impl Level {
-    /// Consul's names, any case; `err` and `warning` too.
-    pub fn parse(text: &str) -> Result<Level, String> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "trace" => Ok(Level::Trace),
-            "debug" => Ok(Level::Debug),
-            "info" => Ok(Level::Info),
-            "warn" | "warning" => Ok(Level::Warn),
-            "err" | "error" => Ok(Level::Error),
-            _ => Err(format!(
-                "invalid log level {text:?}: use trace, debug, info, warn or err"
-            )),
-        }
-    }
-
-    fn directive(self) -> &'static str {
-        match self {
-            Level::Trace => "trace",
-            Level::Debug => "debug",
-            Level::Info => "info",
-            Level::Warn => "warn",
-            Level::Error => "error",
-        }
-    }
-}
+pub use concord_config::Level;
 
 /// Installs the global subscriber. `RUST_LOG`, when set, overrides `level` for debugging.
 pub fn init(level: Level, json: bool) {

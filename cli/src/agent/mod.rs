@@ -1,66 +1,37 @@
-//! `concord agent`: settings from files and flags, checks, then the running node.
+//! `concord agent`: the configuration library (`concord_config`) turns the words into a plan;
+//! this module prints, logs and runs it.
 
 mod banner;
-pub mod bind;
-pub mod config_file;
+mod bind;
 mod data_dir;
-mod duration;
-pub mod flags;
-mod keys;
-pub mod layer;
 pub mod logging;
-pub mod plan;
-mod ports;
 mod run;
 mod watched_disk;
 
-use config_file::{Format, Source};
-use flags::AgentFlags;
-use layer::ConfigLayer;
-use plan::HostFacts;
+use concord_config::layer::ConfigLayer;
+use concord_config::plan::HostFacts;
+use concord_config::AgentError;
 
-/// Runs `concord agent`; the process exit code.
-pub fn command(flags: &AgentFlags, sources: &[Source]) -> i32 {
-    let (layer, mut warnings) = match merged_layer(flags, sources) {
-        Ok(merged) => merged,
-        Err(why) => {
+/// Runs `concord agent WORDS...` (the words after `agent`); the process exit code.
+pub fn command(words: &[String]) -> i32 {
+    let planned = match concord_config::plan_agent(words, ConfigLayer::default(), &host_facts()) {
+        Ok(planned) => planned,
+        Err(AgentError::Usage(error)) => return crate::cli::report_parse_error(error),
+        Err(AgentError::Config(why)) => {
             eprintln!("==> {why}");
             return 1;
         }
     };
-    let plan = match plan::build(&layer, &host_facts()) {
-        Ok(plan) => plan,
-        Err(why) => {
-            eprintln!("==> {why}");
-            return 1;
-        }
-    };
+    for note in &planned.notes {
+        eprintln!("==> Warning: {note}");
+    }
+    let plan = planned.plan;
     logging::init(plan.log_level, plan.log_json);
     println!("{}", banner::STARTING);
-    warnings.extend(plan.warnings.iter().cloned());
-    for warning in &warnings {
+    for warning in &planned.warnings {
         tracing::warn!("agent: {warning}");
     }
     run::run(plan)
-}
-
-/// Config sources in order, then `-hcl` fragments, then the flags (strongest).
-pub fn merged_layer(
-    flags: &AgentFlags,
-    sources: &[Source],
-) -> Result<(ConfigLayer, Vec<String>), String> {
-    let loaded = config_file::load(sources, flags.config_format)?;
-    let mut layer = loaded.layer;
-    let mut warnings = loaded.warnings;
-    for fragment in &flags.hcl {
-        let (fragment_layer, fragment_warnings) = config_file::parse_text(fragment, Format::Hcl)
-            .and_then(|value| keys::layer_from_value(&value))
-            .map_err(|why| format!("Error parsing -hcl {fragment:?}: {why}"))?;
-        layer.merge(fragment_layer);
-        warnings.extend(fragment_warnings.into_iter().map(|w| format!("-hcl: {w}")));
-    }
-    layer.merge(flags.to_layer());
-    Ok((layer, warnings))
 }
 
 fn host_facts() -> HostFacts {
@@ -91,28 +62,4 @@ fn seed() -> u64 {
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
     nanos ^ (u64::from(std::process::id()) << 32) ^ 0x9E37_79B9_7F4A_7C15
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testutil::TempDir;
-
-    #[test]
-    fn flags_override_hcl_fragments_override_files() {
-        let dir = TempDir::new("merge");
-        let file = dir.write(
-            "a.json",
-            r#"{"node_name": "file", "datacenter": "file-dc", "log_level": "warn"}"#,
-        );
-        let flags = AgentFlags {
-            node: Some("flag".into()),
-            hcl: vec!["datacenter = \"hcl-dc\"".into()],
-            ..Default::default()
-        };
-        let (layer, _) = merged_layer(&flags, &[Source::File(file)]).unwrap();
-        assert_eq!(layer.node_name.as_deref(), Some("flag"));
-        assert_eq!(layer.datacenter.as_deref(), Some("hcl-dc"));
-        assert_eq!(layer.log_level, Some(logging::Level::Warn));
-    }
 }

@@ -3,8 +3,8 @@
 
 use super::banner;
 use super::data_dir::{self, DataDirLock};
-use super::plan::AgentPlan;
 use super::watched_disk::{StorageWatch, WatchedDisk};
+use concord_config::plan::AgentPlan;
 use concord_core::agent::Request;
 use concord_node::{Hooks, NodeHandle};
 use std::net::SocketAddr;

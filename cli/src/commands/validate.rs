@@ -1,8 +1,8 @@
 //! `concord validate FILE|DIR...`: reads config the way the agent would, without starting one.
 
 use super::fail;
-use crate::agent::config_file::{self, Format, Source};
-use crate::agent::plan;
+use concord_config::config_file::{self, Format, Source};
+use concord_config::plan;
 use clap::Args;
 use std::path::Path;
 

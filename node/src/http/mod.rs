@@ -3,14 +3,13 @@
 //!
 //! One concern per file: `kv`/`kv_write`/`kv_json` (the KV store), `status`, `agent` and
 //! `members`, `operator`; `query` (query-string flags, consistency, blocking parameters),
-//! `blocking` (the blocking-query loop), `duration` (Go durations), `headers` (JSON answers
+//! `blocking` (the blocking-query loop; durations are `concord_core::duration`), `headers` (JSON answers
 //! and `X-Consul-*`), `errors` (status codes), `json_body` (case-insensitive request bodies),
 //! `conns` (connection limits per client and in total).
 
 mod agent;
 mod blocking;
 pub mod conns;
-mod duration;
 mod errors;
 mod headers;
 pub mod json_body;

@@ -2,7 +2,7 @@
 //! (`?stale`, `?consistent`) and blocking parameters (`?index`, `?wait`).
 
 use super::blocking::{Blocking, WAIT_DEFAULT, WAIT_MAX};
-use super::duration::parse_go_duration;
+use concord_core::duration::parse_go_duration;
 use super::errors::HttpError;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
