@@ -5,7 +5,10 @@
 use crate::checker::Checker;
 use crate::history::Recorder;
 use crate::trace::Trace;
-use concord_core::agent::{AgentConfig, ApiResult, Request};
+use concord_config::bind::Interface;
+use concord_config::layer::ConfigLayer;
+use concord_config::plan::HostFacts;
+use concord_core::agent::{ApiResult, Request};
 use concord_core::membership::Role;
 use concord_core::rng::Rng;
 use concord_node::storage::SimDisk;
@@ -17,20 +20,59 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// A node as its `start` line configured it (through the configuration library, as
+/// `concord agent` configures a real one), before the world adds its own things.
 #[derive(Clone, Debug)]
 pub struct NodeSpec {
+    /// The library's node configuration (`data_dir` names the simulated disk; `None` is
+    /// `-dev`: a memory disk that a restart empties).
+    pub config: NodeConfig,
+    /// `config.agent.role`, for the checkers.
     pub role: Role,
-    pub bootstrap_expect: u32,
-    pub datacenter: String,
-    /// Applied entries between snapshots (`-raft-snapshot-threshold`; default
-    /// `SNAPSHOT_THRESHOLD_ENTRIES_DEFAULT`).
-    pub snapshot_threshold_entries: Option<u64>,
-    /// Bytes of one InstallSnapshot chunk (`-raft-snapshot-chunk-bytes`; default Raft's).
-    pub snapshot_chunk_bytes_max: Option<usize>,
 }
 
-/// The simulator's snapshot threshold when a node's `start` line names none.
+impl NodeSpec {
+    pub fn new(config: NodeConfig) -> NodeSpec {
+        NodeSpec {
+            role: config.agent.role,
+            config,
+        }
+    }
+
+    /// `-dev`: nothing survives the process.
+    pub fn in_memory(&self) -> bool {
+        self.config.data_dir.is_none()
+    }
+}
+
+/// The simulator's snapshot threshold when a node's `start` line names none (a machine
+/// setting, as if in the machine's config file: small, so that runs snapshot).
 pub const SNAPSHOT_THRESHOLD_ENTRIES_DEFAULT: u64 = 64;
+/// Every simulated machine's data dir unless `-data-dir` says otherwise (as a packaged
+/// agent's config file would set it).
+pub const DATA_DIR_DEFAULT: &str = "/var/lib/concord";
+
+/// What every simulated machine's own config file says, under the `start` line's flags.
+pub fn machine_layer() -> ConfigLayer {
+    ConfigLayer {
+        data_dir: Some(DATA_DIR_DEFAULT.to_string()),
+        raft_snapshot_threshold: Some(SNAPSHOT_THRESHOLD_ENTRIES_DEFAULT),
+        ..ConfigLayer::default()
+    }
+}
+
+/// What a simulated machine tells the configuration library: its name is its hostname, and
+/// it has one network interface.
+pub fn host_facts(name: &str, ip: Ipv4Addr, seed: u64) -> HostFacts {
+    HostFacts {
+        hostname: name.to_string(),
+        interfaces: vec![Interface {
+            name: "eth0".to_string(),
+            ip: IpAddr::V4(ip),
+        }],
+        seed,
+    }
+}
 
 pub struct SimNode {
     pub name: String,
@@ -84,10 +126,32 @@ impl World {
         self.recorder.now_ms()
     }
 
-    /// Creates and starts a node; returns once its agent takes requests.
-    pub async fn start(&mut self, name: &str, spec: NodeSpec) {
-        self.spawn(name, spec);
+    /// The next machine: its address, and the draws of the world's PRNG for its node (in
+    /// the order they have always been drawn, so that seeds keep their runs).
+    pub fn next_machine(&mut self) -> Machine {
+        let ip = Ipv4Addr::new(198, 18, 0, self.nodes.len() as u8 + 1);
+        // The configuration is fuzzed too: small batches and pipelines make for more
+        // interleavings (and are settings a user may choose).
+        let append_entries_max = [1, 2, 4, 64, 256][self.rng.range(0, 5) as usize];
+        let inflight_messages_max = [1, 2, 8][self.rng.range(0, 3) as usize];
+        Machine {
+            ip,
+            seed: self.rng.next_u64(),
+            append_entries_max,
+            inflight_messages_max,
+        }
+    }
+
+    /// Creates and starts a node on `machine`; returns once its agent takes requests.
+    pub async fn start(
+        &mut self,
+        name: &str,
+        spec: NodeSpec,
+        machine: Machine,
+    ) -> Result<(), String> {
+        self.spawn(name, spec, machine)?;
         self.wait_up(name).await;
+        Ok(())
     }
 
     /// Waits (a bounded while) until the node's agent is running.
@@ -100,19 +164,22 @@ impl World {
         }
     }
 
-    fn spawn(&mut self, name: &str, spec: NodeSpec) {
-        assert!(!self.nodes.contains_key(name), "node {name} exists already");
-        let ip = Ipv4Addr::new(198, 18, 0, self.nodes.len() as u8 + 1);
+    fn spawn(&mut self, name: &str, spec: NodeSpec, machine: Machine) -> Result<(), String> {
+        if self.nodes.contains_key(name) {
+            return Err(format!("node {name} exists already"));
+        }
+        let ip = self.machine_ip(&spec.config, machine.ip)?;
         let disk = SimDisk::new();
         let slot = Arc::new(Mutex::new(None));
-        let config = self.node_config(name, ip, &spec);
+        let config = world_config(&spec.config, ip, &machine);
         let clock = (
             self.rng.range(0, 2000) as i64 - 1000,
             self.rng.range(0, 2001) as i64 - 1000,
         );
         let setup = NodeSetup {
             config,
-            disk: disk.clone(),
+            // `-dev` is in memory: each start of the process gets an empty disk.
+            disk: (!spec.in_memory()).then(|| disk.clone()),
             slot: slot.clone(),
             clock,
             bug: self.bug,
@@ -120,8 +187,12 @@ impl World {
             chaos: self.chaos.clone(),
         };
         let id = build_node(name, ip, setup);
+        let storage = match &spec.config.data_dir {
+            Some(dir) => format!("data_dir={}", dir.display()),
+            None => "in memory (-dev)".to_string(),
+        };
         self.trace.record(&format!(
-            "start {name} {ip} clock offset={}ms drift={}ppm",
+            "start {name} {ip} {storage} clock offset={}ms drift={}ppm",
             clock.0, clock.1
         ));
         let node = SimNode {
@@ -134,27 +205,31 @@ impl World {
             up: true,
         };
         self.nodes.insert(name.to_string(), node);
+        Ok(())
     }
 
-    fn node_config(&mut self, name: &str, ip: Ipv4Addr, spec: &NodeSpec) -> NodeConfig {
-        let mut agent = AgentConfig::new(name, &ip.to_string(), spec.role).fast();
-        agent.bootstrap_expect = spec.bootstrap_expect;
-        agent.datacenter = spec.datacenter.clone();
-        agent.snapshot_threshold_entries = spec
-            .snapshot_threshold_entries
-            .unwrap_or(SNAPSHOT_THRESHOLD_ENTRIES_DEFAULT);
-        if let Some(chunk_bytes) = spec.snapshot_chunk_bytes_max {
-            agent.raft.snapshot_chunk_bytes_max = chunk_bytes;
+    /// The machine's address: the one the node advertises (`-bind`, `-advertise`), so that
+    /// those flags are not dropped; the world's own for loopback (`-dev`) or 0.0.0.0, since a
+    /// simulated machine has one interface. Two machines cannot share an address.
+    fn machine_ip(&self, config: &NodeConfig, own: Ipv4Addr) -> Result<Ipv4Addr, String> {
+        let advertised = config
+            .agent
+            .gossip_addr
+            .parse::<SocketAddr>()
+            .map(|addr| addr.ip())
+            .map_err(|e| format!("advertise address {}: {e}", config.agent.gossip_addr))?;
+        let ip = match advertised {
+            IpAddr::V4(v4) if !v4.is_loopback() && !v4.is_unspecified() => v4,
+            IpAddr::V4(_) => own,
+            IpAddr::V6(v6) => return Err(format!("the simulator has no IPv6: {v6}")),
+        };
+        match self.nodes.values().find(|n| n.ip == ip) {
+            Some(other) => Err(format!(
+                "address {ip} is taken by node {} (give -bind another address)",
+                other.name
+            )),
+            None => Ok(ip),
         }
-        // The configuration is fuzzed too: small batches and pipelines make for more
-        // interleavings (and are settings a user may choose).
-        agent.raft.append_entries_max = [1, 2, 4, 64, 256][self.rng.range(0, 5) as usize];
-        agent.raft.inflight_messages_max = [1, 2, 8][self.rng.range(0, 3) as usize];
-        let rpc = SocketAddr::new(IpAddr::V4(ip), concord_core::ports::SERVER_PORT_DEFAULT);
-        let gossip = SocketAddr::new(IpAddr::V4(ip), concord_core::ports::SERF_LAN_PORT_DEFAULT);
-        let mut config = NodeConfig::new(agent, rpc, gossip);
-        config.seed = self.rng.next_u64();
-        config
     }
 
     pub fn node(&self, name: &str) -> &SimNode {
@@ -308,6 +383,11 @@ impl World {
         }
     }
 
+    /// Where to join `name` (its gossip address, with the port its flags chose).
+    pub fn gossip_addr(&self, name: &str) -> String {
+        self.node(name).spec.config.agent.gossip_addr.clone()
+    }
+
     pub fn servers_up(&self) -> Vec<String> {
         self.nodes
             .values()
@@ -317,11 +397,42 @@ impl World {
     }
 }
 
+/// A simulated machine about to run a node (from `World::next_machine`).
+#[derive(Clone, Debug)]
+pub struct Machine {
+    pub ip: Ipv4Addr,
+    pub seed: u64,
+    append_entries_max: usize,
+    inflight_messages_max: usize,
+}
+
+/// The library's node configuration with the world's things applied: the machine's address
+/// and seed, the simulator's fast timings (seconds of Raft timeouts would make runs long;
+/// `-dev` has them anyway) and the fuzzed Raft batch and pipeline sizes.
+fn world_config(config: &NodeConfig, ip: Ipv4Addr, machine: &Machine) -> NodeConfig {
+    let mut config = config.clone();
+    let ip = IpAddr::V4(ip);
+    config.rpc_listen = SocketAddr::new(ip, config.rpc_listen.port());
+    config.gossip_listen = SocketAddr::new(ip, config.gossip_listen.port());
+    config.seed = machine.seed;
+    let mut agent = config.agent.clone();
+    agent.rpc_addr = SocketAddr::new(ip, config.rpc_listen.port()).to_string();
+    agent.gossip_addr = SocketAddr::new(ip, config.gossip_listen.port()).to_string();
+    let chunk_bytes = agent.raft.snapshot_chunk_bytes_max;
+    agent = agent.fast();
+    agent.raft.snapshot_chunk_bytes_max = chunk_bytes;
+    agent.raft.append_entries_max = machine.append_entries_max;
+    agent.raft.inflight_messages_max = machine.inflight_messages_max;
+    config.agent = agent;
+    config
+}
+
 /// Everything a simulated node's process needs, again at every restart.
 #[derive(Clone)]
 struct NodeSetup {
     config: NodeConfig,
-    disk: SimDisk,
+    /// `None` for `-dev`: a fresh memory disk at every start.
+    disk: Option<SimDisk>,
     slot: Arc<Mutex<Option<NodeHandle>>>,
     /// (offset ms, drift ppm)
     clock: (i64, i64),
@@ -346,7 +457,8 @@ fn build_node(name: &str, ip: Ipv4Addr, setup: NodeSetup) -> madsim::task::NodeI
                     observer: Some(setup.checker),
                     chaos: Some(setup.chaos),
                 };
-                match concord_node::start_with(setup.config, Box::new(setup.disk), hooks).await {
+                let disk = setup.disk.unwrap_or_else(SimDisk::new);
+                match concord_node::start_with(setup.config, Box::new(disk), hooks).await {
                     Ok(handle) => {
                         *setup.slot.lock().expect("slot") = Some(handle.clone());
                         handle.stopped().await;

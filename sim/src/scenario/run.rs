@@ -3,12 +3,11 @@
 use super::expect;
 use super::parse::{parse, parse_duration, Line};
 use crate::load::LoadMix;
-use crate::world::{NodeSpec, World};
+use crate::world::{host_facts, machine_layer, NodeSpec, World};
 use concord_core::agent::{Consistency, Request};
 use concord_core::kv::KvCommand;
-use concord_core::membership::Role;
-use concord_core::ports::SERF_LAN_PORT_DEFAULT;
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 
 /// A scenario line that failed, and why.
 #[derive(Debug)]
@@ -82,14 +81,18 @@ impl Runner<'_> {
     async fn step(&mut self, words: &[String]) -> Result<(), String> {
         let w: Vec<&str> = words.iter().map(|s| s.as_str()).collect();
         match w.as_slice() {
-            ["start", name, flags @ ..] => self.world.start(name, node_spec(flags)?).await,
+            ["start", name, flags @ ..] => {
+                let machine = self.world.next_machine();
+                let spec = node_spec(name, flags, machine.ip, machine.seed)?;
+                self.world.start(name, spec, machine).await?
+            }
             ["try-join", name, target] => {
                 // Fuzz schedules join while faults last: a join that fails is part of the run.
-                let addr = format!("{}:{SERF_LAN_PORT_DEFAULT}", self.world.node(target).ip);
+                let addr = self.world.gossip_addr(target);
                 let _ = self.world.request(name, Request::Join { addr }).await;
             }
             ["join", name, target] => {
-                let addr = format!("{}:{SERF_LAN_PORT_DEFAULT}", self.world.node(target).ip);
+                let addr = self.world.gossip_addr(target);
                 self.world
                     .request(name, Request::Join { addr })
                     .await
@@ -250,11 +253,11 @@ fn load_mix(settings: &[&str]) -> Result<LoadMix, String> {
 fn check_agent_flags(lines: &[Line]) -> Result<(), Failure> {
     for line in lines {
         let words: Vec<&str> = line.words.iter().map(|s| s.as_str()).collect();
-        if let ["start", _, flags @ ..] = words.as_slice() {
+        if let ["start", name, flags @ ..] = words.as_slice() {
             if flags.iter().any(|f| f.starts_with('$')) {
                 continue;
             }
-            node_spec(flags).map_err(|reason| Failure {
+            node_spec(name, flags, CHECK_IP, 0).map_err(|reason| Failure {
                 line: line.number,
                 text: line.text.clone(),
                 reason,
@@ -264,63 +267,18 @@ fn check_agent_flags(lines: &[Line]) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The agent flags a scenario's `start` takes: those the seed guide uses, and the Raft
-/// snapshot settings (simulator only, like Consul's `raft_snapshot_threshold` config key).
-fn node_spec(flags: &[&str]) -> Result<NodeSpec, String> {
-    let mut spec = NodeSpec {
-        role: Role::Client,
-        bootstrap_expect: 0,
-        datacenter: "dc1".into(),
-        snapshot_threshold_entries: None,
-        snapshot_chunk_bytes_max: None,
-    };
-    let mut i = 0;
-    while i < flags.len() {
-        let flag = flags[i].trim_start_matches('-');
-        let (key, inline) = match flag.split_once('=') {
-            Some((k, v)) => (k, Some(v.to_string())),
-            None => (flag, None),
-        };
-        let mut value = || -> Result<String, String> {
-            if let Some(v) = inline.clone() {
-                return Ok(v);
-            }
-            i += 1;
-            flags
-                .get(i)
-                .map(|s| s.to_string())
-                .ok_or(format!("flag -{key} needs a value"))
-        };
-        match key {
-            "server" => spec.role = Role::Server,
-            "dev" | "bootstrap" => (spec.role, spec.bootstrap_expect) = (Role::Server, 1),
-            "bootstrap-expect" => {
-                spec.bootstrap_expect = value()?.parse().map_err(|_| "bad -bootstrap-expect")?
-            }
-            "datacenter" => spec.datacenter = value()?,
-            "raft-snapshot-threshold" => {
-                spec.snapshot_threshold_entries = Some(positive(key, &value()?)?)
-            }
-            "raft-snapshot-chunk-bytes" => {
-                spec.snapshot_chunk_bytes_max = Some(positive(key, &value()?)? as usize)
-            }
-            "data-dir" | "node" | "bind" | "client" => {
-                value()?;
-            }
-            "ui" => {}
-            other => return Err(format!("unknown agent flag -{other}")),
-        }
-        i += 1;
-    }
-    Ok(spec)
-}
+/// The machine address the parse-time check plans with (the world assigns the real one).
+const CHECK_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 254);
 
-/// A flag's value that must be a positive number.
-fn positive(flag: &str, value: &str) -> Result<u64, String> {
-    match value.parse::<u64>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!("-{flag} needs a positive number, got {value:?}")),
-    }
+/// A `start NAME FLAGS...` line's node: the flags go through the configuration library, as
+/// `concord agent FLAGS...` does, on a machine named NAME whose own config file is the
+/// world's `machine_layer` (a data dir, a small snapshot threshold). Every flag a user may
+/// pass is accepted, and a refused one gets the user's error, word for word.
+pub fn node_spec(name: &str, flags: &[&str], ip: Ipv4Addr, seed: u64) -> Result<NodeSpec, String> {
+    let words: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+    let planned = concord_config::plan_agent(&words, machine_layer(), &host_facts(name, ip, seed))
+        .map_err(|e| e.to_string().trim_end().to_string())?;
+    Ok(NodeSpec::new(planned.plan.node))
 }
 
 /// The number in `key=N` among `settings`, if given.
