@@ -12,6 +12,11 @@ pub struct Line {
 }
 
 pub fn parse(text: &str) -> Result<Vec<Line>, String> {
+    parse_numbered(text).map_err(|(number, why)| format!("line {number}: {why}"))
+}
+
+/// As `parse`, the error with the number of the line at fault.
+pub fn parse_numbered(text: &str) -> Result<Vec<Line>, (usize, String)> {
     let mut lines = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let trimmed = raw.trim();
@@ -20,7 +25,7 @@ pub fn parse(text: &str) -> Result<Vec<Line>, String> {
         }
         let words = split_words(trimmed)
             .and_then(|words| check_settings(&words).map(|()| words))
-            .map_err(|e| format!("line {}: {e}", i + 1))?;
+            .map_err(|e| (i + 1, e))?;
         lines.push(Line {
             number: i + 1,
             text: trimmed.to_string(),

@@ -1,7 +1,7 @@
 //! Running a scenario line by line against the world.
 
 use super::expect;
-use super::parse::{parse, parse_duration, Line};
+use super::parse::{parse_duration, parse_numbered, Line};
 use crate::load::LoadMix;
 use crate::world::{host_facts, machine_layer, NodeSpec, World};
 use concord_core::agent::{Consistency, Request};
@@ -28,9 +28,14 @@ pub struct Runner<'a> {
 
 /// Runs every line; stops at the first failed expectation or safety violation.
 pub async fn run_scenario(world: &mut World, text: &str) -> Result<(), Failure> {
-    let lines = parse(text).map_err(|reason| Failure {
-        line: 0,
-        text: String::new(),
+    let lines = parse_numbered(text).map_err(|(line, reason)| Failure {
+        line,
+        text: text
+            .lines()
+            .nth(line - 1)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
         reason,
     })?;
     check_agent_flags(&lines)?;
