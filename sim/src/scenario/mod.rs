@@ -5,5 +5,6 @@ mod blocking;
 mod expect;
 pub mod parse;
 mod run;
+mod start_flags;
 
 pub use run::{run_scenario, Failure};

@@ -154,23 +154,12 @@ fn check_settings(words: &[String]) -> Result<(), String> {
     }
 }
 
-/// `250ms`, `5s`, `2m`, `1h`.
+/// `250ms`, `5s`, `2m`, `1h30m`: Go's durations, read by Concord's one duration parser (the
+/// one flags, config keys and HTTP's `?wait=` use).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("bad duration {text:?}"))?;
-    let ms = match unit {
-        "ms" => n,
-        "s" | "" => n * 1000,
-        "m" => n * 60_000,
-        "h" => n * 3_600_000,
-        _ => return Err(format!("bad duration unit in {text:?} (use ms, s, m or h)")),
-    };
-    Ok(Duration::from_millis(ms))
+    concord_core::duration::parse_setting_ms(text)
+        .map(Duration::from_millis)
+        .map_err(|why| format!("bad duration: {why}"))
 }
 
 #[cfg(test)]
@@ -231,5 +220,7 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert!(parse_duration("5 parsecs").is_err());
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert!(parse_duration("5").is_err(), "a bare number has no unit, as in Go");
     }
 }

@@ -4,6 +4,7 @@ use super::expect;
 use super::parse::{parse_duration, parse_numbered, Line};
 use crate::load::LoadMix;
 use crate::world::{host_facts, machine_layer, NodeSpec, World};
+use concord_config::PlannedAgent;
 use concord_core::agent::{Consistency, Request};
 use concord_core::kv::KvCommand;
 use std::collections::BTreeMap;
@@ -280,10 +281,20 @@ const CHECK_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 254);
 /// world's `machine_layer` (a data dir, a small snapshot threshold). Every flag a user may
 /// pass is accepted, and a refused one gets the user's error, word for word.
 pub fn node_spec(name: &str, flags: &[&str], ip: Ipv4Addr, seed: u64) -> Result<NodeSpec, String> {
+    plan_start(name, flags, ip, seed).map(|planned| NodeSpec::new(planned.plan.node))
+}
+
+/// The whole plan of a `start` line (what `concord agent` would print and run), or the
+/// error `concord agent` prints, without its trailing newline.
+pub fn plan_start(
+    name: &str,
+    flags: &[&str],
+    ip: Ipv4Addr,
+    seed: u64,
+) -> Result<PlannedAgent, String> {
     let words: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
-    let planned = concord_config::plan_agent(&words, machine_layer(), &host_facts(name, ip, seed))
-        .map_err(|e| e.to_string().trim_end().to_string())?;
-    Ok(NodeSpec::new(planned.plan.node))
+    concord_config::plan_agent(&words, machine_layer(), &host_facts(name, ip, seed))
+        .map_err(|e| e.to_string().trim_end().to_string())
 }
 
 /// The number in `key=N` among `settings`, if given.
