@@ -141,8 +141,12 @@ impl Raft {
             self.send(from, body);
             return;
         }
+        let chunk_end_bytes = offset_bytes + data.len() as u64;
         let next_offset_bytes = self.receive_chunk(meta, offset_bytes, data);
+        // Only a last chunk that was itself taken completes the snapshot: after a lost chunk,
+        // the last one arrives at the wrong offset and the data received so far is a prefix.
         let installed = done
+            && next_offset_bytes == chunk_end_bytes
             && self
                 .incoming_snapshot
                 .as_ref()
