@@ -44,7 +44,12 @@ fn core_sources_do_no_io() {
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
         for (number, line) in text.lines().enumerate() {
-            let code = line.split("//").next().unwrap_or("");
+            // A `Duration` is a plain value, no clock: the one item of std::time allowed.
+            let code = line
+                .split("//")
+                .next()
+                .unwrap_or("")
+                .replace("std::time::Duration", "Duration");
             for pattern in FORBIDDEN {
                 if code.contains(pattern) {
                     hits.push(format!(
