@@ -470,3 +470,46 @@ fn build_node(name: &str, ip: Ipv4Addr, setup: NodeSetup) -> madsim::task::NodeI
         });
     node.build().id()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::runner::run_seed;
+    use crate::scenario::run_scenario;
+    use concord_node::PlantedBug;
+
+    /// Runs a scenario; the failure, if any.
+    fn run(text: &'static str, seed: u64) -> Option<String> {
+        let outcome = run_seed(seed, PlantedBug::None, move |mut world| async move {
+            let result = run_scenario(&mut world, text)
+                .await
+                .map_err(|f| format!("line {}: {}", f.line, f.reason));
+            (world, result)
+        });
+        outcome.failure
+    }
+
+    const WRITE_KILL_RESTART: &str = "expect leader within 5s
+kv put n k v
+expect value n k v
+kill n
+restart n
+expect leader within 5s
+expect value n k v
+";
+
+    /// A real `-dev` agent keeps everything in memory: a restart starts empty. A server with
+    /// a data dir finds its data again.
+    #[test]
+    fn dev_restarts_empty_and_a_data_dir_survives() {
+        for seed in [1, 2] {
+            let dev = format!("start n -dev\n{WRITE_KILL_RESTART}").leak();
+            let failure = run(dev, seed).expect("a -dev node forgets its data on restart");
+            assert!(
+                failure.contains("k not found on n"),
+                "seed {seed}: {failure}"
+            );
+            let disk = format!("start n -server -bootstrap -data-dir /d\n{WRITE_KILL_RESTART}");
+            assert_eq!(run(disk.leak(), seed), None, "seed {seed}");
+        }
+    }
+}
