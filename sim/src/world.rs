@@ -457,7 +457,7 @@ fn build_node(name: &str, ip: Ipv4Addr, setup: NodeSetup) -> madsim::task::NodeI
                     observer: Some(setup.checker),
                     chaos: Some(setup.chaos),
                 };
-                let disk = setup.disk.unwrap_or_else(SimDisk::new);
+                let disk = setup.disk.unwrap_or_default();
                 match concord_node::start_with(setup.config, Box::new(disk), hooks).await {
                     Ok(handle) => {
                         *setup.slot.lock().expect("slot") = Some(handle.clone());
