@@ -57,18 +57,26 @@ pub fn agent_command() -> clap::Command {
 }
 
 /// Why an agent cannot start from these words: a usage error (clap's, naming the flag) or a
-/// configuration error (naming the file and key, or the flag, and the reason).
+/// configuration error (naming the file and key, or the flag, and the reason), after the
+/// notes about repaired words that explain it.
 #[derive(Debug)]
 pub enum AgentError {
     Usage(clap::Error),
-    Config(String),
+    Config { why: String, notes: Vec<String> },
 }
 
+/// What `concord agent` prints for each kind of error (clap's usage errors as clap renders
+/// them; the rest after `==> `, as Consul does).
 impl fmt::Display for AgentError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AgentError::Usage(error) => write!(f, "{}", error.render()),
-            AgentError::Config(why) => write!(f, "==> {why}"),
+            AgentError::Config { why, notes } => {
+                for note in notes {
+                    writeln!(f, "==> Warning: {note}")?;
+                }
+                write!(f, "==> {why}")
+            }
         }
     }
 }
@@ -138,9 +146,13 @@ pub fn plan_agent(
     host: &HostFacts,
 ) -> Result<PlannedAgent, AgentError> {
     let parsed = parse_agent_args(words).map_err(AgentError::Usage)?;
+    let config_error = |why| AgentError::Config {
+        why,
+        notes: parsed.notes.clone(),
+    };
     let (layer, mut warnings) =
-        merged_layer(base, &parsed.flags, &parsed.sources).map_err(AgentError::Config)?;
-    let plan = plan::build(&layer, host).map_err(AgentError::Config)?;
+        merged_layer(base, &parsed.flags, &parsed.sources).map_err(config_error)?;
+    let plan = plan::build(&layer, host).map_err(config_error)?;
     warnings.extend(plan.warnings.iter().cloned());
     Ok(PlannedAgent {
         plan,
@@ -180,6 +192,23 @@ mod tests {
         assert_eq!(layer.datacenter.as_deref(), Some("hcl-dc"));
         assert_eq!(layer.log_level, Some(Level::Warn));
         assert_eq!(layer.data_dir.as_deref(), Some("/base"));
+    }
+
+    #[test]
+    fn a_repaired_word_is_told_before_the_error_it_explains() {
+        let host = HostFacts {
+            hostname: "h".into(),
+            interfaces: Vec::new(),
+            seed: 1,
+        };
+        let words = words("-dev -node 192.168.1.185-datacenter huanan -bootstrap-expect 2");
+        let err = plan_agent(&words, ConfigLayer::default(), &host).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("==> Warning: read \"-node 192.168.1.185-datacenter huanan\""),
+            "{text}"
+        );
+        assert!(text.ends_with("not allowed in dev mode: -dev always runs a single server that elects itself; drop -bootstrap-expect"), "{text}");
     }
 
     #[test]

@@ -14,8 +14,6 @@ use concord_node::config::NodeConfig;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-const DEFAULT_RETRY_INTERVAL_MS: u64 = 30_000;
-
 /// What the machine tells us, passed in so that planning is a pure function.
 #[derive(Clone, Debug)]
 pub struct HostFacts {
@@ -155,7 +153,9 @@ pub fn build(layer: &ConfigLayer, host: &HostFacts) -> Result<AgentPlan, String>
     node.seed = host.seed;
     node.join = join_addrs(&layer.start_join, serf_lan_port);
     node.retry_join = join_addrs(&layer.retry_join, serf_lan_port);
-    node.retry_interval_ms = layer.retry_interval_ms.unwrap_or(DEFAULT_RETRY_INTERVAL_MS);
+    if let Some(ms) = layer.retry_interval_ms {
+        node.retry_interval_ms = ms;
+    }
     apply_limits(&mut node, &layer.limits);
     Ok(AgentPlan {
         node,
@@ -212,10 +212,9 @@ fn agent_config(
         .unwrap_or_else(|| host.hostname.clone());
     let role = if server { Role::Server } else { Role::Client };
     let mut agent = AgentConfig::new(&name, &advertise.to_string(), role);
-    agent.datacenter = layer
-        .datacenter
-        .clone()
-        .unwrap_or_else(|| "dc1".to_string());
+    if let Some(datacenter) = &layer.datacenter {
+        agent.datacenter = datacenter.clone();
+    }
     agent.gossip_addr = SocketAddr::new(advertise, serf_lan_port).to_string();
     agent.rpc_addr = SocketAddr::new(advertise, server_port).to_string();
     // -bootstrap and -dev are -bootstrap-expect 1: this server elects itself.
@@ -329,6 +328,11 @@ mod tests {
         assert_eq!(plan.node.data_dir, Some(PathBuf::from("/tmp/node0")));
         assert_eq!(plan.node.join, ["192.168.11.144:8301"]);
         assert_eq!(plan.node.seed, 7);
+        let defaults = (
+            plan.node.retry_interval_ms,
+            plan.node.agent.datacenter.as_str(),
+        );
+        assert_eq!(defaults, (30_000, "dc1"));
         assert_eq!(plan.http_listen, ["192.168.11.143:8500".parse().unwrap()]);
         assert_eq!(plan.log_level, Level::Info);
     }

@@ -1,4 +1,5 @@
-//! What it takes to start a node.
+//! What it takes to start a node. `concord-config` makes it from flags and config files, for
+//! the binary and the simulator alike; the defaults here are the defaults of both.
 
 use crate::transport::InboundLimits;
 use concord_core::agent::AgentConfig;
@@ -27,6 +28,9 @@ pub struct NodeConfig {
     /// What HTTP clients may hold (`limits.http_max_conns_per_client`, idle timeout).
     pub http: HttpLimits,
 }
+
+/// Consul's `retry_interval` default.
+pub const RETRY_INTERVAL_MS_DEFAULT: u64 = 30_000;
 
 /// Consul's `limits.http_max_conns_per_client` default.
 pub const HTTP_MAX_CONNS_PER_CLIENT: usize = 200;
@@ -66,7 +70,7 @@ impl NodeConfig {
             gossip_listen,
             join: Vec::new(),
             retry_join: Vec::new(),
-            retry_interval_ms: 30_000,
+            retry_interval_ms: RETRY_INTERVAL_MS_DEFAULT,
             tick_interval_ms: 10,
             inbound: InboundLimits::default(),
             http: HttpLimits::default(),

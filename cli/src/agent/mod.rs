@@ -17,8 +17,8 @@ pub fn command(words: &[String]) -> i32 {
     let planned = match concord_config::plan_agent(words, ConfigLayer::default(), &host_facts()) {
         Ok(planned) => planned,
         Err(AgentError::Usage(error)) => return crate::cli::report_parse_error(error),
-        Err(AgentError::Config(why)) => {
-            eprintln!("==> {why}");
+        Err(error @ AgentError::Config { .. }) => {
+            eprintln!("{error}");
             return 1;
         }
     };
