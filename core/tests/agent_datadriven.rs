@@ -190,6 +190,10 @@ fn run(net: &mut AgentNet, case: &Case) -> String {
         "peers" => ask(net, pos[0], Request::RaftConfiguration, &mut out),
         "leader" => ask(net, pos[0], Request::StatusLeader, &mut out),
         "leave" => ask(net, pos[0], Request::Leave, &mut out),
+        // A leave whose progress the next `run` shows in its logs (`leave` waits for the end).
+        "start-leave" => {
+            net.request(pos[0], Request::Leave);
+        }
         "force-leave" => ask(
             net,
             pos[0],
