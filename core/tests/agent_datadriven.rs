@@ -190,6 +190,10 @@ fn run(net: &mut AgentNet, case: &Case) -> String {
         "peers" => ask(net, pos[0], Request::RaftConfiguration, &mut out),
         "leader" => ask(net, pos[0], Request::StatusLeader, &mut out),
         "leave" => ask(net, pos[0], Request::Leave, &mut out),
+        // A leave whose progress the next `run` shows in its logs (`leave` waits for the end).
+        "start-leave" => {
+            net.request(pos[0], Request::Leave);
+        }
         "force-leave" => ask(
             net,
             pos[0],
@@ -215,6 +219,15 @@ fn run(net: &mut AgentNet, case: &Case) -> String {
             }
         }
         "heal" => net.blocked.clear(),
+        // `hold FROM TO KIND...`: keep those messages back until `release FROM TO KIND...`,
+        // which delivers them after everything sent meanwhile (a reordering network).
+        "hold" => {
+            for kind in &pos[2..] {
+                let rule = (pos[0].to_string(), pos[1].to_string(), kind.to_string());
+                net.hold_rules.insert(rule);
+            }
+        }
+        "release" => net.release(pos[0], pos[1], &pos[2..]),
         "kill" => net.hosts.get_mut(pos[0]).unwrap().agent = None,
         "restart" => net.start(pos[0]),
         "raft" => {

@@ -40,10 +40,9 @@ impl Bootstrap {
 }
 
 impl Agent {
+    /// Raft's own definition, the one `Raft::bootstrap` checks: the two must never disagree.
     fn raft_is_fresh(&self) -> bool {
-        self.raft
-            .as_ref()
-            .is_some_and(|r| r.config().is_empty() && r.last_index() == 0)
+        self.raft.as_ref().is_some_and(|r| r.is_fresh())
     }
 
     /// Called on every gossip round while bootstrapping may be due.
@@ -216,10 +215,17 @@ impl Agent {
 
     /// Writes the agreed configuration as entry 1, if we promised exactly it.
     fn commit_bootstrap(&mut self, config: &[String], addrs: &[String]) {
-        if self.bootstrap.promised.as_deref() != Some(config)
-            || !self.raft_is_fresh()
-            || addrs.len() != config.len()
-        {
+        if self.bootstrap.promised.as_deref() != Some(config) || addrs.len() != config.len() {
+            return;
+        }
+        if !self.raft_is_fresh() {
+            // A server that bootstrapped first asked for our vote before its commit arrived
+            // (fuzz seed 40317), or a cluster added us meanwhile: its leader gives us entry 1.
+            self.log(
+                LogLevel::Info,
+                "bootstrap: raft has state already; the leader will replicate the configuration"
+                    .into(),
+            );
             return;
         }
         let mut cluster = ClusterConfig::with_voters(config.iter().map(NodeId::new));
@@ -229,7 +235,13 @@ impl Agent {
             .zip(addrs.iter().cloned())
             .collect();
         let raft = self.raft.as_mut().expect("servers have raft");
-        raft.bootstrap(cluster).expect("fresh raft bootstraps");
+        if let Err(e) = raft.bootstrap(cluster) {
+            // Unreachable while `raft_is_fresh` is Raft's own test; a remote message must
+            // never panic a node all the same.
+            self.stats.messages_dropped += 1;
+            self.log(LogLevel::Warn, format!("bootstrap: not committed: {e}"));
+            return;
+        }
         self.bootstrap.proposal = None;
         self.membership.update_me(|me| me.in_raft = true);
         self.log(

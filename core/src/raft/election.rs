@@ -7,7 +7,7 @@ use super::types::NodeId;
 
 impl Raft {
     pub(super) fn on_election_timeout(&mut self) {
-        if !self.is_voter() {
+        if !self.may_campaign() {
             // Learners, removed servers and servers not yet bootstrapped never campaign.
             self.reset_election_deadline();
             return;
@@ -29,9 +29,20 @@ impl Raft {
         self.become_candidate_for(false);
     }
 
+    /// Voters campaign, and so does a server whose own removal is not committed yet (thesis
+    /// §4.2.2, Figure 4.6): the remaining voters may still need it, for only it may hold the
+    /// removal (fuzz seed 31591: the leader that removed itself stopped before any follower
+    /// had it, and refused the followers' votes forever). It counts the votes of the
+    /// configuration without it; if it wins, it commits the removal and hands over.
+    pub(super) fn may_campaign(&self) -> bool {
+        let removal_pending =
+            !self.config.contains(&self.id) && self.config_index > self.log.commit_index;
+        self.is_voter() || removal_pending
+    }
+
     pub(super) fn become_candidate_for(&mut self, transfer: bool) {
         assert!(
-            self.is_voter(),
+            self.may_campaign(),
             "{}: non-voter campaigning in term {}",
             self.id,
             self.term

@@ -52,18 +52,20 @@ impl Raft {
                 .entry(member.clone())
                 .or_insert_with(|| Progress::new(next_index));
         }
-        // A removed server keeps getting the log until it holds the entry that removed it:
-        // that is how it learns it is out (and a leaving server may exit). It never counts
-        // towards a quorum: quorums are of `config.voters` only.
+        // A removed server keeps getting the log until it holds the entry that removed it and
+        // knows it committed: that is how it learns it is out (and a leaving server may exit).
+        // It never counts towards a quorum: quorums are of `config.voters` only.
         self.forget_removed_peers();
     }
 
     /// Drops replication to servers no longer in the configuration once they hold the
-    /// configuration entry that removed them.
+    /// configuration entry that removed them and have been told it is committed: a leaving
+    /// server waits for that commit before it exits.
     pub(super) fn forget_removed_peers(&mut self) {
         let (config, config_index) = (&self.config, self.config_index);
-        self.progress
-            .retain(|id, p| config.contains(id) || p.match_index < config_index);
+        self.progress.retain(|id, p| {
+            config.contains(id) || p.match_index < config_index || p.commit_sent < config_index
+        });
     }
 
     /// Promotes one learner whose log is close enough to the commit index.

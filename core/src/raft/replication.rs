@@ -231,8 +231,9 @@ impl Raft {
         progress.read_seq_acked = progress.read_seq_acked.max(read_seq);
         let progressed = if success {
             let advanced = progress.on_match(match_index, self.now_ms);
+            // Also on a plain acknowledgement: a removed server's answer to the commit news.
+            self.forget_removed_peers();
             if advanced {
-                self.forget_removed_peers();
                 self.maybe_commit();
                 self.maybe_send_timeout_now(&from);
             }

@@ -196,10 +196,19 @@ impl Raft {
         raft
     }
 
+    /// Whether this node never held a term, a log entry, a snapshot or a configuration: only
+    /// then may it bootstrap. A term counts: some cluster's server has reached us (a vote
+    /// request, a probe), and that cluster's leader, not a bootstrap, gives us entry 1. The
+    /// agent asks this very function before bootstrapping, so the two never disagree (fuzz
+    /// seed 40317: a vote request raised the term between the agent's check and Raft's).
+    pub fn is_fresh(&self) -> bool {
+        self.term == 0 && self.log.last_index() == 0 && self.config.is_empty()
+    }
+
     /// Forms the initial cluster: writes `config` as entry 1 of term 1. Every server of the
     /// initial configuration must bootstrap with the very same `config` (see `bootstrap.rs`).
     pub fn bootstrap(&mut self, config: ClusterConfig) -> Result<(), RaftError> {
-        if self.log.last_index() > 0 || self.term > 0 || !self.config.is_empty() {
+        if !self.is_fresh() {
             return Err(RaftError::AlreadyBootstrapped);
         }
         assert!(

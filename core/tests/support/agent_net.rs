@@ -28,8 +28,22 @@ pub struct AgentNet {
     pub now_ms: u64,
     pub blocked: BTreeSet<(String, String)>,
     pub in_flight: Vec<(String, String, Envelope)>,
+    /// (from, to, kind) of messages held back instead of delivered (`hold`), to reorder them.
+    pub hold_rules: BTreeSet<(String, String, String)>,
+    /// Held messages as (to, from, envelope), in the order they were sent.
+    pub held: Vec<(String, String, Envelope)>,
     pub next_request_id: u64,
     pub seed: u64,
+}
+
+/// A message's kind for `hold`: the Raft body's or wire kind, and `Bootstrap.Commit` etc.
+pub fn hold_kind(msg: &WireMessage) -> String {
+    match msg {
+        WireMessage::Bootstrap(BootstrapMessage::Propose { .. }) => "Bootstrap.Propose".into(),
+        WireMessage::Bootstrap(BootstrapMessage::Promise { .. }) => "Bootstrap.Promise".into(),
+        WireMessage::Bootstrap(BootstrapMessage::Commit { .. }) => "Bootstrap.Commit".into(),
+        other => other.kind().to_string(),
+    }
 }
 
 fn host_of(addr: &str) -> String {
@@ -43,6 +57,8 @@ impl AgentNet {
             now_ms: 0,
             blocked: BTreeSet::new(),
             in_flight: Vec::new(),
+            hold_rules: BTreeSet::new(),
+            held: Vec::new(),
             next_request_id: 1,
             seed: 1,
         }
@@ -99,6 +115,20 @@ impl AgentNet {
         id
     }
 
+    /// Delivers the held messages of `kinds` from `from` to `to` (after those already in
+    /// flight) and stops holding those kinds back.
+    pub fn release(&mut self, from: &str, to: &str, kinds: &[&str]) {
+        let (released, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|(t, f, e)| {
+                t == to && f == from && kinds.contains(&hold_kind(&e.msg).as_str())
+            });
+        self.held = kept;
+        self.in_flight.extend(released);
+        self.hold_rules
+            .retain(|(f, t, k)| !(f == from && t == to && kinds.contains(&k.as_str())));
+    }
+
     /// Advances time by `ms`, printing logs worth a reader's attention.
     pub fn run(&mut self, ms: u64, out: &mut String) {
         let steps = ms.div_ceil(STEP_MS);
@@ -114,7 +144,10 @@ impl AgentNet {
             let Some(agent) = self.hosts.get_mut(&to).and_then(|h| h.agent.as_mut()) else {
                 continue;
             };
-            if !self.blocked.contains(&(from, to)) {
+            let rule = (from.clone(), to.clone(), hold_kind(&envelope.msg));
+            if self.hold_rules.contains(&rule) {
+                self.held.push((to, from, envelope));
+            } else if !self.blocked.contains(&(from, to)) {
                 agent.handle_message(now_ms, envelope);
             }
         }
