@@ -1,9 +1,9 @@
 //! `concord validate FILE|DIR...`: reads config the way the agent would, without starting one.
 
 use super::fail;
+use clap::Args;
 use concord_config::config_file::{self, Format, Source};
 use concord_config::plan;
-use clap::Args;
 use std::path::Path;
 
 #[derive(Args, Clone, Debug)]

@@ -2,11 +2,11 @@
 //! (`?stale`, `?consistent`) and blocking parameters (`?index`, `?wait`).
 
 use super::blocking::{Blocking, WAIT_DEFAULT, WAIT_MAX};
-use concord_core::duration::parse_go_duration;
 use super::errors::HttpError;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use concord_core::agent::Consistency;
+use concord_core::duration::parse_go_duration;
 use std::convert::Infallible;
 
 /// The decoded `name=value` pairs of a query string, in order. A name without `=` has an

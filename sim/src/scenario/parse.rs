@@ -221,6 +221,9 @@ mod tests {
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert!(parse_duration("5 parsecs").is_err());
         assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert!(parse_duration("5").is_err(), "a bare number has no unit, as in Go");
+        assert!(
+            parse_duration("5").is_err(),
+            "a bare number has no unit, as in Go"
+        );
     }
 }
