@@ -69,9 +69,6 @@ fn payload_bytes(request: &Request) -> usize {
 #[derive(Clone)]
 pub struct NodeHandle {
     pub(crate) requests: mpsc::Sender<RequestEnvelope>,
-    /// The KV table's index: bumps whenever a write or delete is applied here. (Blocking
-    /// queries do not use it: the agent holds them, see `concord_core::agent::watch`.)
-    pub(crate) kv_index: watch::Receiver<u64>,
     /// Whether the driver is still running.
     pub(crate) running: watch::Receiver<bool>,
     pub(crate) info: Arc<NodeInfo>,
@@ -104,11 +101,6 @@ impl NodeHandle {
         reply_rx
             .await
             .unwrap_or_else(|_| Err(ApiError::Unavailable("agent is shutting down".into())))
-    }
-
-    /// The KV table index as last applied on this node.
-    pub fn kv_index(&self) -> u64 {
-        *self.kv_index.borrow()
     }
 
     /// Whether the node's driver is still running.

@@ -66,7 +66,6 @@ impl Driver {
         mut self,
         mut inbox: mpsc::Receiver<Received>,
         mut requests: mpsc::Receiver<RequestEnvelope>,
-        kv_index: watch::Sender<u64>,
         running: watch::Sender<bool>,
     ) {
         let mut ticker = tokio::time::interval(Duration::from_millis(self.tick_interval_ms));
@@ -83,8 +82,6 @@ impl Driver {
             if let Some(observer) = &self.observer {
                 observer.after_round(&mut self.agent);
             }
-            let index = self.agent.kv().index();
-            kv_index.send_if_modified(|current| std::mem::replace(current, index) != index);
             match stop {
                 Some(Stop::StorageFailed) => {
                     tracing::error!(target: "concord", "agent: stopping: storage failed");

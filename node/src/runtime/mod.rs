@@ -153,7 +153,6 @@ pub async fn start_with(
         })?;
     }
     let (requests_tx, requests_rx) = mpsc::channel(REQUEST_QUEUE_MAX);
-    let (kv_index_tx, kv_index_rx) = watch::channel(agent.kv().index());
     let (running_tx, running_rx) = watch::channel(true);
     let info = Arc::new(node_info(&config));
     let chaos = chaos.map(|knobs| transport::chaos::Chaos::new(knobs, config.seed));
@@ -167,10 +166,9 @@ pub async fn start_with(
         config.tick_interval_ms,
         observer,
     );
-    tokio::spawn(driver.run(inbox_rx, requests_rx, kv_index_tx, running_tx));
+    tokio::spawn(driver.run(inbox_rx, requests_rx, running_tx));
     let handle = NodeHandle {
         requests: requests_tx,
-        kv_index: kv_index_rx,
         running: running_rx,
         info,
         queued_bytes: Arc::default(),
