@@ -4,35 +4,15 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 use support::*;
 
-/// A minimal HTTP/1.1 exchange: (status, head, body).
-fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> (u16, String, String) {
-    let mut stream = match std::net::TcpStream::connect(addr) {
-        Ok(stream) => stream,
-        Err(e) => return (0, format!("cannot connect to {addr}: {e}"), String::new()),
-    };
-    stream
-        .set_read_timeout(Some(Duration::from_secs(90)))
-        .unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    let _ = stream.write_all(body);
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    let text = String::from_utf8_lossy(&response).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, head.to_string(), body.to_string())
+/// A minimal HTTP/1.1 exchange: (status, head, body); status 0 when it could not connect.
+fn exchange(addr: &str, method: &str, path: &str, body: &[u8]) -> (u16, String, String) {
+    match http(addr, method, path, body) {
+        Ok(answer) => (answer.status, answer.head, answer.body),
+        Err(e) => (0, e, String::new()),
+    }
 }
 
 fn consul_index(head: &str) -> u64 {
@@ -46,7 +26,7 @@ fn consul_index(head: &str) -> u64 {
 }
 
 fn put(agent: &Agent, key: &str, value: &str) {
-    let (status, _, body) = http(
+    let (status, _, body) = exchange(
         &agent.http_addr(),
         "PUT",
         &format!("/v1/kv/{key}"),
@@ -82,7 +62,7 @@ fn server_and_client(test: &str, first: u8) -> (Agent, Agent) {
         Duration::from_secs(30),
         "the client reads through the server",
         || {
-            let (status, head, body) = http(&client.http_addr(), "GET", "/v1/kv/absent", b"");
+            let (status, head, body) = exchange(&client.http_addr(), "GET", "/v1/kv/absent", b"");
             (status == 404)
                 .then_some(())
                 .ok_or(format!("{status} {head} {body}"))
@@ -95,7 +75,7 @@ fn server_and_client(test: &str, first: u8) -> (Agent, Agent) {
 fn a_blocking_read_through_a_client_is_one_request_held_by_the_server() {
     let (server, client) = server_and_client("blocking-held", 1);
     put(&server, "watched/key", "v1");
-    let (status, head, _) = http(&client.http_addr(), "GET", "/v1/kv/watched/key", b"");
+    let (status, head, _) = exchange(&client.http_addr(), "GET", "/v1/kv/watched/key", b"");
     assert_eq!(status, 200);
     let index = consul_index(&head);
 
@@ -103,7 +83,7 @@ fn a_blocking_read_through_a_client_is_one_request_held_by_the_server() {
     let before = forwarded_from(&server, &client);
     let started = Instant::now();
     let path = format!("/v1/kv/watched/key?index={index}&wait=3s");
-    let (status, head, _) = http(&client.http_addr(), "GET", &path, b"");
+    let (status, head, _) = exchange(&client.http_addr(), "GET", &path, b"");
     let took = started.elapsed();
     assert_eq!((status, consul_index(&head)), (200, index));
     assert!(took >= Duration::from_secs(3), "answered after {took:?}");
@@ -119,12 +99,12 @@ fn a_blocking_read_through_a_client_is_one_request_held_by_the_server() {
 fn a_blocking_read_through_a_client_wakes_on_its_key_not_on_others() {
     let (server, client) = server_and_client("blocking-wakes", 3);
     put(&server, "watched/key", "v1");
-    let (_, head, _) = http(&client.http_addr(), "GET", "/v1/kv/watched/key", b"");
+    let (_, head, _) = exchange(&client.http_addr(), "GET", "/v1/kv/watched/key", b"");
     let index = consul_index(&head);
     let addr = client.http_addr();
     let path = format!("/v1/kv/watched/key?index={index}&wait=60s");
     let started = Instant::now();
-    let reader = std::thread::spawn(move || http(&addr, "GET", &path, b""));
+    let reader = std::thread::spawn(move || exchange(&addr, "GET", &path, b""));
     std::thread::sleep(Duration::from_secs(1));
     put(&server, "elsewhere/key", "x");
     put(&server, "watched/other", "x");

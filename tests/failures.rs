@@ -29,28 +29,10 @@ fn three_servers(test: &str, subnet: u8) -> (std::path::PathBuf, Vec<Agent>) {
     (dir, servers)
 }
 
-fn put(agent: &Agent, key: &str, value: &str) -> Result<(), String> {
-    let out = agent.cli(&["kv", "put", key, value]);
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(stderr(&out))
-    }
-}
-
-fn get(agent: &Agent, key: &str) -> Result<String, String> {
-    let out = agent.cli(&["kv", "get", key]);
-    if out.status.success() {
-        Ok(stdout(&out).trim().to_string())
-    } else {
-        Err(stderr(&out))
-    }
-}
-
 #[test]
 fn killing_the_leader_elects_another_within_seconds() {
     let (_dir, mut servers) = three_servers("kill-leader", 12);
-    put(&servers[0], "before", "kill").unwrap();
+    kv_put(&servers[0], "before", "kill").unwrap();
     let leader = leader_of(&servers[0]).unwrap();
     let index = servers.iter().position(|s| s.name == leader).unwrap();
     servers[index].kill();
@@ -65,9 +47,9 @@ fn killing_the_leader_elects_another_within_seconds() {
     });
     assert_ne!(new_leader, leader);
     eventually(Duration::from_secs(10), "writes work again", || {
-        put(survivor, "after", "kill")
+        kv_put(survivor, "after", "kill")
     });
-    assert_eq!(get(survivor, "before").unwrap(), "kill");
+    assert_eq!(kv_get(survivor, "before").unwrap(), "kill");
 }
 
 #[test]
@@ -75,7 +57,7 @@ fn all_servers_restart_from_their_data_dirs() {
     let (_dir, mut servers) = three_servers("restart-all", 13);
     for i in 0..20 {
         eventually(Duration::from_secs(10), "write", || {
-            put(&servers[i % 3], &format!("k{i}"), &format!("v{i}"))
+            kv_put(&servers[i % 3], &format!("k{i}"), &format!("v{i}"))
         });
     }
     for server in servers.iter_mut() {
@@ -92,12 +74,12 @@ fn all_servers_restart_from_their_data_dirs() {
     );
     for i in 0..20 {
         let value = eventually(Duration::from_secs(10), "data intact", || {
-            get(&servers[(i + 1) % 3], &format!("k{i}"))
+            kv_get(&servers[(i + 1) % 3], &format!("k{i}"))
         });
         assert_eq!(value, format!("v{i}"));
     }
     eventually(Duration::from_secs(10), "writes after the restart", || {
-        put(&servers[2], "after", "restart")
+        kv_put(&servers[2], "after", "restart")
     });
 }
 
@@ -145,6 +127,6 @@ fn ctrl_c_leaves_gracefully_and_others_see_left() {
     eventually(
         Duration::from_secs(10),
         "writes go on with two voters",
-        || put(&servers[1], "after", "leave"),
+        || kv_put(&servers[1], "after", "leave"),
     );
 }

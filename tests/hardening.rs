@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -83,24 +82,6 @@ fn assert_refused(outcome: &Outcome, what: &str, wants: &[&str]) {
     );
 }
 
-fn put(agent: &Agent, key: &str, value: &str) -> Result<(), String> {
-    let out = agent.cli(&["kv", "put", key, value]);
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(stderr(&out))
-    }
-}
-
-fn get(agent: &Agent, key: &str) -> Result<String, String> {
-    let out = agent.cli(&["kv", "get", key]);
-    if out.status.success() {
-        Ok(stdout(&out).trim().to_string())
-    } else {
-        Err(stderr(&out))
-    }
-}
-
 #[test]
 fn a_second_agent_on_the_same_data_dir_is_refused_and_the_lock_dies_with_its_holder() {
     let dir = scratch("hardening-lock");
@@ -112,7 +93,7 @@ fn a_second_agent_on_the_same_data_dir_is_refused_and_the_lock_dies_with_its_hol
     eventually(
         Duration::from_secs(20),
         "the first agent takes writes",
-        || put(&first, "owner", "first"),
+        || kv_put(&first, "owner", "first"),
     );
     let holder = first.child.as_ref().unwrap().id().to_string();
     let mut args2 = vec!["agent"];
@@ -120,12 +101,16 @@ fn a_second_agent_on_the_same_data_dir_is_refused_and_the_lock_dies_with_its_hol
     args2.extend(["-server", "-retry-join", ip1, "-retry-interval", "1s"]);
     let second = run_until_exit(&dir, "second", &args2, REFUSAL_TIMEOUT, None);
     assert_refused(&second, "second agent", &[&data, &holder, "in use"]);
-    assert_eq!(get(&first, "owner").unwrap(), "first", "the holder runs on");
+    assert_eq!(
+        kv_get(&first, "owner").unwrap(),
+        "first",
+        "the holder runs on"
+    );
     // kill -9 gives no chance to clean up: the kernel must drop the lock.
     first.kill();
     first.restart();
     let value = eventually(Duration::from_secs(20), "the restarted agent reads", || {
-        get(&first, "owner")
+        kv_get(&first, "owner")
     });
     assert_eq!(value, "first");
 }
@@ -244,24 +229,16 @@ fn a_storage_failure_while_running_exits_non_zero_naming_the_path() {
 
 /// PUT over plain HTTP/1.1; Ok when the answer is 200.
 fn http_put(addr: &str, path: &str, body: &[u8]) -> Result<(), String> {
-    let mut stream = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let head = format!(
-        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream
-        .write_all(head.as_bytes())
-        .and_then(|_| stream.write_all(body))
-        .map_err(|e| e.to_string())?;
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    if response.starts_with("HTTP/1.1 200") {
+    let answer = http(addr, "PUT", path, body)?;
+    if answer.status == 200 {
         Ok(())
     } else {
-        Err(response.lines().next().unwrap_or("no answer").to_string())
+        Err(answer
+            .head
+            .lines()
+            .next()
+            .unwrap_or("no answer")
+            .to_string())
     }
 }
 

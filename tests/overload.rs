@@ -3,40 +3,12 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 use support::*;
 
-/// One HTTP/1.1 request on a fresh connection; the status code and the body.
-fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> Result<(u16, String), String> {
-    let mut stream = TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream
-        .write_all(head.as_bytes())
-        .map_err(|e| e.to_string())?;
-    stream.write_all(body).map_err(|e| e.to_string())?;
-    let mut response = Vec::new();
-    stream
-        .read_to_end(&mut response)
-        .map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&response).to_string();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or(format!("no status line in {text:?}"))?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_string();
-    Ok((status, body))
+/// The status and body of one request.
+fn request(addr: &str, method: &str, path: &str, body: &[u8]) -> Result<(u16, String), String> {
+    http(addr, method, path, body).map(|answer| (answer.status, answer.body))
 }
 
 /// 200 clients write 512 KiB each at once (100 MiB in one burst). Before the fix the agent
@@ -50,13 +22,13 @@ fn a_burst_of_the_largest_writes_is_pushed_back_and_the_agent_stays_up() {
     let agent = Agent::start(&dir, "burst", ip, &args);
     let addr = agent.http_addr();
     eventually(Duration::from_secs(20), "agent answers", || {
-        http(&addr, "PUT", "/v1/kv/ready", b"1").map(|_| ())
+        request(&addr, "PUT", "/v1/kv/ready", b"1").map(|_| ())
     });
     let value = vec![b'v'; 512 * 1024];
     let threads: Vec<_> = (0..200)
         .map(|i| {
             let (addr, value) = (addr.clone(), value.clone());
-            std::thread::spawn(move || http(&addr, "PUT", &format!("/v1/kv/big/{i}"), &value))
+            std::thread::spawn(move || request(&addr, "PUT", &format!("/v1/kv/big/{i}"), &value))
         })
         .collect();
     let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
@@ -72,9 +44,9 @@ fn a_burst_of_the_largest_writes_is_pushed_back_and_the_agent_stays_up() {
     assert!(written > 0, "some of the burst is written");
     let log = agent.log_text();
     assert!(!log.contains("storage failed"), "{log}");
-    let (status, _) = http(&addr, "PUT", "/v1/kv/after", b"still here").unwrap();
+    let (status, _) = request(&addr, "PUT", "/v1/kv/after", b"still here").unwrap();
     assert_eq!(status, 200, "the agent still takes writes");
-    let (status, keys) = http(&addr, "GET", "/v1/kv/big/?keys", b"").unwrap();
+    let (status, keys) = request(&addr, "GET", "/v1/kv/big/?keys", b"").unwrap();
     assert_eq!((status, keys.matches("big/").count()), (200, written));
 }
 

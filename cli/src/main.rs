@@ -6,7 +6,7 @@ mod commands;
 mod http_client;
 mod table;
 #[cfg(test)]
-mod testutil;
+use concord_config::testutil;
 
 fn main() {
     // Lossy: a non-UTF-8 argument becomes a clear parse error rather than a panic.

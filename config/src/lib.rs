@@ -24,8 +24,9 @@ pub mod layer;
 mod level;
 pub mod plan;
 pub mod ports;
-#[cfg(test)]
-mod testutil;
+/// Temporary directories for the tests of this crate and of the CLI.
+#[doc(hidden)]
+pub mod testutil;
 
 pub use level::Level;
 

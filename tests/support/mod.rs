@@ -1,6 +1,10 @@
 //! Running real `concord` processes, each on its own loopback address, like separate hosts.
 #![allow(dead_code)]
 
+mod http;
+#[allow(unused_imports)]
+pub use http::{http, HttpAnswer};
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -216,4 +220,24 @@ pub fn agent_args<'a>(name: &'a str, ip: &'a str, data_dir: &'a str) -> Vec<&'a 
         "-client",
         ip,
     ]
+}
+
+/// `concord kv put KEY VALUE` against `agent`.
+pub fn kv_put(agent: &Agent, key: &str, value: &str) -> Result<(), String> {
+    let out = agent.cli(&["kv", "put", key, value]);
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(stderr(&out))
+    }
+}
+
+/// `concord kv get KEY` against `agent`: the value, trimmed.
+pub fn kv_get(agent: &Agent, key: &str) -> Result<String, String> {
+    let out = agent.cli(&["kv", "get", key]);
+    if out.status.success() {
+        Ok(stdout(&out).trim().to_string())
+    } else {
+        Err(stderr(&out))
+    }
 }

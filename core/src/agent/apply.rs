@@ -185,8 +185,12 @@ impl Agent {
         };
         let applied = raft.applied_index();
         let since = applied.saturating_sub(raft.log().snapshot_meta().last_index);
-        let log_full = raft.log().size_bytes() >= self.config.snapshot_threshold_bytes;
-        let due = since >= self.config.snapshot_threshold_entries || (log_full && since > 0);
+        // By bytes, only what a snapshot would free counts: a log full of entries not yet
+        // applied would otherwise take a snapshot of the whole state every round.
+        let threshold_bytes = self.config.snapshot_threshold_bytes;
+        let log_full = raft.log().size_bytes() >= threshold_bytes
+            && raft.log().size_bytes_through(applied) >= threshold_bytes / 2;
+        let due = since >= self.config.snapshot_threshold_entries || log_full;
         if !due || applied > raft.log().persisted_index() {
             return;
         }

@@ -130,6 +130,14 @@ impl RaftLog {
         self.entries_size_bytes
     }
 
+    /// Bytes of the entries up to `index` held in memory: what compacting there would free.
+    pub fn size_bytes_through(&self, index: u64) -> usize {
+        let count = index.saturating_sub(self.snapshot.last_index) as usize;
+        let freed: usize = self.entries.iter().take(count).map(Entry::size_bytes).sum();
+        assert!(freed <= self.entries_size_bytes);
+        freed
+    }
+
     /// Drops the entries before position `keep_from` (they went into a snapshot).
     fn drop_front(&mut self, keep_from: usize) {
         let dropped: usize = self

@@ -132,3 +132,22 @@ fn handed_out_entries_are_those_given_to_storage() {
     empty.append(entry(4, 1));
     assert!(empty.handed_out_entries().is_empty());
 }
+
+/// The bytes the log holds follow every change to it, and `size_bytes_through` counts what a
+/// compaction at an index would free.
+#[test]
+fn size_in_bytes_follows_appends_truncation_and_compaction() {
+    let mut log = restored(1, 4, 0);
+    let each = entry(1, 1).size_bytes();
+    assert_eq!(log.size_bytes(), 4 * each);
+    log.append(entry(5, 1));
+    assert_eq!(log.size_bytes(), 5 * each);
+    assert_eq!(log.size_bytes_through(2), 2 * each);
+    assert_eq!(log.size_bytes_through(0), 0);
+    log.truncate_from(4);
+    assert_eq!(log.size_bytes(), 3 * each);
+    log.commit_index = 3;
+    log.take_committed();
+    log.compact(snapshot_at(2, 1));
+    assert_eq!((log.size_bytes(), log.size_bytes_through(3)), (each, each));
+}

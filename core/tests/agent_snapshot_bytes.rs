@@ -1,0 +1,58 @@
+//! The log is compacted by bytes as well as by entries: a few large values take a snapshot
+//! long before `snapshot_threshold_entries`, and a log full of entries not yet applied does
+//! not take one every round.
+
+use concord_core::agent::*;
+use concord_core::kv::KvCommand;
+use concord_core::membership::Role;
+use concord_core::raft::RaftRestore;
+
+/// Runs a one-server agent until idle, persisting what it asks; whether it saved a snapshot.
+fn run(agent: &mut Agent) -> usize {
+    let mut snapshots = 0;
+    for _ in 0..50 {
+        let actions = agent.poll();
+        if actions.is_empty() {
+            break;
+        }
+        for action in actions {
+            match action {
+                Action::Persist { entries, .. } => {
+                    if let Some(last) = entries.last() {
+                        agent.on_persisted(last.index, last.term);
+                    }
+                }
+                Action::SaveSnapshot(_) => snapshots += 1,
+                _ => {}
+            }
+        }
+    }
+    snapshots
+}
+
+fn write(id: u64, value_bytes: usize) -> Request {
+    let command = KvCommand::Set {
+        key: format!("k{id}"),
+        value: vec![b'v'; value_bytes],
+        flags: 0,
+    };
+    Request::KvWrite { command }
+}
+
+#[test]
+fn large_values_compact_the_log_by_bytes() {
+    let mut config = AgentConfig::new("a", "127.0.0.1", Role::Server).fast();
+    config.bootstrap_expect = 1;
+    config.snapshot_threshold_bytes = 1_000_000;
+    assert_eq!(config.snapshot_threshold_entries, 8192);
+    let mut agent = Agent::new(config, 1, 0, RaftRestore::default());
+    agent.tick(10);
+    run(&mut agent);
+    let mut snapshots = 0;
+    for id in 1..=20 {
+        agent.handle_request(10 + id, id, write(id, 100_000));
+        snapshots += run(&mut agent);
+    }
+    // 2 MB written: at most a snapshot per 500 kB applied, at least one per MB in memory.
+    assert!((1..=4).contains(&snapshots), "{snapshots} snapshots");
+}
