@@ -5,6 +5,9 @@ use concord_core::kv::KvCommand;
 use concord_core::membership::Role;
 use concord_core::raft::RaftRestore;
 
+mod support;
+use support::drive::run_until_idle;
+
 fn leader() -> Agent {
     let mut config = AgentConfig::new("a", "127.0.0.1", Role::Server).fast();
     config.bootstrap_expect = 1;
@@ -18,31 +21,19 @@ fn leader() -> Agent {
 /// Runs the agent until idle; the results it sent back to 10.9.9.9 for request 7.
 fn run(agent: &mut Agent) -> Vec<ApiResult> {
     let mut replies = Vec::new();
-    for _ in 0..20 {
-        let actions = agent.poll();
-        if actions.is_empty() {
-            break;
-        }
-        for action in actions {
-            match action {
-                Action::Persist { entries, .. } => {
-                    if let Some(last) = entries.last() {
-                        agent.on_persisted(last.index, last.term);
-                    }
+    run_until_idle(agent, 20, |action| {
+        if let Action::Send { to, envelope } = action {
+            if let WireMessage::ForwardReply {
+                request_id: 7,
+                result,
+            } = envelope.msg
+            {
+                if to == "10.9.9.9:8300" {
+                    replies.push(result);
                 }
-                Action::Send { to, envelope } if to == "10.9.9.9:8300" => {
-                    if let WireMessage::ForwardReply {
-                        request_id: 7,
-                        result,
-                    } = envelope.msg
-                    {
-                        replies.push(result);
-                    }
-                }
-                _ => {}
             }
         }
-    }
+    });
     replies
 }
 

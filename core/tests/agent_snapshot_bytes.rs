@@ -7,26 +7,17 @@ use concord_core::kv::KvCommand;
 use concord_core::membership::Role;
 use concord_core::raft::RaftRestore;
 
-/// Runs a one-server agent until idle, persisting what it asks; whether it saved a snapshot.
+mod support;
+use support::drive::run_until_idle;
+
+/// Runs a one-server agent until idle, persisting what it asks; how many snapshots it saved.
 fn run(agent: &mut Agent) -> usize {
     let mut snapshots = 0;
-    for _ in 0..50 {
-        let actions = agent.poll();
-        if actions.is_empty() {
-            break;
+    run_until_idle(agent, 50, |action| {
+        if let Action::SaveSnapshot(_) = action {
+            snapshots += 1;
         }
-        for action in actions {
-            match action {
-                Action::Persist { entries, .. } => {
-                    if let Some(last) = entries.last() {
-                        agent.on_persisted(last.index, last.term);
-                    }
-                }
-                Action::SaveSnapshot(_) => snapshots += 1,
-                _ => {}
-            }
-        }
-    }
+    });
     snapshots
 }
 

@@ -8,6 +8,9 @@ use concord_core::membership::Role;
 use concord_core::raft::RaftRestore;
 use std::collections::BTreeMap;
 
+mod support;
+use support::drive::run_until_idle;
+
 /// A one-server cluster, leader at once; time moves only when a test says so.
 struct One {
     agent: Agent,
@@ -31,25 +34,11 @@ impl One {
     /// Runs the agent until it is idle, making what it persists durable; the replies it gave.
     fn run(&mut self) -> BTreeMap<u64, ApiResult> {
         let mut replies = BTreeMap::new();
-        for _ in 0..20 {
-            let actions = self.agent.poll();
-            if actions.is_empty() {
-                break;
+        run_until_idle(&mut self.agent, 20, |action| {
+            if let Action::Reply { request_id, result } = action {
+                replies.insert(request_id, result);
             }
-            for action in actions {
-                match action {
-                    Action::Persist { entries, .. } => {
-                        if let Some(last) = entries.last() {
-                            self.agent.on_persisted(last.index, last.term);
-                        }
-                    }
-                    Action::Reply { request_id, result } => {
-                        replies.insert(request_id, result);
-                    }
-                    _ => {}
-                }
-            }
-        }
+        });
         replies
     }
 

@@ -1,4 +1,5 @@
 #![allow(dead_code)]
 pub mod agent_net;
 pub mod datadriven;
+pub mod drive;
 pub mod raft_net;
