@@ -21,6 +21,9 @@ fn run(net: &mut Network, case: &Case) -> String {
             if let Some(v) = case.arg("chunk") {
                 net.options.snapshot_chunk_bytes_max = v.parse().unwrap();
             }
+            if let Some(v) = case.arg("inflight") {
+                net.options.inflight_messages_max = v.parse().unwrap();
+            }
             if let Some(v) = case.arg("append-max") {
                 net.options.append_entries_max = v.parse().unwrap();
             }
@@ -119,9 +122,14 @@ fn run(net: &mut Network, case: &Case) -> String {
             }
         }
         "deliver-msgs" => {
-            let drop = pos.contains(&"drop");
+            // `drop` drops them all; `drop=N` the first N.
+            let drop_count = match case.arg("drop") {
+                Some(n) => n.parse().unwrap(),
+                None if pos.contains(&"drop") => usize::MAX,
+                None => 0,
+            };
             let to = pos.iter().find(|p| **p != "drop").copied();
-            net.deliver(to, drop, &mut out);
+            net.deliver(to, drop_count, &mut out);
         }
         "partition" => {
             net.blocked.clear();
@@ -158,7 +166,7 @@ fn run(net: &mut Network, case: &Case) -> String {
         "replay-stash" => {
             let stash = std::mem::take(&mut net.stash);
             net.queue.extend(stash);
-            net.deliver(None, false, &mut out);
+            net.deliver(None, 0, &mut out);
         }
         "cut" => {
             net.blocked.insert((id(pos[0]), id(pos[1])));
@@ -181,10 +189,10 @@ fn run(net: &mut Network, case: &Case) -> String {
             let entries: Vec<String> = node.raft.log().iter().map(entry_short).collect();
             writeln!(
                 out,
-                "snapshot={}/{} entries: {}",
+                "snapshot={}/{} entries:{}",
                 meta.last_index,
                 meta.last_term,
-                entries.join(" ")
+                entries.iter().map(|e| format!(" {e}")).collect::<String>()
             )
             .unwrap();
         }

@@ -5,6 +5,7 @@
 
 use crate::storage::RECORD_SIZE_BYTES_MAX;
 use crate::transport::frame::FRAME_SIZE_BYTES_MAX;
+use crate::transport::limits::INBOUND_BUFFER_BYTES_MAX;
 use concord_core::kv::COMMAND_SIZE_BYTES_MAX;
 use concord_core::raft::RaftOptions;
 
@@ -48,6 +49,18 @@ pub fn check(options: &RaftOptions) -> Result<(), String> {
             options.append_bytes_max, options.snapshot_chunk_bytes_max
         ));
     }
+    // A leader pipelines `inflight_messages_max` appends or snapshot chunks to a follower:
+    // all of them together fit the follower's inbound buffer, so a full pipeline never waits
+    // on it alone.
+    let pipeline = options.inflight_messages_max * append.max(chunk);
+    if pipeline > INBOUND_BUFFER_BYTES_MAX {
+        return Err(format!(
+            "inflight_messages_max {} messages of up to {} bytes exceed the inbound buffer \
+             of {INBOUND_BUFFER_BYTES_MAX} bytes",
+            options.inflight_messages_max,
+            append.max(chunk)
+        ));
+    }
     Ok(())
 }
 
@@ -80,6 +93,17 @@ mod tests {
         assert!(check(&too_big_append)
             .unwrap_err()
             .contains("append_bytes_max"));
+    }
+
+    #[test]
+    fn a_pipeline_larger_than_the_inbound_buffer_is_refused() {
+        let too_deep = RaftOptions {
+            inflight_messages_max: 64,
+            ..RaftOptions::default()
+        };
+        assert!(check(&too_deep)
+            .unwrap_err()
+            .contains("inflight_messages_max"));
     }
 
     #[test]

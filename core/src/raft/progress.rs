@@ -1,6 +1,9 @@
 //! What the leader knows of each follower's log, and how it paces replication to it.
 
+use super::types::SnapshotMeta;
 use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReplicationState {
@@ -8,12 +11,34 @@ pub enum ReplicationState {
     Probe { waiting_for_reply: bool },
     /// The follower is known to match: pipeline up to `inflight_messages_max` AppendEntries.
     Replicate,
-    /// The follower needs entries we compacted: send the snapshot chunk by chunk.
+    /// The follower needs entries we compacted: send the snapshot in bursts of up to
+    /// `inflight_messages_max` chunks, the next burst once the follower holds all of this one.
     Snapshot {
-        last_index: u64,
-        offset_bytes: u64,
-        waiting_for_reply: bool,
+        /// The snapshot being sent, kept until the follower has it even when the leader
+        /// compacts again meanwhile: restarting on every compaction would let a steady write
+        /// load keep a slow follower from ever finishing.
+        snapshot: OutgoingSnapshot,
+        /// The follower holds the snapshot's bytes before this offset.
+        acked_offset_bytes: u64,
+        /// Where the burst in flight ends: the next waits until the follower holds it all (or
+        /// a heartbeat gives it up as lost). Only the follower's progress opens the next burst,
+        /// never the count of answers: repeated answers would open bursts that multiply.
+        burst_end_bytes: Option<u64>,
     },
+}
+
+/// A snapshot on its way to a follower: shared with the leader's own copy, not copied.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OutgoingSnapshot {
+    pub meta: SnapshotMeta,
+    pub data: Arc<Vec<u8>>,
+}
+
+impl fmt::Debug for OutgoingSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (index, bytes) = (self.meta.last_index, self.data.len());
+        write!(f, "snapshot at {index} ({bytes} bytes)")
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -56,8 +81,8 @@ impl Progress {
             ReplicationState::Probe { waiting_for_reply } => !waiting_for_reply,
             ReplicationState::Replicate => self.inflight.len() < inflight_messages_max,
             ReplicationState::Snapshot {
-                waiting_for_reply, ..
-            } => !waiting_for_reply,
+                burst_end_bytes, ..
+            } => burst_end_bytes.is_none(),
         }
     }
 
@@ -128,13 +153,14 @@ impl Progress {
         true
     }
 
-    /// After a heartbeat interval a probe may be retried even without a reply (it may be lost).
+    /// After a heartbeat interval a probe, or a burst of snapshot chunks, may be retried even
+    /// without a reply (it may be lost).
     pub fn unpause_probe(&mut self) {
         match &mut self.state {
             ReplicationState::Probe { waiting_for_reply } => *waiting_for_reply = false,
             ReplicationState::Snapshot {
-                waiting_for_reply, ..
-            } => *waiting_for_reply = false,
+                burst_end_bytes, ..
+            } => *burst_end_bytes = None,
             ReplicationState::Replicate => {}
         }
     }

@@ -22,16 +22,20 @@ fn probe_sends_one_message_until_answered_or_unpaused() {
 }
 
 #[test]
-fn snapshot_sends_one_chunk_until_answered_or_unpaused() {
+fn snapshot_burst_waits_until_answered_or_unpaused() {
     let mut progress = Progress::new(4);
-    progress.state = ReplicationState::Snapshot {
-        last_index: 9,
-        offset_bytes: 0,
-        waiting_for_reply: true,
+    let snapshot = super::OutgoingSnapshot {
+        meta: super::SnapshotMeta::default(),
+        data: std::sync::Arc::new(vec![7; 100]),
     };
-    assert!(!progress.can_send(8), "one chunk at a time");
+    progress.state = ReplicationState::Snapshot {
+        snapshot,
+        acked_offset_bytes: 0,
+        burst_end_bytes: Some(48),
+    };
+    assert!(!progress.can_send(8), "a burst waits for the last one");
     progress.unpause_probe();
-    assert!(progress.can_send(8));
+    assert!(progress.can_send(8), "a lost burst is resent");
     assert!(
         !progress.on_reject(3, 1),
         "a rejection never interrupts a snapshot"

@@ -69,7 +69,7 @@ impl Raft {
             return false;
         };
         if matches!(progress.state, ReplicationState::Snapshot { .. }) {
-            return self.send_snapshot_chunk(to);
+            return self.send_snapshot_chunks(to);
         }
         if !progress.can_send(self.options.inflight_messages_max) {
             return false;

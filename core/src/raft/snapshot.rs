@@ -1,10 +1,12 @@
-//! Log compaction and InstallSnapshot, sent in chunks of `snapshot_chunk_bytes_max`.
+//! Log compaction and InstallSnapshot, sent in chunks of `snapshot_chunk_bytes_max`, up to
+//! `inflight_messages_max` of them a round trip.
 
 use super::message::RaftBody;
-use super::progress::ReplicationState;
+use super::progress::{OutgoingSnapshot, ReplicationState};
 use super::ready::SnapshotToSave;
 use super::state::{IncomingSnapshot, Raft, Role};
 use super::types::{EntryPayload, HardState, NodeId, Snapshot, SnapshotMeta};
+use std::sync::Arc;
 
 /// The largest snapshot a follower accepts; beyond it the transfer is refused and restarted.
 pub const SNAPSHOT_SIZE_BYTES_MAX: usize = 1 << 30;
@@ -33,7 +35,7 @@ impl Raft {
             config: self.config_at(index),
         };
         self.log.compact(meta.clone());
-        self.snapshot_data = data;
+        self.snapshot_data = Arc::new(data);
         self.queue_snapshot_save(false);
     }
 
@@ -54,7 +56,7 @@ impl Raft {
     fn queue_snapshot_save(&mut self, restore: bool) {
         let snapshot = Snapshot {
             meta: self.log.snapshot_meta().clone(),
-            data: self.snapshot_data.clone(),
+            data: self.snapshot_data.to_vec(),
         };
         let hard_state = HardState {
             term: self.term,
@@ -72,46 +74,61 @@ impl Raft {
 
     /// The follower needs entries we compacted: switch it to snapshot transfer.
     pub(super) fn start_snapshot(&mut self, to: &NodeId) -> bool {
-        let last_index = self.log.snapshot_meta().last_index;
+        let snapshot = OutgoingSnapshot {
+            meta: self.log.snapshot_meta().clone(),
+            data: Arc::clone(&self.snapshot_data),
+        };
         let progress = self.progress.get_mut(to).expect("peer has progress");
         progress.state = ReplicationState::Snapshot {
-            last_index,
-            offset_bytes: 0,
-            waiting_for_reply: false,
+            snapshot,
+            acked_offset_bytes: 0,
+            burst_end_bytes: None,
         };
         progress.inflight.clear();
-        self.send_snapshot_chunk(to)
+        self.send_snapshot_chunks(to)
     }
 
-    pub(super) fn send_snapshot_chunk(&mut self, to: &NodeId) -> bool {
-        let meta = self.log.snapshot_meta().clone();
+    /// Sends the next burst of chunks, from what the follower holds, once it holds all of the
+    /// last burst (or a heartbeat gave that up as lost). One round trip moves up to
+    /// `inflight_messages_max` chunks: at a few bytes a chunk, one at a time would take minutes.
+    pub(super) fn send_snapshot_chunks(&mut self, to: &NodeId) -> bool {
+        let chunk_bytes_max = self.options.snapshot_chunk_bytes_max;
+        let chunks_max = self.options.inflight_messages_max;
         let progress = self.progress.get_mut(to).expect("peer has progress");
         let ReplicationState::Snapshot {
-            last_index,
-            offset_bytes,
-            waiting_for_reply,
+            snapshot,
+            acked_offset_bytes,
+            burst_end_bytes,
         } = &mut progress.state
         else {
             unreachable!("sending a snapshot chunk outside snapshot state");
         };
-        if *waiting_for_reply {
+        if burst_end_bytes.is_some() {
             return false;
         }
-        if *last_index != meta.last_index {
-            // We compacted again meanwhile: start over with the newer snapshot.
-            *last_index = meta.last_index;
-            *offset_bytes = 0;
+        let snapshot = snapshot.clone();
+        let size_bytes = snapshot.data.len();
+        let mut start = (*acked_offset_bytes as usize).min(size_bytes);
+        let mut bodies = Vec::new();
+        let mut end = start;
+        while bodies.len() < chunks_max {
+            end = (start + chunk_bytes_max).min(size_bytes);
+            bodies.push(RaftBody::InstallSnapshot {
+                meta: snapshot.meta.clone(),
+                offset_bytes: start as u64,
+                data: snapshot.data[start..end].to_vec(),
+                done: end == size_bytes,
+            });
+            if end == size_bytes {
+                break;
+            }
+            start = end;
         }
-        let start = (*offset_bytes as usize).min(self.snapshot_data.len());
-        let end = (start + self.options.snapshot_chunk_bytes_max).min(self.snapshot_data.len());
-        *waiting_for_reply = true;
-        let body = RaftBody::InstallSnapshot {
-            meta,
-            offset_bytes: start as u64,
-            data: self.snapshot_data[start..end].to_vec(),
-            done: end == self.snapshot_data.len(),
-        };
-        self.send(to.clone(), body);
+        assert!(!bodies.is_empty() && bodies.len() <= chunks_max);
+        *burst_end_bytes = Some(end as u64);
+        for body in bodies {
+            self.send(to.clone(), body);
+        }
         true
     }
 
@@ -164,7 +181,13 @@ impl Raft {
 
     /// Adds a chunk to the snapshot being received; returns the offset wanted next.
     fn receive_chunk(&mut self, meta: SnapshotMeta, offset_bytes: u64, data: Vec<u8>) -> u64 {
-        if offset_bytes == 0 {
+        // A first chunk starts the snapshot over only if it is another snapshot: a repeated one
+        // (the network duplicates, bursts are resent) must not throw away what came since.
+        let same = self
+            .incoming_snapshot
+            .as_ref()
+            .is_some_and(|s| s.meta == meta);
+        if offset_bytes == 0 && !same {
             self.incoming_snapshot = Some(IncomingSnapshot {
                 meta: meta.clone(),
                 data: Vec::new(),
@@ -191,7 +214,7 @@ impl Raft {
         let incoming = self.incoming_snapshot.take().expect("a complete snapshot");
         assert!(incoming.meta.last_index > self.log.commit_index);
         self.log.install_snapshot(incoming.meta);
-        self.snapshot_data = incoming.data;
+        self.snapshot_data = Arc::new(incoming.data);
         self.reload_config_from_log();
         self.queue_snapshot_save(true);
     }
@@ -222,15 +245,28 @@ impl Raft {
             self.send_append(&from);
             return;
         }
-        if let ReplicationState::Snapshot {
-            offset_bytes,
-            waiting_for_reply,
-            ..
+        let ReplicationState::Snapshot {
+            snapshot,
+            acked_offset_bytes,
+            burst_end_bytes,
         } = &mut progress.state
-        {
-            *offset_bytes = next_offset_bytes;
-            *waiting_for_reply = false;
-            self.send_snapshot_chunk(&from);
+        else {
+            return;
+        };
+        if snapshot.meta.last_index != last_index {
+            return; // answers a chunk of an earlier transfer
+        }
+        // The follower's offset only grows while it receives this snapshot; zero means it has
+        // none of it (it restarted, or took another snapshot meanwhile): start over.
+        if next_offset_bytes == 0 {
+            *acked_offset_bytes = 0;
+        } else {
+            *acked_offset_bytes = (*acked_offset_bytes).max(next_offset_bytes);
+        }
+        assert!(*acked_offset_bytes <= snapshot.data.len() as u64);
+        if burst_end_bytes.is_some_and(|end| *acked_offset_bytes >= end) {
+            *burst_end_bytes = None;
+            self.send_snapshot_chunks(&from);
         }
     }
 }

@@ -240,12 +240,14 @@ impl Network {
     }
 
     /// Delivers queued messages addressed to `to` (all when None); drops blocked ones.
-    pub fn deliver(&mut self, to: Option<&str>, drop: bool, out: &mut String) {
+    /// Delivers the queued messages (to `to` only, if given), dropping the first `drop_count`.
+    pub fn deliver(&mut self, to: Option<&str>, drop_count: usize, out: &mut String) {
         let (take, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.queue)
             .into_iter()
             .partition(|m| to.is_none_or(|t| m.to.as_str() == t));
         self.queue = keep;
-        for msg in take {
+        for (position, msg) in take.into_iter().enumerate() {
+            let drop = position < drop_count;
             let blocked = self.blocked.contains(&(msg.from.clone(), msg.to.clone()));
             let verb = if drop || blocked { "dropped" } else { "" };
             writeln!(
@@ -276,7 +278,7 @@ impl Network {
             if self.queue.is_empty() {
                 return;
             }
-            self.deliver(None, false, out);
+            self.deliver(None, 0, out);
         }
         panic!("network did not stabilize in 200 rounds");
     }

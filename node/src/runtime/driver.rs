@@ -181,7 +181,7 @@ impl Driver {
                     let _ = reply.send(result);
                 }
             }
-            Action::Log { level, message } => log(level, &message),
+            Action::Log { level, message } => log(level, self.agent.name(), &message),
             Action::LeaveComplete => return Some(Stop::Left),
         }
         None
@@ -209,7 +209,14 @@ impl Driver {
     }
 }
 
-fn log(level: LogLevel, message: &str) {
+/// In the simulator many nodes share one log, so each line names its node; a real process
+/// logs only its own (as Consul's agents do).
+fn log(level: LogLevel, name: &str, message: &str) {
+    let message = if cfg!(madsim) {
+        format!("{name}: {message}")
+    } else {
+        message.to_string()
+    };
     match level {
         LogLevel::Debug => tracing::debug!(target: "concord", "{message}"),
         LogLevel::Info => tracing::info!(target: "concord", "{message}"),

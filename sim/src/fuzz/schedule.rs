@@ -331,19 +331,13 @@ struct Knobs {
 const SNAPSHOT_THRESHOLDS: [u64; 10] = [2, 3, 4, 6, 8, 12, 16, 32, 64, 8192];
 /// InstallSnapshot chunk sizes (bytes): down to a few bytes, up to the product's default. A
 /// snapshot of the fuzz load's state takes some kilobytes: at 16 bytes a chunk, a transfer
-/// needs hundreds of round trips and still fits the liveness bound; fewer bytes do not.
+/// needs hundreds of chunks (tens of round trips, in bursts) and fits the liveness bound.
 const SNAPSHOT_CHUNKS_BYTES: [u64; 16] = [
     16, 16, 64, 100, 256, 1024, 1024, 4096, 4096, 65536, 65536, 65536, 262_144, 262_144, 262_144,
     262_144,
 ];
-/// Chunks below this size come with a threshold at least `SNAPSHOT_THRESHOLD_MIN_TINY_CHUNKS`:
-/// compaction keeps no trailing log, so with a tiny threshold a follower a few entries behind
-/// needs the whole snapshot, and at a few bytes a round trip a quorum of such followers catches
-/// up only after the liveness bound.
-const SNAPSHOT_CHUNK_BYTES_TINY: u64 = 64;
-const SNAPSHOT_THRESHOLD_MIN_TINY_CHUNKS: u64 = 32;
 /// With large values a snapshot holds megabytes: chunks at least this big keep a transfer to
-/// a few hundred round trips.
+/// a few hundred chunks (at 1 KiB, ten thousand would outlast the liveness bound).
 const SNAPSHOT_CHUNK_BYTES_MIN_LARGE: u64 = 16 * 1024;
 /// Thresholds at least this with large values: every compaction copies the whole store.
 const SNAPSHOT_THRESHOLD_MIN_LARGE: u64 = 16;
@@ -369,9 +363,6 @@ impl Knobs {
         let pick = |rng: &mut Rng, from: &[u64]| from[rng.range(0, from.len() as u64) as usize];
         let mut threshold = pick(&mut rng, &SNAPSHOT_THRESHOLDS);
         let mut chunk_bytes = pick(&mut rng, &SNAPSHOT_CHUNKS_BYTES);
-        if chunk_bytes < SNAPSHOT_CHUNK_BYTES_TINY {
-            threshold = threshold.max(SNAPSHOT_THRESHOLD_MIN_TINY_CHUNKS);
-        }
         if large_percent > 0 {
             threshold = threshold.max(SNAPSHOT_THRESHOLD_MIN_LARGE);
             chunk_bytes = chunk_bytes.max(SNAPSHOT_CHUNK_BYTES_MIN_LARGE);
