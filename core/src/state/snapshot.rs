@@ -84,6 +84,26 @@ mod tests {
         assert_eq!(kv.last_applied_index(), 9);
     }
 
+    /// Written by `to_snapshot_bytes` of commit 3a658a8 (format 2): app/config (3), app/db/url
+    /// (4, flags 7, "postgres://db"), other (5), app/gone written at 6 and deleted at 7, and
+    /// the sessions table's index set to 6.
+    const FORMAT_2_FIXTURE: &[u8] = include_bytes!("../../testdata/snapshots/v2-kv-tables.bin");
+
+    #[test]
+    fn reads_a_snapshot_written_by_format_2() {
+        let state = StateMachine::from_snapshot_bytes(FORMAT_2_FIXTURE).expect("format 2 reads");
+        let kv = state.kv();
+        assert_eq!(kv.len(), 3);
+        let url = kv.get("app/db/url").expect("kept");
+        assert_eq!(
+            (url.value.as_slice(), url.flags),
+            (&b"postgres://db"[..], 7)
+        );
+        assert_eq!(state.watch_index(&WatchKey::KvPrefix("app/".into())), 7);
+        assert_eq!(state.table_index(TableId::Kv), 7);
+        assert_eq!(state.table_index(TableId::Sessions), 6);
+    }
+
     #[test]
     fn format_1_read_then_written_again_is_format_2_and_equal() {
         let state = StateMachine::from_snapshot_bytes(FORMAT_1_FIXTURE).expect("format 1 reads");
