@@ -4,6 +4,7 @@
 //! event (`now_ms`), a seeded PRNG at construction, and output is an ordered list of actions.
 
 pub mod agent;
+pub mod catalog;
 pub mod digest;
 pub mod duration;
 pub mod kv;

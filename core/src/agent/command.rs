@@ -1,6 +1,7 @@
 //! Commands replicated through the Raft log. The state machine they apply to, and its
 //! snapshot format, are in `crate::state`.
 
+use crate::catalog::CatalogCommand;
 use crate::kv::KvCommand;
 use crate::state::TableId;
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     Kv(KvCommand),
+    Catalog(CatalogCommand),
 }
 
 impl Command {
@@ -23,10 +25,18 @@ impl Command {
         bincode::deserialize(bytes).map_err(|e| e.to_string())
     }
 
-    /// The table the command writes.
+    /// The table the command writes first (for a catalog write: services when it carries a
+    /// service, checks when only checks, nodes otherwise). See `tables` for all it may touch.
     pub fn table(&self) -> TableId {
+        self.tables()[0]
+    }
+
+    /// Every table the command may write: a catalog write can touch nodes, services and
+    /// checks at once (a node deregistration removes all three kinds).
+    pub fn tables(&self) -> &'static [TableId] {
         match self {
-            Command::Kv(_) => TableId::Kv,
+            Command::Kv(_) => &[TableId::Kv],
+            Command::Catalog(catalog) => catalog.tables(),
         }
     }
 }

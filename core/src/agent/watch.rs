@@ -11,7 +11,7 @@
 use super::api::{ApiError, Consistency, Request, WatchRead};
 use super::pending::Origin;
 use super::Agent;
-use crate::state::WatchKey;
+use crate::state::{TableId, WatchKey};
 use std::collections::BTreeMap;
 
 /// Consul's default wait (`default_query_time`, 5 minutes) and longest (`max_query_time`).
@@ -218,10 +218,10 @@ impl Agent {
             return;
         }
         let state = &self.state;
-        // The table's own index first: a read on a table that did not move costs no scan.
+        // The tables' own indexes first: a read on tables that did not move costs no scan.
         let changed = |p: &Parked| {
-            state.table_index(p.key.table()) > p.min_index
-                && state.watch_index(&p.key) > p.min_index
+            let moved = |t: &TableId| state.table_index(*t) > p.min_index;
+            p.key.tables().iter().any(moved) && state.watch_index(&p.key) > p.min_index
         };
         let released = self.parked_reads.take_where(changed);
         self.release(released);

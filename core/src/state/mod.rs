@@ -1,7 +1,7 @@
 //! The replicated state machine: committed commands applied in log order to a set of tables
-//! (KV today; the catalog, sessions and ACL tokens next), each with its own modify index, and
-//! the indexes blocking queries watch. One versioned snapshot covers every table
-//! (`snapshot.rs`).
+//! (KV, and the catalog's nodes, services and checks; sessions and ACL tokens next), each with
+//! its own modify index, and the indexes blocking queries watch (`WatchKey`: a table, a KV
+//! prefix, a service, a node). One versioned snapshot covers every table (`snapshot.rs`).
 
 mod snapshot;
 mod tables;
@@ -10,6 +10,7 @@ pub use snapshot::{SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC};
 pub use tables::{TableId, WatchKey};
 
 use crate::agent::command::Command;
+use crate::catalog::CatalogStore;
 use crate::kv::KvStore;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -21,6 +22,8 @@ pub struct StateMachine {
     /// Modify indexes of the tables that keep them here rather than in their own store (all
     /// but KV, whose store keeps its own). Absent means never changed (index 0).
     table_indexes: BTreeMap<TableId, u64>,
+    /// Nodes, services and checks; their table indexes are in `table_indexes`.
+    catalog: CatalogStore,
 }
 
 impl StateMachine {
@@ -33,11 +36,24 @@ impl StateMachine {
     pub fn apply(&mut self, index: u64, command: &Command) -> bool {
         match command {
             Command::Kv(kv) => self.kv.apply(index, kv),
+            Command::Catalog(catalog) => {
+                let applied = self.catalog.apply(index, catalog);
+                // Only the tables the write changed move: an identical re-registration
+                // wakes no blocking read.
+                for table in applied.tables {
+                    self.table_indexes.insert(table, index);
+                }
+                applied.ok
+            }
         }
     }
 
     pub fn kv(&self) -> &KvStore {
         &self.kv
+    }
+
+    pub fn catalog(&self) -> &CatalogStore {
+        &self.catalog
     }
 
     /// The last log index that changed `table`.
@@ -54,15 +70,17 @@ impl StateMachine {
         match key {
             WatchKey::Table(table) => self.table_index(*table),
             WatchKey::KvPrefix(prefix) => self.kv.prefix_index(prefix),
+            WatchKey::Service(name) => self.catalog.service_index(name),
+            WatchKey::Node(name) => self.catalog.node_index(name),
         }
     }
 
     /// FNV-1a over every table's encoding: servers that applied the same entries agree on it
     /// (the simulator's state-agreement checker compares it at each index). For a state with
     /// only KV data it equals `KvStore::digest`, so digests recorded before tables existed
-    /// still compare.
+    /// still compare (every catalog write that changes something moves a table index).
     pub fn digest(&self) -> u64 {
-        if self.table_indexes.is_empty() {
+        if self.table_indexes.is_empty() && self.catalog == CatalogStore::default() {
             return self.kv.digest();
         }
         let bytes = bincode::serialize(self).expect("the state machine always encodes");
@@ -77,7 +95,8 @@ impl StateMachine {
                 "the KV table's index {index} is stored outside the KV store"
             ));
         }
-        Ok(())
+        self.catalog
+            .check_invariants(|table| self.table_index(table))
     }
 }
 
@@ -117,7 +136,7 @@ mod tests {
         assert_eq!(state.watch_index(&WatchKey::Table(TableId::Kv)), 5);
         state.apply(6, &Command::Kv(KvCommand::Delete { key: "a/x".into() }));
         assert_eq!(state.watch_index(&a), 6, "a delete moves it (tombstone)");
-        assert_eq!(a.table(), TableId::Kv);
+        assert_eq!(a.tables(), &[TableId::Kv]);
     }
 
     #[test]

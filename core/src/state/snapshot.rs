@@ -1,17 +1,23 @@
 //! The snapshot format: every table in one versioned blob.
 //!
-//! Format 2 (today): `SNAPSHOT_MAGIC`, the version as a little-endian u32, then the bincode
-//! of `StateMachine`. Format 1 (before tables existed) is the bare bincode of the KV store;
-//! it is still read. The magic cannot begin a format-1 snapshot: those begin with the count of
-//! live keys as a little-endian u64, and the magic read that way is above 2^63.
+//! Format 3 (today): `SNAPSHOT_MAGIC`, the version as a little-endian u32, then the bincode
+//! of `StateMachine` (KV, the table indexes, the catalog). Format 2 has the same header and
+//! the bincode of the state machine before the catalog (`StateMachineV2`, frozen here); it
+//! is still read, with an empty catalog. Format 1 (before tables existed) is the bare bincode
+//! of the KV store; it is still read. The magic cannot begin a format-1 snapshot: those begin
+//! with the count of live keys as a little-endian u64, and the magic read that way is above
+//! 2^63.
 
-use super::StateMachine;
+use super::{StateMachine, TableId};
+use crate::catalog::CatalogStore;
 use crate::kv::KvStore;
+use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// Begins every snapshot of format 2 or later.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"\xffCONCORD";
 /// The format this build writes; it reads this one and every older one.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 2;
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 3;
 const HEADER_BYTES: usize = SNAPSHOT_MAGIC.len() + 4;
 
 impl StateMachine {
@@ -35,14 +41,20 @@ impl StateMachine {
             .get(..4)
             .map(|v| u32::from_le_bytes(v.try_into().expect("four bytes")))
             .ok_or("snapshot is cut short inside its header")?;
-        if version != SNAPSHOT_FORMAT_VERSION {
-            return Err(format!(
-                "snapshot format {version} is not one this build reads (formats 1 to \
-                 {SNAPSHOT_FORMAT_VERSION}); it was written by a newer Concord, or is damaged"
-            ));
-        }
-        let state: StateMachine = bincode::deserialize(&body[4..])
-            .map_err(|e| format!("snapshot of format {version} cannot be decoded: {e}"))?;
+        let decode_error =
+            |e: bincode::Error| format!("snapshot of format {version} cannot be decoded: {e}");
+        let state: StateMachine = match version {
+            2 => bincode::deserialize::<StateMachineV2>(&body[4..])
+                .map_err(decode_error)?
+                .into(),
+            SNAPSHOT_FORMAT_VERSION => bincode::deserialize(&body[4..]).map_err(decode_error)?,
+            _ => {
+                return Err(format!(
+                    "snapshot format {version} is not one this build reads (formats 1 to \
+                     {SNAPSHOT_FORMAT_VERSION}); it was written by a newer Concord, or is damaged"
+                ))
+            }
+        };
         state
             .check_invariants()
             .map_err(|e| format!("snapshot of format {version} is inconsistent: {e}"))?;
@@ -58,13 +70,34 @@ fn from_format_1(bytes: &[u8]) -> Result<StateMachine, String> {
     Ok(StateMachine {
         kv,
         table_indexes: Default::default(),
+        catalog: CatalogStore::default(),
     })
+}
+
+/// The state machine as format 2 encoded it (before the catalog). Frozen: never change it,
+/// or format-2 snapshots stop decoding.
+#[derive(Deserialize)]
+struct StateMachineV2 {
+    kv: KvStore,
+    table_indexes: BTreeMap<TableId, u64>,
+}
+
+impl From<StateMachineV2> for StateMachine {
+    fn from(old: StateMachineV2) -> StateMachine {
+        StateMachine {
+            kv: old.kv,
+            table_indexes: old.table_indexes,
+            catalog: CatalogStore::default(),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::agent::command::Command;
+    use crate::catalog::test_support::{catalog, register};
+    use crate::catalog::CatalogCommand;
     use crate::kv::KvCommand;
     use crate::state::{TableId, WatchKey};
 
@@ -105,11 +138,64 @@ mod tests {
     }
 
     #[test]
-    fn format_1_read_then_written_again_is_format_2_and_equal() {
+    fn format_1_read_then_written_again_is_the_current_format_and_equal() {
         let state = StateMachine::from_snapshot_bytes(FORMAT_1_FIXTURE).expect("format 1 reads");
         let bytes = state.to_snapshot_bytes();
         assert!(bytes.starts_with(&SNAPSHOT_MAGIC));
+        assert_eq!(
+            &bytes[SNAPSHOT_MAGIC.len()..HEADER_BYTES],
+            &3u32.to_le_bytes()
+        );
         assert_eq!(StateMachine::from_snapshot_bytes(&bytes), Ok(state));
+    }
+
+    #[test]
+    fn format_2_read_has_an_empty_catalog_and_writes_back_as_format_3() {
+        let state = StateMachine::from_snapshot_bytes(FORMAT_2_FIXTURE).expect("format 2 reads");
+        assert!(state.catalog().nodes().is_empty());
+        assert_eq!(state.watch_index(&WatchKey::Service("web".into())), 0);
+        let bytes = state.to_snapshot_bytes();
+        assert_ne!(bytes, FORMAT_2_FIXTURE, "the catalog is written too");
+        assert_eq!(StateMachine::from_snapshot_bytes(&bytes), Ok(state));
+    }
+
+    #[test]
+    fn round_trip_keeps_the_catalog_and_its_watch_indexes() {
+        let mut state = StateMachine::new();
+        state.apply(
+            3,
+            &catalog(register("n1", Some(("web1", "web", &["v1"])), &["web1"])),
+        );
+        state.apply(4, &catalog(register("n2", Some(("db1", "db", &[])), &[])));
+        let gone = CatalogCommand::Deregister {
+            node: "n2".into(),
+            service_id: None,
+            check_id: None,
+        };
+        state.apply(5, &catalog(gone));
+        let back = StateMachine::from_snapshot_bytes(&state.to_snapshot_bytes()).expect("reads");
+        assert_eq!(back, state);
+        assert_eq!(back.catalog().health_service("web", &[], false).len(), 1);
+        assert_eq!(back.watch_index(&WatchKey::Service("web".into())), 3);
+        assert_eq!(
+            back.watch_index(&WatchKey::Service("db".into())),
+            5,
+            "extinct at 5"
+        );
+        assert_eq!(back.watch_index(&WatchKey::Node("n2".into())), 5);
+    }
+
+    #[test]
+    fn a_catalog_that_contradicts_itself_is_refused() {
+        let mut state = StateMachine::new();
+        state.apply(3, &catalog(register("n1", Some(("web1", "web", &[])), &[])));
+        // A services table index behind its own instance's modify index.
+        state.table_indexes.insert(TableId::Services, 2);
+        let error = StateMachine::from_snapshot_bytes(&state.to_snapshot_bytes()).unwrap_err();
+        assert!(
+            error.contains("inconsistent") && error.contains("n1/web1"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -130,10 +216,10 @@ mod tests {
     #[test]
     fn a_newer_format_is_refused_with_its_version() {
         let mut bytes = StateMachine::new().to_snapshot_bytes();
-        bytes[SNAPSHOT_MAGIC.len()..HEADER_BYTES].copy_from_slice(&3u32.to_le_bytes());
+        bytes[SNAPSHOT_MAGIC.len()..HEADER_BYTES].copy_from_slice(&4u32.to_le_bytes());
         let error = StateMachine::from_snapshot_bytes(&bytes).unwrap_err();
-        assert!(error.contains("snapshot format 3"), "{error}");
-        assert!(error.contains("formats 1 to 2"), "{error}");
+        assert!(error.contains("snapshot format 4"), "{error}");
+        assert!(error.contains("formats 1 to 3"), "{error}");
     }
 
     #[test]
@@ -143,6 +229,10 @@ mod tests {
         let error = StateMachine::from_snapshot_bytes(&SNAPSHOT_MAGIC).unwrap_err();
         assert!(error.contains("cut short"), "{error}");
         let mut bytes = StateMachine::new().to_snapshot_bytes();
+        bytes.truncate(HEADER_BYTES + 3);
+        let error = StateMachine::from_snapshot_bytes(&bytes).unwrap_err();
+        assert!(error.contains("format 3 cannot be decoded"), "{error}");
+        let mut bytes = FORMAT_2_FIXTURE.to_vec();
         bytes.truncate(HEADER_BYTES + 3);
         let error = StateMachine::from_snapshot_bytes(&bytes).unwrap_err();
         assert!(error.contains("format 2 cannot be decoded"), "{error}");

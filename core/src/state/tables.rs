@@ -45,17 +45,34 @@ pub enum WatchKey {
     /// A whole table (e.g. `catalog/services` watches the services table).
     Table(TableId),
     /// Every KV key starting with the prefix (a key read watches its key as a prefix, as
-    /// Consul does). The next issue adds `Service(name)` for per-service indexes.
+    /// Consul does).
     KvPrefix(String),
+    /// One service's instances, their nodes and those nodes' checks (`catalog/service/:s`,
+    /// `health/service/:s`, `health/checks/:s`); for a service with no instances, the last
+    /// index at which any service lost its last instance (Consul's extinction index).
+    Service(String),
+    /// One node, its instances and its checks (`catalog/node/:n`, `health/node/:n`); for an
+    /// absent node, the last index at which any node was removed.
+    Node(String),
 }
 
+/// `TableId::ALL` with a 'static address, for `WatchKey::tables`.
+static TABLES: [TableId; 6] = TableId::ALL;
+
 impl WatchKey {
-    /// The table whose changes can move this key's index: only a change to that table can
-    /// wake a watch on it, so other tables' writes are skipped without a look.
-    pub fn table(&self) -> TableId {
+    /// The tables whose changes can move this key's index: only a change to one of them can
+    /// wake a watch on it, so other tables' writes are skipped without a look. A catalog key
+    /// moves with writes to any catalog table (a check write moves a service's index).
+    pub fn tables(&self) -> &'static [TableId] {
         match self {
-            WatchKey::Table(table) => *table,
-            WatchKey::KvPrefix(_) => TableId::Kv,
+            WatchKey::Table(table) => {
+                let at = TABLES.iter().position(|t| t == table).expect("every table");
+                &TABLES[at..=at]
+            }
+            WatchKey::KvPrefix(_) => &[TableId::Kv],
+            WatchKey::Service(_) | WatchKey::Node(_) => {
+                &[TableId::Nodes, TableId::Services, TableId::Checks]
+            }
         }
     }
 }
