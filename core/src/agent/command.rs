@@ -55,4 +55,19 @@ mod tests {
         assert_eq!(Command::decode(&bytes), Ok(command.clone()));
         assert_eq!(command.table(), TableId::Kv);
     }
+
+    #[test]
+    fn a_catalog_command_is_the_next_variant_and_names_every_table_it_touches() {
+        let command = Command::Catalog(CatalogCommand::Deregister {
+            node: "n1".into(),
+            service_id: Some("web1".into()),
+            check_id: None,
+        });
+        let bytes = command.encode();
+        // Variant 1 (Catalog), then CatalogCommand variant 1 (Deregister).
+        assert_eq!(&bytes[..8], &[1, 0, 0, 0, 1, 0, 0, 0]);
+        assert_eq!(Command::decode(&bytes), Ok(command.clone()));
+        assert_eq!(command.table(), TableId::Services);
+        assert_eq!(command.tables(), &[TableId::Services, TableId::Checks]);
+    }
 }

@@ -172,8 +172,15 @@ impl CatalogStore {
         if let Some(service) = &reg.service {
             self.upsert_service(index, node, service, t);
         }
-        for check in &reg.checks {
-            self.upsert_check(index, node, check, t);
+        // A check id given twice: the last wins, and only it is written, so the same
+        // registration again is a no-op (as it must be for anti-entropy).
+        for (at, check) in reg.checks.iter().enumerate() {
+            let overridden = reg.checks[at + 1..]
+                .iter()
+                .any(|c| c.check_id == check.check_id);
+            if !overridden {
+                self.upsert_check(index, node, check, t);
+            }
         }
         true
     }

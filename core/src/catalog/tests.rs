@@ -300,3 +300,18 @@ fn the_node_data_is_replaced_whole_by_a_registration() {
     assert!(node.meta.is_empty());
     assert_eq!((node.address.as_str(), node.modify_index), ("10.0.0.2", 4));
 }
+
+#[test]
+fn the_invariants_catch_a_check_without_its_service_and_a_stale_name_index() {
+    let mut store = CatalogStore::new();
+    store.apply(3, &register("n1", Some(("web1", "web", &[])), &["web1"]));
+    assert_eq!(store.check_invariants(|_| 3), Ok(()));
+    let mut broken = store.clone();
+    broken.services.clear();
+    let error = broken.check_invariants(|_| 3).unwrap_err();
+    assert!(error.contains("n1/check:web1"), "{error}");
+    let mut broken = store.clone();
+    broken.instances.clear();
+    let error = broken.check_invariants(|_| 3).unwrap_err();
+    assert!(error.contains("name index"), "{error}");
+}

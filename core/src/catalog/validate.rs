@@ -236,3 +236,205 @@ pub fn validate_command(catalog: &CatalogStore, cmd: &CatalogCommand) -> Result<
         CatalogCommand::Deregister { .. } => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::command::Command;
+    use crate::catalog::command::{CheckRegistration, ServiceRegistration};
+    use crate::catalog::test_support::{node_reg, register};
+    use crate::kv::COMMAND_SIZE_BYTES_MAX;
+
+    fn with_service(name: &str, address: &str) -> Registration {
+        Registration {
+            node: node_reg("n1", "10.0.0.1"),
+            service: Some(ServiceRegistration {
+                name: name.into(),
+                address: address.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn message(reg: &Registration) -> String {
+        validate_registration(reg).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn consuls_messages_for_missing_and_invalid_fields() {
+        let mut reg = with_service("web", "");
+        assert_eq!(validate_registration(&reg), Ok(()));
+        reg.node.name.clear();
+        assert_eq!(message(&reg), "Missing node name");
+        assert_eq!(message(&with_service("", "")), "Missing service name");
+        assert_eq!(
+            message(&with_service("web", "0.0.0.0")),
+            "Invalid service address"
+        );
+        assert_eq!(
+            message(&with_service("web", "::")),
+            "Invalid service address"
+        );
+        let mut reg = with_service("web", "");
+        reg.checks.push(CheckRegistration::default());
+        assert_eq!(message(&reg), "Missing check name");
+        let status = parse_check_status("ok").unwrap_err().to_string();
+        assert_eq!(status, "Invalid check status: 'ok'");
+        assert_eq!(parse_check_status("warning"), Ok(CheckStatus::Warning));
+    }
+
+    #[test]
+    fn an_address_is_needed_unless_the_node_is_left_as_it_is() {
+        let mut reg = with_service("web", "");
+        reg.node.address.clear();
+        assert_eq!(
+            validate_registration(&reg),
+            Err(CatalogError::MissingNodeAddress)
+        );
+        reg.skip_node_update = true;
+        assert_eq!(validate_registration(&reg), Ok(()));
+    }
+
+    #[test]
+    fn meta_bounds_name_the_limit() {
+        let mut reg = with_service("web", "");
+        reg.node.meta.insert(
+            "k".repeat(META_KEY_BYTES_MAX),
+            "v".repeat(META_VALUE_BYTES_MAX),
+        );
+        assert_eq!(validate_registration(&reg), Ok(()), "at the bounds");
+        reg.node
+            .meta
+            .insert("k".repeat(META_KEY_BYTES_MAX + 1), "v".into());
+        assert!(message(&reg).contains("limit: 128"), "{}", message(&reg));
+        let mut reg = with_service("web", "");
+        let meta = &mut reg.service.as_mut().expect("a service").meta;
+        meta.extend((0..=META_PAIRS_MAX).map(|i| (format!("k{i}"), String::new())));
+        assert!(message(&reg).contains("more than 64"), "{}", message(&reg));
+    }
+
+    #[test]
+    fn too_many_tags_are_refused() {
+        let mut reg = with_service("web", "");
+        let tags = (0..=SERVICE_TAGS_MAX).map(|i| i.to_string()).collect();
+        reg.service.as_mut().expect("a service").tags = tags;
+        let count = SERVICE_TAGS_MAX + 1;
+        let count_max = SERVICE_TAGS_MAX;
+        assert_eq!(
+            validate_registration(&reg),
+            Err(CatalogError::TooManyTags { count, count_max })
+        );
+    }
+
+    #[test]
+    fn long_output_is_cut_with_consuls_suffix() {
+        assert_eq!(cap_output("fine"), "fine");
+        let long = "x".repeat(CHECK_OUTPUT_BYTES_MAX + 10);
+        let capped = cap_output(&long);
+        assert!(
+            capped.ends_with("... (captured 4096 of 4106 bytes)"),
+            "{capped}"
+        );
+        assert_eq!(capped.find("..."), Some(CHECK_OUTPUT_BYTES_MAX));
+        // A character across the bound is not split.
+        let wide = format!("{}é", "x".repeat(CHECK_OUTPUT_BYTES_MAX - 1));
+        assert!(cap_output(&wide).contains("captured 4095 of 4097 bytes"));
+    }
+
+    #[test]
+    fn defaults_fill_ids_from_names_and_cap_output() {
+        let mut reg = with_service("web", "");
+        reg.checks.push(CheckRegistration {
+            name: "mem".into(),
+            output: "y".repeat(CHECK_OUTPUT_BYTES_MAX * 2),
+            ..Default::default()
+        });
+        fill_defaults(&mut reg);
+        assert_eq!(reg.service.as_ref().map(|s| s.id.as_str()), Some("web"));
+        assert_eq!(reg.checks[0].check_id, "mem");
+        assert!(reg.checks[0].output.len() < CHECK_OUTPUT_BYTES_MAX + 64);
+    }
+
+    #[test]
+    fn the_largest_valid_registration_fits_one_command() {
+        let mut reg = with_service("web", "");
+        let filler = "z".repeat(CATALOG_REGISTRATION_BYTES_MAX);
+        reg.node.tagged_addresses.insert("lan".into(), filler);
+        let over = encoded_bytes(&reg) - CATALOG_REGISTRATION_BYTES_MAX;
+        assert!(matches!(
+            validate_registration(&reg),
+            Err(CatalogError::TooLarge { .. })
+        ));
+        reg.node
+            .tagged_addresses
+            .get_mut("lan")
+            .expect("set")
+            .truncate(CATALOG_REGISTRATION_BYTES_MAX - over);
+        assert_eq!(
+            encoded_bytes(&reg),
+            CATALOG_REGISTRATION_BYTES_MAX,
+            "exactly at the bound"
+        );
+        assert_eq!(validate_registration(&reg), Ok(()));
+        let command = Command::Catalog(CatalogCommand::Register(Box::new(reg)));
+        let encoded = command.encode().len();
+        assert!(
+            encoded <= COMMAND_SIZE_BYTES_MAX,
+            "{encoded} > {COMMAND_SIZE_BYTES_MAX}"
+        );
+    }
+
+    #[test]
+    fn state_checks_refuse_unknown_services_and_full_nodes() {
+        let mut catalog = CatalogStore::new();
+        catalog.apply(3, &register("n1", Some(("web1", "web", &[])), &[]));
+        let mut reg = with_service("db", "");
+        reg.service.as_mut().expect("a service").id = "db1".into();
+        reg.checks.push(CheckRegistration {
+            name: "c".into(),
+            check_id: "c".into(),
+            service_id: "nope".into(),
+            ..Default::default()
+        });
+        let refused = validate_against(&catalog, &reg);
+        assert_eq!(refused, Err(CatalogError::UnknownServiceId("nope".into())));
+        reg.checks[0].service_id = "web1".into();
+        assert_eq!(
+            validate_against(&catalog, &reg),
+            Ok(()),
+            "the node has web1"
+        );
+        let deregister = CatalogCommand::Deregister {
+            node: String::new(),
+            service_id: None,
+            check_id: None,
+        };
+        assert_eq!(
+            validate_command(&catalog, &deregister),
+            Err(CatalogError::MissingNodeName)
+        );
+    }
+
+    #[test]
+    fn a_node_at_its_service_bound_takes_no_new_instance() {
+        let mut catalog = CatalogStore::new();
+        for i in 0..SERVICES_PER_NODE_MAX as u64 {
+            let id = format!("s{i}");
+            catalog.apply(i + 1, &register("n1", Some((&id, "web", &[])), &[]));
+        }
+        let mut reg = with_service("web", "");
+        reg.service.as_mut().expect("a service").id = "s0".into();
+        assert_eq!(
+            validate_against(&catalog, &reg),
+            Ok(()),
+            "an update is not a new one"
+        );
+        reg.service.as_mut().expect("a service").id = "new".into();
+        let count_max = SERVICES_PER_NODE_MAX;
+        assert_eq!(
+            validate_against(&catalog, &reg),
+            Err(CatalogError::TooManyServices { count_max })
+        );
+    }
+}

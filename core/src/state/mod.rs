@@ -103,6 +103,8 @@ impl StateMachine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::test_support::{catalog, check, register, register_checks};
+    use crate::catalog::CheckStatus;
     use crate::kv::KvCommand;
 
     fn set(key: &str) -> Command {
@@ -140,6 +142,56 @@ mod tests {
     }
 
     #[test]
+    fn a_catalog_write_moves_only_the_tables_it_changed() {
+        let mut state = StateMachine::new();
+        assert!(state.apply(3, &catalog(register("n1", Some(("web1", "web", &[])), &[]))));
+        let serf = check("serfHealth", "", CheckStatus::Critical);
+        assert!(state.apply(5, &catalog(register_checks("n1", vec![serf]))));
+        assert_eq!(state.table_index(TableId::Nodes), 3, "skip_node_update");
+        assert_eq!(state.table_index(TableId::Services), 3);
+        assert_eq!(state.table_index(TableId::Checks), 5);
+        assert_eq!(state.table_index(TableId::Kv), 0);
+        assert_eq!(state.check_invariants(), Ok(()));
+    }
+
+    #[test]
+    fn a_check_write_moves_the_service_and_node_watches_through_the_checks_table() {
+        let mut state = StateMachine::new();
+        state.apply(3, &catalog(register("n1", Some(("web1", "web", &[])), &[])));
+        let serf = check("serfHealth", "", CheckStatus::Critical);
+        state.apply(5, &catalog(register_checks("n1", vec![serf])));
+        for key in [WatchKey::Service("web".into()), WatchKey::Node("n1".into())] {
+            assert_eq!(state.watch_index(&key), 5, "{key:?}");
+            // The watch filter looks at these tables before the key's own index.
+            assert!(key.tables().contains(&TableId::Checks), "{key:?}");
+        }
+        assert_eq!(state.watch_index(&WatchKey::Service("absent".into())), 0);
+    }
+
+    #[test]
+    fn a_refused_catalog_write_answers_false_and_moves_nothing() {
+        let mut state = StateMachine::new();
+        state.apply(3, &catalog(register("n1", None, &[])));
+        let before = state.clone();
+        let orphan = check("c", "no-such-service", CheckStatus::Passing);
+        assert!(!state.apply(4, &catalog(register_checks("n1", vec![orphan]))));
+        assert_eq!(state, before);
+    }
+
+    #[test]
+    fn a_catalog_object_newer_than_its_table_breaks_the_invariants() {
+        let mut state = StateMachine::new();
+        state.apply(
+            3,
+            &catalog(register("n1", Some(("web1", "web", &[])), &["web1"])),
+        );
+        assert_eq!(state.check_invariants(), Ok(()));
+        state.table_indexes.insert(TableId::Checks, 2);
+        let error = state.check_invariants().unwrap_err();
+        assert!(error.contains("n1/check:web1"), "{error}");
+    }
+
+    #[test]
     fn digest_is_the_kv_digest_until_other_tables_change() {
         let mut state = StateMachine::new();
         state.apply(3, &set("a"));
@@ -147,5 +199,12 @@ mod tests {
         let before = state.digest();
         state.table_indexes.insert(TableId::Sessions, 3);
         assert_ne!(state.digest(), before);
+        let with_sessions = state.digest();
+        state.apply(4, &catalog(register("n1", None, &[])));
+        assert_ne!(
+            state.digest(),
+            with_sessions,
+            "the catalog is in the digest"
+        );
     }
 }

@@ -76,3 +76,24 @@ impl WatchKey {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_names_the_tables_that_can_move_it() {
+        for table in TableId::ALL {
+            assert_eq!(
+                WatchKey::Table(table).tables(),
+                &[table],
+                "{}",
+                table.name()
+            );
+        }
+        assert_eq!(WatchKey::KvPrefix("a/".into()).tables(), &[TableId::Kv]);
+        let catalog = [TableId::Nodes, TableId::Services, TableId::Checks];
+        assert_eq!(WatchKey::Service("web".into()).tables(), &catalog);
+        assert_eq!(WatchKey::Node("n1".into()).tables(), &catalog);
+    }
+}
