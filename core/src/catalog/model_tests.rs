@@ -123,8 +123,17 @@ fn apply_and_check(
         .iter()
         .map(|k| (state.watch_index(k), read(state, k)))
         .collect();
-    state.apply(index, &Command::Catalog(command.clone()));
+    let command = Command::Catalog(command.clone());
+    state.apply(index, &command);
     prop_assert_eq!(state.check_invariants(), Ok(()));
+    for table in TableId::ALL {
+        let moved = state.table_index(table) == index;
+        prop_assert!(
+            !moved || command.tables().contains(&table),
+            "{:?} moved",
+            table
+        );
+    }
     for (key, (index_before, read_before)) in keys.iter().zip(before) {
         let index_after = state.watch_index(key);
         prop_assert!(

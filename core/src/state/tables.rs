@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 /// One table of the state machine. Each has its own modify index: the last log index that
-/// changed it, which a blocking read on the whole table waits to move. Only KV holds data
-/// today; the others are reserved for the catalog, sessions and ACLs so that the snapshot
-/// format and the watch primitive already know them.
+/// changed it, which a blocking read on the whole table waits to move. KV and the catalog's
+/// nodes, services and checks hold data; sessions and ACL tokens are reserved so that the
+/// snapshot format and the watch primitive already know them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum TableId {
     Kv,
