@@ -174,11 +174,14 @@ impl CatalogStore {
         }
         // A check id given twice: the last wins, and only it is written, so the same
         // registration again is a no-op (as it must be for anti-entropy).
+        let last: BTreeMap<&str, usize> = reg
+            .checks
+            .iter()
+            .enumerate()
+            .map(|(at, c)| (c.check_id.as_str(), at))
+            .collect();
         for (at, check) in reg.checks.iter().enumerate() {
-            let overridden = reg.checks[at + 1..]
-                .iter()
-                .any(|c| c.check_id == check.check_id);
-            if !overridden {
+            if last.get(check.check_id.as_str()) == Some(&at) {
                 self.upsert_check(index, node, check, t);
             }
         }

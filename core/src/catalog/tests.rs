@@ -315,3 +315,17 @@ fn the_invariants_catch_a_check_without_its_service_and_a_stale_name_index() {
     let error = broken.check_invariants(|_| 3).unwrap_err();
     assert!(error.contains("name index"), "{error}");
 }
+
+#[test]
+fn a_check_id_given_twice_keeps_the_last_and_reapplies_as_a_no_op() {
+    let mut store = CatalogStore::new();
+    let twice = vec![
+        check("serfHealth", "", CheckStatus::Warning),
+        check("serfHealth", "", CheckStatus::Passing),
+    ];
+    store.apply(3, &register_checks("n1", twice.clone()));
+    assert_eq!(store.node_checks("n1")[0].status, CheckStatus::Passing);
+    let applied = store.apply(4, &register_checks("n1", twice));
+    assert!(applied.tables.is_empty(), "{:?}", applied.tables);
+    assert_eq!(store.node_index("n1"), 3);
+}
