@@ -24,6 +24,11 @@ pub enum ReplicationState {
         /// a heartbeat gives it up as lost). Only the follower's progress opens the next burst,
         /// never the count of answers: repeated answers would open bursts that multiply.
         burst_end_bytes: Option<u64>,
+        /// The follower held all of the last burst. Until it does, a burst is one chunk, as a
+        /// probe is one AppendEntries: a follower that is cut off (or whose answers are) is
+        /// sent one chunk a heartbeat, not a full burst each time, which would only fill the
+        /// queues with chunks and answers that all arrive late at once.
+        confirmed: bool,
     },
 }
 
@@ -159,8 +164,16 @@ impl Progress {
         match &mut self.state {
             ReplicationState::Probe { waiting_for_reply } => *waiting_for_reply = false,
             ReplicationState::Snapshot {
-                burst_end_bytes, ..
-            } => *burst_end_bytes = None,
+                burst_end_bytes,
+                confirmed,
+                ..
+            } => {
+                // A burst still unanswered at a heartbeat is given up: resend from what the
+                // follower holds, one chunk until it answers.
+                if burst_end_bytes.take().is_some() {
+                    *confirmed = false;
+                }
+            }
             ReplicationState::Replicate => {}
         }
     }

@@ -32,10 +32,18 @@ fn snapshot_burst_waits_until_answered_or_unpaused() {
         snapshot,
         acked_offset_bytes: 0,
         burst_end_bytes: Some(48),
+        confirmed: true,
     };
     assert!(!progress.can_send(8), "a burst waits for the last one");
     progress.unpause_probe();
     assert!(progress.can_send(8), "a lost burst is resent");
+    let ReplicationState::Snapshot { confirmed, .. } = &progress.state else {
+        unreachable!()
+    };
+    assert!(
+        !confirmed,
+        "a burst given up on makes the next one a single chunk"
+    );
     assert!(
         !progress.on_reject(3, 1),
         "a rejection never interrupts a snapshot"

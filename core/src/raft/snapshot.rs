@@ -83,22 +83,24 @@ impl Raft {
             snapshot,
             acked_offset_bytes: 0,
             burst_end_bytes: None,
+            confirmed: false,
         };
         progress.inflight.clear();
         self.send_snapshot_chunks(to)
     }
 
     /// Sends the next burst of chunks, from what the follower holds, once it holds all of the
-    /// last burst (or a heartbeat gave that up as lost). One round trip moves up to
+    /// last burst (or a heartbeat gave that up as lost). A burst is one chunk until the
+    /// follower has answered one whole (`confirmed`), then `inflight_messages_max` chunks. One round trip moves up to
     /// `inflight_messages_max` chunks: at a few bytes a chunk, one at a time would take minutes.
     pub(super) fn send_snapshot_chunks(&mut self, to: &NodeId) -> bool {
         let chunk_bytes_max = self.options.snapshot_chunk_bytes_max;
-        let chunks_max = self.options.inflight_messages_max;
         let progress = self.progress.get_mut(to).expect("peer has progress");
         let ReplicationState::Snapshot {
             snapshot,
             acked_offset_bytes,
             burst_end_bytes,
+            confirmed,
         } = &mut progress.state
         else {
             unreachable!("sending a snapshot chunk outside snapshot state");
@@ -106,6 +108,11 @@ impl Raft {
         if burst_end_bytes.is_some() {
             return false;
         }
+        let chunks_max = if *confirmed {
+            self.options.inflight_messages_max
+        } else {
+            1
+        };
         let snapshot = snapshot.clone();
         let size_bytes = snapshot.data.len();
         let mut start = (*acked_offset_bytes as usize).min(size_bytes);
@@ -249,6 +256,7 @@ impl Raft {
             snapshot,
             acked_offset_bytes,
             burst_end_bytes,
+            confirmed,
         } = &mut progress.state
         else {
             return;
@@ -266,6 +274,7 @@ impl Raft {
         assert!(*acked_offset_bytes <= snapshot.data.len() as u64);
         if burst_end_bytes.is_some_and(|end| *acked_offset_bytes >= end) {
             *burst_end_bytes = None;
+            *confirmed = true;
             self.send_snapshot_chunks(&from);
         }
     }
