@@ -104,6 +104,17 @@ fn one_of_each() -> Vec<Request> {
         Request::KvWrite {
             command: concord_core::kv::KvCommand::Delete { key: "k".into() },
         },
+        Request::CatalogWrite {
+            command: concord_core::catalog::CatalogCommand::Deregister {
+                node: "n1".into(),
+                service_id: None,
+                check_id: None,
+            },
+        },
+        Request::Catalog {
+            read: CatalogRead::CatalogServices,
+            consistency: Consistency::Stale,
+        },
         Request::StatusLeader,
         Request::StatusPeers,
         Request::RaftConfiguration,
@@ -126,6 +137,8 @@ fn one_of_each() -> Vec<Request> {
             | Request::KvList { .. }
             | Request::KvKeys { .. }
             | Request::KvWrite { .. }
+            | Request::CatalogWrite { .. }
+            | Request::Catalog { .. }
             | Request::StatusLeader
             | Request::StatusPeers
             | Request::RaftConfiguration

@@ -1,6 +1,8 @@
 //! The typed request API. The HTTP front end, the CLI (through HTTP) and the simulator all
 //! speak it; a request is answered by the local agent or forwarded to a server or the leader.
 
+pub use super::catalog::{CatalogAnswer, CatalogRead};
+use crate::catalog::CatalogCommand;
 use crate::kv::{KvCommand, KvEntry, KvError};
 use crate::membership::{Member, MemberStatus};
 use serde::{Deserialize, Serialize};
@@ -32,6 +34,16 @@ pub enum Request {
     },
     KvWrite {
         command: KvCommand,
+    },
+    /// `PUT /v1/catalog/register` and `/v1/catalog/deregister`. Answered like a KV write
+    /// (`Response::KvWritten`), once applied.
+    CatalogWrite {
+        command: CatalogCommand,
+    },
+    /// A `catalog/*` or `health/*` read.
+    Catalog {
+        read: CatalogRead,
+        consistency: Consistency,
     },
     StatusLeader,
     StatusPeers,
@@ -66,7 +78,7 @@ pub enum Request {
 
 /// The reads that can block: each covers something with an index (`WatchRead::key`). Its own
 /// type, not a boxed `Request`, so a watch cannot nest (a remote frame of nested watches
-/// would recurse the decoder). The catalog's reads join it in the next issue. Serving takes a
+/// would recurse the decoder). Serving takes a
 /// read in this type too (`Agent::read_kv`, a consistent read waiting for its index), so a
 /// read's answer is total over the reads, with no arm for other requests.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +96,10 @@ pub enum WatchRead {
         separator: Option<String>,
         consistency: Consistency,
     },
+    Catalog {
+        read: CatalogRead,
+        consistency: Consistency,
+    },
 }
 
 impl Request {
@@ -94,6 +110,8 @@ impl Request {
             Request::KvList { .. } => "kv-list",
             Request::KvKeys { .. } => "kv-keys",
             Request::KvWrite { .. } => "kv-write",
+            Request::CatalogWrite { .. } => "catalog-write",
+            Request::Catalog { read, .. } => read.kind(),
             Request::StatusLeader => "status-leader",
             Request::StatusPeers => "status-peers",
             Request::RaftConfiguration => "raft-configuration",
@@ -146,6 +164,10 @@ pub enum Response {
     KvWritten {
         applied: bool,
         index: u64,
+    },
+    Catalog {
+        answer: CatalogAnswer,
+        meta: QueryMeta,
     },
     Leader {
         addr: Option<String>,

@@ -144,7 +144,7 @@ impl Agent {
             else {
                 unreachable!("selected as applied reads");
             };
-            let response = self.read_kv(&request);
+            let response = self.answer_read(&request);
             self.reply(origin, Ok(response));
         }
     }

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod apply;
 mod bootstrap;
+mod catalog;
 pub mod command;
 pub mod config;
 pub mod journal;

@@ -44,8 +44,9 @@ pub fn route(request: &Request) -> Route {
     let (place, repeatable, held_ms_max) = match request {
         Request::KvGet { consistency, .. }
         | Request::KvList { consistency, .. }
-        | Request::KvKeys { consistency, .. } => (read_place(*consistency), true, 0),
-        Request::KvWrite { .. } => (Place::Leader, false, 0),
+        | Request::KvKeys { consistency, .. }
+        | Request::Catalog { consistency, .. } => (read_place(*consistency), true, 0),
+        Request::KvWrite { .. } | Request::CatalogWrite { .. } => (Place::Leader, false, 0),
         Request::StatusLeader | Request::StatusPeers => (Place::AnyServer, true, 0),
         Request::RaftConfiguration => (Place::Leader, true, 0),
         Request::RaftRemovePeer { .. } | Request::RaftTransferLeader { .. } => {
@@ -295,6 +296,10 @@ impl Agent {
                 self.serve_read(origin, read)
             }
             Request::KvWrite { command } => self.propose_kv(origin, command),
+            Request::CatalogWrite { command } => self.propose_catalog(origin, command),
+            Request::Catalog { read, consistency } => {
+                self.serve_read(origin, WatchRead::Catalog { read, consistency })
+            }
             Request::StatusLeader => {
                 let addr = self.leader_addr();
                 self.reply(origin, Ok(Response::Leader { addr }));
@@ -330,7 +335,7 @@ impl Agent {
         match read.consistency() {
             Consistency::Consistent => self.start_consistent_read(origin, read),
             Consistency::Default | Consistency::Stale => {
-                let response = self.read_kv(&read);
+                let response = self.answer_read(&read);
                 self.reply(origin, Ok(response));
             }
         }
@@ -374,21 +379,26 @@ impl Agent {
         known.or_else(|| self.raft.as_ref()?.config().addresses.get(id).cloned())
     }
 
-    /// Answers a KV read from this server's state.
-    pub(super) fn read_kv(&self, read: &WatchRead) -> Response {
+    /// The `X-Consul-*` headers of a read answered here at `index` (never 0, as Consul's).
+    pub(super) fn query_meta(&self, index: u64) -> QueryMeta {
         let raft = self.raft.as_ref().expect("servers have raft");
         let last_contact_ms = match raft.last_leader_contact_ms() {
             _ if self.is_leader() => 0,
             Some(t) => self.now_ms.saturating_sub(t),
             None => self.now_ms,
         };
-        let known_leader = raft.leader().is_some();
-        let meta = |index: u64| QueryMeta {
+        QueryMeta {
             index: index.max(1),
-            known_leader,
+            known_leader: raft.leader().is_some(),
             last_contact_ms,
-        };
+        }
+    }
+
+    /// Answers a read (KV or catalog) from this server's state.
+    pub(super) fn answer_read(&self, read: &WatchRead) -> Response {
+        let meta = |index: u64| self.query_meta(index);
         match read {
+            WatchRead::Catalog { read, .. } => self.read_catalog(read),
             WatchRead::KvGet { key, .. } => {
                 let entries = self.state.kv().get(key).cloned().into_iter().collect();
                 Response::Kv {
@@ -424,7 +434,7 @@ impl Agent {
         }
     }
 
-    fn wait_for_apply(&mut self, origin: Origin, index: u64) {
+    pub(super) fn wait_for_apply(&mut self, origin: Origin, index: u64) {
         let term = self.raft.as_ref().expect("leaders have raft").term();
         // A write of an earlier term still waiting on this index lost its entry: ours
         // replaced it (we were leader, lost it, and lead again). Found by the fuzzer.

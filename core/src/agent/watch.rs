@@ -63,6 +63,7 @@ impl WatchRead {
                 separator,
                 consistency,
             }),
+            Request::Catalog { read, consistency } => Ok(WatchRead::Catalog { read, consistency }),
             other => Err(other),
         }
     }
@@ -87,6 +88,7 @@ impl WatchRead {
                 separator,
                 consistency,
             },
+            WatchRead::Catalog { read, consistency } => Request::Catalog { read, consistency },
         }
     }
 
@@ -98,6 +100,7 @@ impl WatchRead {
             WatchRead::KvList { prefix, .. } | WatchRead::KvKeys { prefix, .. } => {
                 WatchKey::KvPrefix(prefix.clone())
             }
+            WatchRead::Catalog { read, .. } => read.key(),
         }
     }
 
@@ -105,7 +108,8 @@ impl WatchRead {
         match self {
             WatchRead::KvGet { consistency, .. }
             | WatchRead::KvList { consistency, .. }
-            | WatchRead::KvKeys { consistency, .. } => *consistency,
+            | WatchRead::KvKeys { consistency, .. }
+            | WatchRead::Catalog { consistency, .. } => *consistency,
         }
     }
 }
