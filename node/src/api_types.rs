@@ -6,6 +6,9 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The catalog's and health's answers (`api_types/catalog.rs`).
+pub mod catalog;
+
 /// One entry of `GET /v1/kv/...`: Consul's `api.KVPair` (`DirEntry` on the server), in its
 /// field order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

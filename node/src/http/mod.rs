@@ -5,13 +5,18 @@
 //! `members`, `operator`; `query` (query-string flags, consistency, blocking parameters),
 //! `blocking` (the blocking-query loop; durations are `concord_core::duration`), `headers` (JSON answers
 //! and `X-Consul-*`), `errors` (status codes), `json_body` (case-insensitive request bodies),
-//! `conns` (connection limits per client and in total).
+//! `conns` (connection limits per client and in total); `catalog`/`health` (the catalog and
+//! health endpoints) with `catalog_body` (register/deregister bodies) and `catalog_json`.
 
 mod agent;
 mod blocking;
+mod catalog;
+mod catalog_body;
+mod catalog_json;
 pub mod conns;
 mod errors;
 mod headers;
+mod health;
 pub mod json_body;
 mod kv;
 mod kv_json;
@@ -49,6 +54,8 @@ pub const BODY_BYTES_MAX: usize = 1024 * 1024;
 pub fn router(handle: NodeHandle) -> Router {
     Router::new()
         .merge(kv::routes())
+        .merge(catalog::routes())
+        .merge(health::routes())
         .merge(status::routes())
         .merge(agent::routes())
         .merge(operator::routes())

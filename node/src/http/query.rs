@@ -37,6 +37,12 @@ impl QueryParams {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value given for a repeatable `name` (`?tag=a&tag=b`), in order.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        let values = self.pairs.iter().filter(|(n, _)| n == name);
+        values.map(|(_, v)| v.clone()).collect()
+    }
+
     pub fn has(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
@@ -98,19 +104,25 @@ impl QueryParams {
 
     /// Concord has a single datacenter: `?dc=` naming another one cannot be served.
     pub fn check_datacenter(&self, ours: &str) -> Result<(), HttpError> {
-        match self.get("dc") {
-            Some(dc) if !dc.is_empty() && dc != ours => Err(HttpError::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                format!("No path to datacenter {dc:?}: this cluster serves only {ours:?}"),
-            )),
-            _ => Ok(()),
-        }
+        check_datacenter(self.get("dc").unwrap_or(""), ours)
     }
 
     /// `?pretty`: indent JSON answers, as Consul does.
     pub fn pretty(&self) -> bool {
         self.flag("pretty")
     }
+}
+
+/// A datacenter a request names (`?dc=`, a body's `Datacenter`): "" or ours, else Consul's
+/// 500 "No path to datacenter".
+pub fn check_datacenter(dc: &str, ours: &str) -> Result<(), HttpError> {
+    if dc.is_empty() || dc == ours {
+        return Ok(());
+    }
+    Err(HttpError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        format!("No path to datacenter {dc:?}: this cluster serves only {ours:?}"),
+    ))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
@@ -194,6 +206,11 @@ mod tests {
         assert_eq!(params.get("bad"), Some("%zz"));
         assert_eq!(params.get("utf"), Some("é"));
         assert_eq!(params.get("missing"), None);
+        let tags = q("tag=a&x=1&tag=b%20c");
+        assert_eq!(
+            (tags.all("tag"), tags.all("y")),
+            (vec!["a".into(), "b c".into()], vec![])
+        );
     }
 
     #[test]
