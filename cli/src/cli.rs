@@ -1,6 +1,6 @@
 //! The command tree, parsing (with Consul's flag spellings) and dispatch.
 
-use crate::commands::{self, info, join, kv, leave, members, operator, validate, version};
+use crate::commands::{self, catalog, info, join, kv, leave, members, operator, validate, version};
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use concord_config::flags::AgentFlags;
@@ -35,6 +35,9 @@ enum Command {
     /// Read and write the key-value store.
     #[command(subcommand)]
     Kv(kv::KvCommand),
+    /// List services, nodes and datacenters in the catalog.
+    #[command(subcommand)]
+    Catalog(catalog::CatalogCommand),
     /// Cluster-level tools for operators.
     #[command(subcommand)]
     Operator(operator::OperatorCommand),
@@ -86,6 +89,7 @@ fn dispatch(command: Command) -> i32 {
         Command::Leave(args) => leave::run_leave(&args),
         Command::ForceLeave(args) => leave::run_force_leave(&args),
         Command::Kv(command) => kv::run(&command),
+        Command::Catalog(command) => catalog::run(&command),
         Command::Operator(command) => operator::run(&command),
         Command::Info(args) => info::run(&args),
         Command::Version => version::run(),
