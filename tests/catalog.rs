@@ -1,0 +1,167 @@
+//! The catalog and health API as a user meets it on a `-dev` agent: register a service with a
+//! check, find it through catalog and health (`?passing`), watch it with a blocking query that
+//! wakes on the check's change and not on an unrelated KV write, deregister it, and list it
+//! with `concord catalog services`.
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::*;
+
+/// Each test its own loopback address (no other test file uses 127.0.61.x).
+const IP_WEB: &str = "127.0.61.1";
+const IP_WATCH: &str = "127.0.61.2";
+/// How long a `-dev` agent may take to elect itself and answer.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+fn dev_agent(test: &str, ip: &str) -> Agent {
+    let dir = scratch(test);
+    let agent = Agent::start(&dir, "dev", ip, &["-dev", "-bind", ip, "-client", ip]);
+    eventually(START_TIMEOUT, "the dev agent serves the catalog", || {
+        let answer = http(&agent.http_addr(), "GET", "/v1/catalog/services", b"")?;
+        (answer.status == 200)
+            .then_some(())
+            .ok_or(format!("{} {}", answer.status, answer.body))
+    });
+    agent
+}
+
+fn call(agent: &Agent, method: &str, path: &str, body: &str) -> HttpAnswer {
+    http(&agent.http_addr(), method, path, body.as_bytes())
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// A registration as the Go api sends it: every field, `null` for the absent ones.
+fn registration(check_status: &str) -> String {
+    format!(
+        r#"{{"ID":"","Node":"n1","Address":"10.1.2.3","Datacenter":"","TaggedAddresses":null,
+            "NodeMeta":null,"Service":{{"ID":"web1","Service":"web","Tags":["v1"],"Port":8080,
+            "Address":"","Meta":null,"Weights":{{"Passing":0,"Warning":0}},
+            "EnableTagOverride":false}},
+            "Check":{{"Node":"n1","CheckID":"web1-alive","Name":"alive","Status":"{check_status}",
+            "ServiceID":"web1","Definition":{{"HTTP":"http://10.1.2.3:8080/","Interval":"10s"}}}},
+            "Checks":null,"SkipNodeUpdate":false}}"#
+    )
+}
+
+fn register(agent: &Agent, check_status: &str) {
+    let answer = call(
+        agent,
+        "PUT",
+        "/v1/catalog/register",
+        &registration(check_status),
+    );
+    assert_eq!(
+        (answer.status, answer.body.trim()),
+        (200, "true"),
+        "register"
+    );
+}
+
+fn header(answer: &HttpAnswer, name: &str) -> Option<String> {
+    answer.head.lines().find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
+
+fn index(answer: &HttpAnswer) -> u64 {
+    let text = header(answer, "X-Consul-Index").expect("X-Consul-Index");
+    text.parse().expect("a number")
+}
+
+#[test]
+fn a_registered_service_is_found_through_catalog_and_health_until_deregistered() {
+    let agent = dev_agent("catalog-web", IP_WEB);
+    register(&agent, "passing");
+    let services = call(&agent, "GET", "/v1/catalog/services", "");
+    assert_eq!(services.body, r#"{"web":["v1"]}"#);
+    assert!(index(&services) > 1);
+    assert_eq!(
+        header(&services, "X-Consul-KnownLeader").as_deref(),
+        Some("true")
+    );
+    let instances = call(&agent, "GET", "/v1/catalog/service/web?tag=v1", "");
+    assert!(
+        instances.body.contains(r#""ServiceID":"web1""#),
+        "{}",
+        instances.body
+    );
+    assert!(
+        instances.body.contains(r#""Address":"10.1.2.3""#),
+        "{}",
+        instances.body
+    );
+    let healthy = call(&agent, "GET", "/v1/health/service/web?passing=1", "");
+    assert!(
+        healthy.body.contains(r#""CheckID":"web1-alive""#),
+        "{}",
+        healthy.body
+    );
+    register(&agent, "critical");
+    let healthy = call(&agent, "GET", "/v1/health/service/web?passing", "");
+    assert_eq!(healthy.body, "[]", "a critical instance is not passing");
+    let all = call(&agent, "GET", "/v1/health/service/web", "");
+    assert_eq!(
+        index(&all),
+        index(&healthy),
+        "?passing filters after the read"
+    );
+    let listed = agent.cli(&["catalog", "services", "-tags"]);
+    assert_eq!(stdout(&listed).trim(), "web  v1", "{}", stderr(&listed));
+    let gone = call(&agent, "PUT", "/v1/catalog/deregister", r#"{"Node":"n1"}"#);
+    assert_eq!(gone.body.trim(), "true");
+    let services = call(&agent, "GET", "/v1/catalog/services", "");
+    assert_eq!(services.body, "{}");
+    let node = call(&agent, "GET", "/v1/catalog/node/n1", "");
+    assert_eq!((node.status, node.body.as_str()), (200, "null"));
+}
+
+/// Starts a blocking `health/service/web` read at `index` in a thread; its answer and how
+/// long it took.
+fn blocking_read(
+    agent: &Agent,
+    index: u64,
+    wait: &str,
+) -> std::thread::JoinHandle<(HttpAnswer, Duration)> {
+    let addr = agent.http_addr();
+    let path = format!("/v1/health/service/web?index={index}&wait={wait}");
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        let answer = http(&addr, "GET", &path, b"").expect("blocking read");
+        (answer, started.elapsed())
+    })
+}
+
+#[test]
+fn a_blocking_health_read_wakes_on_its_check_and_not_on_a_kv_write() {
+    let agent = dev_agent("catalog-watch", IP_WATCH);
+    register(&agent, "passing");
+    let seen = index(&call(&agent, "GET", "/v1/health/service/web", ""));
+    let unrelated = blocking_read(&agent, seen, "2s");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        call(&agent, "PUT", "/v1/kv/elsewhere", "x").body.trim(),
+        "true"
+    );
+    let (answer, took) = unrelated.join().unwrap();
+    assert!(
+        took >= Duration::from_millis(1900),
+        "a KV write woke it after {took:?}"
+    );
+    assert_eq!(index(&answer), seen, "unchanged at the timeout");
+    let woken = blocking_read(&agent, seen, "30s");
+    std::thread::sleep(Duration::from_millis(300));
+    register(&agent, "critical");
+    let (answer, took) = woken.join().unwrap();
+    assert!(
+        took < Duration::from_secs(10),
+        "not woken by the check: {took:?}"
+    );
+    assert!(index(&answer) > seen);
+    assert!(
+        answer.body.contains(r#""Status":"critical""#),
+        "{}",
+        answer.body
+    );
+}
