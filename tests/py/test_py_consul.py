@@ -87,6 +87,29 @@ def test_blocking_get(c):
     assert 0.8 < elapsed < 9, elapsed
 
 
+def test_catalog_and_health(c):
+    service = {"Service": "pyweb", "ID": "pyweb1", "Tags": ["v1"], "Port": 8080}
+    check = {"Name": "alive", "CheckID": "pyweb1-alive", "ServiceID": "pyweb1", "Status": "passing"}
+    assert c.catalog.register("pynode", "10.9.0.1", service=service, check=check) is True
+    _, services = c.catalog.services()
+    assert services["pyweb"] == ["v1"], services
+    _, instances = c.catalog.service("pyweb", tag="v1")
+    assert [(i["Node"], i["ServiceID"], i["ServicePort"]) for i in instances] == [("pynode", "pyweb1", 8080)], instances
+    index, entries = c.health.service("pyweb", passing=True)
+    assert [e["Service"]["ID"] for e in entries] == ["pyweb1"], entries
+    assert entries[0]["Checks"][0]["Status"] == "passing", entries
+    check["Status"] = "critical"
+    assert c.catalog.register("pynode", "10.9.0.1", service=service, check=check) is True
+    new_index, entries = c.health.service("pyweb", passing=True)
+    assert entries == [] and int(new_index) > int(index), (new_index, entries)
+    assert c.catalog.deregister("pynode", service_id="pyweb1") is True
+    _, instances = c.catalog.service("pyweb")
+    assert instances == [], instances
+    assert c.catalog.deregister("pynode") is True
+    _, node = c.catalog.node("pynode")
+    assert node is None, node
+
+
 def test_status(c):
     leader = c.status.leader()
     assert leader == f"{IP}:8300", leader
