@@ -107,6 +107,7 @@ fn a_registered_service_is_found_through_catalog_and_health_until_deregistered()
         index(&healthy),
         "?passing filters after the read"
     );
+    check_views(&agent);
     let listed = agent.cli(&["catalog", "services", "-tags"]);
     assert_eq!(stdout(&listed).trim(), "web  v1", "{}", stderr(&listed));
     let gone = call(&agent, "PUT", "/v1/catalog/deregister", r#"{"Node":"n1"}"#);
@@ -115,6 +116,37 @@ fn a_registered_service_is_found_through_catalog_and_health_until_deregistered()
     assert_eq!(services.body, "{}");
     let node = call(&agent, "GET", "/v1/catalog/node/n1", "");
     assert_eq!((node.status, node.body.as_str()), (200, "null"));
+}
+
+/// The other views of the critical check, and Prometheus's own query string (parameters
+/// Concord does not use are ignored, not refused).
+fn check_views(agent: &Agent) {
+    for path in [
+        "/v1/health/checks/web",
+        "/v1/health/node/n1",
+        "/v1/health/state/critical",
+    ] {
+        let answer = call(agent, "GET", path, "");
+        assert!(
+            answer.body.contains(r#""CheckID":"web1-alive""#),
+            "{path}: {}",
+            answer.body
+        );
+        assert!(index(&answer) > 1, "{path}");
+    }
+    let none = call(agent, "GET", "/v1/health/state/passing", "");
+    assert_eq!(none.body, "[]");
+    let prometheus = "/v1/health/service/web?dc=dc1&filter=&node-meta=rack%3A1&stale=&tag=v1";
+    let answer = call(agent, "GET", prometheus, "");
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.body.contains(r#""Port":8080"#), "{}", answer.body);
+    let elsewhere = call(agent, "GET", "/v1/health/service/web?dc=eu", "");
+    assert_eq!(elsewhere.status, 500);
+    assert!(
+        elsewhere.body.starts_with("No path to datacenter"),
+        "{}",
+        elsewhere.body
+    );
 }
 
 /// Starts a blocking `health/service/web` read at `index` in a thread; its answer and how

@@ -59,6 +59,9 @@ pub struct CheckBody {
     pub output: String,
     #[serde(rename = "Type")]
     pub check_type: String,
+    /// The Go api's `AgentCheck` carries these at the top too; `Definition`'s win.
+    pub interval: Option<Value>,
+    pub timeout: Option<Value>,
     pub definition: DefinitionBody,
 }
 
@@ -200,8 +203,8 @@ fn check(body: CheckBody) -> Result<core::CheckRegistration, HttpError> {
         }
     };
     let d = body.definition;
-    let interval = duration(d.interval, "Interval")?;
-    let timeout = duration(d.timeout, "Timeout")?;
+    let interval = duration(d.interval.or(body.interval), "Interval")?;
+    let timeout = duration(d.timeout.or(body.timeout), "Timeout")?;
     let deregister_after = duration(
         d.deregister_critical_service_after,
         "DeregisterCriticalServiceAfter",
@@ -299,7 +302,7 @@ mod tests {
             "Service":{"ID":"web1","Service":"web","Tags":null,"Weights":{"Passing":0,"Warning":0},
                        "enable_tag_override":true,"Proxy":null},
             "Check":{"Name":"alive","Status":"passing","service_id":"web1",
-                     "Definition":{"Interval":"1m30s","timeout":10000000000}},
+                     "Interval":"5s","Definition":{"Interval":"1m30s","timeout":10000000000}},
             "Checks":null}"#;
         let reg = registration(decode(body).unwrap(), "dc1").unwrap();
         let service = reg.service.expect("a service");
@@ -334,6 +337,18 @@ mod tests {
             (err.status.as_u16(), err.reason.contains("Interval")),
             (400, true)
         );
+    }
+
+    #[test]
+    fn a_top_level_interval_is_used_when_the_definition_has_none() {
+        let body = br#"{"Node":"n1","Check":{"Name":"c","Interval":"5s","Timeout":null}}"#;
+        let reg = registration(decode(body).unwrap(), "dc1").unwrap();
+        let check = &reg.checks[0];
+        assert_eq!(
+            (check.interval.as_str(), check.timeout.as_str()),
+            ("5s", "")
+        );
+        assert_eq!(check.definition.interval, "5s");
     }
 
     #[test]
