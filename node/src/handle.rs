@@ -62,6 +62,10 @@ impl Drop for QueuedBytes {
 fn payload_bytes(request: &Request) -> usize {
     match request {
         Request::KvWrite { command } => command.payload_bytes(),
+        // A registration's encoded size: up to the 1 MiB HTTP body before it is checked.
+        Request::CatalogWrite { command } => {
+            bincode::serialized_size(command).map_or(usize::MAX, |n| n as usize)
+        }
         _ => 0,
     }
 }
