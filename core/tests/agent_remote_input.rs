@@ -128,6 +128,7 @@ fn one_of_each() -> Vec<Request> {
         },
         Request::Leave,
         Request::ForceLeave { node: "a".into() },
+        Request::Local(LocalRequest::DeregisterService { id: "web".into() }),
         // Index 0 never blocks, so it is answered at once like the read.
         Request::watch(read(Consistency::Stale), 0, 1_000).expect("a read blocks"),
     ];
@@ -148,17 +149,23 @@ fn one_of_each() -> Vec<Request> {
             | Request::Join { .. }
             | Request::Leave
             | Request::ForceLeave { .. }
-            | Request::Watch { .. } => {}
+            | Request::Watch { .. }
+            | Request::Local(_) => {}
         }
     }
     all
 }
 
-/// Requests that act on the agent that takes them: never served on another's word.
+/// Requests that act on the agent that takes them (membership, its own services and
+/// checks): never served on another's word.
 fn is_membership(request: &Request) -> bool {
     matches!(
         request,
-        Request::Members | Request::Join { .. } | Request::Leave | Request::ForceLeave { .. }
+        Request::Members
+            | Request::Join { .. }
+            | Request::Leave
+            | Request::ForceLeave { .. }
+            | Request::Local(_)
     )
 }
 

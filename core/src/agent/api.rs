@@ -2,6 +2,7 @@
 //! speak it; a request is answered by the local agent or forwarded to a server or the leader.
 
 pub use super::catalog::{CatalogAnswer, CatalogRead};
+pub use super::local::{LocalAnswer, LocalRequest};
 use crate::catalog::CatalogCommand;
 use crate::kv::{KvCommand, KvEntry, KvError};
 use crate::membership::{Member, MemberStatus};
@@ -74,6 +75,9 @@ pub enum Request {
         wait_ms: u64,
         read: WatchRead,
     },
+    /// The agent's own services and checks (`/v1/agent/service/*`, `/v1/agent/check/*`),
+    /// served where it is taken. At the end: variants are numbered on the wire.
+    Local(LocalRequest),
 }
 
 /// The reads that can block: each covers something with an index (`WatchRead::key`). Its own
@@ -112,6 +116,7 @@ impl Request {
             Request::KvWrite { .. } => "kv-write",
             Request::CatalogWrite { .. } => "catalog-write",
             Request::Catalog { read, .. } => read.kind(),
+            Request::Local(request) => request.kind(),
             Request::StatusLeader => "status-leader",
             Request::StatusPeers => "status-peers",
             Request::RaftConfiguration => "raft-configuration",
@@ -186,6 +191,10 @@ pub enum Response {
         contacted: u32,
     },
     Done,
+    /// At the end: variants are numbered on the wire.
+    Local {
+        answer: LocalAnswer,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

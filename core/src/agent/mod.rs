@@ -13,6 +13,7 @@ pub mod command;
 pub mod config;
 pub mod journal;
 mod leave;
+pub mod local;
 mod pending;
 mod reconcile;
 mod requests;
@@ -61,6 +62,11 @@ pub enum Action {
     },
     /// A graceful leave finished: the process may exit.
     LeaveComplete,
+    /// Save the agent's own services and checks (`local::LocalState::to_bytes`), replacing
+    /// what was saved before; given back by `Agent::restore_local` at the next start.
+    PersistLocal {
+        bytes: Vec<u8>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,6 +99,8 @@ pub struct Agent {
     seen_forwards: seen::SeenForwards,
     bootstrap: Bootstrap,
     pending: PendingTable,
+    /// The services and checks registered on this agent (see `local/`).
+    local: local::LocalState,
     leave: Option<LeaveState>,
     actions: Vec<Action>,
     gossip_deadline_ms: u64,
@@ -156,6 +164,7 @@ impl Agent {
         Agent {
             bootstrap: Bootstrap::new(config.bootstrap_expect),
             pending: PendingTable::new(config.pending_requests_max, first_request_id),
+            local: local::LocalState::default(),
             config,
             now_ms,
             rng,
@@ -194,6 +203,14 @@ impl Agent {
     }
     pub fn now_ms(&self) -> u64 {
         self.now_ms
+    }
+    /// The services and checks registered on this agent.
+    pub fn local(&self) -> &local::LocalState {
+        &self.local
+    }
+    /// Settings of the local state (the node sets them at start, before `restore_local`).
+    pub fn set_local_options(&mut self, options: local::LocalOptions) {
+        self.local.options = options;
     }
     /// Starts recording applied entries for `take_applied` and consistent reads for
     /// `take_read_events` (checkers only).
@@ -300,6 +317,9 @@ impl Agent {
             self.handle_ready(ready, &mut out);
         }
         out.append(&mut self.actions);
+        if let Some(bytes) = self.take_local_to_persist() {
+            out.push(Action::PersistLocal { bytes });
+        }
         out
     }
 

@@ -7,7 +7,12 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Origin {
     Local(u64),
-    Remote { addr: String, request_id: u64 },
+    Remote {
+        addr: String,
+        request_id: u64,
+    },
+    /// The agent's own request (anti-entropy, `local/sync.rs`): the answer goes back to it.
+    Internal(u64),
 }
 
 #[derive(Clone, Debug)]

@@ -53,6 +53,8 @@ pub fn route(request: &Request) -> Route {
             (Place::Leader, false, 0)
         }
         Request::Members => (Place::Local, true, 0),
+        // The agent's own services and checks: never another agent's.
+        Request::Local(_) => (Place::Local, false, 0),
         Request::Join { .. } | Request::Leave | Request::ForceLeave { .. } => {
             (Place::Local, false, 0)
         }
@@ -115,7 +117,7 @@ impl Agent {
     /// agent that takes them, never on another's word; and only servers serve forwarded
     /// requests (a client agent is no relay).
     fn refusal_of_remote(&self, origin: &Origin, request: &Request) -> Option<ApiError> {
-        if matches!(origin, Origin::Local(_)) {
+        if matches!(origin, Origin::Local(_) | Origin::Internal(_)) {
             return None;
         }
         match route(request).place {
@@ -140,6 +142,7 @@ impl Agent {
             Origin::Remote { addr, request_id } => {
                 self.send(addr, WireMessage::ForwardReply { request_id, result })
             }
+            Origin::Internal(id) => self.on_internal_reply(id, result),
         }
     }
 
@@ -318,6 +321,7 @@ impl Agent {
                 let response = self.members();
                 self.reply(origin, Ok(response));
             }
+            Request::Local(request) => self.serve_local(origin, request),
             Request::Join { addr } => self.start_join(origin, addr),
             Request::Leave => self.start_leave(origin),
             Request::ForceLeave { node } => self.force_leave(origin, &node),

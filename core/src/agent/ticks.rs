@@ -21,6 +21,7 @@ impl Agent {
             raft.tick(now_ms);
         }
         self.tick_leave();
+        self.tick_local();
         self.expire_requests();
         self.release_watches_due();
         self.complain_if_leaderless();

@@ -203,6 +203,7 @@ impl AgentNet {
                             writeln!(out, "{:>6}ms {name}: [{level:?}] {message}", now_ms).unwrap();
                         }
                     }
+                    Action::PersistLocal { .. } => {}
                     Action::LeaveComplete => {
                         writeln!(out, "{:>6}ms {name}: exits after leaving", now_ms).unwrap();
                         alive = false;

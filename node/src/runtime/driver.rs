@@ -4,7 +4,7 @@
 use super::clock::Clock;
 use super::{Observer, PlantedBug};
 use crate::handle::RequestEnvelope;
-use crate::storage::RaftStorage;
+use crate::storage::{Disk, RaftStorage};
 use crate::transport::{Received, Transport};
 use concord_core::agent::{Action, Agent, ApiResult, Envelope, LogLevel};
 use std::collections::BTreeMap;
@@ -22,6 +22,8 @@ pub const LEAVE_DRAIN_TIMEOUT: Duration = Duration::from_millis(1000);
 pub struct Driver {
     agent: Agent,
     storage: RaftStorage,
+    /// Where `Action::PersistLocal` writes (the disk Raft's storage uses).
+    local_disk: Arc<dyn Disk>,
     clock: Clock,
     transport: Transport,
     bug: PlantedBug,
@@ -41,6 +43,7 @@ impl Driver {
     pub fn new(
         agent: Agent,
         storage: RaftStorage,
+        local_disk: Arc<dyn Disk>,
         clock: Clock,
         transport: Transport,
         bug: PlantedBug,
@@ -52,6 +55,7 @@ impl Driver {
         Driver {
             agent,
             storage,
+            local_disk,
             clock,
             transport,
             bug,
@@ -183,8 +187,18 @@ impl Driver {
             }
             Action::Log { level, message } => log(level, self.agent.name(), &message),
             Action::LeaveComplete => return Some(Stop::Left),
+            Action::PersistLocal { bytes } => self.persist_local(&bytes),
         }
         None
+    }
+
+    /// The agent's own services and checks. A failed write is logged, not fatal: the state
+    /// is still in memory and the next change writes it again (as Consul's agent does).
+    fn persist_local(&mut self, bytes: &[u8]) {
+        let file = super::local_disk::LOCAL_STATE_FILE;
+        if let Err(e) = self.local_disk.write_atomic(file, bytes) {
+            tracing::error!(target: "concord", "agent: failed to save local state to {file}: {e}");
+        }
     }
 
     fn persist(

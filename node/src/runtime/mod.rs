@@ -2,6 +2,7 @@
 
 mod clock;
 mod driver;
+pub mod local_disk;
 
 pub use clock::{Clock, DRIFT_PPM_MAX};
 
@@ -9,6 +10,7 @@ use crate::config::NodeConfig;
 use crate::handle::{NodeHandle, NodeInfo, REQUEST_QUEUE_MAX};
 use crate::storage::{Disk, FileDisk, MemDisk, RaftStorage, StorageError};
 use crate::transport::{self, TransportStats, INBOX_MAX};
+use concord_core::agent::local::LocalOptions;
 use concord_core::agent::{Agent, Request};
 use concord_core::raft::RaftRestore;
 use std::sync::Arc;
@@ -127,7 +129,9 @@ pub async fn start_with(
         config.agent.raft.planted_bug = Some(raft_bug);
     }
     crate::bounds::check(&config.agent.raft).map_err(StartError::Io)?;
-    let (storage, recovered) = RaftStorage::recover(disk).map_err(StartError::Storage)?;
+    let disk: Arc<dyn Disk> = Arc::from(disk);
+    let shared = Box::new(local_disk::SharedDisk(disk.clone()));
+    let (storage, recovered) = RaftStorage::recover(shared).map_err(StartError::Storage)?;
     if recovered.torn_tail_truncated_bytes > 0 {
         tracing::warn!(target: "concord", "storage: truncated a torn write of {} bytes at the end of the log", recovered.torn_tail_truncated_bytes);
     }
@@ -140,6 +144,7 @@ pub async fn start_with(
     if observer.is_some() {
         agent.enable_apply_journal();
     }
+    restore_local(&mut agent, &config, disk.as_ref())?;
     let stats = Arc::new(TransportStats::default());
     let (inbox_tx, inbox_rx) = mpsc::channel(INBOX_MAX);
     let inbound = transport::Inbound::new(config.inbound.clone());
@@ -160,6 +165,7 @@ pub async fn start_with(
     let driver = driver::Driver::new(
         agent,
         storage,
+        disk,
         clock,
         transport,
         bug,
@@ -175,6 +181,35 @@ pub async fn start_with(
     };
     join_at_start(&handle, &config).await?;
     Ok(handle)
+}
+
+/// The agent's own services and checks as the last run left them. Anti-entropy runs on a
+/// real machine; the simulator's agents keep it off (their histories count log entries).
+fn restore_local(
+    agent: &mut Agent,
+    config: &NodeConfig,
+    disk: &dyn Disk,
+) -> Result<(), StartError> {
+    let options = LocalOptions {
+        node_id: node_id(&config.agent.node_name, &config.agent.rpc_addr),
+        sync_enabled: !cfg!(madsim),
+        ..LocalOptions::default()
+    };
+    agent.set_local_options(options);
+    let file = local_disk::LOCAL_STATE_FILE;
+    let where_ = || match &config.data_dir {
+        Some(dir) => dir.join(file).display().to_string(),
+        None => file.to_string(),
+    };
+    let bytes = disk
+        .read(file)
+        .map_err(|e| StartError::Io(format!("cannot read {}: {e}", where_())))?;
+    if let Some(bytes) = bytes {
+        agent
+            .restore_local(&bytes)
+            .map_err(|e| StartError::Io(format!("{}: {e}", where_())))?;
+    }
+    Ok(())
 }
 
 fn node_info(config: &NodeConfig) -> NodeInfo {

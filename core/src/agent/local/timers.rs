@@ -1,0 +1,50 @@
+//! What time does to the local state, on every tick: TTL checks expire, the reaper removes
+//! services critical for too long, the periodic full sync starts, and what changed is synced.
+
+use super::check::Change;
+use super::REAP_INTERVAL_MS;
+use crate::agent::{Agent, LogLevel};
+
+impl Agent {
+    pub(crate) fn tick_local(&mut self) {
+        let now_ms = self.now_ms;
+        let mut changed = false;
+        for check in self.local.checks.values_mut() {
+            changed |= check.expire_ttl(now_ms) != Change::None;
+        }
+        self.local.persist_wanted |= changed;
+        if now_ms >= self.local.sync.reap_at_ms {
+            self.local.sync.reap_at_ms = now_ms + REAP_INTERVAL_MS;
+            self.reap_critical_services();
+        }
+        if !self.local.options.sync_enabled {
+            return;
+        }
+        if now_ms >= self.local.sync.full_sync_at_ms {
+            // Pushed back until the read answers (or fails and sets its retry).
+            self.local.sync.full_sync_at_ms = u64::MAX;
+            self.start_full_sync();
+        }
+        self.local_sync_changes();
+    }
+
+    /// `deregister_critical_service_after`: a service with a check critical that long goes.
+    fn reap_critical_services(&mut self) {
+        let now_ms = self.now_ms;
+        let due: std::collections::BTreeSet<String> = self
+            .local
+            .checks
+            .values()
+            .filter(|c| c.reap_due(now_ms) && !c.input.check.service_id.is_empty())
+            .map(|c| c.input.check.service_id.clone())
+            .collect();
+        for id in due {
+            if self.local.remove_service(&id).is_ok() {
+                let message = format!(
+                    "agent: Check critical for longer than its deregister_critical_service_after; removed service {id:?}"
+                );
+                self.log(LogLevel::Info, message);
+            }
+        }
+    }
+}
