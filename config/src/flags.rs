@@ -147,6 +147,9 @@ impl AgentFlags {
             limits: Default::default(),
             raft_snapshot_threshold: self.raft_snapshot_threshold,
             raft_snapshot_chunk_bytes: self.raft_snapshot_chunk_bytes,
+            // `-domain` is not a flag yet; `dns_config` has none in Consul.
+            domain: None,
+            dns: Default::default(),
         }
     }
 }

@@ -9,14 +9,13 @@ use serde_json::{Map, Value};
 
 /// Keys Consul has that Concord reads but does not act on yet: a quiet note, not a warning
 /// about a typo.
-const ACCEPTED_IGNORED: [&str; 8] = [
+const ACCEPTED_IGNORED: [&str; 7] = [
     "enable_local_script_checks",
     "leave_on_terminate",
     "skip_leave_on_interrupt",
     "rejoin_after_leave",
     "disable_update_check",
     "server_name",
-    "domain",
     "log_file",
 ];
 
@@ -73,6 +72,8 @@ fn apply_key(
         "retry_interval" => layer.retry_interval_ms = Some(duration(key, value)?),
         "ports" => apply_ports(layer, value, warnings)?,
         "limits" => apply_limits(layer, value, warnings)?,
+        "dns_config" => apply_dns(layer, value, warnings)?,
+        "domain" => layer.domain = Some(domain(key, value)?),
         "log_level" => layer.log_level = Some(level(key, value)?),
         "log_json" => layer.log_json = Some(boolean(key, value)?),
         "ui" => layer.ui = Some(boolean(key, value)?),
@@ -158,6 +159,54 @@ fn apply_limits(
         }
     }
     Ok(())
+}
+
+/// `dns_config { ... }`: the answer settings Concord's DNS interface honours; Consul's others
+/// (recursion, caching, SOA timers...) are read and ignored with a note.
+fn apply_dns(
+    layer: &mut ConfigLayer,
+    value: &Value,
+    warnings: &mut Vec<String>,
+) -> Result<(), String> {
+    for (name, inner) in block("dns_config", value)? {
+        let key = format!("dns_config.{name}");
+        let dns = &mut layer.dns;
+        let count = |inner| number(&key, inner, u32::MAX.into()).map(|n| n as usize);
+        match name.as_str() {
+            "only_passing" => dns.only_passing = Some(boolean(&key, inner)?),
+            "enable_truncate" => dns.enable_truncate = Some(boolean(&key, inner)?),
+            "allow_stale" => dns.allow_stale = Some(boolean(&key, inner)?),
+            "a_record_limit" => dns.a_record_limit = Some(count(inner)?),
+            "udp_answer_limit" => match count(inner)? {
+                0 => return Err(format!("key {key:?}: must be greater than 0")),
+                n => dns.udp_answer_limit = Some(n),
+            },
+            "node_ttl" => dns.node_ttl_ms = Some(duration(&key, inner)?),
+            "service_ttl" => dns.service_ttl_ms = Some(service_ttls(&key, inner)?),
+            _ => warnings.push(format!(
+                "config key {key:?} is not supported by Concord yet; ignored"
+            )),
+        }
+    }
+    Ok(())
+}
+
+/// `service_ttl { "*" = "5s", "web" = "30s" }`: service name (or `prefix*`) to a duration.
+fn service_ttls(
+    key: &str,
+    value: &Value,
+) -> Result<std::collections::BTreeMap<String, u64>, String> {
+    block(key, value)?
+        .iter()
+        .map(|(name, ttl)| Ok((name.clone(), duration(&format!("{key}.{name}"), ttl)?)))
+        .collect()
+}
+
+/// `domain`: a non-empty DNS name, kept lower case with its trailing dot.
+fn domain(key: &str, value: &Value) -> Result<String, String> {
+    let text = string(key, value)?;
+    concord_node::dns::config::normalize_domain(&text)
+        .ok_or_else(|| format!("key {key:?}: {text:?} is not a domain name"))
 }
 
 /// A nested object. HCL blocks (`ports { http = 8500 }`) may arrive as a one-element list.
@@ -382,6 +431,61 @@ mod tests {
         assert!(err
             .unwrap_err()
             .contains("limits.http_max_conns_per_client"));
+    }
+
+    #[test]
+    fn reads_dns_config_and_domain() {
+        let value = json!({"domain": "Example.", "dns_config": {
+            "only_passing": true, "udp_answer_limit": 5, "enable_truncate": "true",
+            "a_record_limit": 2, "node_ttl": "10s", "allow_stale": false,
+            "service_ttl": {"*": "5s", "web": "30s"}, "max_stale": "1h"}});
+        let (layer, warnings) = layer_from_value(&value).unwrap();
+        assert_eq!(layer.domain.as_deref(), Some("example."));
+        let dns = &layer.dns;
+        assert_eq!(
+            (dns.only_passing, dns.enable_truncate, dns.allow_stale),
+            (Some(true), Some(true), Some(false))
+        );
+        assert_eq!(
+            (dns.udp_answer_limit, dns.a_record_limit, dns.node_ttl_ms),
+            (Some(5), Some(2), Some(10_000))
+        );
+        let ttls = dns.service_ttl_ms.clone().unwrap();
+        assert_eq!((ttls["*"], ttls["web"]), (5_000, 30_000));
+        assert_eq!(
+            warnings,
+            [r#"config key "dns_config.max_stale" is not supported by Concord yet; ignored"#]
+        );
+    }
+
+    #[test]
+    fn bad_dns_config_values_name_the_key() {
+        let cases = [
+            (
+                json!({"dns_config": {"udp_answer_limit": 0}}),
+                r#"key "dns_config.udp_answer_limit": must be greater than 0"#,
+            ),
+            (
+                json!({"dns_config": {"node_ttl": "soon"}}),
+                r#"key "dns_config.node_ttl": "#,
+            ),
+            (
+                json!({"dns_config": {"service_ttl": {"web": 5}}}),
+                r#"key "dns_config.service_ttl.web": expected a duration"#,
+            ),
+            (
+                json!({"dns_config": {"only_passing": 1}}),
+                r#"key "dns_config.only_passing": expected true or false"#,
+            ),
+            (
+                json!({"domain": "my domain"}),
+                r#"key "domain": "my domain" is not a domain name"#,
+            ),
+        ];
+        for (value, want) in cases {
+            let err = layer_from_value(&value).unwrap_err();
+            assert!(err.starts_with(want), "{err:?} should start with {want:?}");
+        }
     }
 
     #[test]

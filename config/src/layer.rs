@@ -23,6 +23,19 @@ pub struct Limits {
     pub rpc_max_conns_per_client: Option<usize>,
 }
 
+/// The `dns_config { ... }` block, Consul's key names; durations in milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DnsLayer {
+    pub only_passing: Option<bool>,
+    pub udp_answer_limit: Option<usize>,
+    pub enable_truncate: Option<bool>,
+    pub a_record_limit: Option<usize>,
+    pub node_ttl_ms: Option<u64>,
+    /// Replaced whole by a later source, not merged key by key.
+    pub service_ttl_ms: Option<std::collections::BTreeMap<String, u64>>,
+    pub allow_stale: Option<bool>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConfigLayer {
     /// `-dev` (flag only, as in Consul).
@@ -52,6 +65,9 @@ pub struct ConfigLayer {
     pub raft_snapshot_threshold: Option<u64>,
     /// Concord's own `raft_snapshot_chunk_bytes`: the bytes of one InstallSnapshot chunk.
     pub raft_snapshot_chunk_bytes: Option<u64>,
+    /// Consul's `domain`: the DNS interface answers names under it.
+    pub domain: Option<String>,
+    pub dns: DnsLayer,
 }
 
 impl ConfigLayer {
@@ -88,6 +104,8 @@ impl ConfigLayer {
             &mut self.raft_snapshot_chunk_bytes,
             later.raft_snapshot_chunk_bytes,
         );
+        over(&mut self.domain, later.domain);
+        self.dns.merge(later.dns);
         let (limits, later_limits) = (&mut self.limits, later.limits);
         over(
             &mut limits.http_max_conns_per_client,
@@ -101,6 +119,18 @@ impl ConfigLayer {
             &mut limits.rpc_max_conns_per_client,
             later_limits.rpc_max_conns_per_client,
         );
+    }
+}
+
+impl DnsLayer {
+    fn merge(&mut self, later: DnsLayer) {
+        over(&mut self.only_passing, later.only_passing);
+        over(&mut self.udp_answer_limit, later.udp_answer_limit);
+        over(&mut self.enable_truncate, later.enable_truncate);
+        over(&mut self.a_record_limit, later.a_record_limit);
+        over(&mut self.node_ttl_ms, later.node_ttl_ms);
+        over(&mut self.service_ttl_ms, later.service_ttl_ms);
+        over(&mut self.allow_stale, later.allow_stale);
     }
 }
 

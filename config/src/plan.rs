@@ -11,6 +11,7 @@ use concord_core::ports::{
     DNS_PORT_DEFAULT, HTTP_PORT_DEFAULT, SERF_LAN_PORT_DEFAULT, SERVER_PORT_DEFAULT,
 };
 use concord_node::config::NodeConfig;
+use concord_node::dns::DnsConfig;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
@@ -31,6 +32,8 @@ pub struct AgentPlan {
     pub http_listen: Vec<SocketAddr>,
     pub http_port: Option<u16>,
     pub dns_port: Option<u16>,
+    /// `domain` and `dns_config`, for the DNS interface (served when `dns_port` is set).
+    pub dns: DnsConfig,
     pub client_addrs: Vec<IpAddr>,
     pub advertise: IpAddr,
     pub server_port: u16,
@@ -170,6 +173,7 @@ pub fn build(layer: &ConfigLayer, host: &HostFacts) -> Result<AgentPlan, String>
             .unwrap_or_default(),
         http_port,
         dns_port: optional_port(layer.ports.dns, DNS_PORT_DEFAULT),
+        dns: dns_config(layer),
         client_addrs,
         advertise: choice.advertise,
         server_port,
@@ -182,6 +186,25 @@ pub fn build(layer: &ConfigLayer, host: &HostFacts) -> Result<AgentPlan, String>
         pid_file: layer.pid_file.as_ref().map(PathBuf::from),
         warnings,
     })
+}
+
+/// `domain` and `dns_config { ... }` over Consul's defaults (already checked when read).
+fn dns_config(layer: &ConfigLayer) -> DnsConfig {
+    let mut config = DnsConfig::default();
+    let dns = &layer.dns;
+    if let Some(domain) = &layer.domain {
+        config.domain = domain.clone();
+    }
+    config.only_passing = dns.only_passing.unwrap_or(config.only_passing);
+    config.udp_answer_limit = dns.udp_answer_limit.unwrap_or(config.udp_answer_limit);
+    config.enable_truncate = dns.enable_truncate.unwrap_or(config.enable_truncate);
+    config.a_record_limit = dns.a_record_limit.unwrap_or(config.a_record_limit);
+    config.node_ttl_ms = dns.node_ttl_ms.unwrap_or(config.node_ttl_ms);
+    if let Some(ttls) = &dns.service_ttl_ms {
+        config.service_ttl_ms = ttls.clone();
+    }
+    config.allow_stale = dns.allow_stale.unwrap_or(config.allow_stale);
+    config
 }
 
 /// `limits { ... }` over the defaults; a per-client limit of 0 means none, as in Consul.
@@ -390,6 +413,27 @@ mod tests {
             let err = build(&l, &host()).unwrap_err();
             assert!(err.contains(want), "{err} should mention {want}");
         }
+    }
+
+    #[test]
+    fn dns_settings_reach_the_plan_over_consul_s_defaults() {
+        let plan = build(&layer(|l| l.dev = Some(true)), &host()).unwrap();
+        assert_eq!(plan.dns, DnsConfig::default());
+        assert_eq!(
+            (plan.dns.domain.as_str(), plan.dns.udp_answer_limit),
+            ("consul.", 3)
+        );
+        let l = layer(|l| {
+            l.dev = Some(true);
+            l.domain = Some("example.".into());
+            l.dns.udp_answer_limit = Some(7);
+            l.dns.allow_stale = Some(false);
+        });
+        let dns = build(&l, &host()).unwrap().dns;
+        assert_eq!(
+            (dns.domain.as_str(), dns.udp_answer_limit, dns.allow_stale),
+            ("example.", 7, false)
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod api_types;
 pub mod bounds;
 pub mod config;
+pub mod dns;
 pub mod handle;
 pub mod runtime;
 pub mod storage;

@@ -1,0 +1,119 @@
+//! Consul's answer limits, applied before hickory encodes the reply (hickory itself would trim
+//! to the size and set TC; Consul by default trims silently).
+//!
+//! UDP without EDNS: at most `udp_answer_limit` answers, then as many as fit 512 bytes. UDP
+//! with EDNS: as many as fit the size the client offered (at most `DNS_UDP_PAYLOAD_BYTES_MAX`).
+//! TCP: as many as fit one 64 KiB message. `a_record_limit` caps A/AAAA answers on both.
+
+use hickory_proto::op::Message;
+use hickory_proto::rr::{Name, RData, RecordType};
+use std::collections::BTreeSet;
+
+/// The largest UDP reply: what a client may offer in EDNS is honoured up to this. 4096 is
+/// what RFC 6891 suggests and what resolvers offer; larger datagrams fragment, and Consul caps
+/// near 64 KiB only because miekg/dns allows it.
+pub const DNS_UDP_PAYLOAD_BYTES_MAX: u16 = 4096;
+/// A UDP reply to a query without EDNS (RFC 1035 §4.2.1).
+pub const DNS_UDP_PLAIN_BYTES_MAX: u16 = 512;
+/// A DNS message over TCP has a 16-bit length prefix.
+pub const DNS_TCP_MESSAGE_BYTES_MAX: u16 = u16::MAX;
+/// Records built for one reply at most. A 64 KiB TCP message holds fewer than 4,096 of the
+/// smallest answers (16 bytes each), so any more would be trimmed anyway; capping before
+/// encoding bounds the work of one query on a service with many instances.
+pub const DNS_ANSWERS_PER_RESPONSE_MAX: usize = 4096;
+
+/// How the reply goes back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// With the payload size the query offered in EDNS, if it had EDNS.
+    Udp {
+        edns_payload: Option<u16>,
+    },
+    Tcp,
+}
+
+/// The limits of `dns_config` that apply here.
+#[derive(Clone, Copy, Debug)]
+pub struct AnswerLimits {
+    pub udp_answer_limit: usize,
+    pub a_record_limit: usize,
+}
+
+/// Trims `reply`'s answers (and the additional records only they referred to) to the limits;
+/// whether anything was trimmed.
+pub fn trim(
+    reply: &mut Message,
+    qtype: RecordType,
+    transport: Transport,
+    limits: AnswerLimits,
+) -> bool {
+    let before = reply.answers.len();
+    let mut count = before.min(DNS_ANSWERS_PER_RESPONSE_MAX);
+    let address_query = matches!(qtype, RecordType::A | RecordType::AAAA | RecordType::ANY);
+    if address_query && limits.a_record_limit > 0 {
+        count = count.min(limits.a_record_limit);
+    }
+    if transport == (Transport::Udp { edns_payload: None }) {
+        count = count.min(limits.udp_answer_limit.max(1));
+    }
+    keep_answers(reply, count);
+    let bytes_max = usize::from(bytes_max(transport));
+    if encoded_len(reply) > bytes_max {
+        let fits = largest_fitting(reply, bytes_max);
+        keep_answers(reply, fits);
+    }
+    reply.answers.len() < before
+}
+
+/// The reply size allowed on `transport`.
+pub fn bytes_max(transport: Transport) -> u16 {
+    match transport {
+        Transport::Udp { edns_payload: None } => DNS_UDP_PLAIN_BYTES_MAX,
+        Transport::Udp {
+            edns_payload: Some(offered),
+        } => offered.clamp(DNS_UDP_PLAIN_BYTES_MAX, DNS_UDP_PAYLOAD_BYTES_MAX),
+        Transport::Tcp => DNS_TCP_MESSAGE_BYTES_MAX,
+    }
+}
+
+/// The most answers (with their additional records) that encode within `bytes_max`: a
+/// binary search, so a large answer is encoded a dozen times, not once per record.
+fn largest_fitting(reply: &Message, bytes_max: usize) -> usize {
+    let (mut fits, mut too_many) = (0, reply.answers.len());
+    while fits + 1 < too_many {
+        let mid = (fits + too_many) / 2;
+        let mut trial = reply.clone();
+        keep_answers(&mut trial, mid);
+        if encoded_len(&trial) <= bytes_max {
+            fits = mid;
+        } else {
+            too_many = mid;
+        }
+    }
+    fits
+}
+
+/// Keeps the first `count` answers, and the additional records whose owner is the target of
+/// a kept SRV answer (Consul's `syncExtra`); other additional records (EDNS aside) stay.
+fn keep_answers(reply: &mut Message, count: usize) {
+    if reply.answers.len() <= count {
+        return;
+    }
+    reply.answers.truncate(count);
+    let targets: BTreeSet<Name> = reply
+        .answers
+        .iter()
+        .filter_map(|record| match &record.data {
+            RData::SRV(srv) => Some(srv.target.clone()),
+            _ => None,
+        })
+        .collect();
+    reply
+        .additionals
+        .retain(|record| targets.contains(&record.name));
+}
+
+/// The reply's size on the wire; a reply that does not encode counts as too large.
+pub fn encoded_len(reply: &Message) -> usize {
+    reply.to_vec().map_or(usize::MAX, |bytes| bytes.len())
+}
