@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The agent's own services and checks: definitions in, answers out (`api_types/agent.rs`).
+pub mod agent;
 /// The catalog's and health's answers (`api_types/catalog.rs`).
 pub mod catalog;
 

@@ -6,9 +6,12 @@
 //! `blocking` (the blocking-query loop; durations are `concord_core::duration`), `headers` (JSON answers
 //! and `X-Consul-*`), `errors` (status codes), `json_body` (case-insensitive request bodies),
 //! `conns` (connection limits per client and in total); `catalog`/`health` (the catalog and
-//! health endpoints) with `catalog_body` (register/deregister bodies) and `catalog_json`.
+//! health endpoints) with `catalog_body` (register/deregister bodies) and `catalog_json`;
+//! `agent_services`/`agent_checks` (the agent's own services and checks).
 
 mod agent;
+mod agent_checks;
+mod agent_services;
 mod blocking;
 mod catalog;
 mod catalog_body;
@@ -58,6 +61,8 @@ pub fn router(handle: NodeHandle) -> Router {
         .merge(health::routes())
         .merge(status::routes())
         .merge(agent::routes())
+        .merge(agent_services::routes())
+        .merge(agent_checks::routes())
         .merge(operator::routes())
         .fallback(unknown_path)
         .method_not_allowed_fallback(method_not_allowed)

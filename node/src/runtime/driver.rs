@@ -42,8 +42,7 @@ enum Stop {
 impl Driver {
     pub fn new(
         agent: Agent,
-        storage: RaftStorage,
-        local_disk: Arc<dyn Disk>,
+        (storage, local_disk): (RaftStorage, Arc<dyn Disk>),
         clock: Clock,
         transport: Transport,
         bug: PlantedBug,

@@ -164,8 +164,7 @@ pub async fn start_with(
     let transport = transport::Transport::new(stats, chaos);
     let driver = driver::Driver::new(
         agent,
-        storage,
-        disk,
+        (storage, disk),
         clock,
         transport,
         bug,

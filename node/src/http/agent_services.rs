@@ -1,0 +1,279 @@
+//! `/v1/agent/service/*`, `/v1/agent/services`, maintenance and `/v1/agent/health/service/*`:
+//! the services registered on THIS agent (the core's local state), as Consul answers them.
+//! A change answers once the agent holds it; anti-entropy copies it into the catalog.
+
+use super::catalog_json::{checks_json, service_json};
+use super::errors::HttpError;
+use super::headers::json;
+use super::json_body::{canonicalize_keys, BodyFields};
+use super::query::QueryParams;
+use crate::api_types::agent::{
+    aggregated_status, AgentServiceChecksInfo, LocalAgentService, ServiceDefinition,
+    SERVICE_FIELDS, SERVICE_OPAQUE_FIELDS,
+};
+use crate::handle::NodeHandle;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::Router;
+use concord_core::agent::{ApiError, LocalAnswer, LocalRequest, Request, Response as ApiResponse};
+use concord_core::catalog as core;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+pub fn routes() -> Router<NodeHandle> {
+    Router::new()
+        .route("/v1/agent/service/register", put(register))
+        .route("/v1/agent/service/deregister/{id}", put(deregister))
+        .route("/v1/agent/services", get(services))
+        .route("/v1/agent/service/{id}", get(service))
+        .route(
+            "/v1/agent/service/maintenance/{id}",
+            put(service_maintenance),
+        )
+        .route("/v1/agent/maintenance", put(node_maintenance))
+        .route("/v1/agent/health/service/id/{id}", get(health_by_id))
+        .route("/v1/agent/health/service/name/{name}", get(health_by_name))
+}
+
+/// Sends a local request; errors as Consul words them (no "Bad request:" prefix).
+pub async fn local(handle: &NodeHandle, request: LocalRequest) -> Result<LocalAnswer, HttpError> {
+    match handle.request(Request::Local(request)).await {
+        Ok(ApiResponse::Local { answer }) => Ok(answer),
+        Ok(other) => Err(HttpError::unexpected("a local request", &other)),
+        Err(ApiError::BadRequest(why)) => Err(HttpError::bad_request(why)),
+        Err(e) => Err(HttpError::from(e)),
+    }
+}
+
+/// A definition body: keys in any case or snake_case, `null` as absent (the Go api sends
+/// `"Check":null,"Checks":null`).
+pub fn decode_definition<T: DeserializeOwned>(body: &[u8]) -> Result<T, HttpError> {
+    let fail = |e: serde_json::Error| HttpError::bad_request(format!("Request decode failed: {e}"));
+    let mut value: Value = serde_json::from_slice(body).map_err(fail)?;
+    let fields = BodyFields {
+        known: SERVICE_FIELDS,
+        opaque: SERVICE_OPAQUE_FIELDS,
+    };
+    canonicalize_keys(&mut value, fields);
+    drop_nulls(&mut value);
+    serde_json::from_value(value).map_err(fail)
+}
+
+fn drop_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
+}
+
+/// Consul answers agent writes with 200 and an empty body.
+pub fn done(result: Result<LocalAnswer, HttpError>) -> Response {
+    match result {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn register(State(handle): State<NodeHandle>, query: QueryParams, body: Bytes) -> Response {
+    let result = async {
+        let definition: ServiceDefinition = decode_definition(&body)?;
+        let replace = query.flag("replace-existing-checks");
+        let request = definition
+            .into_request(replace)
+            .map_err(HttpError::bad_request)?;
+        local(&handle, request).await
+    };
+    done(result.await)
+}
+
+async fn deregister(State(handle): State<NodeHandle>, Path(id): Path<String>) -> Response {
+    done(local(&handle, LocalRequest::DeregisterService { id }).await)
+}
+
+/// The agent's services as JSON, by id, with their checks (for the health endpoints).
+async fn services_and_checks(
+    handle: &NodeHandle,
+) -> Result<(Vec<core::Service>, Vec<core::HealthCheck>), HttpError> {
+    let LocalAnswer::Services(services) = local(handle, LocalRequest::Services).await? else {
+        return Err(HttpError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "unexpected answer",
+        ));
+    };
+    let LocalAnswer::Checks(checks) = local(handle, LocalRequest::Checks).await? else {
+        return Err(HttpError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "unexpected answer",
+        ));
+    };
+    Ok((services, checks))
+}
+
+fn local_service_json(service: &core::Service, datacenter: &str) -> LocalAgentService {
+    LocalAgentService {
+        service: service_json(service),
+        datacenter: datacenter.to_string(),
+    }
+}
+
+async fn services(State(handle): State<NodeHandle>, query: QueryParams) -> Response {
+    let result = async {
+        let (services, _) = services_and_checks(&handle).await?;
+        let dc = &handle.info().datacenter;
+        let by_id: BTreeMap<String, LocalAgentService> = services
+            .iter()
+            .map(|s| (s.id.clone(), local_service_json(s, dc)))
+            .collect();
+        Ok::<_, HttpError>(json(&by_id, query.pretty()))
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn service(
+    State(handle): State<NodeHandle>,
+    Path(id): Path<String>,
+    query: QueryParams,
+) -> Response {
+    let result = async {
+        let (services, _) = services_and_checks(&handle).await?;
+        let found = services.iter().find(|s| s.id == id);
+        let found =
+            found.ok_or_else(|| HttpError::not_found(format!("unknown service ID: {id}")))?;
+        let dc = &handle.info().datacenter;
+        Ok::<_, HttpError>(json(&local_service_json(found, dc), query.pretty()))
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `?enable=` as Go's ParseBool reads it; required.
+fn enable_flag(query: &QueryParams) -> Result<bool, HttpError> {
+    match query.get("enable") {
+        None | Some("") => Err(HttpError::bad_request("Missing value for enable")),
+        Some("1" | "t" | "T" | "TRUE" | "true" | "True") => Ok(true),
+        Some("0" | "f" | "F" | "FALSE" | "false" | "False") => Ok(false),
+        Some(other) => Err(HttpError::bad_request(format!(
+            "Invalid value for enable: {other:?}"
+        ))),
+    }
+}
+
+async fn service_maintenance(
+    State(handle): State<NodeHandle>,
+    Path(id): Path<String>,
+    query: QueryParams,
+) -> Response {
+    let result = async {
+        let enable = enable_flag(&query)?;
+        let reason = query.get("reason").unwrap_or_default().to_string();
+        let request = LocalRequest::ServiceMaintenance { id, enable, reason };
+        local(&handle, request).await
+    };
+    done(result.await)
+}
+
+async fn node_maintenance(State(handle): State<NodeHandle>, query: QueryParams) -> Response {
+    let result = async {
+        let enable = enable_flag(&query)?;
+        let reason = query.get("reason").unwrap_or_default().to_string();
+        local(&handle, LocalRequest::NodeMaintenance { enable, reason }).await
+    };
+    done(result.await)
+}
+
+/// One service with the checks that decide its health: its own and the node's.
+fn health_info(
+    service: &core::Service,
+    checks: &[core::HealthCheck],
+    dc: &str,
+) -> AgentServiceChecksInfo {
+    let own: Vec<core::HealthCheck> = checks
+        .iter()
+        .filter(|c| c.service_id.is_empty() || c.service_id == service.id)
+        .cloned()
+        .collect();
+    let checks = checks_json(&own);
+    AgentServiceChecksInfo {
+        aggregated_status: aggregated_status(&checks).to_string(),
+        service: local_service_json(service, dc),
+        checks,
+    }
+}
+
+/// 200 passing, 429 warning, 503 critical or maintenance (Consul's codes); `?format=text`
+/// answers the status alone.
+fn health_response(status: &str, body: Response, query: &QueryParams) -> Response {
+    let code = match status {
+        "passing" => StatusCode::OK,
+        "warning" => StatusCode::TOO_MANY_REQUESTS,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    if query.get("format") == Some("text") {
+        let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+        return (code, text, status.to_string()).into_response();
+    }
+    (code, body).into_response()
+}
+
+async fn health_by_id(
+    State(handle): State<NodeHandle>,
+    Path(id): Path<String>,
+    query: QueryParams,
+) -> Response {
+    let result = async {
+        let (services, checks) = services_and_checks(&handle).await?;
+        let Some(service) = services.iter().find(|s| s.id == id) else {
+            let why = format!("ServiceId {id} not found");
+            return Ok(health_not_found(why, &query));
+        };
+        let info = health_info(service, &checks, &handle.info().datacenter);
+        let status = info.aggregated_status.clone();
+        Ok::<_, HttpError>(health_response(
+            &status,
+            json(&info, query.pretty()),
+            &query,
+        ))
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn health_by_name(
+    State(handle): State<NodeHandle>,
+    Path(name): Path<String>,
+    query: QueryParams,
+) -> Response {
+    let result = async {
+        let (services, checks) = services_and_checks(&handle).await?;
+        let dc = &handle.info().datacenter;
+        let infos: Vec<AgentServiceChecksInfo> = services
+            .iter()
+            .filter(|s| s.name == name)
+            .map(|s| health_info(s, &checks, dc))
+            .collect();
+        if infos.is_empty() {
+            return Ok(health_not_found(
+                format!("ServiceName {name} Not Found"),
+                &query,
+            ));
+        }
+        let statuses: Vec<_> = infos.iter().map(|i| i.aggregated_status.as_str()).collect();
+        let worst = ["maintenance", "critical", "warning"]
+            .into_iter()
+            .find(|s| statuses.contains(s))
+            .unwrap_or("passing");
+        Ok::<_, HttpError>(health_response(worst, json(&infos, query.pretty()), &query))
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+fn health_not_found(why: String, query: &QueryParams) -> Response {
+    let _ = query;
+    (StatusCode::NOT_FOUND, why).into_response()
+}
