@@ -232,6 +232,11 @@ fn test_all() -> Result<(), String> {
             .current_dir(root())
             .args(["build", "-p", "concord"]),
     )?;
+    // tests/dns.rs asks the agent with `dig`, as users do (Debian's dnsutils).
+    step(
+        "install dig (dnsutils) if missing",
+        Command::new("sh").args(["-c", INSTALL_DIG]),
+    )?;
     step(
         "unit, datadriven and end-to-end tests",
         Command::new(&cargo)
@@ -254,6 +259,11 @@ fn test_all() -> Result<(), String> {
     sim(&["fuzz", "--seeds", CI_FUZZ_SEEDS, "--jobs", "2"])?;
     py_consul()
 }
+
+/// Installs `dig` with apt-get when it is not on the PATH (through sudo when not root).
+const INSTALL_DIG: &str =
+    "command -v dig >/dev/null 2>&1 || { S=; [ \"$(id -u)\" = 0 ] || S=sudo; \
+     $S apt-get update -qq && $S apt-get install -y -qq dnsutils; }";
 
 fn step(what: &str, command: &mut Command) -> Result<(), String> {
     println!("==> {what}");

@@ -80,8 +80,8 @@ fn exit_code(code: i32, storage: Option<&StorageWatch>) -> i32 {
 }
 
 /// Claims the data dir first (another agent's, or one we cannot write, stops us before we
-/// serve anything), binds the HTTP listeners (a busy port fails before the node joins
-/// anyone), then starts the node and serves the API.
+/// serve anything), binds the HTTP and DNS listeners (a busy port fails before the node joins
+/// anyone), then starts the node and serves the API and DNS.
 async fn start(plan: &AgentPlan) -> Result<Running, String> {
     let lock = plan
         .node
@@ -102,7 +102,14 @@ async fn start(plan: &AgentPlan) -> Result<Running, String> {
     for addr in &plan.http_listen {
         listeners.push(bind_http(*addr).await?);
     }
+    let dns_sockets = match plan.dns_port {
+        Some(port) => Some(concord_node::dns::bind(&dns_addrs(plan, port)).await?),
+        None => None,
+    };
     let (handle, storage) = start_node(plan).await?;
+    if let Some(sockets) = dns_sockets {
+        concord_node::dns::serve(sockets, handle.clone(), plan.dns.clone())?;
+    }
     for listener in listeners {
         let (handle, conns) = (handle.clone(), http_conns.clone());
         tokio::spawn(async move {
@@ -136,6 +143,14 @@ async fn start_node(plan: &AgentPlan) -> Result<(NodeHandle, Option<StorageWatch
     Ok((handle, Some(watch)))
 }
 
+/// UDP and TCP on each `-client` address at the DNS port, as Consul listens.
+fn dns_addrs(plan: &AgentPlan, port: u16) -> Vec<SocketAddr> {
+    plan.client_addrs
+        .iter()
+        .map(|ip| SocketAddr::new(*ip, port))
+        .collect()
+}
+
 async fn bind_http(addr: SocketAddr) -> Result<TcpListener, String> {
     TcpListener::bind(addr)
         .await
@@ -151,9 +166,6 @@ fn announce_unbuilt_features(plan: &AgentPlan) {
     }
     if plan.ui {
         tracing::info!("agent: the web UI (-ui) is not built yet; the HTTP API is served as usual");
-    }
-    if let Some(port) = plan.dns_port {
-        tracing::info!("agent: the DNS interface is not built yet; port {port} is not served");
     }
 }
 
