@@ -19,6 +19,7 @@ use hickory_server::server::{
     Request as DnsRequest, RequestHandler, ResponseHandler, ResponseInfo,
 };
 use hickory_server::zone_handler::MessageResponseBuilder;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -275,14 +276,17 @@ impl DnsHandler {
     }
 }
 
+/// The handler as hickory's UDP server holds it (the TCP listener, `tcp.rs`, shares it).
+pub struct SharedHandler(pub Arc<DnsHandler>);
+
 #[async_trait::async_trait]
-impl RequestHandler for DnsHandler {
+impl RequestHandler for SharedHandler {
     async fn handle_request<R: ResponseHandler, T: Time>(
         &self,
         request: &DnsRequest,
         mut response_handle: R,
     ) -> ResponseInfo {
-        let reply = self.reply(request).await;
+        let reply = self.0.reply(request).await;
         let mut builder = MessageResponseBuilder::from_message_request(request);
         if let Some(edns) = &reply.edns {
             builder.edns(edns);
@@ -307,6 +311,32 @@ impl RequestHandler for DnsHandler {
         }
     }
 }
+
+impl DnsHandler {
+    /// The encoded reply to the message `raw`, as hickory's server answers one: FORMERR for
+    /// a message that does not decode but has a header, nothing for a shorter one or for a
+    /// response (answering those would let forged sources bounce traffic between servers).
+    pub async fn reply_bytes(
+        &self,
+        raw: Vec<u8>,
+        src: SocketAddr,
+        protocol: Protocol,
+    ) -> Option<Vec<u8>> {
+        let header = raw.get(..HEADER_BYTES)?;
+        let reply = match DnsRequest::from_bytes(raw.clone(), src, protocol) {
+            Ok(request) if request.metadata.message_type == MessageType::Response => return None,
+            Ok(request) => self.reply(&request).await,
+            Err(_) => {
+                let id = u16::from_be_bytes([header[0], header[1]]);
+                Message::error_msg(id, OpCode::Query, ResponseCode::FormErr)
+            }
+        };
+        reply.to_vec().ok()
+    }
+}
+
+/// A DNS header: id, flags and four counts of 16 bits.
+const HEADER_BYTES: usize = 12;
 
 fn unix_now_s() -> u64 {
     std::time::SystemTime::now()

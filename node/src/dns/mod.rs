@@ -5,8 +5,8 @@
 //! One concern per file: `config` (what `dns_config` and `domain` set; built in every build,
 //! since `concord-config` plans it for the simulator too), `name` (query name to lookup),
 //! `records` (catalog entries to resource records), `limits` (Consul's answer limits and
-//! trimming), `soa`, `shuffle`, `handler` (hickory's `RequestHandler`) and `server` (the UDP and
-//! TCP listeners and their bounds). Only `config` is in the madsim build: the rest uses real
+//! trimming), `soa`, `shuffle`, `handler` (one query to one reply; hickory's `RequestHandler`),
+//! `tcp` (the bounded TCP listener) and `server` (binding, and hickory's UDP server). Only `config` is in the madsim build: the rest uses real
 //! sockets.
 
 pub mod config;
@@ -25,6 +25,8 @@ pub mod server;
 pub mod shuffle;
 #[cfg(not(madsim))]
 pub mod soa;
+#[cfg(not(madsim))]
+pub mod tcp;
 
 #[cfg(all(test, not(madsim)))]
 mod tests;

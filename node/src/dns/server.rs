@@ -1,22 +1,16 @@
 //! The DNS listeners: UDP and TCP on each client address at the DNS port, bound before the
-//! node starts (a busy port is a start error naming the address), served by hickory's
-//! `Server` with `DnsHandler`.
+//! node starts (a busy port is a start error naming the address). UDP is hickory's `Server`;
+//! TCP is `tcp.rs` (hickory's has no connection limit).
 
 use super::config::DnsConfig;
-use super::handler::DnsHandler;
+use super::handler::{DnsHandler, SharedHandler};
+use super::tcp::{serve_tcp, DNS_TCP_CONNS_MAX};
 use crate::handle::NodeHandle;
 use hickory_server::Server;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Arc;
 use tokio::net::{TcpListener, UdpSocket};
-
-/// A TCP connection that sends no complete query for this long is closed. miekg/dns (Consul's
-/// DNS library) closes an idle connection after 8 s; resolvers that use TCP after a truncated
-/// UDP reply send their query at once.
-pub const DNS_TCP_IDLE_TIMEOUT_MS: u64 = 8_000;
-/// Replies queued for one TCP connection: hickory answers a connection's queries one at a
-/// time, so a few suffice and a client that does not read cannot pile them up.
-pub const DNS_TCP_REPLIES_QUEUED_MAX: usize = 4;
+use tokio::sync::Semaphore;
 
 /// The bound sockets, waiting for the node.
 pub struct DnsSockets {
@@ -55,17 +49,17 @@ impl DnsSockets {
     }
 }
 
-/// Serves DNS on `sockets` until the process ends; the task owns hickory's `Server` (dropping
-/// it would stop the listeners).
+/// Serves DNS on `sockets` until the process ends. The task owns hickory's `Server`
+/// (dropping it would stop the UDP listeners).
 pub fn serve(sockets: DnsSockets, handle: NodeHandle, config: DnsConfig) -> Result<(), String> {
-    let handler = DnsHandler::new(handle, config)?;
-    let mut server = Server::new(handler);
+    let handler = Arc::new(DnsHandler::new(handle, config)?);
+    let conns = Arc::new(Semaphore::new(DNS_TCP_CONNS_MAX));
+    for listener in sockets.tcp {
+        tokio::spawn(serve_tcp(listener, handler.clone(), conns.clone()));
+    }
+    let mut server = Server::new(SharedHandler(handler));
     for socket in sockets.udp {
         server.register_socket(socket);
-    }
-    let idle = Duration::from_millis(DNS_TCP_IDLE_TIMEOUT_MS);
-    for listener in sockets.tcp {
-        server.register_listener(listener, idle, DNS_TCP_REPLIES_QUEUED_MAX);
     }
     tokio::spawn(async move {
         if let Err(e) = server.block_until_done().await {

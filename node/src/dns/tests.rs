@@ -430,3 +430,51 @@ async fn malformed_packets_over_udp_and_tcp_leave_the_server_answering() {
     let over_tcp = Message::from_vec(&body).unwrap();
     assert_eq!(over_tcp.answers[0].data.to_string(), "10.0.0.1");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_connections_past_the_limit_are_closed_and_garbage_gets_formerr() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let handle = dev_node().await;
+    let handler = std::sync::Arc::new(DnsHandler::new(handle, DnsConfig::default()).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let conns = std::sync::Arc::new(tokio::sync::Semaphore::new(2));
+    tokio::spawn(super::tcp::serve_tcp(listener, handler, conns));
+    let mut held = vec![];
+    for _ in 0..2 {
+        held.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 2];
+    let read = tokio::time::timeout(Duration::from_secs(2), third.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "the third connection is closed: {read:?}"
+    );
+    // A header and nonsense: FORMERR with the query's id, on a connection that stays open.
+    let mut garbage = vec![0xbe, 0xef, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0x3f];
+    garbage.extend_from_slice(&[0xff; 20]);
+    let mut framed = (garbage.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&garbage);
+    held[0].write_all(&framed).await.unwrap();
+    let len = held[0].read_u16().await.unwrap() as usize;
+    let mut body = vec![0u8; len];
+    held[0].read_exact(&mut body).await.unwrap();
+    let reply = Message::from_vec(&body).unwrap();
+    assert_eq!(
+        (reply.metadata.id, reply.metadata.response_code),
+        (0xbeef, ResponseCode::FormErr)
+    );
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let good = query("x.service.consul.", RecordType::A, Protocol::Tcp, None);
+    let mut framed = (good.as_slice().len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(good.as_slice());
+    let mut again = tokio::net::TcpStream::connect(addr).await.unwrap();
+    again.write_all(&framed).await.unwrap();
+    assert!(
+        again.read_u16().await.unwrap() > 12,
+        "a freed slot serves again"
+    );
+}
