@@ -3,7 +3,7 @@
 //! A failed read (no leader, timeout, overload) is SERVFAIL; nothing a client sends panics.
 
 use super::config::DnsConfig;
-use super::limits::{self, AnswerLimits, Transport, DNS_UDP_PAYLOAD_BYTES_MAX};
+use super::limits::{self, AnswerLimits, Transport};
 use super::name::{self, Lookup};
 use super::records::{self, Answer, Context};
 use super::shuffle::Shuffler;
@@ -73,8 +73,13 @@ impl DnsHandler {
         reply.metadata = Metadata::response_from_request(&request.metadata);
         reply.metadata.authoritative = true;
         if let Some(edns) = &request.edns {
+            // hickory encodes a UDP reply within the size our OPT record states: the size the
+            // client offered, within what `limits` trims to.
+            let transport = Transport::Udp {
+                edns_payload: Some(edns.max_payload()),
+            };
             let mut ours = Edns::new();
-            ours.set_max_payload(edns.max_payload().min(DNS_UDP_PAYLOAD_BYTES_MAX));
+            ours.set_max_payload(limits::bytes_max(transport));
             reply.edns = Some(ours);
         }
         let queries = request.queries.queries();

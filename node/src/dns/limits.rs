@@ -117,3 +117,64 @@ fn keep_answers(reply: &mut Message, count: usize) {
 pub fn encoded_len(reply: &Message) -> usize {
     reply.to_vec().map_or(usize::MAX, |bytes| bytes.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::op::{MessageType, OpCode};
+    use hickory_proto::rr::rdata::{A, SRV};
+    use hickory_proto::rr::Record;
+
+    fn srv_reply(count: u8) -> Message {
+        let mut reply = Message::new(1, MessageType::Response, OpCode::Query);
+        let owner = Name::from_ascii("web.service.consul.").unwrap();
+        for i in 0..count {
+            let target = Name::from_ascii(format!("node-{i}.node.dc1.consul.")).unwrap();
+            let srv = SRV::new(1, 1, 80, target.clone());
+            reply.add_answer(Record::from_rdata(owner.clone(), 0, RData::SRV(srv)));
+            let a = RData::A(A([10, 0, 0, i].into()));
+            reply.add_additional(Record::from_rdata(target, 0, a));
+        }
+        reply
+    }
+
+    #[test]
+    fn the_edns_size_is_honoured_within_512_and_the_maximum() {
+        let udp = |edns_payload| bytes_max(Transport::Udp { edns_payload });
+        assert_eq!(
+            (udp(None), udp(Some(100)), udp(Some(1232))),
+            (512, 512, 1232)
+        );
+        assert_eq!(udp(Some(65_000)), DNS_UDP_PAYLOAD_BYTES_MAX);
+        assert_eq!(bytes_max(Transport::Tcp), u16::MAX);
+    }
+
+    #[test]
+    fn trimming_keeps_the_additional_records_of_the_kept_answers_only() {
+        let limits = AnswerLimits {
+            udp_answer_limit: 2,
+            a_record_limit: 1,
+        };
+        let mut reply = srv_reply(5);
+        let plain = Transport::Udp { edns_payload: None };
+        assert!(trim(&mut reply, RecordType::SRV, plain, limits));
+        assert_eq!((reply.answers.len(), reply.additionals.len()), (2, 2));
+        let kept: Vec<_> = reply
+            .additionals
+            .iter()
+            .map(|r| r.name.to_string())
+            .collect();
+        assert_eq!(kept, ["node-0.node.dc1.consul.", "node-1.node.dc1.consul."]);
+        let mut big = srv_reply(60);
+        let edns = Transport::Udp {
+            edns_payload: Some(1232),
+        };
+        assert!(
+            trim(&mut big, RecordType::SRV, edns, limits),
+            "SRV ignores a_record_limit, not size"
+        );
+        assert!(encoded_len(&big) <= 1232 && big.answers.len() > 10);
+        let mut tcp = srv_reply(60);
+        assert!(!trim(&mut tcp, RecordType::SRV, Transport::Tcp, limits));
+    }
+}
