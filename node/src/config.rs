@@ -27,6 +27,10 @@ pub struct NodeConfig {
     pub inbound: InboundLimits,
     /// What HTTP clients may hold (`limits.http_max_conns_per_client`, idle timeout).
     pub http: HttpLimits,
+    /// `enable_script_checks`: script checks may be registered (refused otherwise).
+    pub enable_script_checks: bool,
+    /// `service`/`services` of config files (with their checks), registered at start.
+    pub services: Vec<concord_core::agent::LocalRequest>,
 }
 
 /// Consul's `retry_interval` default.
@@ -74,6 +78,8 @@ impl NodeConfig {
             tick_interval_ms: 10,
             inbound: InboundLimits::default(),
             http: HttpLimits::default(),
+            enable_script_checks: false,
+            services: Vec::new(),
         }
     }
 }

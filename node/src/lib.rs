@@ -3,6 +3,8 @@
 
 pub mod api_types;
 pub mod bounds;
+#[cfg(not(madsim))]
+pub mod checks;
 pub mod config;
 pub mod dns;
 pub mod handle;

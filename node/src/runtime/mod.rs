@@ -178,6 +178,9 @@ pub async fn start_with(
         info,
         queued_bytes: Arc::default(),
     };
+    #[cfg(not(madsim))]
+    tokio::spawn(crate::checks::supervise(handle.clone()));
+    register_config_services(&handle, &config).await?;
     join_at_start(&handle, &config).await?;
     Ok(handle)
 }
@@ -192,6 +195,7 @@ fn restore_local(
     let options = LocalOptions {
         node_id: node_id(&config.agent.node_name, &config.agent.rpc_addr),
         sync_enabled: !cfg!(madsim),
+        enable_script_checks: config.enable_script_checks,
         ..LocalOptions::default()
     };
     agent.set_local_options(options);
@@ -239,6 +243,21 @@ fn node_id(name: &str, addr: &str) -> String {
         &hex[16..20],
         &hex[20..32]
     )
+}
+
+/// The services of config files, registered as if by `agent/service/register` (a restart
+/// registers them again; their checks keep the status the agent persisted).
+async fn register_config_services(
+    handle: &NodeHandle,
+    config: &NodeConfig,
+) -> Result<(), StartError> {
+    for request in &config.services {
+        let request = Request::Local(request.clone());
+        if let Err(e) = handle.request(request).await {
+            return Err(StartError::Io(format!("service definition refused: {e}")));
+        }
+    }
+    Ok(())
 }
 
 /// `-join` at start must reach someone (Consul exits otherwise); `-retry-join` keeps trying.
