@@ -142,6 +142,8 @@ impl AgentFlags {
             ui: self.ui,
             encrypt: self.encrypt.clone(),
             enable_script_checks: self.enable_script_checks,
+            // Service definitions come from files (`concord services register` at run time).
+            services: Vec::new(),
             pid_file: self.pid_file.clone(),
             // Consul has no flags for `limits`: config files only.
             limits: Default::default(),

@@ -35,13 +35,8 @@ pub fn layer_from_value(value: &Value) -> Result<(ConfigLayer, Vec<String>), Str
     Ok((layer, warnings))
 }
 
-/// Service and check definitions, which Consul users keep in `-config-dir`.
-const DEFINITIONS: [&str; 4] = ["service", "services", "check", "checks"];
-
 fn unknown_key_warning(key: &str) -> String {
-    if DEFINITIONS.contains(&key) {
-        format!("{key:?} definitions in config files are not supported by Concord yet; ignored")
-    } else if ACCEPTED_IGNORED.contains(&key) {
+    if ACCEPTED_IGNORED.contains(&key) {
         format!("config key {key:?} is not supported by Concord yet; ignored")
     } else {
         format!("unknown config key {key:?}; ignored")
@@ -80,6 +75,10 @@ fn apply_key(
         "ui_config" => layer.ui = ui_config(value)?.or(layer.ui),
         "encrypt" => return Err(encrypt_refused()),
         "enable_script_checks" => layer.enable_script_checks = Some(boolean(key, value)?),
+        "service" | "services" | "check" | "checks" => {
+            let definitions = crate::services::definitions(key, value)?;
+            layer.services.extend(definitions);
+        }
         "pid_file" => layer.pid_file = Some(string(key, value)?),
         "raft_snapshot_threshold" => layer.raft_snapshot_threshold = Some(positive(key, value)?),
         "raft_snapshot_chunk_bytes" => {
@@ -491,14 +490,18 @@ mod tests {
     #[test]
     fn unknown_keys_warn() {
         let value = json!({"servr": true, "leave_on_terminate": true, "service": {"name": "web"}});
-        let (_, warnings) = layer_from_value(&value).unwrap();
+        let (layer, warnings) = layer_from_value(&value).unwrap();
         assert_eq!(
             warnings,
             [
                 r#"config key "leave_on_terminate" is not supported by Concord yet; ignored"#,
-                r#""service" definitions in config files are not supported by Concord yet; ignored"#,
                 r#"unknown config key "servr"; ignored"#,
             ]
+        );
+        assert_eq!(
+            layer.services.len(),
+            1,
+            "a service definition is read, not ignored"
         );
     }
 }

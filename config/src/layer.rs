@@ -59,6 +59,8 @@ pub struct ConfigLayer {
     pub ui: Option<bool>,
     pub encrypt: Option<String>,
     pub enable_script_checks: Option<bool>,
+    /// `service`/`services`/`check`/`checks` of every file, in order (they add up).
+    pub services: Vec<concord_core::agent::LocalRequest>,
     pub pid_file: Option<String>,
     pub limits: Limits,
     /// Consul's `raft_snapshot_threshold`: applied entries between snapshots.
@@ -95,6 +97,7 @@ impl ConfigLayer {
         over(&mut self.ui, later.ui);
         over(&mut self.encrypt, later.encrypt);
         over(&mut self.enable_script_checks, later.enable_script_checks);
+        self.services.extend(later.services);
         over(&mut self.pid_file, later.pid_file);
         over(
             &mut self.raft_snapshot_threshold,

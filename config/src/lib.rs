@@ -24,6 +24,7 @@ pub mod layer;
 mod level;
 pub mod plan;
 pub mod ports;
+pub mod services;
 /// Temporary directories for the tests of this crate and of the CLI.
 #[doc(hidden)]
 pub mod testutil;

@@ -160,6 +160,8 @@ pub fn build(layer: &ConfigLayer, host: &HostFacts) -> Result<AgentPlan, String>
         node.retry_interval_ms = ms;
     }
     apply_limits(&mut node, &layer.limits);
+    node.enable_script_checks = layer.enable_script_checks.unwrap_or(false);
+    node.services = layer.services.clone();
     Ok(AgentPlan {
         node,
         dev,
