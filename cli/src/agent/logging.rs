@@ -33,10 +33,14 @@ pub fn init(level: Level, json: bool) {
     };
 }
 
-/// The HTTP stack's own debug output is noise next to the agent's.
+/// The HTTP stack's own debug output is noise next to the agent's; hickory (DNS) logs every
+/// query at info, which at DNS rates would drown the agent's lines.
 fn filter_spec(level: Level) -> String {
     let lvl = level.directive();
-    format!("{lvl},hyper=warn,h2=warn,tower=warn,tower_http=warn,axum=warn,mio=warn")
+    format!(
+        "{lvl},hyper=warn,h2=warn,tower=warn,tower_http=warn,axum=warn,mio=warn,\
+         hickory_server=warn,hickory_net=warn,hickory_proto=warn"
+    )
 }
 
 struct HclogFormat;

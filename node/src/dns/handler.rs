@@ -106,6 +106,14 @@ impl DnsHandler {
             _ => Transport::Tcp,
         };
         self.limit(&mut reply, query.query_type(), transport);
+        tracing::debug!(
+            "dns: request served: name={} type={} rcode={} answers={} client={}",
+            query.name(),
+            query.query_type(),
+            reply.metadata.response_code,
+            reply.answers.len(),
+            request.src()
+        );
         reply
     }
 
