@@ -1,7 +1,8 @@
 //! Consul's answer limits, applied before hickory encodes the reply (hickory itself would trim
 //! to the size and set TC; Consul by default trims silently).
 //!
-//! UDP without EDNS: at most `udp_answer_limit` answers, then as many as fit 512 bytes. UDP
+//! UDP without EDNS: at most `udp_answer_limit` answers (8 at most, as Consul), then as many
+//! as fit 512 bytes. UDP
 //! with EDNS: as many as fit the size the client offered (at most `DNS_UDP_PAYLOAD_BYTES_MAX`).
 //! TCP: as many as fit one 64 KiB message. `a_record_limit` caps A/AAAA answers on both.
 
@@ -17,6 +18,9 @@ pub const DNS_UDP_PAYLOAD_BYTES_MAX: u16 = 4096;
 pub const DNS_UDP_PLAIN_BYTES_MAX: u16 = 512;
 /// A DNS message over TCP has a 16-bit length prefix.
 pub const DNS_TCP_MESSAGE_BYTES_MAX: u16 = u16::MAX;
+/// `udp_answer_limit` is capped here, as Consul's `maxUDPAnswerLimit` caps it (older resolvers
+/// mishandled more records in a 512-byte reply).
+pub const DNS_UDP_PLAIN_ANSWERS_MAX: usize = 8;
 /// Records built for one reply at most. A 64 KiB TCP message holds fewer than 4,096 of the
 /// smallest answers (16 bytes each), so any more would be trimmed anyway; capping before
 /// encoding bounds the work of one query on a service with many instances.
@@ -53,8 +57,11 @@ pub fn trim(
     if address_query && limits.a_record_limit > 0 {
         count = count.min(limits.a_record_limit);
     }
-    if transport == (Transport::Udp { edns_payload: None }) {
-        count = count.min(limits.udp_answer_limit.max(1));
+    // Consul's test is the size, not EDNS itself: an EDNS client offering 512 bytes is limited too.
+    let plain_udp = matches!(transport, Transport::Udp { .. })
+        && bytes_max(transport) == DNS_UDP_PLAIN_BYTES_MAX;
+    if plain_udp {
+        count = count.min(limits.udp_answer_limit.clamp(1, DNS_UDP_PLAIN_ANSWERS_MAX));
     }
     keep_answers(reply, count);
     let bytes_max = usize::from(bytes_max(transport));
@@ -165,6 +172,19 @@ mod tests {
             .map(|r| r.name.to_string())
             .collect();
         assert_eq!(kept, ["node-0.node.dc1.consul.", "node-1.node.dc1.consul."]);
+        let generous = AnswerLimits {
+            udp_answer_limit: 50,
+            a_record_limit: 0,
+        };
+        let mut capped = srv_reply(0);
+        let owner = Name::from_ascii("web.service.consul.").unwrap();
+        for i in 0..20 {
+            let a = RData::A(A([10, 0, 1, i].into()));
+            capped.add_answer(Record::from_rdata(owner.clone(), 0, a));
+        }
+        assert!(encoded_len(&capped) <= 512, "20 A records fit 512 bytes");
+        trim(&mut capped, RecordType::A, plain, generous);
+        assert_eq!(capped.answers.len(), DNS_UDP_PLAIN_ANSWERS_MAX);
         let mut big = srv_reply(60);
         let edns = Transport::Udp {
             edns_payload: Some(1232),
