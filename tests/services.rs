@@ -205,3 +205,34 @@ fn local_services_survive_a_restart_with_a_data_dir() {
     );
     assert!(checks.contains(r#""Notes":"backup""#), "{checks}");
 }
+
+const IP_CLI: &str = "127.0.62.5";
+
+#[test]
+fn the_cli_registers_services_and_toggles_maintenance_as_consuls_does() {
+    let agent = dev_agent("services-cli", IP_CLI, &[]);
+    let out = agent.cli(&["services", "register", "-name=web", "-port=80", "-tag=v1"]);
+    assert_eq!(
+        stdout(&out).trim(),
+        "Registered service: web",
+        "{}",
+        stderr(&out)
+    );
+    let out = agent.cli(&["maint", "-enable", "-reason=deploy"]);
+    assert_eq!(stdout(&out).trim(), "Node maintenance is now enabled");
+    let checks = call(&agent, "GET", "/v1/agent/checks", "").body;
+    assert!(
+        checks.contains(r#""Name":"Node Maintenance Mode""#),
+        "{checks}"
+    );
+    let out = agent.cli(&["maint", "-disable"]);
+    assert_eq!(stdout(&out).trim(), "Node maintenance is now disabled");
+    let out = agent.cli(&["services", "deregister", "web"]);
+    assert_eq!(stdout(&out).trim(), "Deregistered service: web");
+    let out = agent.cli(&["services", "deregister", "web"]);
+    assert!(!out.status.success(), "a second deregistration is an error");
+    assert_eq!(
+        call(&agent, "GET", "/v1/agent/services", "").body.trim(),
+        "{}"
+    );
+}

@@ -1,6 +1,8 @@
 //! The command tree, parsing (with Consul's flag spellings) and dispatch.
 
-use crate::commands::{self, catalog, info, join, kv, leave, members, operator, validate, version};
+use crate::commands::{
+    self, catalog, info, join, kv, leave, maint, members, operator, services, validate, version,
+};
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use concord_config::flags::AgentFlags;
@@ -38,6 +40,11 @@ enum Command {
     /// List services, nodes and datacenters in the catalog.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
+    /// Register and deregister the local agent's services.
+    #[command(subcommand)]
+    Services(services::ServicesCommand),
+    /// Put the local agent's node or one of its services in maintenance mode.
+    Maint(maint::MaintArgs),
     /// Cluster-level tools for operators.
     #[command(subcommand)]
     Operator(operator::OperatorCommand),
@@ -90,6 +97,8 @@ fn dispatch(command: Command) -> i32 {
         Command::ForceLeave(args) => leave::run_force_leave(&args),
         Command::Kv(command) => kv::run(&command),
         Command::Catalog(command) => catalog::run(&command),
+        Command::Services(command) => services::run(&command),
+        Command::Maint(args) => maint::run(&args),
         Command::Operator(command) => operator::run(&command),
         Command::Info(args) => info::run(&args),
         Command::Version => version::run(),

@@ -7,9 +7,11 @@ pub mod join;
 pub mod keygen;
 pub mod kv;
 pub mod leave;
+pub mod maint;
 pub mod members;
 pub mod operator;
 mod pattern;
+pub mod services;
 pub mod validate;
 pub mod version;
 
