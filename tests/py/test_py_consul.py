@@ -110,6 +110,48 @@ def test_catalog_and_health(c):
     assert node is None, node
 
 
+def wait_for(what, probe, timeout=15):
+    """Polls `probe` until it returns a truthy value (anti-entropy is asynchronous)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"{what}: not so within {timeout}s")
+
+
+def test_agent_service_with_ttl_check(c):
+    check = consul.Check.ttl("10s")
+    assert c.agent.service.register("pyapi", service_id="pyapi1", port=9001, tags=["t"], check=check) is True
+    services = c.agent.services()
+    assert services["pyapi1"]["Service"] == "pyapi" and services["pyapi1"]["Tags"] == ["t"], services
+    checks = c.agent.checks()
+    assert checks["service:pyapi1"]["Status"] == "critical", checks
+    wait_for("the instance reaches the catalog", lambda: c.health.service("pyapi")[1])
+    index, entries = c.health.service("pyapi", passing=True)
+    assert entries == [], entries
+    result = {}
+
+    def watch():
+        started = time.time()
+        result["answer"] = c.health.service("pyapi", index=index, wait="10s", passing=True)
+        result["elapsed"] = time.time() - started
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    time.sleep(1.0)
+    assert c.agent.check.ttl_pass("service:pyapi1", "fine") is True
+    watcher.join(15)
+    new_index, entries = result["answer"]
+    assert [e["Service"]["ID"] for e in entries] == ["pyapi1"], entries
+    assert int(new_index) > int(index) and result["elapsed"] < 9, (new_index, result)
+    assert c.agent.check.ttl_fail("service:pyapi1", "broken") is True
+    wait_for("the failed instance leaves ?passing", lambda: c.health.service("pyapi", passing=True)[1] == [])
+    assert c.agent.service.deregister("pyapi1") is True
+    wait_for("the instance leaves the catalog", lambda: c.health.service("pyapi")[1] == [])
+
+
 def test_status(c):
     leader = c.status.leader()
     assert leader == f"{IP}:8300", leader
