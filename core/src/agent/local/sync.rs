@@ -60,7 +60,7 @@ pub(crate) struct SyncState {
 impl Agent {
     /// Sends the out-of-sync entries, unless a round is still in flight or backing off.
     pub(crate) fn local_sync_changes(&mut self) {
-        if !self.local.options.sync_enabled {
+        if !self.local.options.sync_enabled || !self.servers_reachable() {
             return;
         }
         let sync = &self.local.sync;
@@ -159,6 +159,15 @@ impl Agent {
         let id = sync.next_id;
         sync.in_flight.insert(id, item);
         self.dispatch(Origin::Internal(id), request, 0);
+    }
+
+    /// A client agent syncs once it knows a live server: before it joined, a write could
+    /// only fail (and back off, delaying the first sync well past the join).
+    pub(crate) fn servers_reachable(&self) -> bool {
+        self.config.role == crate::membership::Role::Server
+            || !(self.membership)
+                .alive_servers(&self.config.datacenter, self.now_ms)
+                .is_empty()
     }
 
     /// The periodic full sync: first this node's services as the catalog has them.

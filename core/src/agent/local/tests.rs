@@ -500,3 +500,26 @@ fn the_persisted_state_round_trips_with_statuses() {
         check_id: None,
     };
 }
+
+#[test]
+fn a_client_that_knows_no_server_waits_instead_of_failing() {
+    let config = AgentConfig::new("c1", "10.0.0.2", Role::Client);
+    let mut client = Agent::new(config, 7, 1_000, RaftRestore::default());
+    client.set_local_options(LocalOptions {
+        sync_enabled: true,
+        ..LocalOptions::default()
+    });
+    register(&mut client, "web", vec![]).unwrap();
+    client.tick(2_000);
+    assert!(in_flight(&client, |_| true).is_empty(), "nothing sent");
+    assert_eq!(
+        client.local().sync.retry_at_ms,
+        0,
+        "no failure, so no back-off"
+    );
+    assert_eq!(
+        client.local().sync.full_sync_at_ms,
+        0,
+        "the full sync is still due"
+    );
+}

@@ -20,7 +20,7 @@ impl Agent {
         if !self.local.options.sync_enabled {
             return;
         }
-        if now_ms >= self.local.sync.full_sync_at_ms {
+        if now_ms >= self.local.sync.full_sync_at_ms && self.servers_reachable() {
             // Pushed back until the read answers (or fails and sets its retry).
             self.local.sync.full_sync_at_ms = u64::MAX;
             self.start_full_sync();
