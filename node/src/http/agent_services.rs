@@ -277,3 +277,56 @@ fn health_not_found(why: String, query: &QueryParams) -> Response {
     let _ = query;
     (StatusCode::NOT_FOUND, why).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use concord_core::agent::local::CheckKind;
+
+    /// `api.AgentServiceRegistration` as the Go api encodes it: every field, nulls, empty
+    /// strings for unset durations.
+    const GO_API_BODY: &[u8] = br#"{"Kind":"","ID":"web1","Name":"web","Tags":["v1"],"Port":8080,
+        "Address":"","SocketPath":"","TaggedAddresses":null,"EnableTagOverride":false,"Meta":null,
+        "Weights":null,"Check":{"CheckID":"","Name":"","ScriptArgs":null,"DockerContainerID":"",
+        "Shell":"","Interval":"","Timeout":"","TTL":"10s","HTTP":"","Header":null,"Method":"",
+        "Body":"","TCP":"","TCPUseTLS":false,"UDP":"","Status":"passing","Notes":"",
+        "TLSServerName":"","TLSSkipVerify":false,"GRPC":"","GRPCUseTLS":false,"H2PING":"",
+        "H2PingUseTLS":false,"AliasNode":"","AliasService":"","SuccessBeforePassing":0,
+        "FailuresBeforeWarning":0,"FailuresBeforeCritical":0,
+        "DeregisterCriticalServiceAfter":""},"Checks":null,"Proxy":null,"Connect":null}"#;
+
+    #[test]
+    fn the_go_apis_registration_decodes() {
+        let definition: ServiceDefinition = decode_definition(GO_API_BODY).unwrap();
+        let request = definition.into_request(false).unwrap();
+        let LocalRequest::RegisterService {
+            service, checks, ..
+        } = request
+        else {
+            panic!("a service registration")
+        };
+        assert_eq!((service.id.as_str(), service.port), ("web1", 8080));
+        assert_eq!(
+            service.weights,
+            core::Weights::default(),
+            "null Weights: Consul's"
+        );
+        assert_eq!(checks[0].kind, CheckKind::Ttl { ttl_ms: 10_000 });
+        assert_eq!(checks[0].check.status, core::CheckStatus::Passing);
+    }
+
+    #[test]
+    fn snake_case_and_bad_values_are_read_as_consul_reads_them() {
+        let body = br#"{"name":"web","check":{"script_args":["/bin/true"],"interval":"5s"}}"#;
+        let definition: ServiceDefinition = decode_definition(body).unwrap();
+        let request = definition.into_request(false).unwrap();
+        let LocalRequest::RegisterService { checks, .. } = request else {
+            panic!("a service registration")
+        };
+        assert!(matches!(checks[0].kind, CheckKind::Script { .. }));
+        let bad = br#"{"name":"web","check":{"ttl":"soon"}}"#;
+        let definition: ServiceDefinition = decode_definition(bad).unwrap();
+        let err = definition.into_request(false).unwrap_err();
+        assert!(err.contains("TTL"), "{err}");
+    }
+}

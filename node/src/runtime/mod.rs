@@ -11,8 +11,9 @@ use crate::handle::{NodeHandle, NodeInfo, REQUEST_QUEUE_MAX};
 use crate::storage::{Disk, FileDisk, MemDisk, RaftStorage, StorageError};
 use crate::transport::{self, TransportStats, INBOX_MAX};
 use concord_core::agent::local::LocalOptions;
-use concord_core::agent::{Agent, Request};
+use concord_core::agent::{Agent, LocalRequest, Request};
 use concord_core::raft::RaftRestore;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
@@ -196,6 +197,8 @@ fn restore_local(
         node_id: node_id(&config.agent.node_name, &config.agent.rpc_addr),
         sync_enabled: !cfg!(madsim),
         enable_script_checks: config.enable_script_checks,
+        config_service_ids: config_definition_ids(&config.services, true),
+        config_check_ids: config_definition_ids(&config.services, false),
         ..LocalOptions::default()
     };
     agent.set_local_options(options);
@@ -243,6 +246,22 @@ fn node_id(name: &str, addr: &str) -> String {
         &hex[16..20],
         &hex[20..32]
     )
+}
+
+/// The ids of the config files' services (`services`) or node-level checks, as the agent
+/// will default them (a service's id is its name, a check's its name).
+fn config_definition_ids(definitions: &[LocalRequest], services: bool) -> BTreeSet<String> {
+    let or = |id: &str, name: &str| if id.is_empty() { name } else { id }.to_string();
+    let ids = definitions.iter().filter_map(|d| match d {
+        LocalRequest::RegisterService { service, .. } if services => {
+            Some(or(&service.id, &service.name))
+        }
+        LocalRequest::RegisterCheck { check } if !services => {
+            Some(or(&check.check.check_id, &check.check.name))
+        }
+        _ => None,
+    });
+    ids.collect()
 }
 
 /// The services of config files, registered as if by `agent/service/register` (a restart

@@ -44,6 +44,11 @@ pub struct LocalOptions {
     pub enable_script_checks: bool,
     /// The node's UUID in the catalog ("" when unknown).
     pub node_id: String,
+    /// Services and node-level checks defined in config files: registered again at every
+    /// start from the files, so they are not persisted (a definition removed from the files
+    /// is gone after a restart, as in Consul).
+    pub config_service_ids: std::collections::BTreeSet<String>,
+    pub config_check_ids: std::collections::BTreeSet<String>,
     /// Whether anti-entropy runs: the node turns it on; core tests and the simulator's
     /// agents (whose histories count log entries) keep it off unless they test it.
     pub sync_enabled: bool,
@@ -56,6 +61,8 @@ impl Default for LocalOptions {
             check_update_interval_ms: 300_000,
             enable_script_checks: false,
             node_id: String::new(),
+            config_service_ids: Default::default(),
+            config_check_ids: Default::default(),
             sync_enabled: false,
         }
     }

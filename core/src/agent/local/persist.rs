@@ -42,9 +42,19 @@ impl std::fmt::Display for LocalRestoreError {
 
 impl LocalState {
     pub fn to_bytes(&self) -> Vec<u8> {
+        let options = &self.options;
+        let from_config = |c: &LocalCheck| {
+            options.config_check_ids.contains(c.id())
+                || options
+                    .config_service_ids
+                    .contains(&c.input.check.service_id)
+        };
+        let services = self.services.values();
+        let services = services.filter(|s| !options.config_service_ids.contains(&s.service.id));
+        let checks = self.checks.values().filter(|c| !from_config(c));
         let persisted = Persisted {
-            services: self.services.values().map(|s| s.service.clone()).collect(),
-            checks: self.checks.values().map(|c| c.input.clone()).collect(),
+            services: services.map(|s| s.service.clone()).collect(),
+            checks: checks.map(|c| c.input.clone()).collect(),
         };
         let mut bytes = LOCAL_STATE_MAGIC.to_vec();
         bytes.extend(LOCAL_STATE_VERSION.to_le_bytes());

@@ -523,3 +523,26 @@ fn a_client_that_knows_no_server_waits_instead_of_failing() {
         "the full sync is still due"
     );
 }
+
+#[test]
+fn services_from_config_files_are_not_persisted() {
+    let mut agent = agent(false);
+    let mut options = LocalOptions::default();
+    options.config_service_ids.insert("from-file".into());
+    agent.set_local_options(options);
+    register(
+        &mut agent,
+        "from-file",
+        vec![input("", "", CheckKind::Ttl { ttl_ms: TTL_MS })],
+    )
+    .unwrap();
+    register(&mut agent, "from-api", vec![]).unwrap();
+    let mut restarted = self::agent(false);
+    restarted.restore_local(&agent.local().to_bytes()).unwrap();
+    let kept: Vec<&String> = restarted.local().services.keys().collect();
+    assert_eq!(kept, ["from-api"]);
+    assert!(
+        restarted.local().checks.is_empty(),
+        "the file's service's check goes with it"
+    );
+}
