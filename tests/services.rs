@@ -236,3 +236,35 @@ fn the_cli_registers_services_and_toggles_maintenance_as_consuls_does() {
         "{}"
     );
 }
+
+const IP_SCRIPT: &str = "127.0.62.6";
+const IP_NO_SCRIPT: &str = "127.0.62.7";
+
+#[test]
+fn script_checks_run_only_where_enabled() {
+    let body =
+        r#"{"Name":"job","Check":{"Args":["/bin/sh","-c","echo slow; exit 1"],"Interval":"1s"}}"#;
+    let refusing = dev_agent("services-no-script", IP_NO_SCRIPT, &[]);
+    let answer = call(&refusing, "PUT", "/v1/agent/service/register", body);
+    assert_eq!(answer.status, 400);
+    assert_eq!(
+        answer.body.trim(),
+        "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' or 'enable_local_script_checks' to true"
+    );
+    let agent = dev_agent("services-script", IP_SCRIPT, &["-enable-script-checks"]);
+    put_ok(&agent, "/v1/agent/service/register", body);
+    eventually(SYNC_TIMEOUT, "the script's exit 1 is a warning", || {
+        let health = call(
+            &agent,
+            "GET",
+            "/v1/agent/health/service/name/job?format=text",
+            "",
+        );
+        match (health.status, health.body.as_str()) {
+            (429, "warning") => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    let checks = call(&agent, "GET", "/v1/agent/checks", "").body;
+    assert!(checks.contains(r#""Output":"slow\n""#), "{checks}");
+}
