@@ -144,6 +144,7 @@ impl AgentFlags {
             enable_script_checks: self.enable_script_checks,
             // Service definitions come from files (`concord services register` at run time).
             services: Vec::new(),
+            check_update_interval_ms: None,
             pid_file: self.pid_file.clone(),
             // Consul has no flags for `limits`: config files only.
             limits: Default::default(),

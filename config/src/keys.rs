@@ -75,6 +75,7 @@ fn apply_key(
         "ui_config" => layer.ui = ui_config(value)?.or(layer.ui),
         "encrypt" => return Err(encrypt_refused()),
         "enable_script_checks" => layer.enable_script_checks = Some(boolean(key, value)?),
+        "check_update_interval" => layer.check_update_interval_ms = Some(duration(key, value)?),
         "service" | "services" | "check" | "checks" => {
             let definitions = crate::services::definitions(key, value)?;
             layer.services.extend(definitions);

@@ -59,6 +59,8 @@ pub struct ConfigLayer {
     pub ui: Option<bool>,
     pub encrypt: Option<String>,
     pub enable_script_checks: Option<bool>,
+    /// How long a check's output-only change may wait before it is synced (0: never).
+    pub check_update_interval_ms: Option<u64>,
     /// `service`/`services`/`check`/`checks` of every file, in order (they add up).
     pub services: Vec<concord_core::agent::LocalRequest>,
     pub pid_file: Option<String>,
@@ -98,6 +100,10 @@ impl ConfigLayer {
         over(&mut self.encrypt, later.encrypt);
         over(&mut self.enable_script_checks, later.enable_script_checks);
         self.services.extend(later.services);
+        over(
+            &mut self.check_update_interval_ms,
+            later.check_update_interval_ms,
+        );
         over(&mut self.pid_file, later.pid_file);
         over(
             &mut self.raft_snapshot_threshold,

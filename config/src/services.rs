@@ -142,6 +142,19 @@ mod tests {
     }
 
     #[test]
+    fn check_update_interval_is_read_with_the_definitions() {
+        let value = serde_json::json!({"check_update_interval": "0s",
+            "check": {"name": "disk", "ttl": "1m"}});
+        let (layer, warnings) = crate::keys::layer_from_value(&value).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(layer.check_update_interval_ms, Some(0));
+        assert!(matches!(
+            &layer.services[..],
+            [LocalRequest::RegisterCheck { .. }]
+        ));
+    }
+
+    #[test]
     fn a_bad_definition_names_the_key_the_service_and_the_reason() {
         let value = serde_json::json!([{"name": "web", "check": {"tcp": "x:1"}}]);
         let err = definitions("services", &value).unwrap_err();

@@ -2,6 +2,7 @@
 //! the binary and the simulator alike; the defaults here are the defaults of both.
 
 use crate::transport::InboundLimits;
+use concord_core::agent::local::LocalOptions;
 use concord_core::agent::AgentConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,6 +30,9 @@ pub struct NodeConfig {
     pub http: HttpLimits,
     /// `enable_script_checks`: script checks may be registered (refused otherwise).
     pub enable_script_checks: bool,
+    /// `check_update_interval`: how long a check's output-only change may wait before it
+    /// is synced to the catalog (0: synced at once).
+    pub check_update_interval_ms: u64,
     /// `service`/`services` of config files (with their checks), registered at start.
     pub services: Vec<concord_core::agent::LocalRequest>,
 }
@@ -79,6 +83,7 @@ impl NodeConfig {
             inbound: InboundLimits::default(),
             http: HttpLimits::default(),
             enable_script_checks: false,
+            check_update_interval_ms: LocalOptions::default().check_update_interval_ms,
             services: Vec::new(),
         }
     }

@@ -197,6 +197,7 @@ fn restore_local(
         node_id: node_id(&config.agent.node_name, &config.agent.rpc_addr),
         sync_enabled: !cfg!(madsim),
         enable_script_checks: config.enable_script_checks,
+        check_update_interval_ms: config.check_update_interval_ms,
         config_service_ids: config_definition_ids(&config.services, true),
         config_check_ids: config_definition_ids(&config.services, false),
         ..LocalOptions::default()
