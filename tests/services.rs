@@ -149,6 +149,38 @@ fn a_ttl_check_is_passed_and_failed_over_http() {
         (bad.status, bad.body.trim()),
         (400, "Invalid check status: 'ok'")
     );
+    // Hash-based blocking (the Go api's agent.Service with WaitHash): no change, so the
+    // read waits out its 1 s and answers the same hash; a change answers a new one at once.
+    let one = call(&agent, "GET", "/v1/agent/service/api", "");
+    let hash = one
+        .body
+        .split("\"ContentHash\":\"")
+        .nth(1)
+        .unwrap_or_default();
+    let hash = hash.split('"').next().unwrap_or_default().to_string();
+    assert_eq!(hash.len(), 16, "{}", one.body);
+    let header = format!("x-consul-contenthash: {hash}");
+    assert!(one.head.to_lowercase().contains(&header), "{}", one.head);
+    let started = std::time::Instant::now();
+    let path = format!("/v1/agent/service/api?hash={hash}&wait=1s");
+    let same = call(&agent, "GET", &path, "");
+    assert!(started.elapsed() >= Duration::from_secs(1) && same.body.contains(&hash));
+    put_ok(
+        &agent,
+        "/v1/agent/service/register",
+        r#"{"name":"api","port":9001,"check":{"ttl":"30s"}}"#,
+    );
+    let changed = call(
+        &agent,
+        "GET",
+        &format!("/v1/agent/service/api?hash={hash}&wait=5s"),
+        "",
+    );
+    assert!(
+        changed.body.contains("9001") && !changed.body.contains(&hash),
+        "{}",
+        changed.body
+    );
     let gone = call(&agent, "PUT", "/v1/agent/service/deregister/nope", "");
     assert_eq!(gone.status, 404, "{}", gone.body);
 }

@@ -318,6 +318,13 @@ pub fn go_duration_ms(ms: u64) -> String {
 pub struct LocalAgentService {
     #[serde(flatten)]
     pub service: AgentService,
+    /// Set on `agent/service/:id` only (Go's `omitempty`): what `?hash=` blocks on.
+    #[serde(
+        rename = "ContentHash",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub content_hash: String,
     #[serde(rename = "Datacenter", default)]
     pub datacenter: String,
 }

@@ -2,6 +2,7 @@
 //! the services registered on THIS agent (the core's local state), as Consul answers them.
 //! A change answers once the agent holds it; anti-entropy copies it into the catalog.
 
+use super::blocking::{WAIT_DEFAULT, WAIT_MAX};
 use super::catalog_json::{checks_json, service_json};
 use super::errors::HttpError;
 use super::headers::json;
@@ -20,9 +21,11 @@ use axum::routing::{get, put};
 use axum::Router;
 use concord_core::agent::{ApiError, LocalAnswer, LocalRequest, Request, Response as ApiResponse};
 use concord_core::catalog as core;
+use concord_core::duration::parse_go_duration;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 pub fn routes() -> Router<NodeHandle> {
     Router::new()
@@ -120,6 +123,7 @@ async fn services_and_checks(
 fn local_service_json(service: &core::Service, datacenter: &str) -> LocalAgentService {
     LocalAgentService {
         service: service_json(service),
+        content_hash: String::new(),
         datacenter: datacenter.to_string(),
     }
 }
@@ -137,18 +141,56 @@ async fn services(State(handle): State<NodeHandle>, query: QueryParams) -> Respo
     result.await.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// How often a `?hash=` blocking read looks at the service again.
+const HASH_POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// One service with its `ContentHash` (FNV-1a of its JSON), or `None` if unknown.
+async fn hashed_service(
+    handle: &NodeHandle,
+    id: &str,
+) -> Result<Option<LocalAgentService>, HttpError> {
+    let (services, _) = services_and_checks(handle).await?;
+    let Some(found) = services.iter().find(|s| s.id == id) else {
+        return Ok(None);
+    };
+    let mut answer = local_service_json(found, &handle.info().datacenter);
+    let bytes = serde_json::to_vec(&answer).expect("JSON encodes");
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    answer.content_hash = format!("{hash:016x}");
+    Ok(Some(answer))
+}
+
+/// `GET /v1/agent/service/:id`, blocking with `?hash=H&wait=` (Consul's hash-based
+/// blocking: answered once the service's hash differs from H, or at the wait's end).
 async fn service(
     State(handle): State<NodeHandle>,
     Path(id): Path<String>,
     query: QueryParams,
 ) -> Response {
     let result = async {
-        let (services, _) = services_and_checks(&handle).await?;
-        let found = services.iter().find(|s| s.id == id);
-        let found =
-            found.ok_or_else(|| HttpError::not_found(format!("unknown service ID: {id}")))?;
-        let dc = &handle.info().datacenter;
-        Ok::<_, HttpError>(json(&local_service_json(found, dc), query.pretty()))
+        let wait = match query.get("wait") {
+            Some(text) => parse_go_duration(text)
+                .map_err(|e| HttpError::bad_request(format!("Invalid wait time: {e}")))?
+                .min(WAIT_MAX),
+            None => WAIT_DEFAULT,
+        };
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let found = hashed_service(&handle, &id).await?;
+            let found =
+                found.ok_or_else(|| HttpError::not_found(format!("unknown service ID: {id}")))?;
+            let unchanged = query.get("hash") == Some(found.content_hash.as_str());
+            if !unchanged || tokio::time::Instant::now() >= deadline || !handle.is_running() {
+                let hash = found.content_hash.clone();
+                let mut response = json(&found, query.pretty());
+                let value = header::HeaderValue::from_str(&hash).expect("hex is a header value");
+                response.headers_mut().insert("X-Consul-ContentHash", value);
+                return Ok::<_, HttpError>(response);
+            }
+            tokio::time::sleep(HASH_POLL_INTERVAL).await;
+        }
     };
     result.await.unwrap_or_else(IntoResponse::into_response)
 }
