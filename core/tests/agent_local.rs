@@ -70,7 +70,7 @@ fn catalog_web(net: &mut AgentNet) -> Vec<(String, Vec<CheckStatus>)> {
 fn ttl_service() -> LocalRequest {
     let check = CheckInput {
         check: CheckRegistration::default(),
-        kind: CheckKind::Ttl { ttl_ms: 60_000 },
+        kind: CheckKind::Ttl { ttl_ms: 3_600_000 },
         interval_ms: 0,
         timeout_ms: 0,
         success_before_passing: 0,
@@ -132,4 +132,24 @@ fn a_service_removed_from_the_catalog_behind_the_agents_back_comes_back() {
     // The next full sync (1 min + up to 1 min for a small cluster) restores it.
     net.run(2 * 60_000 + SYNC_MS_MAX, &mut String::new());
     assert_eq!(catalog_web(&mut net).len(), 1, "anti-entropy restored it");
+}
+
+/// The last Raft log index on s2: any write, even one the catalog finds identical, is an
+/// entry.
+fn log_index(net: &AgentNet) -> u64 {
+    net.agent("s2").raft().expect("a server").last_index()
+}
+
+#[test]
+fn full_syncs_of_an_unchanged_agent_write_nothing() {
+    let mut net = cluster_with_client();
+    ask(&mut net, "c1", Request::Local(ttl_service())).unwrap();
+    net.run(SYNC_MS_MAX, &mut String::new());
+    let (services, index) = (catalog_web(&mut net), log_index(&net));
+    assert_eq!(services.len(), 1);
+    // Several full syncs (each 1-2 min): each finds the catalog as the agent has it, so
+    // nothing is proposed (the servers' own work writes no entries in an idle cluster).
+    net.run(5 * 60_000, &mut String::new());
+    assert_eq!(log_index(&net), index, "no write was proposed");
+    assert_eq!(catalog_web(&mut net), services);
 }

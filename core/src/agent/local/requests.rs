@@ -179,7 +179,7 @@ impl Agent {
 
     /// A status change syncs at once; an output-only change waits up to
     /// `check_update_interval` (Consul's throttle, #1244: output churn woke every watcher).
-    fn on_check_change(&mut self, id: &str, change: Change) -> LocalAnswer {
+    pub(super) fn on_check_change(&mut self, id: &str, change: Change) -> LocalAnswer {
         let interval_ms = self.local.options.check_update_interval_ms;
         if change == Change::OutputOnly && interval_ms > 0 {
             let delay_ms = interval_ms / 2 + self.rng.range(0, interval_ms.max(1));

@@ -8,11 +8,19 @@ use crate::agent::{Agent, LogLevel};
 impl Agent {
     pub(crate) fn tick_local(&mut self) {
         let now_ms = self.now_ms;
-        let mut changed = false;
+        let mut changed = Vec::new();
         for check in self.local.checks.values_mut() {
-            changed |= check.expire_ttl(now_ms) != Change::None;
+            match check.expire_ttl(now_ms) {
+                Change::None => {}
+                change => changed.push((check.id().to_string(), change)),
+            }
         }
-        self.local.persist_wanted |= changed;
+        self.local.persist_wanted |= !changed.is_empty();
+        // An expiry that only changes the output (the check was critical already) waits
+        // like any output-only change.
+        for (id, change) in changed {
+            self.on_check_change(&id, change);
+        }
         if now_ms >= self.local.sync.reap_at_ms {
             self.local.sync.reap_at_ms = now_ms + REAP_INTERVAL_MS;
             self.reap_critical_services();
