@@ -166,20 +166,12 @@ impl ServiceDefinition {
 impl CheckDefinition {
     /// The core's check; `ID` or `CheckID` names it (the core fills Consul's defaults).
     pub fn into_input(self) -> Result<CheckInput, String> {
-        let ms = |v: &Option<DurationValue>, field| v.as_ref().map_or(Ok(0), |d| d.ms(field));
-        let ttl_ms = ms(&self.ttl, "TTL")?;
-        let interval_ms = ms(&self.interval, "Interval")?;
-        let timeout_ms = match ms(&self.timeout, "Timeout")? {
-            0 => CHECK_TIMEOUT_MS_DEFAULT,
-            t => t,
-        };
-        let deregister_ms = match ms(
-            &self.deregister_critical_service_after,
-            "DeregisterCriticalServiceAfter",
-        )? {
-            0 => 0,
-            t => t.max(DEREGISTER_CRITICAL_AFTER_MS_MIN),
-        };
+        let Durations {
+            ttl_ms,
+            interval_ms,
+            timeout_ms,
+            deregister_ms,
+        } = self.durations()?;
         let status = match self.status.as_str() {
             "" => core::CheckStatus::Critical,
             text => core::parse_check_status(text).map_err(|e| e.to_string())?,
@@ -237,6 +229,28 @@ impl CheckDefinition {
         })
     }
 
+    /// The definition's durations in milliseconds, with Consul's default timeout and its
+    /// floor for `DeregisterCriticalServiceAfter`.
+    fn durations(&self) -> Result<Durations, String> {
+        let ms = |v: &Option<DurationValue>, field| v.as_ref().map_or(Ok(0), |d| d.ms(field));
+        let deregister_ms = ms(
+            &self.deregister_critical_service_after,
+            "DeregisterCriticalServiceAfter",
+        )?;
+        Ok(Durations {
+            ttl_ms: ms(&self.ttl, "TTL")?,
+            interval_ms: ms(&self.interval, "Interval")?,
+            timeout_ms: match ms(&self.timeout, "Timeout")? {
+                0 => CHECK_TIMEOUT_MS_DEFAULT,
+                t => t,
+            },
+            deregister_ms: match deregister_ms {
+                0 => 0,
+                t => t.max(DEREGISTER_CRITICAL_AFTER_MS_MIN),
+            },
+        })
+    }
+
     /// Which kind of check the definition is; Consul's "Invalid check" otherwise.
     fn kind(&self, ttl_ms: u64, interval_ms: u64) -> Result<CheckKind, String> {
         let args = if self.script_args.is_empty() {
@@ -290,6 +304,13 @@ impl CheckDefinition {
         }
         Err("Invalid check: Must provide TTL or Script/HTTP/TCP and Interval".into())
     }
+}
+
+struct Durations {
+    ttl_ms: u64,
+    interval_ms: u64,
+    timeout_ms: u64,
+    deregister_ms: u64,
 }
 
 /// Go's `time.Duration.String()` for whole milliseconds.
