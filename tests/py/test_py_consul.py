@@ -121,6 +121,25 @@ def wait_for(what, probe, timeout=15):
     raise AssertionError(f"{what}: not so within {timeout}s")
 
 
+def test_agent_checks_and_maintenance(c):
+    assert c.agent.service.register("pymaint", port=9002) is True
+    assert c.agent.check.register("disk", check=consul.Check.ttl("30s"), check_id="pydisk", service_id="pymaint") is True
+    assert c.agent.checks()["pydisk"]["ServiceID"] == "pymaint"
+    assert c.agent.check.ttl_warn("pydisk", "90% full") is True
+    assert c.agent.checks()["pydisk"]["Status"] == "warning"
+    assert c.agent.service.maintenance("pymaint", "true", "upgrade") is True
+    maint = c.agent.checks()["_service_maintenance:pymaint"]
+    assert (maint["Name"], maint["Notes"], maint["Status"]) == ("Service Maintenance Mode", "upgrade", "critical"), maint
+    assert c.agent.service.maintenance("pymaint", "false") is True
+    assert "_service_maintenance:pymaint" not in c.agent.checks()
+    assert c.agent.maintenance("true", "patching") is True
+    assert c.agent.checks()["_node_maintenance"]["Name"] == "Node Maintenance Mode"
+    assert c.agent.maintenance("false") is True
+    assert c.agent.check.deregister("pydisk") is True
+    assert c.agent.service.deregister("pymaint") is True
+    assert c.agent.checks() == {}, c.agent.checks()
+
+
 def test_agent_service_with_ttl_check(c):
     check = consul.Check.ttl("10s")
     assert c.agent.service.register("pyapi", service_id="pyapi1", port=9001, tags=["t"], check=check) is True
