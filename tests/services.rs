@@ -300,3 +300,26 @@ fn script_checks_run_only_where_enabled() {
     let checks = call(&agent, "GET", "/v1/agent/checks", "").body;
     assert!(checks.contains(r#""Output":"slow\n""#), "{checks}");
 }
+
+const IP_LOCAL_SCRIPT: &str = "127.0.62.8";
+
+#[test]
+fn local_script_checks_run_from_config_files_but_not_from_the_api() {
+    let dir = scratch("services-local-script");
+    let config_dir = dir.join("conf");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    let json =
+        r#"{"service": {"name": "cron", "check": {"args": ["/bin/true"], "interval": "1s"}}}"#;
+    std::fs::write(config_dir.join("cron.json"), json).unwrap();
+    let conf = config_dir.to_str().unwrap();
+    let flags = ["-config-dir", conf, "-enable-local-script-checks"];
+    let agent = dev_agent("services-local-script-agent", IP_LOCAL_SCRIPT, &flags);
+    until_passing(&agent, "cron", true);
+    let body = r#"{"Name":"job","Check":{"Args":["/bin/true"],"Interval":"1s"}}"#;
+    let answer = call(&agent, "PUT", "/v1/agent/service/register", body);
+    assert_eq!(
+        answer.status, 400,
+        "the API may not add scripts: {}",
+        answer.body
+    );
+}

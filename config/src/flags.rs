@@ -89,7 +89,7 @@ pub struct AgentFlags {
     /// Allow script health checks (accepted).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub enable_script_checks: Option<bool>,
-    /// Allow script checks from local config files only (accepted).
+    /// Allow script checks from local config files only.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub enable_local_script_checks: Option<bool>,
     /// Write the agent's process id to this file.
@@ -145,6 +145,7 @@ impl AgentFlags {
             // Service definitions come from files (`concord services register` at run time).
             services: Vec::new(),
             check_update_interval_ms: None,
+            enable_local_script_checks: self.enable_local_script_checks,
             pid_file: self.pid_file.clone(),
             // Consul has no flags for `limits`: config files only.
             limits: Default::default(),

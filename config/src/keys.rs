@@ -9,8 +9,7 @@ use serde_json::{Map, Value};
 
 /// Keys Consul has that Concord reads but does not act on yet: a quiet note, not a warning
 /// about a typo.
-const ACCEPTED_IGNORED: [&str; 7] = [
-    "enable_local_script_checks",
+const ACCEPTED_IGNORED: [&str; 6] = [
     "leave_on_terminate",
     "skip_leave_on_interrupt",
     "rejoin_after_leave",
@@ -75,6 +74,9 @@ fn apply_key(
         "ui_config" => layer.ui = ui_config(value)?.or(layer.ui),
         "encrypt" => return Err(encrypt_refused()),
         "enable_script_checks" => layer.enable_script_checks = Some(boolean(key, value)?),
+        "enable_local_script_checks" => {
+            layer.enable_local_script_checks = Some(boolean(key, value)?)
+        }
         "check_update_interval" => layer.check_update_interval_ms = Some(duration(key, value)?),
         "service" | "services" | "check" | "checks" => {
             let definitions = crate::services::definitions(key, value)?;

@@ -59,6 +59,8 @@ pub struct ConfigLayer {
     pub ui: Option<bool>,
     pub encrypt: Option<String>,
     pub enable_script_checks: Option<bool>,
+    /// Script checks of config files only.
+    pub enable_local_script_checks: Option<bool>,
     /// How long a check's output-only change may wait before it is synced (0: never).
     pub check_update_interval_ms: Option<u64>,
     /// `service`/`services`/`check`/`checks` of every file, in order (they add up).
@@ -100,6 +102,10 @@ impl ConfigLayer {
         over(&mut self.encrypt, later.encrypt);
         over(&mut self.enable_script_checks, later.enable_script_checks);
         self.services.extend(later.services);
+        over(
+            &mut self.enable_local_script_checks,
+            later.enable_local_script_checks,
+        );
         over(
             &mut self.check_update_interval_ms,
             later.check_update_interval_ms,

@@ -161,6 +161,7 @@ pub fn build(layer: &ConfigLayer, host: &HostFacts) -> Result<AgentPlan, String>
     }
     apply_limits(&mut node, &layer.limits);
     node.enable_script_checks = layer.enable_script_checks.unwrap_or(false);
+    node.enable_local_script_checks = layer.enable_local_script_checks.unwrap_or(false);
     node.services = layer.services.clone();
     if let Some(ms) = layer.check_update_interval_ms {
         node.check_update_interval_ms = ms;

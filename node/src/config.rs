@@ -30,6 +30,8 @@ pub struct NodeConfig {
     pub http: HttpLimits,
     /// `enable_script_checks`: script checks may be registered (refused otherwise).
     pub enable_script_checks: bool,
+    /// `enable_local_script_checks`: script checks of config files only.
+    pub enable_local_script_checks: bool,
     /// `check_update_interval`: how long a check's output-only change may wait before it
     /// is synced to the catalog (0: synced at once).
     pub check_update_interval_ms: u64,
@@ -83,6 +85,7 @@ impl NodeConfig {
             inbound: InboundLimits::default(),
             http: HttpLimits::default(),
             enable_script_checks: false,
+            enable_local_script_checks: false,
             check_update_interval_ms: LocalOptions::default().check_update_interval_ms,
             services: Vec::new(),
         }

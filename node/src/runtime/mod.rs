@@ -197,6 +197,7 @@ fn restore_local(
         node_id: node_id(&config.agent.node_name, &config.agent.rpc_addr),
         sync_enabled: !cfg!(madsim),
         enable_script_checks: config.enable_script_checks,
+        enable_local_script_checks: config.enable_local_script_checks,
         check_update_interval_ms: config.check_update_interval_ms,
         config_service_ids: config_definition_ids(&config.services, true),
         config_check_ids: config_definition_ids(&config.services, false),
@@ -272,7 +273,7 @@ async fn register_config_services(
     config: &NodeConfig,
 ) -> Result<(), StartError> {
     for request in &config.services {
-        let request = Request::Local(request.clone());
+        let request = Request::Local(LocalRequest::FromConfig(Box::new(request.clone())));
         if let Err(e) = handle.request(request).await {
             return Err(StartError::Io(format!("service definition refused: {e}")));
         }

@@ -42,6 +42,8 @@ pub struct LocalOptions {
     pub check_update_interval_ms: u64,
     /// `enable_script_checks`: script checks are refused unless set.
     pub enable_script_checks: bool,
+    /// `enable_local_script_checks`: script checks of config files only.
+    pub enable_local_script_checks: bool,
     /// The node's UUID in the catalog ("" when unknown).
     pub node_id: String,
     /// Services and node-level checks defined in config files: registered again at every
@@ -60,6 +62,7 @@ impl Default for LocalOptions {
             ae_interval_ms: 60_000,
             check_update_interval_ms: 300_000,
             enable_script_checks: false,
+            enable_local_script_checks: false,
             node_id: String::new(),
             config_service_ids: Default::default(),
             config_check_ids: Default::default(),

@@ -55,6 +55,9 @@ pub enum LocalRequest {
     Checks,
     /// The checks runners must run.
     CheckSpecs,
+    /// A registration read from the agent's config files: its script checks are allowed by
+    /// `enable_local_script_checks` too (Consul's "local" scripts).
+    FromConfig(Box<LocalRequest>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +83,7 @@ impl LocalRequest {
             LocalRequest::Services => "agent-services",
             LocalRequest::Checks => "agent-checks",
             LocalRequest::CheckSpecs => "agent-check-specs",
+            LocalRequest::FromConfig(request) => request.kind(),
         }
     }
 }
@@ -147,11 +151,21 @@ impl Agent {
             LocalRequest::NodeMaintenance { enable, reason } => {
                 self.local.node_maintenance(now_ms, enable, &reason)
             }
-            LocalRequest::Services
+            LocalRequest::FromConfig(request) => {
+                self.local.from_config = true;
+                let result = self.change_local(*request);
+                self.local.from_config = false;
+                result
+            }
+            // Served by `serve_local`; here only when wrapped in `FromConfig`.
+            other @ (LocalRequest::Services
             | LocalRequest::Checks
             | LocalRequest::CheckSpecs
             | LocalRequest::TtlUpdate { .. }
-            | LocalRequest::CheckResult { .. } => unreachable!("served by serve_local"),
+            | LocalRequest::CheckResult { .. }) => Err(LocalError::Invalid(format!(
+                "{} is not a registration",
+                other.kind()
+            ))),
         }
     }
 

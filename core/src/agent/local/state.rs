@@ -79,6 +79,8 @@ pub struct LocalState {
     pub node_synced: bool,
     pub options: LocalOptions,
     pub(super) sync: SyncState,
+    /// A config file's registration is being applied (`LocalRequest::FromConfig`).
+    pub(super) from_config: bool,
     /// The state changed since it was last handed out to persist.
     pub(super) persist_wanted: bool,
 }
@@ -203,7 +205,9 @@ impl LocalState {
         let script = checks
             .iter()
             .any(|c| matches!(c.kind, CheckKind::Script { .. }));
-        if script && !self.options.enable_script_checks {
+        let options = &self.options;
+        let local_allowed = self.from_config && options.enable_local_script_checks;
+        if script && !options.enable_script_checks && !local_allowed {
             return Err(LocalError::ScriptsDisabled);
         }
         Ok(())

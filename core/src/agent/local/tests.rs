@@ -546,3 +546,31 @@ fn services_from_config_files_are_not_persisted() {
         "the file's service's check goes with it"
     );
 }
+
+#[test]
+fn local_script_checks_are_allowed_from_config_files_only() {
+    let mut agent = agent(false);
+    agent.set_local_options(LocalOptions {
+        enable_local_script_checks: true,
+        ..LocalOptions::default()
+    });
+    let script = || {
+        input(
+            "s",
+            "",
+            CheckKind::Script {
+                args: vec!["true".into()],
+            },
+        )
+    };
+    let api = LocalRequest::RegisterCheck {
+        check: Box::new(script()),
+    };
+    let err = local(&mut agent, api).unwrap_err();
+    assert!(err.to_string().contains("Scripts are disabled"), "{err}");
+    let file = LocalRequest::RegisterCheck {
+        check: Box::new(script()),
+    };
+    local(&mut agent, LocalRequest::FromConfig(Box::new(file))).unwrap();
+    assert_eq!(agent.check_specs().len(), 1, "the file's script check runs");
+}
