@@ -224,7 +224,8 @@ impl std::fmt::Display for ApiError {
             ApiError::NoLeader => write!(f, "No cluster leader"),
             ApiError::NoServers => write!(f, "No known Concord servers"),
             ApiError::Kv(e) => write!(f, "{e}"),
-            ApiError::BadRequest(why) => write!(f, "Bad request: {why}"),
+            // Consul answers a 400 with the reason alone ("Missing service name").
+            ApiError::BadRequest(why) => write!(f, "{why}"),
             ApiError::NotFound(what) => write!(f, "{what}"),
             ApiError::Timeout => write!(
                 f,

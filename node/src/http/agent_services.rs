@@ -19,7 +19,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::Router;
-use concord_core::agent::{ApiError, LocalAnswer, LocalRequest, Request, Response as ApiResponse};
+use concord_core::agent::{LocalAnswer, LocalRequest, Request, Response as ApiResponse};
 use concord_core::catalog as core;
 use concord_core::duration::parse_go_duration;
 use serde::de::DeserializeOwned;
@@ -42,12 +42,11 @@ pub fn routes() -> Router<NodeHandle> {
         .route("/v1/agent/health/service/name/{name}", get(health_by_name))
 }
 
-/// Sends a local request; errors as Consul words them (no "Bad request:" prefix).
+/// Sends a local request; errors as Consul words them.
 pub async fn local(handle: &NodeHandle, request: LocalRequest) -> Result<LocalAnswer, HttpError> {
     match handle.request(Request::Local(request)).await {
         Ok(ApiResponse::Local { answer }) => Ok(answer),
         Ok(other) => Err(HttpError::unexpected("a local request", &other)),
-        Err(ApiError::BadRequest(why)) => Err(HttpError::bad_request(why)),
         Err(e) => Err(HttpError::from(e)),
     }
 }
