@@ -235,7 +235,11 @@ fn a_burst_of_malformed_packets_leaves_the_agent_answering() {
         started.elapsed() < Duration::from_secs(5),
         "answered promptly"
     );
-    assert!(!agent.log_text().contains("panicked"), "{}", agent.log_text());
+    assert!(
+        !agent.log_text().contains("panicked"),
+        "{}",
+        agent.log_text()
+    );
 }
 
 #[test]
