@@ -59,14 +59,13 @@ const ACCEPTED: &[(&str, &str)] = &[
         "raft-snapshot-chunk-bytes",
         "-raft-snapshot-chunk-bytes 4096",
     ),
-];
-
-/// Flags accepted for compatibility that change nothing yet (with the words to try), and
-/// `-encrypt`, which is refused (in [`REFUSED`]).
-const ACCEPTED_UNUSED: &[(&str, &str)] = &[
     ("enable-script-checks", "-enable-script-checks"),
     ("enable-local-script-checks", "-enable-local-script-checks"),
 ];
+
+/// Flags accepted for compatibility that change nothing yet (with the words to try), and
+/// `-encrypt`, which is refused (in [`REFUSED`]). None today: each flag reaches the plan.
+const ACCEPTED_UNUSED: &[(&str, &str)] = &[];
 
 /// `start` flags the CLI refuses, and a part of the error both roads must give.
 const REFUSED: &[(&str, &str)] = &[
@@ -119,9 +118,12 @@ const REFUSED: &[(&str, &str)] = &[
 struct ConfigDir(std::path::PathBuf);
 
 impl ConfigDir {
+    /// A directory of its own: tests run in parallel, and each removes its directory when done.
     fn new() -> ConfigDir {
-        let dir =
-            std::env::temp_dir().join(format!("concord-sim-start-flags-{}", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("concord-sim-start-flags-{}-{n}", std::process::id());
+        let dir = std::env::temp_dir().join(name);
         std::fs::create_dir_all(&dir).unwrap();
         let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
         write(
