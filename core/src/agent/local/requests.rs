@@ -94,9 +94,8 @@ impl From<LocalError> for ApiError {
             LocalError::UnknownService(_)
             | LocalError::UnknownCheck(_)
             | LocalError::ServiceIdMissing(_) => ApiError::NotFound(error.to_string()),
-            LocalError::TooManyServices | LocalError::TooManyChecks => {
-                ApiError::RateLimited(error.to_string())
-            }
+            // A full table is not a passing overload (429 invites a retry that cannot help):
+            // the registration is refused until something is deregistered.
             _ => ApiError::BadRequest(error.to_string()),
         }
     }

@@ -574,3 +574,21 @@ fn local_script_checks_are_allowed_from_config_files_only() {
     local(&mut agent, LocalRequest::FromConfig(Box::new(file))).unwrap();
     assert_eq!(agent.check_specs().len(), 1, "the file's script check runs");
 }
+
+#[test]
+fn a_full_service_table_refuses_the_next_registration_and_keeps_the_rest() {
+    let mut agent = agent(false);
+    for i in 0..LOCAL_SERVICES_MAX {
+        assert!(
+            register(&mut agent, &format!("s{i}"), Vec::new()).is_ok(),
+            "s{i}"
+        );
+    }
+    let refused = register(&mut agent, "one-too-many", Vec::new());
+    let want = format!("Too many services on this agent: the maximum is {LOCAL_SERVICES_MAX}");
+    assert_eq!(refused, Err(ApiError::BadRequest(want)));
+    assert!(
+        register(&mut agent, "s0", Vec::new()).is_ok(),
+        "re-registering a known service still works"
+    );
+}
