@@ -20,6 +20,7 @@ pub fn config_lines(plan: &AgentPlan, info: &NodeInfo) -> Vec<String> {
     }
     let clients: Vec<String> = plan.client_addrs.iter().map(|ip| ip.to_string()).collect();
     let http = plan.http_port.map_or("-1".to_string(), |p| p.to_string());
+    let dns = plan.dns_port.map_or("-1".to_string(), |p| p.to_string());
     let storage = match &plan.node.data_dir {
         Some(dir) => dir.display().to_string(),
         None => "in memory (-dev)".to_string(),
@@ -32,7 +33,7 @@ pub fn config_lines(plan: &AgentPlan, info: &NodeInfo) -> Vec<String> {
         ("Server", server_line),
         (
             "Client Addr",
-            format!("[{}] (HTTP: {http})", clients.join(" ")),
+            format!("[{}] (HTTP: {http}, DNS: {dns})", clients.join(" ")),
         ),
         (
             "Cluster Addr",
@@ -82,7 +83,10 @@ mod tests {
         assert_eq!(lines[0], "              Version: 'v0.1.0'");
         assert_eq!(lines[2], "            Node name: 'n1'");
         assert_eq!(lines[4], "               Server: true (Bootstrap: true)");
-        assert_eq!(lines[5], "          Client Addr: [127.0.0.1] (HTTP: 8500)");
+        assert_eq!(
+            lines[5],
+            "          Client Addr: [127.0.0.1] (HTTP: 8500, DNS: 8600)"
+        );
         assert_eq!(
             lines[6],
             "         Cluster Addr: 127.0.0.1 (LAN: 8301, Server: 8300)"
