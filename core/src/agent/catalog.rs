@@ -121,19 +121,30 @@ impl CatalogRead {
 impl Agent {
     /// Serves `Request::CatalogWrite` on the leader: Consul's defaults filled in, checked
     /// against the state it will apply to, then proposed; answered once applied.
-    pub(super) fn propose_catalog(&mut self, origin: Origin, mut command: CatalogCommand) {
+    pub(super) fn propose_catalog(&mut self, origin: Origin, command: CatalogCommand) {
+        match self.check_and_propose(command) {
+            Ok(index) => self.wait_for_apply(origin, index),
+            Err(e) => self.reply(origin, Err(e)),
+        }
+    }
+
+    /// Fills in Consul's defaults, checks the write against the leader's state and proposes
+    /// it; the log index it will apply at. Shared with the leader's own writes
+    /// (`catalog_reconcile.rs`), which track that index instead of waiting for a reply.
+    pub(super) fn check_and_propose(
+        &mut self,
+        mut command: CatalogCommand,
+    ) -> Result<u64, ApiError> {
         if let CatalogCommand::Register(reg) = &mut command {
             fill_defaults(reg);
         }
         if let Err(e) = validate_command(self.state.catalog(), &command) {
-            return self.reply(origin, Err(ApiError::BadRequest(e.to_string())));
+            return Err(ApiError::BadRequest(e.to_string()));
         }
         let data = Command::Catalog(command).encode();
         let raft = self.raft.as_mut().expect("leaders have raft");
-        match raft.propose(self.now_ms, data) {
-            Ok(index) => self.wait_for_apply(origin, index),
-            Err(e) => self.reply(origin, Err(super::requests::raft_error(e))),
-        }
+        raft.propose(self.now_ms, data)
+            .map_err(super::requests::raft_error)
     }
 
     /// Answers a catalog read from this server's state, with the index of what it covers.

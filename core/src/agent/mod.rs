@@ -9,6 +9,7 @@ pub mod api;
 pub mod apply;
 mod bootstrap;
 mod catalog;
+mod catalog_reconcile;
 pub mod command;
 pub mod config;
 pub mod journal;
@@ -23,6 +24,9 @@ pub mod watch;
 pub mod wire;
 
 pub use api::*;
+pub use catalog_reconcile::{
+    CATALOG_RECONCILE_WRITES_PER_ROUND_MAX, CONSUL_SERVICE, SERF_HEALTH_CHECK_ID,
+};
 pub use config::AgentConfig;
 pub use wire::{BootstrapMessage, Envelope, WireMessage};
 
@@ -102,6 +106,8 @@ pub struct Agent {
     /// The services and checks registered on this agent (see `local/`).
     local: local::LocalState,
     leave: Option<LeaveState>,
+    /// The leader's writes of serfHealth and `consul` (see `catalog_reconcile.rs`).
+    catalog_reconcile: catalog_reconcile::CatalogReconcile,
     actions: Vec<Action>,
     gossip_deadline_ms: u64,
     complaint_deadline_ms: u64,
@@ -174,6 +180,7 @@ impl Agent {
             parked_reads: watch::ParkedReads::new(watch::PARKED_READS_MAX),
             seen_forwards: seen::SeenForwards::new(seen::FORWARDS_SEEN_MAX),
             leave: None,
+            catalog_reconcile: Default::default(),
             actions: Vec::new(),
             gossip_deadline_ms: now_ms,
             complaint_deadline_ms: now_ms,
@@ -306,6 +313,8 @@ impl Agent {
     /// Everything to do now, in order.
     pub fn poll(&mut self) -> Vec<Action> {
         let mut out = Vec::new();
+        // Before Raft's output, so that a new leader's first writes go out in this poll.
+        self.reconcile_catalog_on_gain();
         // Raft first: its durable writes must precede anything that depends on them.
         for _ in 0..16 {
             let Some(ready) = self.raft.as_mut().map(|r| r.poll_ready()) else {

@@ -1,5 +1,5 @@
-//! Time passing: gossip rounds, Raft's timers, bootstrap, reconciling voters, deadlines, and
-//! the periodic complaints a user reads in the log while there is no leader.
+//! Time passing: gossip rounds, Raft's timers, bootstrap, reconciling voters and the catalog,
+//! deadlines, and the periodic complaints a user reads in the log while there is no leader.
 
 use super::api::{ApiError, Response};
 use super::pending::{Origin, Pending, Waiting};
@@ -15,6 +15,7 @@ impl Agent {
             self.gossip_round();
             self.tick_bootstrap();
             self.reconcile_raft_members();
+            self.reconcile_catalog();
             self.retry_forwards_to_failed();
         }
         if let Some(raft) = self.raft.as_mut() {
