@@ -186,8 +186,8 @@ pub async fn start_with(
     Ok(handle)
 }
 
-/// The agent's own services and checks as the last run left them. Anti-entropy runs on a
-/// real machine; the simulator's agents keep it off (their histories count log entries).
+/// The agent's own services and checks as the last run left them. Anti-entropy runs as in
+/// the product, in the simulator too (its discovery scenarios and checker depend on it).
 fn restore_local(
     agent: &mut Agent,
     config: &NodeConfig,
@@ -195,7 +195,7 @@ fn restore_local(
 ) -> Result<(), StartError> {
     let options = LocalOptions {
         node_id: node_id(&config.agent.node_name, &config.agent.rpc_addr),
-        sync_enabled: !cfg!(madsim),
+        sync_enabled: true,
         enable_script_checks: config.enable_script_checks,
         enable_local_script_checks: config.enable_local_script_checks,
         check_update_interval_ms: config.check_update_interval_ms,

@@ -51,8 +51,8 @@ pub struct LocalOptions {
     /// is gone after a restart, as in Consul).
     pub config_service_ids: std::collections::BTreeSet<String>,
     pub config_check_ids: std::collections::BTreeSet<String>,
-    /// Whether anti-entropy runs: the node turns it on; core tests and the simulator's
-    /// agents (whose histories count log entries) keep it off unless they test it.
+    /// Whether anti-entropy runs: the node turns it on (in the simulator too); core tests
+    /// keep it off unless they test it (their clusters count log entries).
     pub sync_enabled: bool,
 }
 
