@@ -1,7 +1,8 @@
 //! The catalog and health API as a user meets it on a `-dev` agent: register a service with a
 //! check, find it through catalog and health (`?passing`), watch it with a blocking query that
 //! wakes on the check's change and not on an unrelated KV write, deregister it, and list it
-//! with `concord catalog services`.
+//! with `concord catalog services`. The leader's own entries are there too: the node's
+//! `serfHealth` check and the server's `consul` service.
 
 mod support;
 
@@ -11,15 +12,22 @@ use support::*;
 /// Each test its own loopback address (no other test file uses 127.0.61.x).
 const IP_WEB: &str = "127.0.61.1";
 const IP_WATCH: &str = "127.0.61.2";
+const IP_SERF: &str = "127.0.61.3";
 /// How long a `-dev` agent may take to elect itself and answer.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// A `-dev` agent named `node`, once its leader has registered it (service `consul`).
 fn dev_agent(test: &str, ip: &str) -> Agent {
+    dev_agent_named(test, ip, "dev")
+}
+
+fn dev_agent_named(test: &str, ip: &str, node: &str) -> Agent {
     let dir = scratch(test);
-    let agent = Agent::start(&dir, "dev", ip, &["-dev", "-bind", ip, "-client", ip]);
-    eventually(START_TIMEOUT, "the dev agent serves the catalog", || {
+    let args = ["-dev", "-bind", ip, "-client", ip, "-node", node];
+    let agent = Agent::start(&dir, "dev", ip, &args);
+    eventually(START_TIMEOUT, "the dev agent lists itself", || {
         let answer = http(&agent.http_addr(), "GET", "/v1/catalog/services", b"")?;
-        (answer.status == 200)
+        (answer.status == 200 && answer.body.contains(r#""consul":[]"#))
             .then_some(())
             .ok_or(format!("{} {}", answer.status, answer.body))
     });
@@ -75,7 +83,7 @@ fn a_registered_service_is_found_through_catalog_and_health_until_deregistered()
     let agent = dev_agent("catalog-web", IP_WEB);
     register(&agent, "passing");
     let services = call(&agent, "GET", "/v1/catalog/services", "");
-    assert_eq!(services.body, r#"{"web":["v1"]}"#);
+    assert_eq!(services.body, r#"{"consul":[],"web":["v1"]}"#);
     assert!(index(&services) > 1);
     assert_eq!(
         header(&services, "X-Consul-KnownLeader").as_deref(),
@@ -109,11 +117,20 @@ fn a_registered_service_is_found_through_catalog_and_health_until_deregistered()
     );
     check_views(&agent);
     let listed = agent.cli(&["catalog", "services", "-tags"]);
-    assert_eq!(stdout(&listed).trim(), "web  v1", "{}", stderr(&listed));
+    let text = stdout(&listed);
+    let lines: Vec<Vec<&str>> = (text.lines())
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [vec!["consul"], vec!["web", "v1"]],
+        "{}",
+        stderr(&listed)
+    );
     let gone = call(&agent, "PUT", "/v1/catalog/deregister", r#"{"Node":"n1"}"#);
     assert_eq!(gone.body.trim(), "true");
     let services = call(&agent, "GET", "/v1/catalog/services", "");
-    assert_eq!(services.body, "{}");
+    assert_eq!(services.body, r#"{"consul":[]}"#, "the server's own stays");
     let node = call(&agent, "GET", "/v1/catalog/node/n1", "");
     assert_eq!((node.status, node.body.as_str()), (200, "null"));
 }
@@ -134,8 +151,12 @@ fn check_views(agent: &Agent) {
         );
         assert!(index(&answer) > 1, "{path}");
     }
-    let none = call(agent, "GET", "/v1/health/state/passing", "");
-    assert_eq!(none.body, "[]");
+    let passing = call(agent, "GET", "/v1/health/state/passing", "");
+    assert!(
+        !passing.body.contains("web1-alive") && passing.body.contains("serfHealth"),
+        "only the agent's serfHealth passes: {}",
+        passing.body
+    );
     let prometheus = "/v1/health/service/web?dc=dc1&filter=&node-meta=rack%3A1&stale=&tag=v1";
     let answer = call(agent, "GET", prometheus, "");
     assert_eq!(answer.status, 200, "{}", answer.body);
@@ -196,4 +217,31 @@ fn a_blocking_health_read_wakes_on_its_check_and_not_on_a_kv_write() {
         "{}",
         answer.body
     );
+}
+
+/// The leader registers its own node: `serfHealth` passing on the node, and the server in
+/// the `consul` service on the server RPC port (8300 by default, as `-dev` uses).
+#[test]
+fn a_dev_agent_has_serf_health_passing_and_the_consul_service() {
+    let agent = dev_agent_named("catalog-serf", IP_SERF, "serf1");
+    let checks = call(&agent, "GET", "/v1/health/node/serf1", "");
+    for field in [
+        r#""CheckID":"serfHealth""#,
+        r#""Name":"Serf Health Status""#,
+        r#""Status":"passing""#,
+        r#""Output":"Agent alive and reachable""#,
+        r#""ServiceID":"""#,
+    ] {
+        assert!(checks.body.contains(field), "{field}: {}", checks.body);
+    }
+    let consul = call(&agent, "GET", "/v1/catalog/service/consul", "");
+    for field in [
+        r#""Node":"serf1""#,
+        r#""ServiceID":"consul""#,
+        r#""ServicePort":8300"#,
+    ] {
+        assert!(consul.body.contains(field), "{field}: {}", consul.body);
+    }
+    let listed = agent.cli(&["catalog", "services"]);
+    assert_eq!(stdout(&listed).trim(), "consul", "{}", stderr(&listed));
 }

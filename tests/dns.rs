@@ -148,6 +148,16 @@ fn sorted(mut rows: Vec<String>) -> Vec<String> {
 fn dig_finds_a_service_until_its_check_turns_critical() {
     let port = free_port(IP_DIG);
     let agent = dev_agent("dns-dig", IP_DIG, port);
+    // The leader registers itself as the `consul` service, as Consul's servers are found.
+    eventually(
+        CHANGE_TIMEOUT,
+        "the server is consul.service.consul",
+        || {
+            let a = dig(IP_DIG, port, "consul.service.consul", "A", &[]);
+            let want = [format!("consul.service.consul. 0 IN A {IP_DIG}")];
+            (a.answer == want).then_some(()).ok_or(format!("{a:?}"))
+        },
+    );
     register(&agent, "n1", "10.1.2.3", 8080, "passing");
     register(&agent, "n2", "10.1.2.4", 8081, "passing");
     let srv = dig(IP_DIG, port, "web.service.consul", "SRV", &[]);

@@ -171,6 +171,19 @@ def test_agent_service_with_ttl_check(c):
     wait_for("the instance leaves the catalog", lambda: c.health.service("pyapi")[1] == [])
 
 
+def test_serf_health_and_consul_service(c):
+    """The leader registers its own node: serfHealth passing, and the server as `consul`."""
+    node = c.agent.self()["Config"]["NodeName"]
+    wait_for("the consul service is registered", lambda: "consul" in c.catalog.services()[1])
+    _, checks = c.health.node(node)
+    serf = [ch for ch in checks if ch["CheckID"] == "serfHealth"]
+    assert [(ch["Name"], ch["Status"], ch["ServiceID"]) for ch in serf] == [("Serf Health Status", "passing", "")], checks
+    _, instances = c.catalog.service("consul")
+    assert [(i["Node"], i["ServiceID"], i["ServicePort"]) for i in instances] == [(node, "consul", 8300)], instances
+    _, healthy = c.health.service("consul", passing=True)
+    assert len(healthy) == 1, healthy
+
+
 def test_status(c):
     leader = c.status.leader()
     assert leader == f"{IP}:8300", leader
