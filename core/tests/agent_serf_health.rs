@@ -247,3 +247,49 @@ fn a_write_still_committing_is_not_proposed_again() {
     assert_eq!(leader(&net), Some(leader_name.clone()), "same leader");
     assert_eq!(last(&net), before + 1, "proposed once");
 }
+
+/// Fills node `name` with node-level checks up to the catalog's maximum, so that its
+/// serfHealth cannot be added.
+fn fill_node_with_checks(net: &mut AgentNet, name: &str) {
+    use concord_core::catalog::{
+        CatalogCommand, CheckRegistration, NodeRegistration, Registration, CHECKS_PER_NODE_MAX,
+    };
+    let batch = 1024;
+    for first in (0..CHECKS_PER_NODE_MAX).step_by(batch) {
+        let checks = (first..first + batch)
+            .map(|i| CheckRegistration {
+                check_id: format!("c{i}"),
+                name: format!("c{i}"),
+                ..CheckRegistration::default()
+            })
+            .collect();
+        let node = NodeRegistration {
+            name: name.into(),
+            address: "10.0.0.9".into(),
+            ..NodeRegistration::default()
+        };
+        let registration = Registration {
+            node,
+            checks,
+            ..Registration::default()
+        };
+        let command = CatalogCommand::Register(Box::new(registration));
+        let id = net.request("s1", Request::CatalogWrite { command });
+        let reply = net.await_reply("s1", id, ANSWER_MS_MAX, &mut String::new());
+        assert!(matches!(reply, Some(Ok(_))), "filled: {reply:?}");
+    }
+}
+
+#[test]
+fn a_member_whose_write_is_refused_does_not_hold_up_the_others() {
+    let mut net = cluster();
+    fill_node_with_checks(&mut net, "a1");
+    // a1 comes before c1 in every round (clients by name); its serfHealth is refused.
+    net.add("a1", Role::Client, 0);
+    net.request("a1", Request::Join { addr: "s1".into() });
+    net.run(RECONCILE_MS_MAX, &mut String::new());
+    assert_eq!(status_of(&mut net, "a1"), None, "refused: the node is full");
+    net.hosts.get_mut("c1").unwrap().agent = None;
+    net.run(FAIL_MS_MAX, &mut String::new());
+    assert_eq!(status_of(&mut net, "c1"), Some(CheckStatus::Critical));
+}

@@ -16,9 +16,9 @@
 //! after `reconnect_timeout` is issue #12 and not built yet. Nodes that were never members
 //! (registered through `catalog/register`) are never touched.
 
+use super::api::ApiError;
 use super::local::requests::service_of;
-use super::Agent;
-use super::LogLevel;
+use super::{Agent, LogLevel};
 use crate::catalog::{
     CatalogCommand, CatalogStore, CheckRegistration, CheckStatus, NodeRegistration, Registration,
     Service, ServiceRegistration,
@@ -73,14 +73,19 @@ impl Agent {
         state.gained_term = term;
         state.in_flight.retain(|_, index| *index > applied);
         for (node, command) in self.catalog_writes_due() {
-            match self.check_and_propose(command) {
+            let result = self.check_and_propose(command);
+            if let Err(e) = &result {
+                // Retried by the next round's comparison.
+                let message = format!("catalog: cannot reconcile node {node:?} yet: {e}");
+                self.log(LogLevel::Debug, message);
+            }
+            match result {
                 Ok(index) => _ = self.catalog_reconcile.in_flight.insert(node, index),
-                Err(e) => {
-                    // Retried by the next round's comparison; most often the log is full.
-                    let message = format!("catalog: cannot reconcile node {node:?} yet: {e}");
-                    self.log(LogLevel::Debug, message);
-                    break;
-                }
+                // This node's own trouble (say, its checks at their maximum): the others
+                // must not wait behind it.
+                Err(ApiError::BadRequest(_)) => continue,
+                // The log refuses more for now (full, or no longer the leader).
+                Err(_) => break,
             }
         }
     }
