@@ -90,9 +90,10 @@ impl Agent {
         }
     }
 
-    /// The current term while this agent leads with anti-entropy on (core tests and some
-    /// simulator runs turn it off, and with it these writes) and has applied its own term's
-    /// first entry, which proves every earlier entry applied.
+    /// The current term while this agent leads with anti-entropy on (the node turns it on,
+    /// the simulator's nodes too; core tests keep it off, and with it these writes, unless
+    /// they test it) and has applied its own term's first entry, which proves every earlier
+    /// entry applied.
     fn catalog_reconcile_term(&self) -> Option<u64> {
         if !self.local.options.sync_enabled || !self.is_leader() {
             return None;
