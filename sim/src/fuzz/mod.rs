@@ -14,8 +14,24 @@ use concord_node::PlantedBug;
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// Where failing schedules and their timelines are written (in the workspace's target dir).
+/// Where failing schedules and their timelines are written when the running binary is in no
+/// target dir of the `sim` profile (the one xtask builds into).
 pub const FAILURES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/sim/failures");
+
+/// `failures/` in the target dir the running binary was built into (`target/sim` for
+/// `cargo xtask sim`; `--target-dir D` gives `D/failures`), so that a simulator built
+/// elsewhere never writes into another build's directory.
+pub fn failures_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    // <target dir>/sim/concord-sim, or <target dir>/sim/deps/<test binary>.
+    let profile = exe
+        .ancestors()
+        .find(|dir| dir.file_name() == Some("sim".as_ref()));
+    match profile.and_then(|dir| dir.parent()) {
+        Some(target) => target.join("failures"),
+        None => PathBuf::from(FAILURES_DIR),
+    }
+}
 
 /// Runs one seed's schedule.
 pub fn run_schedule(seed: u64, bug: PlantedBug, text: String) -> Outcome {
@@ -133,5 +149,5 @@ pub fn failure_path(seed: u64, bug: PlantedBug, extension: &str) -> PathBuf {
         PlantedBug::None => format!("seed-{seed}.{extension}"),
         bug => format!("seed-{seed}-{}.{extension}", bug.name()),
     };
-    PathBuf::from(FAILURES_DIR).join(name)
+    failures_dir().join(name)
 }

@@ -129,10 +129,10 @@ fn save(
     let timeline = failure_path(seed, bug, "html");
     let _ = std::fs::create_dir_all(scenario.parent().expect("has a parent"));
     let header = format!(
-        "# seed: {seed}\n# bug: {}\n# failure: {}\n# replay: cargo xtask sim run target/sim/failures/{}\n",
+        "# seed: {seed}\n# bug: {}\n# failure: {}\n# replay: cargo xtask sim run {}\n",
         bug.name(),
         failure.replace('\n', " "),
-        scenario.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
+        scenario.display()
     );
     let body: String = text
         .lines()
