@@ -15,6 +15,8 @@ pub mod runner;
 #[cfg(madsim)]
 pub mod scenario;
 #[cfg(madsim)]
+pub mod services;
+#[cfg(madsim)]
 pub mod timeline;
 #[cfg(madsim)]
 pub mod trace;

@@ -5,11 +5,16 @@
 //! percentages a schedule gives: read-then-cas writes (a read, then a cas with the ModifyIndex
 //! it saw, so both outcomes occur), read-then-delete-cas, recursive deletes (of every load key
 //! at once, or of a prefix naming one key), and values up to the 512 KiB maximum. Every write
-//! carries flags, which the checkers compare on read as part of the value.
+//! carries flags, which the checkers compare on read as part of the value. With `svc%`, that
+//! share of a client's operations are an agent's own services instead (`services.rs`):
+//! registrations with a TTL check, TTL updates and deregistrations on the agent the client
+//! talks to, which anti-entropy carries to the catalog (`checker/catalog_synced.rs`).
 
 use crate::history::Recorder;
+use crate::services;
 use crate::world::World;
 use concord_core::agent::{Consistency, Request, Response};
+use concord_core::catalog::CheckStatus;
 use concord_core::kv::{KvCommand, VALUE_SIZE_BYTES_MAX};
 use concord_core::rng::Rng;
 use concord_node::NodeHandle;
@@ -22,6 +27,12 @@ pub const LOAD_KEYS: u64 = 4;
 pub const LOAD_KEY_PREFIX: &str = "k";
 /// The smallest large value; half of the large values are exactly the maximum.
 pub const LARGE_VALUE_BYTES_MIN: usize = 64 * 1024;
+/// Service names the load registers: few, so that registrations, updates and
+/// deregistrations of one service meet on one agent.
+pub const LOAD_SERVICES: [&str; 3] = ["web", "api", "db"];
+/// TTLs of the load's checks: some expire within a step (the agent turns them critical by
+/// itself, and syncs that), some outlive the run.
+const LOAD_TTLS_MS: [u64; 4] = [500, 2_000, 10_000, 600_000];
 
 type Slot = Arc<Mutex<Option<NodeHandle>>>;
 
@@ -36,11 +47,13 @@ pub struct LoadMix {
     pub tree_percent: u64,
     /// Of the plain sets: those whose value is large (up to `VALUE_SIZE_BYTES_MAX`).
     pub large_percent: u64,
+    /// Of all operations, drawn first: an agent's own service registered, updated or removed.
+    pub service_percent: u64,
 }
 
 impl LoadMix {
     /// The `load-start` settings that set each percentage.
-    pub const SETTINGS: [&'static str; 4] = ["cas%", "delete-cas%", "tree%", "large%"];
+    pub const SETTINGS: [&'static str; 5] = ["cas%", "delete-cas%", "tree%", "large%", "svc%"];
 
     fn extra_percent(&self) -> u64 {
         self.cas_percent + self.delete_cas_percent + self.tree_percent
@@ -183,6 +196,10 @@ impl Client {
     }
 
     fn next_step(&mut self, op: u64) -> Step {
+        // Drawn only when the mix has services, so that other seeds keep their draws.
+        if self.mix.service_percent > 0 && self.rng.chance(self.mix.service_percent, 100) {
+            return Step::One(self.service_request());
+        }
         if self.mix.extra_percent() > 0 {
             let draw = self.rng.range(0, 100);
             let key = format!("{LOAD_KEY_PREFIX}{}", self.rng.range(0, LOAD_KEYS));
@@ -204,6 +221,28 @@ impl Client {
             }
         }
         Step::One(self.next_request(op))
+    }
+
+    /// A registration (half of them with a TTL check), a TTL update of the service's check
+    /// (which the agent refuses if the service has none: refusals are part of the load), or
+    /// a deregistration.
+    fn service_request(&mut self) -> Request {
+        let pick = |rng: &mut Rng, n: usize| rng.range(0, n as u64) as usize;
+        let name = LOAD_SERVICES[pick(&mut self.rng, LOAD_SERVICES.len())];
+        match self.rng.range(0, 10) {
+            0..=3 => {
+                let ttl_ms = LOAD_TTLS_MS[pick(&mut self.rng, LOAD_TTLS_MS.len())];
+                let ttl_ms = self.rng.chance(1, 2).then_some(ttl_ms);
+                let port = 8000 + self.rng.range(0, 3) as u16;
+                services::register(name, name, port, ttl_ms)
+            }
+            4..=8 => {
+                let statuses = CheckStatus::ALL;
+                let status = statuses[pick(&mut self.rng, statuses.len())];
+                services::ttl_update(&services::ttl_check_id(name), status)
+            }
+            _ => services::deregister(name),
+        }
     }
 
     fn next_request(&mut self, op: u64) -> Request {

@@ -1,10 +1,12 @@
 //! Raft safety checkers, fed after every driver round of every node (the node's `Observer`).
 //! One invariant per file; a violation is recorded with the node, term and time, and the run
-//! fails at its next step.
+//! fails at its next step. `catalog_synced` is asked instead (`check-catalog`): it reads the
+//! catalog and the agents once faults have ended.
 
 mod acked_entries_kept;
 pub mod acked_writes;
 mod applied_agreement;
+pub mod catalog_synced;
 mod commit_quorum;
 mod commit_rule;
 mod election_safety;

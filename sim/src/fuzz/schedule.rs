@@ -311,6 +311,8 @@ impl Generator {
         let mix = &self.knobs.load_mix;
         self.line(format!("load-start clients=2 ops=5{mix}"));
         self.line("load-wait".into());
+        // Every agent's own services must reach the catalog (anti-entropy), within its bound.
+        self.line("check-catalog".into());
         self.line("check".into());
     }
 }
@@ -342,6 +344,19 @@ const SNAPSHOT_CHUNK_BYTES_MIN_LARGE: u64 = 16 * 1024;
 /// Thresholds at least this with large values: every compaction copies the whole store.
 const SNAPSHOT_THRESHOLD_MIN_LARGE: u64 = 16;
 
+/// The share of seeds whose load registers agent services (`svc%`), in percent.
+pub const SERVICE_SEEDS_PERCENT: u64 = 50;
+
+/// ` svc%=N` for a share of seeds, else nothing; from a stream of its own, so that the knobs
+/// drawn before it (and so every other line of a schedule) are what they were without it.
+fn service_mix(seed: u64) -> String {
+    let mut rng = Rng::new(seed ^ 0x5e5f_1ce5);
+    if !rng.chance(SERVICE_SEEDS_PERCENT, 100) {
+        return String::new();
+    }
+    format!(" svc%={}", rng.range(5, 40))
+}
+
 impl Knobs {
     fn draw(seed: u64) -> Knobs {
         let mut rng = Rng::new(seed ^ 0x6b6e_0b5e);
@@ -360,6 +375,7 @@ impl Knobs {
         if large_percent > 0 {
             load_mix += &format!(" large%={large_percent}");
         }
+        load_mix += &service_mix(seed);
         let pick = |rng: &mut Rng, from: &[u64]| from[rng.range(0, from.len() as u64) as usize];
         let mut threshold = pick(&mut rng, &SNAPSHOT_THRESHOLDS);
         let mut chunk_bytes = pick(&mut rng, &SNAPSHOT_CHUNKS_BYTES);
@@ -401,7 +417,7 @@ mod knobs_tests {
     #[test]
     fn knobs_reach_most_seeds_and_schedules_parse() {
         let seeds = 200;
-        let mut counts = [0u64; 4];
+        let mut counts = [0u64; 5];
         for seed in 0..seeds {
             let text = generate(seed);
             parse(&text).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
@@ -416,17 +432,22 @@ mod knobs_tests {
                 text.contains(" cas%="),
                 text.contains(" dup%="),
                 text.contains(" large%="),
+                text.contains(" svc%="),
             ];
             for (count, used) in counts.iter_mut().zip(uses) {
                 *count += u64::from(used);
             }
         }
-        let [snapshots, cas, dup, large] = counts;
-        println!("of {seeds} seeds: snapshots {snapshots}, cas {cas}, dup {dup}, large {large}");
+        let [snapshots, cas, dup, large, services] = counts;
+        println!(
+            "of {seeds} seeds: snapshots {snapshots}, cas {cas}, dup {dup}, large {large}, \
+             services {services}"
+        );
         assert!(
             snapshots * 10 >= seeds * 8,
             "snapshots in {snapshots} of {seeds}"
         );
         assert!(cas * 2 >= seeds && dup * 5 >= seeds && large * 8 >= seeds);
+        assert!(services * 3 >= seeds, "services in {services} of {seeds}");
     }
 }

@@ -3,16 +3,21 @@
 //!
 //! - `blocking-get NAME AS KEY [wait=DURATION]`: reads KEY on NAME to learn its index, then
 //!   starts a blocking read on that index in the background, called AS.
+//! - `blocking-health NAME AS SERVICE [wait=DURATION]`: the same for
+//!   `health/service/SERVICE?passing` (a catalog read; its index covers the service's
+//!   instances, their nodes and their checks, so a status change wakes it, a KV write does not).
 //! - `expect-no-wake AS for=DURATION`: AS is still waiting DURATION later.
-//! - `expect-wakes AS within=DURATION [value=V]`: AS is answered within DURATION, with an index
-//!   past the one it blocked on (a change woke it, not its deadline), and value V if given.
+//! - `expect-wakes AS within=DURATION [value=V] [passing=N]`: AS is answered within DURATION,
+//!   with an index past the one it blocked on (a change woke it, not its deadline), and value V
+//!   (a key) or N passing instances (a health read) if given.
 //! - `expect-deadline AS within=DURATION`: AS is answered within DURATION with the index it
 //!   blocked on: nothing it covers changed, and its wait (plus jitter) ended.
 
 use super::parse::parse_duration;
 use crate::world::World;
-use concord_core::agent::{ApiResult, Consistency, QueryMeta, Request, Response};
-use concord_core::kv::KvEntry;
+use concord_core::agent::{
+    ApiResult, CatalogAnswer, CatalogRead, Consistency, QueryMeta, Request, Response,
+};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -33,7 +38,7 @@ struct Running {
 pub fn handles(command: &str) -> bool {
     matches!(
         command,
-        "blocking-get" | "expect-no-wake" | "expect-wakes" | "expect-deadline"
+        "blocking-get" | "blocking-health" | "expect-no-wake" | "expect-wakes" | "expect-deadline"
     )
 }
 
@@ -42,7 +47,22 @@ pub async fn run(world: &mut World, watches: &mut Watches, words: &[&str]) -> Re
     match words {
         ["blocking-get", name, watch, key, settings @ ..] => {
             let wait = duration_setting(settings, "wait")?.unwrap_or(Duration::from_secs(300));
-            start(world, watches, name, watch, key, wait).await
+            let read = Request::KvGet {
+                key: key.to_string(),
+                consistency: Consistency::Default,
+            };
+            start(world, watches, name, watch, read, wait).await
+        }
+        ["blocking-health", name, watch, service, settings @ ..] => {
+            let wait = duration_setting(settings, "wait")?.unwrap_or(Duration::from_secs(300));
+            let read = CatalogRead::HealthService {
+                name: service.to_string(),
+                tags: vec![],
+                passing: true,
+            };
+            let consistency = Consistency::Default;
+            let read = Request::Catalog { read, consistency };
+            start(world, watches, name, watch, read, wait).await
         }
         ["expect-no-wake", watch, settings @ ..] => {
             let wait = duration_setting(settings, "for")?.ok_or("expect-no-wake needs for=")?;
@@ -52,7 +72,8 @@ pub async fn run(world: &mut World, watches: &mut Watches, words: &[&str]) -> Re
             let within =
                 duration_setting(settings, "within")?.ok_or("expect-wakes needs within=")?;
             let value = settings.iter().find_map(|s| s.strip_prefix("value="));
-            expect_wakes(watches, watch, within, value).await
+            let passing = settings.iter().find_map(|s| s.strip_prefix("passing="));
+            expect_wakes(watches, watch, within, value, passing).await
         }
         ["expect-deadline", watch, settings @ ..] => {
             let within =
@@ -61,8 +82,8 @@ pub async fn run(world: &mut World, watches: &mut Watches, words: &[&str]) -> Re
         }
         _ => Err(format!(
             "bad blocking-read command: {} (use blocking-get NAME AS KEY [wait=D], \
-             expect-no-wake AS for=D, expect-wakes AS within=D [value=V], \
-             expect-deadline AS within=D)",
+             blocking-health NAME AS SERVICE [wait=D], expect-no-wake AS for=D, \
+             expect-wakes AS within=D [value=V] [passing=N], expect-deadline AS within=D)",
             words.join(" ")
         )),
     }
@@ -73,23 +94,24 @@ async fn start(
     watches: &mut Watches,
     name: &str,
     watch: &str,
-    key: &str,
+    read: Request,
     wait: Duration,
 ) -> Result<(), String> {
     if watches.running.contains_key(watch) {
         return Err(format!("a blocking read called {watch} is already running"));
     }
-    let read = Request::KvGet {
-        key: key.into(),
-        consistency: Consistency::Default,
-    };
-    let index = match world.request(name, read.clone()).await {
-        Ok(Response::Kv { meta, .. }) => meta.index,
-        other => return Err(format!("reading {key} on {name} for its index: {other:?}")),
+    let index = match world.request(name, read.clone()).await.map(meta_of) {
+        Ok(Some(meta)) => meta.index,
+        other => {
+            return Err(format!(
+                "{} on {name} for its index: {other:?}",
+                read.kind()
+            ))
+        }
     };
     let handle = world.handle(name).ok_or(format!("{name} is down"))?;
     let wait_ms = u64::try_from(wait.as_millis()).map_err(|_| "wait too long")?;
-    let request = Request::watch(read, index, wait_ms).expect("a key read blocks");
+    let request = Request::watch(read, index, wait_ms).expect("key and health reads block");
     let (tx, answer) = oneshot::channel();
     madsim::task::spawn(async move {
         let _ = tx.send(handle.request(request).await);
@@ -116,12 +138,20 @@ async fn expect_no_wake(watches: &mut Watches, watch: &str, wait: Duration) -> R
     }
 }
 
-/// The answer of `watch` within `within`, and the index it blocked on.
+/// The index of a read's answer (`None`: not a read with an index).
+fn meta_of(response: Response) -> Option<QueryMeta> {
+    match response {
+        Response::Kv { meta, .. } | Response::Catalog { meta, .. } => Some(meta),
+        _ => None,
+    }
+}
+
+/// The answer of `watch` within `within`, its index, and the index it blocked on.
 async fn answer(
     watches: &mut Watches,
     watch: &str,
     within: Duration,
-) -> Result<(Vec<KvEntry>, QueryMeta, u64), String> {
+) -> Result<(Response, QueryMeta, u64), String> {
     let Running { index, answer } = watches
         .running
         .remove(watch)
@@ -130,8 +160,8 @@ async fn answer(
         .await
         .map_err(|_| format!("{watch} (blocked on index {index}) still waits after {within:?}"))?
         .map_err(|_| format!("{watch} was dropped"))?;
-    match result {
-        Ok(Response::Kv { entries, meta }) => Ok((entries, meta, index)),
+    match result.map(|r| (meta_of(r.clone()), r)) {
+        Ok((Some(meta), response)) => Ok((response, meta, index)),
         other => Err(format!("{watch} was answered {other:?}")),
     }
 }
@@ -156,23 +186,44 @@ async fn expect_wakes(
     watch: &str,
     within: Duration,
     value: Option<&str>,
+    passing: Option<&str>,
 ) -> Result<(), String> {
-    let (entries, meta, index) = answer(watches, watch, within).await?;
+    let (response, meta, index) = answer(watches, watch, within).await?;
     if meta.index <= index {
         return Err(format!(
             "{watch} was answered with index {} (blocked on {index}): its deadline, not a change",
             meta.index
         ));
     }
-    let got = entries
-        .first()
-        .map(|e| String::from_utf8_lossy(&e.value).to_string());
-    match value {
-        Some(v) if got.as_deref() != Some(v) => {
-            Err(format!("{watch}: expected value {v}, got {got:?}"))
-        }
-        _ => Ok(()),
+    expect_answer(watch, &response, value, passing)
+}
+
+/// The woken answer holds `value` (a key read) or `passing` instances (a health read).
+fn expect_answer(
+    watch: &str,
+    response: &Response,
+    value: Option<&str>,
+    passing: Option<&str>,
+) -> Result<(), String> {
+    let got = match response {
+        Response::Kv { entries, .. } => entries
+            .first()
+            .map(|e| String::from_utf8_lossy(&e.value).to_string()),
+        Response::Catalog {
+            answer: CatalogAnswer::Entries(entries),
+            ..
+        } => Some(entries.len().to_string()),
+        _ => None,
+    };
+    let (what, want) = match (value, passing) {
+        (Some(v), _) => ("value", v),
+        (None, Some(n)) => ("passing instances", n),
+        (None, None) => return Ok(()),
+    };
+    if got.as_deref() == Some(want) {
+        return Ok(());
     }
+    Err(format!("{watch}: expected {what} {want}, got {got:?}"))
 }
 
 /// The duration in `key=D` among `settings`, if given.

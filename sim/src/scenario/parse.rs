@@ -69,12 +69,40 @@ const SETTINGS: &[Settings] = &[
     Settings {
         command: &["load-start"],
         positional: 0,
-        keys: &["clients", "ops", "cas%", "delete-cas%", "tree%", "large%"],
+        keys: &[
+            "clients",
+            "ops",
+            "cas%",
+            "delete-cas%",
+            "tree%",
+            "large%",
+            "svc%",
+        ],
     },
     Settings {
         command: &["blocking-get"],
         positional: 3,
         keys: &["wait"],
+    },
+    Settings {
+        command: &["blocking-health"],
+        positional: 3,
+        keys: &["wait"],
+    },
+    Settings {
+        command: &["service-register"],
+        positional: 2,
+        keys: &["id", "port", "ttl"],
+    },
+    Settings {
+        command: &["expect-passing"],
+        positional: 1,
+        keys: &["count"],
+    },
+    Settings {
+        command: &["expect-critical"],
+        positional: 1,
+        keys: &["count"],
     },
     Settings {
         command: &["expect-no-wake"],
@@ -84,7 +112,7 @@ const SETTINGS: &[Settings] = &[
     Settings {
         command: &["expect-wakes"],
         positional: 1,
-        keys: &["within", "value"],
+        keys: &["within", "value", "passing"],
     },
     Settings {
         command: &["expect-deadline"],
@@ -108,6 +136,12 @@ const FREE_TEXT: &[&[&str]] = &[
     &["expect", "members"],
 ];
 
+/// Commands that take `KEYWORD WORD` pairs among their settings (`within 10s`, `via c1`).
+const KEYWORD_PAIRS: &[(&str, &[&str])] = &[
+    ("expect-passing", &["within", "via"]),
+    ("expect-critical", &["within", "via"]),
+];
+
 /// Every setting must be one its command knows, given once; commands that take none take no
 /// word with `=` either.
 fn check_settings(words: &[String]) -> Result<(), String> {
@@ -118,6 +152,7 @@ fn check_settings(words: &[String]) -> Result<(), String> {
         }
         _ => words,
     };
+    let words = &strip_keyword_pairs(words)?;
     let starts = |command: &[&str]| {
         words.len() >= command.len() && command.iter().zip(words).all(|(c, w)| c == w)
     };
@@ -152,6 +187,33 @@ fn check_settings(words: &[String]) -> Result<(), String> {
         )),
         None => Ok(()),
     }
+}
+
+/// `words` without the keyword pairs its command takes (each at most once, with its word).
+fn strip_keyword_pairs(words: &[String]) -> Result<Vec<String>, String> {
+    let Some((command, keywords)) = KEYWORD_PAIRS
+        .iter()
+        .find(|(c, _)| Some(*c) == words.first().map(String::as_str))
+    else {
+        return Ok(words.to_vec());
+    };
+    let mut kept = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    let mut rest = words.iter();
+    while let Some(word) = rest.next() {
+        match keywords.iter().find(|k| *k == word) {
+            Some(keyword) if seen.contains(keyword) => {
+                return Err(format!("{command}: {keyword} given twice"))
+            }
+            Some(keyword) => {
+                rest.next()
+                    .ok_or(format!("{command}: {keyword} needs a value"))?;
+                seen.push(keyword);
+            }
+            None => kept.push(word.clone()),
+        }
+    }
+    Ok(kept)
 }
 
 /// `250ms`, `5s`, `2m`, `1h30m`: Go's durations, read by Concord's one duration parser (the
@@ -213,6 +275,34 @@ mod tests {
                     kv put s1 k a=b\n\
                     start s1 -server -bootstrap-expect=3\n";
         assert_eq!(parse(text).unwrap().len(), 7);
+    }
+
+    /// The discovery commands' settings are checked like the others', and `within D` and
+    /// `via NODE` pairs are taken only where a command knows them.
+    #[test]
+    fn discovery_commands_parse_and_their_settings_are_checked() {
+        let text = "service-register c1 web id=web1 port=80 ttl=10s\n\
+                    check-pass c1 service:web1\n\
+                    expect-passing web count=1 within 10s via c1\n\
+                    expect-critical web count=0 via s1 within 2s\n\
+                    blocking-health c1 h1 web wait=60s\n\
+                    expect-wakes h1 within=2s passing=1\n\
+                    load-start clients=2 svc%=20\n";
+        assert_eq!(parse(text).unwrap().len(), 7);
+        let error = parse("service-register c1 web tll=10s\n").unwrap_err();
+        assert!(
+            error.contains("\"tll\"") && error.contains("ttl"),
+            "{error}"
+        );
+        let error = parse("#\nexpect-passing web count=1 within 1s within 2s\n").unwrap_err();
+        assert!(
+            error.starts_with("line 2:") && error.contains("twice"),
+            "{error}"
+        );
+        let error = parse("expect-passing web count=1 via\n").unwrap_err();
+        assert!(error.contains("via needs a value"), "{error}");
+        let error = parse("check-pass c1 service:web within 2s status=ok\n").unwrap_err();
+        assert!(error.contains("status=ok"), "{error}");
     }
 
     #[test]

@@ -126,6 +126,19 @@ impl Runner<'_> {
             ["let", var, "=", value] => {
                 self.vars.insert(var.to_string(), value.to_string());
             }
+            ["clog", name] => self.world.clog(name),
+            ["unclog", name] => self.world.unclog(name),
+            ["network", settings @ ..] => self.network(settings)?,
+            ["transfer-leader", target @ ..] => self.transfer_leader(target.first().copied()).await,
+            ["revive"] => self.world.revive_all().await,
+            _ => return self.step_clients(&w).await,
+        }
+        Ok(())
+    }
+
+    /// The lines that act as clients (requests, load, expectations) or judge the run.
+    async fn step_clients(&mut self, w: &[&str]) -> Result<(), String> {
+        match w {
             ["kv", "put", name, key, value] => self.kv_put(name, key, value).await?,
             ["kv", "delete", name, key] => {
                 let command = KvCommand::Delete {
@@ -134,9 +147,6 @@ impl Runner<'_> {
                 let result = self.world.request(name, Request::KvWrite { command }).await;
                 result.map_err(|e| format!("kv delete {key} on {name} failed: {e}"))?;
             }
-            ["clog", name] => self.world.clog(name),
-            ["unclog", name] => self.world.unclog(name),
-            ["network", settings @ ..] => self.network(settings)?,
             ["load-start", settings @ ..] => {
                 let clients = setting(settings, "clients")?.unwrap_or(3);
                 let ops = setting(settings, "ops")?.unwrap_or(10);
@@ -144,8 +154,6 @@ impl Runner<'_> {
                 self.loads.push(load);
             }
             ["load-wait"] => self.wait_loads().await,
-            ["transfer-leader", target @ ..] => self.transfer_leader(target.first().copied()).await,
-            ["revive"] => self.world.revive_all().await,
             ["check"] => {
                 // Every operation must be in the history before it is judged.
                 self.wait_loads().await;
@@ -153,12 +161,22 @@ impl Runner<'_> {
             }
             ["expect", rest @ ..] => expect::run(self.world, rest).await?,
             [command, ..] if super::blocking::handles(command) => {
-                super::blocking::run(self.world, &mut self.watches, &w).await?
+                super::blocking::run(self.world, &mut self.watches, w).await?
             }
             [command, ..] if super::aimed::handles(command) => {
-                super::aimed::run(self.world, &w).await?
+                super::aimed::run(self.world, w).await?
             }
-            _ => return Err(format!("unknown command: {}", words.join(" "))),
+            [command, ..] if super::discovery::handles(command) => {
+                super::discovery::run(self.world, w).await?
+            }
+            [command, ..] if super::health::handles(command) => {
+                super::health::run(self.world, w).await?
+            }
+            ["check-catalog"] => {
+                self.wait_loads().await;
+                crate::checker::catalog_synced::check(self.world).await?
+            }
+            _ => return Err(format!("unknown command: {}", w.join(" "))),
         }
         Ok(())
     }
@@ -238,13 +256,17 @@ const REORDER_MS_DEFAULT: u64 = 50;
 
 /// The `load-start` percentages of operations beyond set, delete and get.
 fn load_mix(settings: &[&str]) -> Result<LoadMix, String> {
-    let [cas, delete_cas, tree, large] = LoadMix::SETTINGS;
+    let [cas, delete_cas, tree, large, service] = LoadMix::SETTINGS;
     let mix = LoadMix {
         cas_percent: setting(settings, cas)?.unwrap_or(0),
         delete_cas_percent: setting(settings, delete_cas)?.unwrap_or(0),
         tree_percent: setting(settings, tree)?.unwrap_or(0),
         large_percent: setting(settings, large)?.unwrap_or(0),
+        service_percent: setting(settings, service)?.unwrap_or(0),
     };
+    if mix.service_percent > 100 {
+        return Err(format!("{service} is {}, over 100", mix.service_percent));
+    }
     let extra = mix.cas_percent + mix.delete_cas_percent + mix.tree_percent;
     if extra > 100 || mix.large_percent > 100 {
         return Err(format!(
