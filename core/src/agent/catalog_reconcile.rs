@@ -17,7 +17,6 @@
 //! (registered through `catalog/register`) are never touched.
 
 use super::api::ApiError;
-use super::local::requests::service_of;
 use super::{Agent, LogLevel};
 use crate::catalog::{
     CatalogCommand, CatalogStore, CheckRegistration, CheckStatus, NodeRegistration, Registration,
@@ -215,7 +214,7 @@ fn registered_as(catalog: &CatalogStore, wanted: &Registration) -> bool {
         })
     });
     let service_same = wanted.service.as_ref().is_none_or(|want| {
-        let want = service_of(want);
+        let want = want.to_service();
         services.iter().any(|s| same_service(s, &want))
     });
     checks_same && service_same

@@ -2,7 +2,7 @@
 //! are proposed; applied by `CatalogStore::apply`, which refuses (and changes nothing) what
 //! is inconsistent with the state at its index.
 
-use super::types::{CheckDefinition, CheckStatus, ServiceAddress, Weights};
+use super::types::{CheckDefinition, CheckStatus, Service, ServiceAddress, Weights};
 use crate::state::TableId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -87,6 +87,26 @@ pub struct ServiceRegistration {
     pub enable_tag_override: bool,
     pub kind: String,
     pub tagged_addresses: BTreeMap<String, ServiceAddress>,
+}
+
+impl ServiceRegistration {
+    /// The instance this registration describes, before the store gives it its indexes.
+    pub fn to_service(&self) -> Service {
+        Service {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            tags: self.tags.clone(),
+            address: self.address.clone(),
+            port: self.port,
+            meta: self.meta.clone(),
+            weights: self.weights,
+            enable_tag_override: self.enable_tag_override,
+            kind: self.kind.clone(),
+            tagged_addresses: self.tagged_addresses.clone(),
+            create_index: 0,
+            modify_index: 0,
+        }
+    }
 }
 
 /// A check on the registration's node; of the instance `service_id` when that is not "".

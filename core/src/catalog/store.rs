@@ -216,20 +216,7 @@ impl CatalogStore {
         reg: &ServiceRegistration,
         t: &mut Touched,
     ) {
-        let service = Service {
-            id: reg.id.clone(),
-            name: reg.name.clone(),
-            tags: reg.tags.clone(),
-            address: reg.address.clone(),
-            port: reg.port,
-            meta: reg.meta.clone(),
-            weights: reg.weights,
-            enable_tag_override: reg.enable_tag_override,
-            kind: reg.kind.clone(),
-            tagged_addresses: reg.tagged_addresses.clone(),
-            create_index: 0,
-            modify_index: 0,
-        };
+        let service = reg.to_service();
         let at = key(node, &reg.id);
         match upsert(&mut self.services, at.clone(), service, index) {
             Upserted::Unchanged => return,

@@ -6,7 +6,7 @@ use super::blocking::{WAIT_DEFAULT, WAIT_MAX};
 use super::catalog_json::{checks_json, service_json};
 use super::errors::HttpError;
 use super::headers::json;
-use super::json_body::{canonicalize_keys, BodyFields};
+use super::json_body::{decode_json, BodyFields};
 use super::query::QueryParams;
 use crate::api_types::agent::{
     aggregated_status, AgentServiceChecksInfo, LocalAgentService, ServiceDefinition,
@@ -23,7 +23,6 @@ use concord_core::agent::{LocalAnswer, LocalRequest, Request, Response as ApiRes
 use concord_core::catalog as core;
 use concord_core::duration::parse_go_duration;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -51,29 +50,13 @@ pub async fn local(handle: &NodeHandle, request: LocalRequest) -> Result<LocalAn
     }
 }
 
-/// A definition body: keys in any case or snake_case, `null` as absent (the Go api sends
-/// `"Check":null,"Checks":null`).
+/// A definition body: keys in any case or snake_case, `null` as absent.
 pub fn decode_definition<T: DeserializeOwned>(body: &[u8]) -> Result<T, HttpError> {
-    let fail = |e: serde_json::Error| HttpError::bad_request(format!("Request decode failed: {e}"));
-    let mut value: Value = serde_json::from_slice(body).map_err(fail)?;
     let fields = BodyFields {
         known: SERVICE_FIELDS,
         opaque: SERVICE_OPAQUE_FIELDS,
     };
-    canonicalize_keys(&mut value, fields);
-    drop_nulls(&mut value);
-    serde_json::from_value(value).map_err(fail)
-}
-
-fn drop_nulls(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            map.retain(|_, v| !v.is_null());
-            map.values_mut().for_each(drop_nulls);
-        }
-        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
-        _ => {}
-    }
+    decode_json(body, fields)
 }
 
 /// Consul answers agent writes with 200 and an empty body.

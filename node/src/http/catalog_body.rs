@@ -4,7 +4,7 @@
 //! Concord does not keep (mesh, namespaces, locality) are ignored, not refused.
 
 use super::errors::HttpError;
-use super::json_body::{canonicalize_keys, BodyFields};
+use super::json_body::{decode_json, BodyFields};
 use crate::api_types::catalog::{ServiceAddress, Weights};
 use concord_core::catalog as core;
 use concord_core::duration::parse_go_duration;
@@ -113,28 +113,11 @@ const OPAQUE: &[&str] = &["NodeMeta", "Meta", "Header", "TaggedAddresses"];
 
 /// Decodes a body: keys matched as Go matches them, `null` read as absent.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, HttpError> {
-    let fail = |e: serde_json::Error| HttpError::bad_request(format!("Request decode failed: {e}"));
-    let mut value: Value = serde_json::from_slice(body).map_err(fail)?;
     let fields = BodyFields {
         known: KNOWN,
         opaque: OPAQUE,
     };
-    canonicalize_keys(&mut value, fields);
-    drop_nulls(&mut value);
-    serde_json::from_value(value).map_err(fail)
-}
-
-/// Removes `null` members of objects (recursively), so they read as their defaults, as Go
-/// leaves a field alone when it decodes a null.
-fn drop_nulls(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            map.retain(|_, v| !v.is_null());
-            map.values_mut().for_each(drop_nulls);
-        }
-        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
-        _ => {}
-    }
+    decode_json(body, fields)
 }
 
 /// The registration as the core takes it; the node's datacenter is ours.

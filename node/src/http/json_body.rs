@@ -17,8 +17,10 @@ pub struct BodyFields<'a> {
     pub opaque: &'a [&'a str],
 }
 
-/// Decodes `body` into `T` after renaming every known field to its canonical spelling.
-/// Failures are 400 with Consul's "Request decode failed" prefix.
+/// Decodes `body` into `T` after renaming every known field to its canonical spelling; a
+/// `null` member reads as absent (the Go api sends `"Check":null,"Checks":null`, and Go leaves
+/// a field alone when it decodes a null). Failures are 400 with Consul's "Request decode
+/// failed" prefix.
 pub fn decode_json<T: DeserializeOwned>(
     body: &[u8],
     fields: BodyFields<'_>,
@@ -26,7 +28,20 @@ pub fn decode_json<T: DeserializeOwned>(
     let fail = |e: serde_json::Error| HttpError::bad_request(format!("Request decode failed: {e}"));
     let mut value: Value = serde_json::from_slice(body).map_err(fail)?;
     canonicalize_keys(&mut value, fields);
+    drop_nulls(&mut value);
     serde_json::from_value(value).map_err(fail)
+}
+
+/// Removes `null` members of objects, recursively.
+fn drop_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
 }
 
 /// Renames object keys that match a known field, ignoring case and `_`/`-`, recursively,

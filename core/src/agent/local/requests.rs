@@ -224,7 +224,7 @@ impl Agent {
     /// The agent's services, by id, as `agent/services` lists them.
     pub fn local_services(&self) -> Vec<Service> {
         let services = self.local.services.values();
-        services.map(|s| service_of(&s.service)).collect()
+        services.map(|s| s.service.to_service()).collect()
     }
 
     /// The agent's checks, by id, as `agent/checks` lists them.
@@ -261,23 +261,6 @@ impl Agent {
             .filter(|c| c.input.kind.is_run())
             .map(|c| c.spec())
             .collect()
-    }
-}
-
-pub(crate) fn service_of(reg: &ServiceRegistration) -> Service {
-    Service {
-        id: reg.id.clone(),
-        name: reg.name.clone(),
-        tags: reg.tags.clone(),
-        address: reg.address.clone(),
-        port: reg.port,
-        meta: reg.meta.clone(),
-        weights: reg.weights,
-        enable_tag_override: reg.enable_tag_override,
-        kind: reg.kind.clone(),
-        tagged_addresses: reg.tagged_addresses.clone(),
-        create_index: 0,
-        modify_index: 0,
     }
 }
 

@@ -7,7 +7,6 @@
 //! `consul` service, which the leader owns) and marks what differs out of sync. A failed
 //! write or read is retried after `SYNC_RETRY_MS` plus jitter.
 
-use super::requests::service_of;
 use super::SYNC_RETRY_MS;
 use crate::agent::api::{ApiResult, CatalogAnswer, CatalogRead, Consistency, Request, Response};
 use crate::agent::pending::Origin;
@@ -274,7 +273,7 @@ impl Agent {
         for (id, service) in local.services.iter_mut() {
             let same = remote
                 .get(id)
-                .is_some_and(|r| same_service(r, &service_of(&service.service)));
+                .is_some_and(|r| same_service(r, &service.service.to_service()));
             if !same {
                 service.synced_version = 0;
             }
