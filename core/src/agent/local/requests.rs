@@ -192,12 +192,17 @@ impl Agent {
 
     /// A status change syncs at once; an output-only change waits up to
     /// `check_update_interval` (Consul's throttle, #1244: output churn woke every watcher).
+    /// Only a check the catalog had up to date before this change waits: one whose status
+    /// change is still unsynced (in flight, or failed and backing off) must not be held back
+    /// by its later output (found by the simulator: a TTL that expired on a failed `fail`
+    /// kept the catalog at `warning` for minutes).
     pub(super) fn on_check_change(&mut self, id: &str, change: Change) -> LocalAnswer {
         let interval_ms = self.local.options.check_update_interval_ms;
         if change == Change::OutputOnly && interval_ms > 0 {
             let delay_ms = interval_ms / 2 + self.rng.range(0, interval_ms.max(1));
             let now_ms = self.now_ms;
-            if let Some(check) = self.local.checks.get_mut(id) {
+            let check = self.local.checks.get_mut(id);
+            if let Some(check) = check.filter(|c| c.synced_version + 1 == c.version) {
                 check.deferred_until_ms.get_or_insert(now_ms + delay_ms);
             }
         }

@@ -303,7 +303,9 @@ impl Agent {
                     == (&ours.name, ours.status, &ours.notes, &ours.service_id)
             });
             if !same {
+                // A real difference goes at once, whatever output change was deferred.
                 check.synced_version = 0;
+                check.deferred_until_ms = None;
             }
         }
     }

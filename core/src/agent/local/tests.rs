@@ -387,6 +387,96 @@ fn an_output_only_change_waits_and_a_status_change_does_not() {
     );
 }
 
+/// Found by the simulator (fuzz seed 36 with services): a `fail` whose write failed, then a
+/// TTL expiry that changed only the output, deferred the check for minutes, and the catalog
+/// kept the old status. The status change is retried with the back-off, output or not.
+#[test]
+fn a_failed_status_change_is_not_held_back_by_a_later_output_only_change() {
+    let mut agent = agent(true);
+    let ttl = input("", "", CheckKind::Ttl { ttl_ms: 3_600_000 });
+    register(&mut agent, "web", vec![ttl]).unwrap();
+    let ids = in_flight(&agent, |_| true);
+    ids.into_iter()
+        .for_each(|id| agent.on_internal_reply(id, written()));
+    let update = |output: &str| LocalRequest::TtlUpdate {
+        id: "service:web".into(),
+        status: CheckStatus::Warning,
+        output: output.into(),
+    };
+    local(&mut agent, update("slow")).unwrap();
+    let sent = in_flight(&agent, |i| matches!(i, SyncItem::Service { .. }));
+    local(&mut agent, update("slower")).unwrap();
+    assert_eq!(
+        agent.local().checks["service:web"].deferred_until_ms,
+        None,
+        "the status change is not synced yet: nothing to defer"
+    );
+    agent.on_internal_reply(sent[0], Err(ApiError::LeadershipLost));
+    let retry_at_ms = agent.local().sync.retry_at_ms;
+    agent.tick(retry_at_ms);
+    assert_eq!(
+        in_flight(&agent, |i| matches!(i, SyncItem::Service { .. })).len(),
+        1,
+        "retried after the back-off, not after check_update_interval"
+    );
+}
+
+/// A full sync that finds the catalog's status different sends the check at once, even if
+/// an output-only change of it was deferred.
+#[test]
+fn a_full_sync_difference_is_not_held_back_by_a_deferred_output() {
+    let mut agent = agent(true);
+    let ttl = input("", "", CheckKind::Ttl { ttl_ms: 3_600_000 });
+    register(&mut agent, "web", vec![ttl]).unwrap();
+    let ids = in_flight(&agent, |_| true);
+    ids.into_iter()
+        .for_each(|id| agent.on_internal_reply(id, written()));
+    let output_only = LocalRequest::TtlUpdate {
+        id: "service:web".into(),
+        status: CheckStatus::Critical,
+        output: "new output".into(),
+    };
+    local(&mut agent, output_only).unwrap();
+    assert!(agent.local().checks["service:web"]
+        .deferred_until_ms
+        .is_some());
+    let remote = HealthCheck {
+        node: "n1".into(),
+        check_id: "service:web".into(),
+        name: "Service 'web' check".into(),
+        status: CheckStatus::Passing,
+        notes: String::new(),
+        output: String::new(),
+        service_id: "web".into(),
+        service_name: "web".into(),
+        service_tags: vec![],
+        check_type: "ttl".into(),
+        interval: String::new(),
+        timeout: String::new(),
+        definition: Default::default(),
+        create_index: 1,
+        modify_index: 1,
+    };
+    agent.start_full_sync();
+    let read = in_flight(&agent, |i| *i == SyncItem::ReadServices);
+    assert_eq!(read.len(), 1);
+    // The service as the agent has it: only the check's status differs.
+    let answer = CatalogAnswer::Node(Some((Node::default(), agent.local_services())));
+    let meta = Default::default();
+    agent.on_internal_reply(read[0], Ok(Response::Catalog { answer, meta }));
+    assert!(agent.local().services["web"].in_sync());
+    let read = in_flight(&agent, |i| *i == SyncItem::ReadChecks);
+    let answer = CatalogAnswer::Checks(vec![remote]);
+    let meta = Default::default();
+    agent.on_internal_reply(read[0], Ok(Response::Catalog { answer, meta }));
+    agent.tick(agent.now_ms() + 1);
+    assert_eq!(
+        in_flight(&agent, |i| matches!(i, SyncItem::Service { .. })).len(),
+        1,
+        "the catalog says passing, the agent critical: sent at once"
+    );
+}
+
 #[test]
 fn a_full_sync_removes_unknown_entries_but_not_the_servers_own() {
     let mut agent = agent(true);
