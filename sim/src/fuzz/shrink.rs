@@ -18,7 +18,9 @@ pub struct Saved {
 
 /// The kind of a failure: what property broke (the text before the first detail).
 pub fn failure_kind(failure: &str) -> String {
-    const KINDS: [&str; 8] = [
+    const KINDS: [&str; 9] = [
+        // `checker/catalog_synced.rs`: anti-entropy did not converge.
+        "the catalog still differs",
         "election safety",
         "state machine safety",
         "leader completeness",
