@@ -29,6 +29,9 @@ fn same_scenario_and_seed_give_the_same_trace() {
         ("partition-leader.scn", 7),
         ("restart-all.scn", 11),
         ("seed-method2.scn", 3),
+        // Anti-entropy, TTL timers and blocking health reads are deterministic too.
+        ("discovery-kill.scn", 5),
+        ("discovery-blocking.scn", 8),
     ] {
         let first = run_scenario_seed(name, seed);
         let second = run_scenario_seed(name, seed);
