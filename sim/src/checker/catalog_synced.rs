@@ -1,7 +1,8 @@
 //! Once faults end, the catalog agrees with every live agent's own services (anti-entropy's
 //! promise, Consul's agent/local): each service an agent holds is in the catalog under the
-//! agent's node as it was registered, and each of the agent's checks is there with the agent's
-//! status. Read through the leader (its own state), polled until it holds.
+//! agent's node as it was registered, each of the agent's checks is there with the agent's
+//! status, and no service the agent removed is left there (but `consul`, the leader's). Read
+//! through the leader (its own state), polled until it holds.
 //!
 //! The bound, `CATALOG_CONVERGE_MS`: a change is sent at once, and a failed write is retried
 //! after `SYNC_RETRY_MS` plus up to as much jitter (30 s); an entry the catalog lost behind the
@@ -14,7 +15,9 @@
 use crate::history::CLIENT_TIMEOUT_MS;
 use crate::world::World;
 use concord_core::agent::local::{LocalAnswer, LocalRequest, SYNC_RETRY_MS};
-use concord_core::agent::{CatalogAnswer, CatalogRead, Consistency, Request, Response};
+use concord_core::agent::{
+    CatalogAnswer, CatalogRead, Consistency, Request, Response, CONSUL_SERVICE,
+};
 use concord_core::catalog::{HealthCheck, Service};
 use std::time::Duration;
 
@@ -53,10 +56,16 @@ async fn check_once(world: &mut World) -> Result<(), String> {
         .collect();
     for (agent, node) in agents {
         let (services, checks) = local_state(world, &agent).await?;
-        if services.is_empty() && checks.is_empty() {
-            continue;
-        }
         let (remote_services, remote_checks) = catalog_of(world, &leader, &node).await?;
+        let stale = remote_services
+            .iter()
+            .find(|r| r.id != CONSUL_SERVICE && !services.iter().any(|s| s.id == r.id));
+        if let Some(stale) = stale {
+            return Err(format!(
+                "{agent} has no service {:?}, the catalog does (through {leader})",
+                stale.id
+            ));
+        }
         for service in &services {
             let found = remote_services.iter().find(|r| r.id == service.id);
             if found.map(without_indexes) != Some(without_indexes(service)) {
@@ -202,5 +211,25 @@ service-register c1 web ttl=1m
         assert!(sim_ms >= CATALOG_CONVERGE_MS, "failed after {sim_ms} ms");
         let healed = format!("{CUT_OFF}heal\ncheck-catalog\n").leak();
         assert_eq!(run(healed).0, None);
+    }
+
+    /// A service the agent removed while cut off is still in the catalog: caught as well.
+    #[test]
+    fn a_service_left_in_the_catalog_fails_after_the_bound() {
+        let text = "start s1 -server -bootstrap -data-dir /s1
+start c1 -data-dir /c1
+join c1 s1
+expect leader within 5s
+service-register c1 web
+expect-passing web count=1 within 3s
+isolate c1
+wait 5s
+service-deregister c1 web
+check-catalog
+";
+        let failure = run(text)
+            .0
+            .expect("web stays in the catalog while c1 is cut off");
+        assert!(failure.contains("c1 has no service \"web\""), "{failure}");
     }
 }
