@@ -289,3 +289,43 @@ fn a_last_chunk_after_a_lost_one_does_not_install_a_truncated_snapshot() {
     let installed = ready.snapshot.expect("the whole snapshot is installed");
     assert_eq!(installed.snapshot.data, b"0123456789".to_vec());
 }
+
+/// A new term learned together with more entries than one write takes: the term goes out in
+/// the first Ready, with the first batch, and is never dropped because the Ready was partial
+/// (found by mutation testing: no test noticed a partial Ready without its hard state).
+#[test]
+fn a_partial_ready_still_carries_the_hard_state() {
+    let options = RaftOptions {
+        persist_bytes_max: 10_000,
+        ..RaftOptions::fast()
+    };
+    let mut raft = Raft::new(id("n2"), options, 1, 0, RaftRestore::default());
+    raft.bootstrap(ClusterConfig::with_voters([id("n1"), id("n2"), id("n3")]))
+        .unwrap();
+    raft.poll_ready();
+    let entries: Vec<Entry> = (2..=11)
+        .map(|index| Entry {
+            term: 3,
+            index,
+            payload: EntryPayload::Command(vec![7; 4_000]),
+        })
+        .collect();
+    let append = RaftMessage {
+        from: id("n1"),
+        to: id("n2"),
+        term: 3,
+        body: RaftBody::AppendEntries {
+            prev_log_index: 1,
+            prev_log_term: 1,
+            entries,
+            leader_commit: 0,
+            read_seq: 0,
+        },
+    };
+    raft.step(10, append);
+    let first = raft.poll_ready();
+    assert!(first.messages.is_empty(), "the reply waits for the last batch");
+    assert!(first.entries.len() < 10, "a partial Ready");
+    let hard_state = first.hard_state.expect("the new term is in the first Ready");
+    assert_eq!(hard_state.term, 3);
+}
