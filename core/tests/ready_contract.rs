@@ -324,8 +324,13 @@ fn a_partial_ready_still_carries_the_hard_state() {
     };
     raft.step(10, append);
     let first = raft.poll_ready();
-    assert!(first.messages.is_empty(), "the reply waits for the last batch");
+    assert!(
+        first.messages.is_empty(),
+        "the reply waits for the last batch"
+    );
     assert!(first.entries.len() < 10, "a partial Ready");
-    let hard_state = first.hard_state.expect("the new term is in the first Ready");
+    let hard_state = first
+        .hard_state
+        .expect("the new term is in the first Ready");
     assert_eq!(hard_state.term, 3);
 }
