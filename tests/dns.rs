@@ -43,21 +43,6 @@ fn dev_agent(test: &str, ip: &str, dns_port: u16) -> Agent {
     agent
 }
 
-/// `dig` on the PATH, installed as `cargo xtask test` installs it when missing.
-fn dig_binary() -> &'static str {
-    let found = |_: ()| Command::new("sh").args(["-c", "command -v dig"]).output();
-    if !found(()).is_ok_and(|o| o.status.success()) {
-        let install = "S=; [ \"$(id -u)\" = 0 ] || S=sudo; \
-                       $S apt-get update -qq && $S apt-get install -y -qq dnsutils";
-        let _ = Command::new("sh").args(["-c", install]).status();
-    }
-    assert!(
-        found(()).is_ok_and(|o| o.status.success()),
-        "dig is not installed and apt-get could not install it: apt-get install dnsutils"
-    );
-    "dig"
-}
-
 /// What `dig` printed, by section.
 #[derive(Debug)]
 struct Dig {

@@ -20,6 +20,8 @@ const IP_CONFIG: &str = "127.0.62.3";
 const IP_RESTART: &str = "127.0.62.4";
 /// How long an agent may take to elect itself and answer.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// The DNS port of the `-dev` agents here (the default: each agent has its own address).
+const DNS_PORT: u16 = 8600;
 /// A check's change reaches the catalog within this (1 s interval checks, sync at once).
 const SYNC_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -69,6 +71,19 @@ fn until_passing(agent: &Agent, name: &str, wanted: bool) {
     });
 }
 
+/// Waits until `dig web.service.consul SRV` on the agent's DNS port does (or does not) answer
+/// with a record holding `port_text`: a critical instance leaves DNS as it leaves `?passing`.
+fn until_srv(agent: &Agent, port_text: &str, wanted: bool) {
+    let what = format!("dig SRV shows {port_text}: {wanted}");
+    eventually(SYNC_TIMEOUT, &what, || {
+        let answer = dig_short(&agent.ip, DNS_PORT, "web.service.consul", "SRV")?;
+        match answer.contains(port_text) == wanted {
+            true => Ok(()),
+            false => Err(format!("dig answered {answer:?}")),
+        }
+    });
+}
+
 /// A server answering every request 200 "ok" until `stop` is set; then its port is closed.
 fn health_server(ip: &str) -> (u16, Arc<AtomicBool>, std::thread::JoinHandle<()>) {
     let listener = TcpListener::bind((ip, 0)).unwrap();
@@ -102,6 +117,7 @@ fn an_http_check_passes_while_its_server_answers_and_fails_once_it_stops() {
     );
     put_ok(&agent, "/v1/agent/service/register", &body);
     until_passing(&agent, "web", true);
+    until_srv(&agent, &format!("{port} "), true);
     let checks = call(&agent, "GET", "/v1/agent/checks", "").body;
     assert!(
         checks.contains(&format!(
@@ -112,6 +128,7 @@ fn an_http_check_passes_while_its_server_answers_and_fails_once_it_stops() {
     stop.store(true, Ordering::SeqCst);
     server.join().unwrap();
     until_passing(&agent, "web", false);
+    until_srv(&agent, &format!("{port} "), false);
     let health = call(
         &agent,
         "GET",

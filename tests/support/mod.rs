@@ -241,3 +241,34 @@ pub fn kv_get(agent: &Agent, key: &str) -> Result<String, String> {
         Err(stderr(&out))
     }
 }
+
+/// `dig`, as users ask the agent's DNS (Debian's dnsutils, installed here if missing: CI's
+/// `cargo xtask test` installs it first too).
+pub fn dig_binary() -> &'static str {
+    let found = |_: ()| Command::new("sh").args(["-c", "command -v dig"]).output();
+    if !found(()).is_ok_and(|o| o.status.success()) {
+        let install = "S=; [ \"$(id -u)\" = 0 ] || S=sudo; \
+                       $S apt-get update -qq && $S apt-get install -y -qq dnsutils";
+        let _ = Command::new("sh").args(["-c", install]).status();
+    }
+    assert!(
+        found(()).is_ok_and(|o| o.status.success()),
+        "dig is not installed and apt-get could not install it: apt-get install dnsutils"
+    );
+    "dig"
+}
+
+/// The answer section of `dig @ip -p port name qtype +short`, one record a line.
+pub fn dig_short(ip: &str, port: u16, name: &str, qtype: &str) -> Result<String, String> {
+    let output = Command::new(dig_binary())
+        .args([&format!("@{ip}"), "-p", &port.to_string(), name, qtype])
+        .args(["+short", "+tries=1", "+time=3"])
+        .output()
+        .map_err(|e| format!("dig: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    output
+        .status
+        .success()
+        .then_some(text)
+        .ok_or_else(|| format!("dig {name} {qtype} failed"))
+}
