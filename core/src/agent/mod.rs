@@ -55,6 +55,14 @@ pub enum Action {
         to: String,
         envelope: Envelope,
     },
+    /// One UDP datagram to `to` (a gossip address); the runtime falls back to the stream
+    /// transport when the encoded envelope exceeds the datagram maximum. Unreliable: it may be
+    /// lost, duplicated or reordered, so only messages that tolerate that (probes, gossip) go
+    /// this way.
+    SendDatagram {
+        to: String,
+        envelope: Envelope,
+    },
     /// Answer a local request.
     Reply {
         request_id: u64,
@@ -341,11 +349,22 @@ impl Agent {
     }
 
     pub(crate) fn send(&mut self, to: String, msg: WireMessage) {
-        let envelope = Envelope {
+        let envelope = self.envelope(msg);
+        self.actions.push(Action::Send { to, envelope });
+    }
+
+    /// As `send`, but as one datagram (see `Action::SendDatagram`).
+    #[allow(dead_code)] // called by the SWIM membership's probes once integrated
+    pub(crate) fn send_datagram(&mut self, to: String, msg: WireMessage) {
+        let envelope = self.envelope(msg);
+        self.actions.push(Action::SendDatagram { to, envelope });
+    }
+
+    fn envelope(&self, msg: WireMessage) -> Envelope {
+        Envelope {
             from_addr: self.config.rpc_addr.clone(),
             msg,
-        };
-        self.actions.push(Action::Send { to, envelope });
+        }
     }
 }
 

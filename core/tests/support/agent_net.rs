@@ -191,7 +191,8 @@ impl AgentNet {
                             agent.on_persisted(last.index, last.term);
                         }
                     }
-                    Action::Send { to, envelope } => {
+                    // A datagram is delivered like a stream message here: this net does not lose.
+                    Action::Send { to, envelope } | Action::SendDatagram { to, envelope } => {
                         self.in_flight
                             .push((host_of(&to), name.to_string(), envelope));
                     }

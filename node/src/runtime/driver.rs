@@ -178,6 +178,12 @@ impl Driver {
                 }
                 self.transport.send(&to, &envelope)
             }
+            Action::SendDatagram { to, envelope } => {
+                if let Some(observer) = &self.observer {
+                    observer.on_send(self.agent.name(), &to, envelope.msg.kind());
+                }
+                self.transport.send_datagram(&to, &envelope)
+            }
             Action::Reply { request_id, result } => {
                 tracing::trace!(target: "concord", "{}: reply {request_id}: {}", self.agent.name(), match &result { Ok(r) => format!("{r:?}").chars().take(40).collect::<String>(), Err(e) => e.to_string() });
                 if let Some(reply) = self.replies.remove(&request_id) {

@@ -150,19 +150,30 @@ pub async fn start_with(
     let (inbox_tx, inbox_rx) = mpsc::channel(INBOX_MAX);
     let inbound = transport::Inbound::new(config.inbound.clone());
     let listen = |addr| transport::listen(addr, inbox_tx.clone(), stats.clone(), inbound.clone());
-    listen(config.rpc_listen)
+    let rpc_local = listen(config.rpc_listen)
         .await
         .map_err(|e| StartError::Io(format!("cannot listen on {}: {e}", config.rpc_listen)))?;
+    let mut gossip_local = rpc_local;
     if config.gossip_listen != config.rpc_listen {
-        listen(config.gossip_listen).await.map_err(|e| {
+        gossip_local = listen(config.gossip_listen).await.map_err(|e| {
             StartError::Io(format!("cannot listen on {}: {e}", config.gossip_listen))
         })?;
     }
+    // UDP on the gossip listener's own port (Consul's 8301 serves both), even when it was
+    // asked for port 0.
+    let datagrams = transport::datagram::bind(gossip_local, inbox_tx.clone(), stats.clone())
+        .await
+        .map_err(|e| {
+            StartError::Io(format!(
+                "cannot listen on {} (udp): {e}",
+                config.gossip_listen
+            ))
+        })?;
     let (requests_tx, requests_rx) = mpsc::channel(REQUEST_QUEUE_MAX);
     let (running_tx, running_rx) = watch::channel(true);
     let info = Arc::new(node_info(&config));
     let chaos = chaos.map(|knobs| transport::chaos::Chaos::new(knobs, config.seed));
-    let transport = transport::Transport::new(stats, chaos);
+    let transport = transport::Transport::new(stats, chaos).with_datagrams(datagrams);
     let driver = driver::Driver::new(
         agent,
         (storage, disk),

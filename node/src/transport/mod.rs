@@ -1,8 +1,12 @@
 //! The peer transport over `tokio::net` TCP (simulated under madsim): listeners feed one
 //! bounded inbox; each destination has a bounded send queue and a task that connects,
-//! writes frames, and reconnects with backoff. Bad input is dropped and counted.
+//! writes frames, and reconnects with backoff. Bad input is dropped and counted. Datagrams
+//! (UDP, on the gossip address) feed the same inbox; see `datagram`.
 
 pub mod chaos;
+pub mod datagram;
+#[cfg(all(test, not(madsim)))]
+mod datagram_tests;
 pub mod frame;
 pub mod limits;
 mod peer;
@@ -42,6 +46,18 @@ pub struct TransportStats {
     pub conns_refused_per_client: AtomicU64,
     pub conns_refused_total: AtomicU64,
     pub connect_failures: AtomicU64,
+    pub datagrams_sent: AtomicU64,
+    pub datagrams_received: AtomicU64,
+    pub datagrams_dropped_malformed: AtomicU64,
+    /// Received datagrams over `datagram::DATAGRAM_SIZE_BYTES_MAX`.
+    pub datagrams_dropped_oversized: AtomicU64,
+    pub datagrams_dropped_queue_full: AtomicU64,
+    pub datagrams_dropped_inbox_full: AtomicU64,
+    /// Envelopes asked to go as a datagram that did not fit in one: sent by stream instead.
+    pub datagrams_oversized_to_stream: AtomicU64,
+    /// Envelopes asked to go as a datagram to a host name (not an IP address) or with no
+    /// socket bound: sent by stream, which resolves names off the driver.
+    pub datagrams_unroutable_to_stream: AtomicU64,
 }
 
 impl TransportStats {
@@ -54,6 +70,8 @@ pub struct Transport {
     peers: BTreeMap<String, mpsc::Sender<Arc<Vec<u8>>>>,
     pub stats: Arc<TransportStats>,
     chaos: Option<chaos::Chaos>,
+    /// The UDP socket's queue; without one, datagrams go by stream.
+    datagrams: Option<datagram::Outbox>,
 }
 
 impl Transport {
@@ -62,7 +80,14 @@ impl Transport {
             peers: BTreeMap::new(),
             stats,
             chaos,
+            datagrams: None,
         }
+    }
+
+    /// Sends datagrams through `outbox` (see `datagram::bind`).
+    pub fn with_datagrams(mut self, outbox: datagram::Outbox) -> Transport {
+        self.datagrams = Some(outbox);
+        self
     }
 
     /// Queues an envelope for `to`; never waits. Dropped (and counted) when it cannot go.
@@ -71,6 +96,10 @@ impl Transport {
             Ok(frame) => Arc::new(frame),
             Err(_) => return TransportStats::count(&self.stats.frames_dropped_oversized),
         };
+        self.send_frame(to, frame);
+    }
+
+    fn send_frame(&mut self, to: &str, frame: Arc<Vec<u8>>) {
         if !self.peers.contains_key(to) {
             if self.peers.len() >= PEERS_MAX {
                 self.peers.retain(|_, queue| !queue.is_closed());
@@ -98,6 +127,44 @@ impl Transport {
         }
     }
 
+    /// Queues an envelope as one datagram for `to` (a gossip address); never waits. One that
+    /// does not fit in a datagram, or that has nowhere to go as one, goes by stream instead.
+    pub fn send_datagram(&mut self, to: &str, envelope: &Envelope) {
+        let (Some(outbox), Ok(to_addr)) = (&self.datagrams, to.parse::<SocketAddr>()) else {
+            TransportStats::count(&self.stats.datagrams_unroutable_to_stream);
+            return self.send(to, envelope);
+        };
+        let datagram = match datagram::encode(envelope) {
+            Ok(datagram::Encoded::Datagram(datagram)) => datagram,
+            Ok(datagram::Encoded::Frame(frame)) => {
+                TransportStats::count(&self.stats.datagrams_oversized_to_stream);
+                return self.send_frame(to, Arc::new(frame));
+            }
+            Err(_) => return TransportStats::count(&self.stats.frames_dropped_oversized),
+        };
+        let (outbox, datagram) = (outbox.clone(), Arc::new(datagram));
+        let plan = self.chaos.as_mut().map(|c| c.plan()).unwrap_or_default();
+        let stats = self.stats.clone();
+        let enqueue = move |datagram| {
+            if outbox.try_send(to_addr, datagram).is_err() {
+                TransportStats::count(&stats.datagrams_dropped_queue_full);
+            }
+        };
+        if plan.duplicate {
+            enqueue(datagram.clone());
+        }
+        match plan.delay_ms {
+            // Held back: datagrams sent meanwhile overtake it.
+            Some(delay_ms) => {
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+                    enqueue(datagram);
+                });
+            }
+            None => enqueue(datagram),
+        }
+    }
+
     fn enqueue(&self, queue: &mpsc::Sender<Arc<Vec<u8>>>, frame: Arc<Vec<u8>>) {
         if queue.try_send(frame).is_err() {
             TransportStats::count(&self.stats.frames_dropped_queue_full);
@@ -106,16 +173,17 @@ impl Transport {
 }
 
 impl Transport {
-    /// Waits (at most `timeout`) until every queued frame was handed to its connection: a
-    /// leaving agent's last words ("left") must go out before the process exits.
+    /// Waits (at most `timeout`) until every queued frame was handed to its connection (and
+    /// every datagram to the socket): a leaving agent's last words ("left") must go out before
+    /// the process exits.
     pub async fn drain(&self, timeout: std::time::Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
         while tokio::time::Instant::now() < deadline {
-            if self
+            let streams_drained = self
                 .peers
                 .values()
-                .all(|q| q.is_closed() || q.capacity() == q.max_capacity())
-            {
+                .all(|q| q.is_closed() || q.capacity() == q.max_capacity());
+            if streams_drained && self.datagrams.as_ref().is_none_or(|d| d.is_drained()) {
                 // The frame a writer took last may still be on its way out.
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 return;
