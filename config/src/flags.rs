@@ -154,6 +154,8 @@ impl AgentFlags {
             // `-domain` is not a flag yet; `dns_config` has none in Consul.
             domain: None,
             dns: Default::default(),
+            // Consul has no flags for `gossip_lan` or `reconnect_timeout` either.
+            gossip: Default::default(),
         }
     }
 }

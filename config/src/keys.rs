@@ -67,6 +67,11 @@ fn apply_key(
         "ports" => apply_ports(layer, value, warnings)?,
         "limits" => apply_limits(layer, value, warnings)?,
         "dns_config" => apply_dns(layer, value, warnings)?,
+        "gossip_lan" => crate::gossip::read_gossip_lan(&mut layer.gossip, value, warnings)?,
+        "gossip_wan" => warnings.push(crate::gossip::GOSSIP_WAN_IGNORED.to_string()),
+        "reconnect_timeout" => {
+            layer.gossip.reconnect_timeout_ms = Some(crate::gossip::reconnect_timeout(key, value)?)
+        }
         "domain" => layer.domain = Some(domain(key, value)?),
         "log_level" => layer.log_level = Some(level(key, value)?),
         "log_json" => layer.log_json = Some(boolean(key, value)?),
@@ -212,7 +217,7 @@ fn domain(key: &str, value: &Value) -> Result<String, String> {
 }
 
 /// A nested object. HCL blocks (`ports { http = 8500 }`) may arrive as a one-element list.
-fn block<'a>(key: &str, value: &'a Value) -> Result<&'a Map<String, Value>, String> {
+pub(crate) fn block<'a>(key: &str, value: &'a Value) -> Result<&'a Map<String, Value>, String> {
     match value {
         Value::Object(map) => Ok(map),
         Value::Array(items) if items.len() == 1 && items[0].is_object() => block(key, &items[0]),
@@ -247,7 +252,7 @@ fn boolean(key: &str, value: &Value) -> Result<bool, String> {
 }
 
 /// A whole number in `0..=max`; a string of digits counts (Consul's weak decoding).
-fn number(key: &str, value: &Value, max: u64) -> Result<u64, String> {
+pub(crate) fn number(key: &str, value: &Value, max: u64) -> Result<u64, String> {
     let parsed = match value {
         Value::Number(n) => n.as_u64(),
         Value::String(text) => text.trim().parse::<u64>().ok(),
@@ -290,7 +295,7 @@ fn encrypt_refused() -> String {
         .to_string()
 }
 
-fn duration(key: &str, value: &Value) -> Result<u64, String> {
+pub(crate) fn duration(key: &str, value: &Value) -> Result<u64, String> {
     let text =
         string(key, value).map_err(|_| type_error(key, "a duration such as \"30s\"", value))?;
     parse_setting_ms(&text).map_err(|why| format!("key {key:?}: {why}"))

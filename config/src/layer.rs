@@ -74,6 +74,8 @@ pub struct ConfigLayer {
     /// Consul's `domain`: the DNS interface answers names under it.
     pub domain: Option<String>,
     pub dns: DnsLayer,
+    /// `gossip_lan { ... }` and `reconnect_timeout`.
+    pub gossip: crate::gossip::GossipLayer,
 }
 
 impl ConfigLayer {
@@ -121,6 +123,7 @@ impl ConfigLayer {
         );
         over(&mut self.domain, later.domain);
         self.dns.merge(later.dns);
+        self.gossip.merge(later.gossip);
         let (limits, later_limits) = (&mut self.limits, later.limits);
         over(
             &mut limits.http_max_conns_per_client,

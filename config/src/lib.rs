@@ -19,6 +19,7 @@ pub mod args;
 pub mod bind;
 pub mod config_file;
 pub mod flags;
+pub mod gossip;
 mod keys;
 pub mod layer;
 mod level;
