@@ -94,8 +94,28 @@ impl Member {
     }
 }
 
-/// At the same incarnation and heartbeat, leaving beats alive and left beats leaving.
-fn status_rank(status: MemberStatus) -> u8 {
+/// The SWIM detector's own view of a member (`Suspect` still lists as `alive` to Consul users).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum SwimState {
+    Alive,
+    Suspect,
+    Dead,
+    Left,
+}
+
+impl SwimState {
+    pub fn name(self) -> &'static str {
+        match self {
+            SwimState::Alive => "alive",
+            SwimState::Suspect => "suspect",
+            SwimState::Dead => "dead",
+            SwimState::Left => "left",
+        }
+    }
+}
+
+/// At the same incarnation (and heartbeat), leaving beats alive and left beats leaving.
+pub(crate) fn status_rank(status: MemberStatus) -> u8 {
     match status {
         MemberStatus::Alive | MemberStatus::Failed => 0,
         MemberStatus::Leaving => 1,
