@@ -71,6 +71,19 @@ fn show(result: Option<ApiResult>) -> String {
             })
             .collect::<Vec<_>>()
             .join("\n"),
+        Some(Ok(Response::AutopilotHealth { health })) => {
+            let mut lines = vec![format!(
+                "healthy={} failure_tolerance={} leader={}",
+                health.healthy, health.failure_tolerance, health.leader
+            )];
+            lines.extend(health.servers.iter().map(|s| {
+                format!(
+                    "{} {} voter={} healthy={} last_index={}",
+                    s.id, s.serf_status, s.voter, s.healthy, s.last_index
+                )
+            }));
+            lines.join("\n")
+        }
         Some(Ok(other)) => format!("{other:?}"),
     }
 }
@@ -188,6 +201,7 @@ fn run(net: &mut AgentNet, case: &Case) -> String {
         ),
         "members" => ask(net, pos[0], Request::Members, &mut out),
         "peers" => ask(net, pos[0], Request::RaftConfiguration, &mut out),
+        "autopilot-health" => ask(net, pos[0], Request::AutopilotHealth, &mut out),
         "leader" => ask(net, pos[0], Request::StatusLeader, &mut out),
         "leave" => ask(net, pos[0], Request::Leave, &mut out),
         // A leave whose progress the next `run` shows in its logs (`leave` waits for the end).

@@ -131,6 +131,12 @@ fn one_of_each() -> Vec<Request> {
         Request::Local(LocalRequest::DeregisterService { id: "web".into() }),
         // Index 0 never blocks, so it is answered at once like the read.
         Request::watch(read(Consistency::Stale), 0, 1_000).expect("a read blocks"),
+        Request::AutopilotGetConfig,
+        Request::AutopilotSetConfig {
+            options: Default::default(),
+            cas: Some(0),
+        },
+        Request::AutopilotHealth,
     ];
     for request in &all {
         match request {
@@ -150,7 +156,10 @@ fn one_of_each() -> Vec<Request> {
             | Request::Leave
             | Request::ForceLeave { .. }
             | Request::Watch { .. }
-            | Request::Local(_) => {}
+            | Request::Local(_)
+            | Request::AutopilotGetConfig
+            | Request::AutopilotSetConfig { .. }
+            | Request::AutopilotHealth => {}
         }
     }
     all

@@ -3,6 +3,7 @@
 
 pub use super::catalog::{CatalogAnswer, CatalogRead};
 pub use super::local::{LocalAnswer, LocalRequest};
+pub use super::autopilot::{AutopilotConfig, AutopilotHealth, AutopilotOptions, ServerHealth};
 use crate::catalog::CatalogCommand;
 use crate::kv::{KvCommand, KvEntry, KvError};
 use crate::membership::{Member, MemberStatus};
@@ -78,6 +79,15 @@ pub enum Request {
     /// The agent's own services and checks (`/v1/agent/service/*`, `/v1/agent/check/*`),
     /// served where it is taken. At the end: variants are numbered on the wire.
     Local(LocalRequest),
+    /// `GET /v1/operator/autopilot/configuration`, on the leader.
+    AutopilotGetConfig,
+    /// `PUT /v1/operator/autopilot/configuration` (`cas`: `?cas=`), answered like a KV write.
+    AutopilotSetConfig {
+        options: AutopilotOptions,
+        cas: Option<u64>,
+    },
+    /// `GET /v1/operator/autopilot/health` and `/state`, on the leader.
+    AutopilotHealth,
 }
 
 /// The reads that can block: each covers something with an index (`WatchRead::key`). Its own
@@ -127,6 +137,9 @@ impl Request {
             Request::Leave => "leave",
             Request::ForceLeave { .. } => "force-leave",
             Request::Watch { .. } => "watch",
+            Request::AutopilotGetConfig => "autopilot-get-config",
+            Request::AutopilotSetConfig { .. } => "autopilot-set-config",
+            Request::AutopilotHealth => "autopilot-health",
         }
     }
 }
@@ -194,6 +207,12 @@ pub enum Response {
     /// At the end: variants are numbered on the wire.
     Local {
         answer: LocalAnswer,
+    },
+    AutopilotConfig {
+        config: AutopilotConfig,
+    },
+    AutopilotHealth {
+        health: AutopilotHealth,
     },
 }
 

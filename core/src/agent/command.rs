@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub enum Command {
     Kv(KvCommand),
     Catalog(CatalogCommand),
+    Autopilot(super::autopilot::AutopilotCommand),
 }
 
 impl Command {
@@ -37,6 +38,7 @@ impl Command {
         match self {
             Command::Kv(_) => &[TableId::Kv],
             Command::Catalog(catalog) => catalog.tables(),
+            Command::Autopilot(_) => &[TableId::Autopilot],
         }
     }
 }

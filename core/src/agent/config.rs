@@ -2,6 +2,7 @@
 
 use crate::membership::{MembershipOptions, Role};
 use crate::ports::{SERF_LAN_PORT_DEFAULT, SERVER_PORT_DEFAULT};
+use super::autopilot::AutopilotOptions;
 use crate::raft::RaftOptions;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub struct AgentConfig {
     pub pending_requests_max: usize,
     /// How often the "No cluster leader" and "no known peers" complaints repeat.
     pub complaint_interval_ms: u64,
+    /// Autopilot's local defaults, used until a configuration is stored through Raft.
+    pub autopilot: AutopilotOptions,
 }
 
 impl AgentConfig {
@@ -46,7 +49,7 @@ impl AgentConfig {
             rpc_addr: format!("{ip}:{SERVER_PORT_DEFAULT}"),
             bootstrap_expect: 0,
             build: env!("CARGO_PKG_VERSION").to_string(),
-            raft: RaftOptions::default(),
+            raft: agent_raft_options(RaftOptions::default()),
             membership: MembershipOptions::default(),
             request_timeout_ms: 10_000,
             leader_wait_ms: 5_000,
@@ -55,12 +58,16 @@ impl AgentConfig {
             snapshot_threshold_bytes: 64 * 1024 * 1024,
             pending_requests_max: 8192,
             complaint_interval_ms: 10_000,
+            autopilot: AutopilotOptions::default(),
         }
     }
 
     /// The quick timings of `-dev` and of the simulator.
     pub fn fast(mut self) -> AgentConfig {
-        self.raft = RaftOptions::fast();
+        self.raft = agent_raft_options(RaftOptions::fast());
+        // Every timing here is quick (heartbeats of 30 ms, failure after 2 s): a new server
+        // is healthy within a few rounds, so 10 s of stabilization would only slow tests.
+        self.autopilot.server_stabilization_time_ms = 2_000;
         self.membership.gossip_interval_ms = 100;
         self.membership.fail_timeout_ms = 2_000;
         self.leader_wait_ms = 2_000;
@@ -81,5 +88,13 @@ impl AgentConfig {
             return Err("snapshot_threshold_bytes must be at most half of log_bytes_max".into());
         }
         self.raft.validate()
+    }
+}
+
+/// In an agent, autopilot promotes learners (once stable), not Raft on catch-up.
+fn agent_raft_options(raft: RaftOptions) -> RaftOptions {
+    RaftOptions {
+        promote_caught_up_learners: false,
+        ..raft
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod apply;
+pub mod autopilot;
 mod bootstrap;
 mod catalog;
 mod catalog_reconcile;
@@ -116,6 +117,8 @@ pub struct Agent {
     leave: Option<LeaveState>,
     /// The leader's writes of serfHealth and `consul` (see `catalog_reconcile.rs`).
     catalog_reconcile: catalog_reconcile::CatalogReconcile,
+    /// Since when each server has been healthy, on the leader (see `autopilot/`).
+    autopilot: autopilot::Tracker,
     actions: Vec<Action>,
     gossip_deadline_ms: u64,
     complaint_deadline_ms: u64,
@@ -189,6 +192,7 @@ impl Agent {
             seen_forwards: seen::SeenForwards::new(seen::FORWARDS_SEEN_MAX),
             leave: None,
             catalog_reconcile: Default::default(),
+            autopilot: Default::default(),
             actions: Vec::new(),
             gossip_deadline_ms: now_ms,
             complaint_deadline_ms: now_ms,

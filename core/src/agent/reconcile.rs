@@ -1,7 +1,9 @@
 //! The leader keeps the Raft voters in step with membership: servers that join are added (as
-//! non-voters first; Raft promotes them once caught up), and servers that leave are removed.
-//! Only announced leaves remove a server: a server merely unknown (membership is rebuilt by
-//! gossip after a restart) or failed is kept, so a restart never shrinks the cluster.
+//! non-voters first; autopilot promotes them once stable), and servers that leave are
+//! removed. Announced leaves are removed here; failed servers by autopilot's dead-server
+//! cleanup (`autopilot/`), within its quorum rules. A server merely unknown (membership is
+//! rebuilt by gossip after a restart) is never removed, so a restart never shrinks the
+//! cluster.
 
 use super::{Agent, LogLevel};
 use crate::membership::{MemberStatus, Role};
@@ -10,9 +12,13 @@ use crate::raft::{ConfigChange, NodeId};
 impl Agent {
     pub(super) fn reconcile_raft_members(&mut self) {
         if !self.is_leader() {
+            self.autopilot.clear();
             return;
         }
-        if let Some(change) = self.next_config_change() {
+        let change = self.next_config_change();
+        // Autopilot observes health every round, even while another change is due.
+        let autopilot = self.autopilot_round();
+        if let Some(change) = change.or(autopilot) {
             let raft = self.raft.as_mut().expect("leaders have raft");
             match raft.propose_config_change(self.now_ms, change.clone()) {
                 Ok(index) => self.log(

@@ -49,6 +49,8 @@ pub fn route(request: &Request) -> Route {
         Request::KvWrite { .. } | Request::CatalogWrite { .. } => (Place::Leader, false, 0),
         Request::StatusLeader | Request::StatusPeers => (Place::AnyServer, true, 0),
         Request::RaftConfiguration => (Place::Leader, true, 0),
+        Request::AutopilotGetConfig | Request::AutopilotHealth => (Place::Leader, true, 0),
+        Request::AutopilotSetConfig { .. } => (Place::Leader, false, 0),
         Request::RaftRemovePeer { .. } | Request::RaftTransferLeader { .. } => {
             (Place::Leader, false, 0)
         }
@@ -317,6 +319,17 @@ impl Agent {
             }
             Request::RaftRemovePeer { id_or_address } => self.remove_peer(origin, &id_or_address),
             Request::RaftTransferLeader { target } => self.transfer_leader(origin, target),
+            Request::AutopilotGetConfig => {
+                let response = self.autopilot_config();
+                self.reply(origin, Ok(response));
+            }
+            Request::AutopilotSetConfig { options, cas } => {
+                self.set_autopilot_config(origin, options, cas)
+            }
+            Request::AutopilotHealth => {
+                let response = self.autopilot_health();
+                self.reply(origin, Ok(response));
+            }
             Request::Members => {
                 let response = self.members();
                 self.reply(origin, Ok(response));

@@ -70,7 +70,10 @@ impl Raft {
 
     /// Promotes one learner whose log is close enough to the commit index.
     pub(super) fn promote_caught_up_learner(&mut self) {
-        if self.config_index > self.log.commit_index || self.transfer.is_some() {
+        if !self.options.promote_caught_up_learners
+            || self.config_index > self.log.commit_index
+            || self.transfer.is_some()
+        {
             return;
         }
         let threshold = self

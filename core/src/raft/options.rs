@@ -29,6 +29,10 @@ pub struct RaftOptions {
     pub pending_reads_max: usize,
     /// A learner whose match index is within this many entries of the commit index is promoted.
     pub learner_catch_up_entries: u64,
+    /// Raft promotes caught-up learners itself. On for Raft alone (its tests and the
+    /// simulator's Raft-only clusters); the agent turns it off: there autopilot promotes a
+    /// learner only once it has been healthy for a while (`agent/autopilot`).
+    pub promote_caught_up_learners: bool,
     /// PreVote: ask before disrupting the cluster with a higher term.
     pub pre_vote: bool,
     /// CheckQuorum: a leader that has not heard from a quorum within an election timeout
@@ -94,6 +98,7 @@ impl Default for RaftOptions {
             uncommitted_entries_max: 4096,
             pending_reads_max: 4096,
             learner_catch_up_entries: 16,
+            promote_caught_up_learners: true,
             pre_vote: true,
             check_quorum: true,
             planted_bug: None,

@@ -61,6 +61,9 @@ pub struct Progress {
     pub commit_sent: u64,
     /// When the oldest unacknowledged AppendEntries went out, or an acknowledgement last came.
     pub inflight_since_ms: u64,
+    /// When the follower last answered anything (autopilot's "last contact"); `None` until it
+    /// does. Unlike `recently_active`, never reset: health needs the time, not a mark.
+    pub last_heard_ms: Option<u64>,
 }
 
 impl Progress {
@@ -77,6 +80,7 @@ impl Progress {
             read_seq_acked: 0,
             commit_sent: 0,
             inflight_since_ms: 0,
+            last_heard_ms: None,
         }
     }
 

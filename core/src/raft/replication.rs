@@ -228,6 +228,7 @@ impl Raft {
         }
         let progress = self.progress.get_mut(&from).expect("checked above");
         progress.recently_active = true;
+        progress.last_heard_ms = Some(self.now_ms);
         progress.read_seq_acked = progress.read_seq_acked.max(read_seq);
         let progressed = if success {
             let advanced = progress.on_match(match_index, self.now_ms);

@@ -242,6 +242,7 @@ impl Raft {
             return;
         };
         progress.recently_active = true;
+        progress.last_heard_ms = Some(self.now_ms);
         if done {
             progress.state = ReplicationState::Probe {
                 waiting_for_reply: false,

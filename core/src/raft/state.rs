@@ -278,6 +278,14 @@ impl Raft {
             .map(|(id, p)| (id.clone(), p.match_index))
             .collect()
     }
+    /// The leader's view of each peer: its match index and when it last answered (on the
+    /// leader's clock). Empty on followers.
+    pub fn peer_progress(&self) -> BTreeMap<NodeId, (u64, Option<u64>)> {
+        self.progress
+            .iter()
+            .map(|(id, p)| (id.clone(), (p.match_index, p.last_heard_ms)))
+            .collect()
+    }
     /// The snapshot this node holds (for tests and storage), if any.
     pub fn snapshot_data(&self) -> &[u8] {
         &self.snapshot_data

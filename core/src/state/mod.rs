@@ -3,12 +3,14 @@
 //! its own modify index, and the indexes blocking queries watch (`WatchKey`: a table, a KV
 //! prefix, a service, a node). One versioned snapshot covers every table (`snapshot.rs`).
 
+mod autopilot;
 mod snapshot;
 mod tables;
 
 pub use snapshot::{SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC};
 pub use tables::{TableId, WatchKey};
 
+use crate::agent::autopilot::AutopilotConfig;
 use crate::agent::command::Command;
 use crate::catalog::CatalogStore;
 use crate::kv::KvStore;
@@ -24,6 +26,8 @@ pub struct StateMachine {
     table_indexes: BTreeMap<TableId, u64>,
     /// Nodes, services and checks; their table indexes are in `table_indexes`.
     catalog: CatalogStore,
+    /// Autopilot's replicated configuration, once stored (its index: `TableId::Autopilot`).
+    autopilot: Option<AutopilotConfig>,
 }
 
 impl StateMachine {
@@ -45,6 +49,13 @@ impl StateMachine {
                 }
                 applied.ok
             }
+            Command::Autopilot(command) => {
+                let applied = autopilot::apply(&mut self.autopilot, index, command);
+                if applied {
+                    self.table_indexes.insert(TableId::Autopilot, index);
+                }
+                applied
+            }
         }
     }
 
@@ -54,6 +65,11 @@ impl StateMachine {
 
     pub fn catalog(&self) -> &CatalogStore {
         &self.catalog
+    }
+
+    /// The stored autopilot configuration; `None` until a leader stores one.
+    pub fn autopilot(&self) -> Option<&AutopilotConfig> {
+        self.autopilot.as_ref()
     }
 
     /// The last log index that changed `table`.
@@ -93,6 +109,13 @@ impl StateMachine {
         if let Some(index) = self.table_indexes.get(&TableId::Kv) {
             return Err(format!(
                 "the KV table's index {index} is stored outside the KV store"
+            ));
+        }
+        let autopilot_index = self.autopilot.map_or(0, |c| c.modify_index);
+        if autopilot_index != self.table_index(TableId::Autopilot) {
+            return Err(format!(
+                "the autopilot config's modify index {autopilot_index} is not its table's index {}",
+                self.table_index(TableId::Autopilot)
             ));
         }
         self.catalog

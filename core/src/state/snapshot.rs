@@ -1,7 +1,9 @@
 //! The snapshot format: every table in one versioned blob.
 //!
-//! Format 3 (today): `SNAPSHOT_MAGIC`, the version as a little-endian u32, then the bincode
-//! of `StateMachine` (KV, the table indexes, the catalog). Format 2 has the same header and
+//! Format 4 (today): `SNAPSHOT_MAGIC`, the version as a little-endian u32, then the bincode
+//! of `StateMachine` (KV, the table indexes, the catalog, the autopilot config). Format 3 has
+//! the same header and the state machine before autopilot (`StateMachineV3`, frozen here); it
+//! is still read, with no autopilot config stored. Format 2 has the same header and
 //! the bincode of the state machine before the catalog (`StateMachineV2`, frozen here); it
 //! is still read, with an empty catalog. Format 1 (before tables existed) is the bare bincode
 //! of the KV store; it is still read. The magic cannot begin a format-1 snapshot: those begin
@@ -17,7 +19,7 @@ use std::collections::BTreeMap;
 /// Begins every snapshot of format 2 or later.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"\xffCONCORD";
 /// The format this build writes; it reads this one and every older one.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 3;
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 4;
 const HEADER_BYTES: usize = SNAPSHOT_MAGIC.len() + 4;
 
 impl StateMachine {
@@ -47,6 +49,9 @@ impl StateMachine {
             2 => bincode::deserialize::<StateMachineV2>(&body[4..])
                 .map_err(decode_error)?
                 .into(),
+            3 => bincode::deserialize::<StateMachineV3>(&body[4..])
+                .map_err(decode_error)?
+                .into(),
             SNAPSHOT_FORMAT_VERSION => bincode::deserialize(&body[4..]).map_err(decode_error)?,
             _ => {
                 return Err(format!(
@@ -71,6 +76,7 @@ fn from_format_1(bytes: &[u8]) -> Result<StateMachine, String> {
         kv,
         table_indexes: Default::default(),
         catalog: CatalogStore::default(),
+        autopilot: None,
     })
 }
 
@@ -88,6 +94,28 @@ impl From<StateMachineV2> for StateMachine {
             kv: old.kv,
             table_indexes: old.table_indexes,
             catalog: CatalogStore::default(),
+            autopilot: None,
+        }
+    }
+}
+
+/// The state machine as format 3 encoded it (before autopilot). Frozen: never change it, or
+/// format-3 snapshots stop decoding.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
+struct StateMachineV3 {
+    kv: KvStore,
+    table_indexes: BTreeMap<TableId, u64>,
+    catalog: CatalogStore,
+}
+
+impl From<StateMachineV3> for StateMachine {
+    fn from(old: StateMachineV3) -> StateMachine {
+        StateMachine {
+            kv: old.kv,
+            table_indexes: old.table_indexes,
+            catalog: old.catalog,
+            autopilot: None,
         }
     }
 }
@@ -144,13 +172,13 @@ mod tests {
         assert!(bytes.starts_with(&SNAPSHOT_MAGIC));
         assert_eq!(
             &bytes[SNAPSHOT_MAGIC.len()..HEADER_BYTES],
-            &3u32.to_le_bytes()
+            &SNAPSHOT_FORMAT_VERSION.to_le_bytes()
         );
         assert_eq!(StateMachine::from_snapshot_bytes(&bytes), Ok(state));
     }
 
     #[test]
-    fn format_2_read_has_an_empty_catalog_and_writes_back_as_format_3() {
+    fn format_2_read_has_an_empty_catalog_and_writes_back_as_the_current_format() {
         let state = StateMachine::from_snapshot_bytes(FORMAT_2_FIXTURE).expect("format 2 reads");
         assert!(state.catalog().nodes().is_empty());
         assert_eq!(state.watch_index(&WatchKey::Service("web".into())), 0);
@@ -216,10 +244,10 @@ mod tests {
     #[test]
     fn a_newer_format_is_refused_with_its_version() {
         let mut bytes = StateMachine::new().to_snapshot_bytes();
-        bytes[SNAPSHOT_MAGIC.len()..HEADER_BYTES].copy_from_slice(&4u32.to_le_bytes());
+        bytes[SNAPSHOT_MAGIC.len()..HEADER_BYTES].copy_from_slice(&5u32.to_le_bytes());
         let error = StateMachine::from_snapshot_bytes(&bytes).unwrap_err();
-        assert!(error.contains("snapshot format 4"), "{error}");
-        assert!(error.contains("formats 1 to 3"), "{error}");
+        assert!(error.contains("snapshot format 5"), "{error}");
+        assert!(error.contains("formats 1 to 4"), "{error}");
     }
 
     #[test]
@@ -231,7 +259,7 @@ mod tests {
         let mut bytes = StateMachine::new().to_snapshot_bytes();
         bytes.truncate(HEADER_BYTES + 3);
         let error = StateMachine::from_snapshot_bytes(&bytes).unwrap_err();
-        assert!(error.contains("format 3 cannot be decoded"), "{error}");
+        assert!(error.contains("format 4 cannot be decoded"), "{error}");
         let mut bytes = FORMAT_2_FIXTURE.to_vec();
         bytes.truncate(HEADER_BYTES + 3);
         let error = StateMachine::from_snapshot_bytes(&bytes).unwrap_err();
@@ -244,5 +272,33 @@ mod tests {
         state.table_indexes.insert(TableId::Kv, 5);
         let error = StateMachine::from_snapshot_bytes(&state.to_snapshot_bytes()).unwrap_err();
         assert!(error.contains("inconsistent"), "{error}");
+    }
+
+    /// A format-3 snapshot (the state machine before autopilot) reads with its catalog and
+    /// no autopilot config, and writes back as format 4 with the config once one is set.
+    #[test]
+    fn format_3_reads_without_an_autopilot_config() {
+        let mut old = StateMachine::new();
+        old.apply(3, &catalog(register("n1", Some(("web1", "web", &[])), &[])));
+        let v3 = StateMachineV3 {
+            kv: old.kv.clone(),
+            table_indexes: old.table_indexes.clone(),
+            catalog: old.catalog.clone(),
+        };
+        let mut bytes = SNAPSHOT_MAGIC.to_vec();
+        bytes.extend_from_slice(&3u32.to_le_bytes());
+        bytes.extend_from_slice(&bincode::serialize(&v3).unwrap());
+        let mut state = StateMachine::from_snapshot_bytes(&bytes).expect("format 3 reads");
+        assert_eq!(state, old);
+        assert_eq!(state.autopilot(), None);
+        let set = crate::agent::autopilot::AutopilotCommand::Set {
+            options: Default::default(),
+            cas: Some(0),
+        };
+        assert!(state.apply(4, &Command::Autopilot(set)));
+        let back = StateMachine::from_snapshot_bytes(&state.to_snapshot_bytes()).expect("reads");
+        assert_eq!(back.autopilot().map(|c| c.modify_index), Some(4));
+        assert_eq!(back.table_index(TableId::Autopilot), 4);
+        assert_eq!(back, state);
     }
 }

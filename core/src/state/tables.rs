@@ -14,16 +14,19 @@ pub enum TableId {
     Checks,
     Sessions,
     AclTokens,
+    /// The autopilot configuration (one row).
+    Autopilot,
 }
 
 impl TableId {
-    pub const ALL: [TableId; 6] = [
+    pub const ALL: [TableId; 7] = [
         TableId::Kv,
         TableId::Nodes,
         TableId::Services,
         TableId::Checks,
         TableId::Sessions,
         TableId::AclTokens,
+        TableId::Autopilot,
     ];
 
     pub fn name(self) -> &'static str {
@@ -34,6 +37,7 @@ impl TableId {
             TableId::Checks => "checks",
             TableId::Sessions => "sessions",
             TableId::AclTokens => "acl-tokens",
+            TableId::Autopilot => "autopilot",
         }
     }
 }
@@ -57,7 +61,7 @@ pub enum WatchKey {
 }
 
 /// `TableId::ALL` with a 'static address, for `WatchKey::tables`.
-static TABLES: [TableId; 6] = TableId::ALL;
+static TABLES: [TableId; 7] = TableId::ALL;
 
 impl WatchKey {
     /// The tables whose changes can move this key's index: only a change to one of them can
