@@ -1,0 +1,647 @@
+//! The SWIM detector (issue 12) on a tiny deterministic in-memory network: N `Swim` machines,
+//! zero-latency delivery in send order with optional drops, time advanced to the earliest
+//! `next_deadline_ms`. Every scenario logs its seed.
+
+use concord_core::membership::options::MembershipOptions;
+use concord_core::membership::suspicion::suspicion_min_ms;
+use concord_core::membership::{
+    Channel, ForceLeaveError, GossipBody, GossipPacket, Member, MemberEvent, MemberRecord,
+    MemberStatus, Role, Swim, SwimState, Transmit, Update,
+};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+fn member(name: &str) -> Member {
+    Member {
+        name: name.to_string(),
+        gossip_addr: format!("{name}:8301"),
+        rpc_addr: format!("{name}:8300"),
+        role: Role::Server,
+        datacenter: "dc1".into(),
+        bootstrap_expect: 0,
+        in_raft: false,
+        build: "test".into(),
+        incarnation: 0,
+        heartbeat: 0,
+        announced: MemberStatus::Alive,
+    }
+}
+
+fn name(i: usize) -> String {
+    format!("n{i}")
+}
+
+/// Decides whether a transmit is dropped: (from index, to index, now_ms).
+type DropRule = Box<dyn Fn(usize, usize, u64) -> bool>;
+
+struct Net {
+    nodes: Vec<Swim>,
+    down: BTreeSet<usize>,
+    now_ms: u64,
+    drop_rule: DropRule,
+    /// Every transmit sent, in order (determinism).
+    log: Vec<(u64, Transmit)>,
+    /// First time each observer saw (subject, state).
+    seen: BTreeMap<(usize, String, SwimState), u64>,
+    events: Vec<(usize, MemberEvent)>,
+}
+
+impl Net {
+    fn new(n: usize, options: MembershipOptions, seed: u64) -> Net {
+        eprintln!("swim net: n={n} seed={seed}");
+        let nodes = (0..n)
+            .map(|i| {
+                Swim::new(
+                    member(&name(i)),
+                    options.clone(),
+                    seed * 1_000 + i as u64,
+                    0,
+                )
+            })
+            .collect();
+        Net {
+            nodes,
+            down: BTreeSet::new(),
+            now_ms: 0,
+            drop_rule: Box::new(|_, _, _| false),
+            log: Vec::new(),
+            seen: BTreeMap::new(),
+            events: Vec::new(),
+        }
+    }
+
+    fn index_of(addr: &str) -> usize {
+        addr.trim_start_matches('n')
+            .trim_end_matches(":8301")
+            .parse()
+            .expect("test addr")
+    }
+
+    /// Delivers everything queued (and whatever that triggers) at the current time.
+    fn flush(&mut self) {
+        let mut queue: VecDeque<(usize, Transmit)> = VecDeque::new();
+        self.drain(&mut queue);
+        while let Some((from, t)) = queue.pop_front() {
+            let to = Net::index_of(&t.to);
+            self.log.push((self.now_ms, t.clone()));
+            if self.down.contains(&to) || (self.drop_rule)(from, to, self.now_ms) {
+                continue;
+            }
+            self.nodes[to].handle_packet(t.packet, t.channel, self.now_ms);
+            self.drain(&mut queue);
+        }
+    }
+
+    fn drain(&mut self, queue: &mut VecDeque<(usize, Transmit)>) {
+        for i in 0..self.nodes.len() {
+            while let Some(t) = self.nodes[i].poll_transmit() {
+                if !self.down.contains(&i) {
+                    queue.push_back((i, t));
+                }
+            }
+            while let Some(e) = self.nodes[i].poll_event() {
+                if let MemberEvent::StateChanged { name, state } = &e {
+                    self.seen
+                        .entry((i, name.clone(), *state))
+                        .or_insert(self.now_ms);
+                }
+                self.events.push((i, e));
+            }
+        }
+    }
+
+    /// Advances time to each earliest deadline of a live node, up to `until_ms`.
+    fn run_until(&mut self, until_ms: u64) {
+        self.flush();
+        let mut steps_left = 1_000_000u64;
+        loop {
+            steps_left -= 1;
+            assert!(steps_left > 0, "timers never settle at {} ms", self.now_ms);
+            let next_ms = (0..self.nodes.len())
+                .filter(|i| !self.down.contains(i))
+                .map(|i| self.nodes[i].next_deadline_ms())
+                .min()
+                .expect("a live node");
+            if next_ms > until_ms {
+                self.now_ms = until_ms;
+                return;
+            }
+            self.now_ms = next_ms.max(self.now_ms);
+            for i in 0..self.nodes.len() {
+                if !self.down.contains(&i) && self.nodes[i].next_deadline_ms() <= self.now_ms {
+                    self.nodes[i].handle_timeout(self.now_ms);
+                }
+            }
+            self.flush();
+        }
+    }
+
+    fn join_all_via_first(&mut self) {
+        for i in 1..self.nodes.len() {
+            self.nodes[i].join("n0:8301", Some(i as u64), self.now_ms);
+        }
+        self.flush();
+    }
+
+    fn all_see(&self, subject: &str, state: SwimState) -> bool {
+        (0..self.nodes.len())
+            .filter(|i| !self.down.contains(i) && name(*i) != subject)
+            .all(|i| self.nodes[i].swim_state(subject) == Some(state))
+    }
+
+    fn first_seen(&self, observer: usize, subject: &str, state: SwimState) -> Option<u64> {
+        self.seen
+            .get(&(observer, subject.to_string(), state))
+            .copied()
+    }
+}
+
+fn converged(net: &Net) -> bool {
+    let n = net.nodes.len();
+    (0..n).all(|i| (0..n).all(|j| net.nodes[i].swim_state(&name(j)) == Some(SwimState::Alive)))
+}
+
+#[test]
+fn five_members_joined_via_one_converge() {
+    let mut net = Net::new(5, MembershipOptions::default(), 1);
+    net.join_all_via_first();
+    let answered = net
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, MemberEvent::JoinAnswered { .. }));
+    assert_eq!(answered.count(), 4, "every join is answered");
+    net.run_until(5_000);
+    assert!(
+        converged(&net),
+        "all five see all five alive within 5 s of gossip"
+    );
+    let listed = net.nodes[3].list(net.now_ms);
+    assert_eq!(listed.len(), 5);
+    assert!(listed.iter().all(|(_, s)| *s == MemberStatus::Alive));
+}
+
+#[test]
+fn killed_member_becomes_suspect_then_dead_everywhere_within_bound() {
+    for seed in 1..=5 {
+        let options = MembershipOptions::default();
+        let mut net = Net::new(5, options.clone(), seed);
+        net.join_all_via_first();
+        net.run_until(5_000);
+        assert!(converged(&net));
+        let killed_ms = net.now_ms;
+        net.down.insert(4);
+        // Worst case it is probed last in this pass and last in the next: 2 x (n-1) probes;
+        // then suspected at the end of that interval; dead by the suspicion max at the latest;
+        // one gossip interval more to reach everyone.
+        let min_ms = suspicion_min_ms(options.suspicion_mult, 5, options.probe_interval_ms);
+        let max_ms = min_ms * u64::from(options.suspicion_max_timeout_mult);
+        let detect_ms_max = 2 * 4 * options.probe_interval_ms + options.probe_interval_ms;
+        let bound_ms = detect_ms_max + max_ms + options.gossip_interval_ms * 5;
+        net.run_until(killed_ms + bound_ms);
+        assert!(
+            net.all_see("n4", SwimState::Dead),
+            "seed {seed}: dead everywhere within {bound_ms} ms"
+        );
+        for i in 0..4 {
+            let suspect_ms = net
+                .first_seen(i, "n4", SwimState::Suspect)
+                .expect("suspect first");
+            let dead_ms = net.first_seen(i, "n4", SwimState::Dead).expect("then dead");
+            assert!(
+                suspect_ms - killed_ms <= detect_ms_max + 1_000,
+                "seed {seed}: n{i} suspect late"
+            );
+            assert!(
+                dead_ms >= suspect_ms,
+                "seed {seed}: dead before suspect at n{i}"
+            );
+        }
+        let first_suspect = (0..4)
+            .filter_map(|i| net.first_seen(i, "n4", SwimState::Suspect))
+            .min()
+            .unwrap();
+        let first_dead = (0..4)
+            .filter_map(|i| net.first_seen(i, "n4", SwimState::Dead))
+            .min()
+            .unwrap();
+        assert!(
+            first_dead - first_suspect >= min_ms,
+            "seed {seed}: never faster than the suspicion min"
+        );
+        assert_eq!(
+            net.nodes[0].status("n4", net.now_ms),
+            Some(MemberStatus::Failed)
+        );
+        assert!(
+            net.nodes.iter().take(4).all(|n| n.health_score() == 0),
+            "helpers nacked: healthy"
+        );
+    }
+}
+
+#[test]
+fn member_cut_off_shorter_than_suspicion_refutes_and_never_dies() {
+    // Cut 3 s: the first suspicion starts >= 1 s in, and even fully confirmed it lasts the
+    // suspicion min (4 s), so n4 has >= 2 s after healing to hear of it and refute.
+    let mut seeds_suspected = 0;
+    for seed in 1..=8 {
+        let mut net = Net::new(5, MembershipOptions::default(), seed);
+        net.join_all_via_first();
+        net.run_until(5_000);
+        let (cut_ms, heal_ms) = (net.now_ms, net.now_ms + 3_000);
+        net.drop_rule = Box::new(move |from, to, now| (from == 4 || to == 4) && now < heal_ms);
+        net.run_until(heal_ms + 30_000);
+        let died = (0..5).any(|i| net.first_seen(i, "n4", SwimState::Dead).is_some());
+        assert!(!died, "seed {seed}: n4 died");
+        assert!(
+            net.all_see("n4", SwimState::Alive),
+            "seed {seed}: n4 alive again everywhere"
+        );
+        let suspected = (0..4).any(|i| {
+            net.first_seen(i, "n4", SwimState::Suspect)
+                .is_some_and(|t| t >= cut_ms)
+        });
+        if suspected {
+            seeds_suspected += 1;
+            assert!(net.nodes[4].me().incarnation > 0, "seed {seed}: n4 refuted");
+            assert!(net.nodes[4].stats().refutations > 0);
+        }
+    }
+    assert!(
+        seeds_suspected >= 4,
+        "the cut made n4 suspect in {seeds_suspected}/8 seeds"
+    );
+}
+
+#[test]
+fn leave_spreads_as_left_then_reaped_after_tombstone() {
+    let options = MembershipOptions {
+        tombstone_timeout_ms: 60_000,
+        ..MembershipOptions::default()
+    };
+    let mut net = Net::new(5, options, 3);
+    net.join_all_via_first();
+    net.run_until(5_000);
+    net.nodes[4].update_me(|m| m.announced = MemberStatus::Left);
+    net.nodes[4].announce_to_all();
+    net.flush();
+    net.down.insert(4);
+    let left_ms = net.now_ms;
+    assert!(
+        net.all_see("n4", SwimState::Left),
+        "left everywhere at once"
+    );
+    assert_eq!(
+        net.nodes[1].status("n4", net.now_ms),
+        Some(MemberStatus::Left)
+    );
+    net.run_until(left_ms + 59_000);
+    assert!(
+        net.all_see("n4", SwimState::Left),
+        "kept, not probed to death, until the tombstone timeout"
+    );
+    net.run_until(left_ms + 61_000);
+    assert!(
+        (0..4).all(|i| net.nodes[i].get("n4").is_none()),
+        "reaped everywhere"
+    );
+    let reaped = net
+        .events
+        .iter()
+        .filter(|(_, e)| *e == MemberEvent::Reaped { name: "n4".into() });
+    assert_eq!(reaped.count(), 4);
+}
+
+fn dead_n3_in_four(seed: u64) -> Net {
+    let mut net = Net::new(4, MembershipOptions::default(), seed);
+    net.join_all_via_first();
+    net.run_until(5_000);
+    net.down.insert(3);
+    net.run_until(60_000);
+    assert!(net.all_see("n3", SwimState::Dead));
+    net
+}
+
+#[test]
+fn force_leave_marks_a_dead_member_left_everywhere() {
+    let mut net = dead_n3_in_four(4);
+    assert_eq!(
+        net.nodes[0].force_leave("nope", false, net.now_ms),
+        Err(ForceLeaveError::Unknown)
+    );
+    assert_eq!(
+        net.nodes[0].force_leave("n1", false, net.now_ms),
+        Err(ForceLeaveError::NotFailed)
+    );
+    assert_eq!(net.nodes[0].force_leave("n3", false, net.now_ms), Ok(()));
+    net.run_until(net.now_ms + 2_000);
+    assert!(net.all_see("n3", SwimState::Left), "force-leave spreads");
+    assert_eq!(
+        net.nodes[2].status("n3", net.now_ms),
+        Some(MemberStatus::Left)
+    );
+}
+
+#[test]
+fn force_leave_prune_forgets_and_stale_records_do_not_resurrect() {
+    let mut net = dead_n3_in_four(5);
+    let incarnation = net.nodes[0].get("n3").unwrap().incarnation;
+    assert_eq!(net.nodes[0].force_leave("n3", true, net.now_ms), Ok(()));
+    net.run_until(net.now_ms + 2_000);
+    assert!(
+        (0..3).all(|i| net.nodes[i].get("n3").is_none()),
+        "pruned everywhere"
+    );
+    let stale = MemberRecord {
+        member: member_at("n3", incarnation),
+        state: SwimState::Alive,
+    };
+    net.nodes[1].handle_packet(
+        push_pull_from("n9", vec![stale]),
+        Channel::Stream,
+        net.now_ms,
+    );
+    assert!(
+        net.nodes[1].get("n3").is_none(),
+        "a stale record of the pruned incarnation is dropped"
+    );
+    assert!(net.nodes[1].stats().dropped_pruned > 0);
+    let back = MemberRecord {
+        member: member_at("n3", incarnation + 1),
+        state: SwimState::Alive,
+    };
+    net.nodes[1].handle_packet(
+        push_pull_from("n9", vec![back]),
+        Channel::Stream,
+        net.now_ms,
+    );
+    assert_eq!(
+        net.nodes[1].swim_state("n3"),
+        Some(SwimState::Alive),
+        "a higher incarnation comes back"
+    );
+}
+
+fn member_at(name: &str, incarnation: u64) -> Member {
+    Member {
+        incarnation,
+        ..member(name)
+    }
+}
+
+fn push_pull_from(from: &str, records: Vec<MemberRecord>) -> GossipPacket {
+    GossipPacket {
+        from: from.into(),
+        from_addr: format!("{from}:8301"),
+        body: GossipBody::PushPull {
+            records,
+            reply_wanted: false,
+            join_id: None,
+        },
+        updates: Vec::new(),
+    }
+}
+
+fn packet(from: &str, body: GossipBody, updates: Vec<Update>) -> GossipPacket {
+    GossipPacket {
+        from: from.into(),
+        from_addr: format!("{from}:8301"),
+        body,
+        updates,
+    }
+}
+
+fn drain(swim: &mut Swim) -> Vec<Transmit> {
+    std::iter::from_fn(|| swim.poll_transmit()).collect()
+}
+
+/// `me` knowing `others` (alive, incarnation 0).
+fn knowing(me: &str, others: &[&str], options: MembershipOptions) -> Swim {
+    let mut swim = Swim::new(member(me), options, 9, 0);
+    let records = others
+        .iter()
+        .map(|o| MemberRecord {
+            member: member(o),
+            state: SwimState::Alive,
+        })
+        .collect();
+    swim.handle_packet(push_pull_from(others[0], records), Channel::Stream, 0);
+    drain(&mut swim);
+    swim
+}
+
+fn pings(transmits: &[Transmit]) -> Vec<(String, u64, Channel)> {
+    transmits
+        .iter()
+        .filter_map(|t| match &t.packet.body {
+            GossipBody::Ping { seq, .. } => Some((t.to.clone(), *seq, t.channel)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn health_rises_on_failed_probes_scales_the_interval_and_falls_on_acks() {
+    let options = MembershipOptions::default();
+    let mut a = knowing("a", &["b"], options.clone());
+    a.handle_timeout(1_000);
+    assert_eq!(pings(&drain(&mut a)).len(), 1, "probe at 1 s");
+    a.handle_timeout(1_500);
+    assert_eq!(
+        pings(&drain(&mut a)),
+        vec![("b:8301".into(), 1, Channel::Stream)],
+        "stream fallback"
+    );
+    a.handle_timeout(2_000);
+    assert_eq!(a.health_score(), 1, "a failed probe with nobody to ask: +1");
+    assert_eq!(a.swim_state("b"), Some(SwimState::Suspect));
+    let sent = drain(&mut a);
+    let ping = sent
+        .iter()
+        .find(|t| matches!(t.packet.body, GossipBody::Ping { .. }))
+        .expect("next probe");
+    assert!(
+        matches!(&ping.packet.updates[0], Update::Suspect { name, .. } if name == "b"),
+        "suspect rides first"
+    );
+    a.handle_timeout(3_000);
+    assert!(
+        pings(&drain(&mut a))
+            .iter()
+            .all(|(_, _, c)| *c == Channel::Stream),
+        "no new probe at 3 s"
+    );
+    a.handle_timeout(4_000);
+    assert_eq!(
+        a.health_score(),
+        2,
+        "second failure at the scaled deadline 2 s + 2 s"
+    );
+    let seq = pings(&drain(&mut a)).last().expect("probe at 4 s").1;
+    let refuted = Update::Alive(member_at("b", 1));
+    let ack = packet("b", GossipBody::Ack { seq }, vec![refuted]);
+    a.handle_packet(ack, Channel::Datagram, 4_010);
+    assert_eq!(a.health_score(), 1, "an ack lowers the score");
+    assert_eq!(a.swim_state("b"), Some(SwimState::Alive), "b refuted");
+    // The probe at 4 s was scheduled with score 2: the next one is 3 intervals later.
+    let datagram_pings = |a: &mut Swim| {
+        let sent = drain(a);
+        pings(&sent)
+            .into_iter()
+            .filter(|p| p.2 == Channel::Datagram)
+            .count()
+    };
+    a.handle_timeout(6_999);
+    assert_eq!(datagram_pings(&mut a), 0, "no probe before 4 s + 3 x 1 s");
+    a.handle_timeout(7_000);
+    assert_eq!(datagram_pings(&mut a), 1);
+    assert_eq!(a.stats().probes_failed, 2);
+    assert_eq!(options.probe_interval_ms, 1_000);
+}
+
+#[test]
+fn refuting_a_suspicion_raises_incarnation_and_health() {
+    let mut a = knowing("a", &["b"], MembershipOptions::default());
+    let suspect = Update::Suspect {
+        name: "a".into(),
+        incarnation: 0,
+        from: "b".into(),
+    };
+    a.handle_packet(
+        packet("b", GossipBody::Empty, vec![suspect]),
+        Channel::Datagram,
+        10,
+    );
+    assert_eq!(a.me().incarnation, 1);
+    assert_eq!(a.health_score(), 1);
+    let stale = Update::Dead {
+        name: "a".into(),
+        incarnation: 0,
+        from: "b".into(),
+    };
+    a.handle_packet(
+        packet("b", GossipBody::Empty, vec![stale]),
+        Channel::Datagram,
+        20,
+    );
+    assert_eq!(a.me().incarnation, 1, "a stale claim needs no refutation");
+    a.handle_timeout(1_000);
+    let ping = drain(&mut a)
+        .into_iter()
+        .find(|t| matches!(t.packet.body, GossipBody::Ping { .. }))
+        .unwrap();
+    assert!(ping
+        .packet
+        .updates
+        .iter()
+        .any(|u| matches!(u, Update::Alive(m) if m.name == "a" && m.incarnation == 1)));
+}
+
+fn serve_ping_req(target_answers: bool) -> Vec<Transmit> {
+    let mut h = knowing("h", &["a", "t"], MembershipOptions::default());
+    let req = GossipBody::PingReq {
+        seq: 77,
+        target: "t".into(),
+        target_addr: "t:8301".into(),
+    };
+    h.handle_packet(packet("a", req, vec![]), Channel::Datagram, 100);
+    let sent = drain(&mut h);
+    let own = pings(&sent);
+    assert_eq!(own.len(), 1, "the helper pings the target");
+    if target_answers {
+        h.handle_packet(
+            packet("t", GossipBody::Ack { seq: own[0].1 }, vec![]),
+            Channel::Datagram,
+            150,
+        );
+    }
+    h.handle_timeout(h.next_deadline_ms().min(1_000));
+    h.handle_timeout(1_000);
+    drain(&mut h)
+        .into_iter()
+        .filter(|t| t.to == "a:8301")
+        .collect()
+}
+
+#[test]
+fn helper_nacks_when_target_is_silent_and_forwards_the_ack_otherwise() {
+    let silent = serve_ping_req(false);
+    assert!(
+        silent
+            .iter()
+            .any(|t| t.packet.body == GossipBody::Nack { seq: 77 }),
+        "nack to the requester"
+    );
+    assert!(!silent
+        .iter()
+        .any(|t| t.packet.body == GossipBody::Ack { seq: 77 }));
+    let answered = serve_ping_req(true);
+    assert!(
+        answered
+            .iter()
+            .any(|t| t.packet.body == GossipBody::Ack { seq: 77 }),
+        "ack forwarded"
+    );
+    assert!(
+        !answered
+            .iter()
+            .any(|t| t.packet.body == GossipBody::Nack { seq: 77 }),
+        "no nack"
+    );
+}
+
+#[test]
+fn nacks_keep_the_requester_healthy_when_the_target_is_dead() {
+    let mut net = Net::new(4, MembershipOptions::default(), 8);
+    net.join_all_via_first();
+    net.run_until(5_000);
+    net.down.insert(3);
+    net.run_until(20_000);
+    let nacks: u64 = (0..3).map(|i| net.nodes[i].stats().nacks_received).sum();
+    assert!(nacks > 0, "helpers nacked");
+    assert!((0..3).all(|i| net.nodes[i].health_score() == 0));
+}
+
+#[test]
+fn members_max_bounds_the_table() {
+    let options = MembershipOptions {
+        members_max: 3,
+        ..MembershipOptions::default()
+    };
+    let records: Vec<MemberRecord> = ["b", "c", "d"]
+        .iter()
+        .map(|o| MemberRecord {
+            member: member(o),
+            state: SwimState::Alive,
+        })
+        .collect();
+    let mut a = Swim::new(member("a"), options, 1, 0);
+    a.handle_packet(push_pull_from("b", records), Channel::Stream, 0);
+    assert_eq!(a.list(0).len(), 3);
+    assert_eq!(a.stats().dropped_over_members_max, 1);
+    let too_many: Vec<MemberRecord> = ["e", "f", "g", "h"]
+        .iter()
+        .map(|o| MemberRecord {
+            member: member(o),
+            state: SwimState::Alive,
+        })
+        .collect();
+    a.handle_packet(push_pull_from("e", too_many), Channel::Stream, 0);
+    assert_eq!(
+        a.stats().dropped_malformed,
+        1,
+        "more records than members_max: dropped whole"
+    );
+}
+
+#[test]
+fn same_seed_same_transmits_other_seed_other_transmits() {
+    let run = |seed: u64| {
+        let mut net = Net::new(5, MembershipOptions::default(), seed);
+        net.join_all_via_first();
+        net.down.insert(2);
+        net.run_until(20_000);
+        net.log
+    };
+    assert_eq!(run(11), run(11));
+    assert_ne!(run(11), run(12));
+}
