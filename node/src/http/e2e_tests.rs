@@ -446,3 +446,96 @@ async fn status_agent_and_operator_endpoints() {
         "the HTTP server ends with the node"
     );
 }
+
+/// The autopilot endpoints in Consul's shapes: the leader stores its local config at once,
+/// `?cas=` decides a write, and health and state describe the one server.
+#[tokio::test]
+async fn autopilot_configuration_health_and_state() {
+    let node = start_dev_node().await;
+    let at = node.http;
+    let path = "/v1/operator/autopilot/configuration";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let config = loop {
+        let config = call(at, "GET", path, b"").await.json();
+        if config["ModifyIndex"].as_u64() > Some(0) {
+            break config;
+        }
+        assert!(Instant::now() < deadline, "no config stored: {config}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let index = config["ModifyIndex"].as_u64().unwrap();
+    assert_eq!(config["CreateIndex"].as_u64(), Some(index));
+    let expected = serde_json::json!({
+        "CleanupDeadServers": true, "LastContactThreshold": "200ms", "MaxTrailingLogs": 250,
+        "MinQuorum": 0, "ServerStabilizationTime": "2s", "RedundancyZoneTag": "",
+        "DisableUpgradeMigration": false, "UpgradeVersionTag": "",
+        "CreateIndex": index, "ModifyIndex": index,
+    });
+    assert_eq!(config, expected);
+
+    let body = br#"{"CleanupDeadServers":false,"LastContactThreshold":"1s","MaxTrailingLogs":10,"MinQuorum":3,"ServerStabilizationTime":"30s"}"#;
+    let stale = call(at, "PUT", &format!("{path}?cas={}", index + 100), body).await;
+    assert_eq!((stale.status, stale.text().as_str()), (200, "false"));
+    let put = call(at, "PUT", &format!("{path}?cas={index}"), body).await;
+    assert_eq!((put.status, put.text().as_str()), (200, "true"));
+    let config = call(at, "GET", path, b"").await.json();
+    assert_eq!(config["CleanupDeadServers"], false);
+    assert_eq!(config["LastContactThreshold"], "1s");
+    assert_eq!(config["ServerStabilizationTime"], "30s");
+    assert_eq!(
+        (
+            config["MaxTrailingLogs"].as_u64(),
+            config["MinQuorum"].as_u64()
+        ),
+        (Some(10), Some(3))
+    );
+    assert_eq!(config["CreateIndex"].as_u64(), Some(index));
+    assert!(config["ModifyIndex"].as_u64() > Some(index));
+    let bad = call(at, "PUT", path, br#"{"LastContactThreshold":"soon"}"#).await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+
+    let health = call(at, "GET", "/v1/operator/autopilot/health", b"").await;
+    assert_eq!(health.status, 200, "{}", health.text());
+    let health = health.json();
+    assert_eq!(
+        (
+            health["Healthy"].as_bool(),
+            health["FailureTolerance"].as_u64()
+        ),
+        (Some(true), Some(0))
+    );
+    let server = &health["Servers"][0];
+    assert_eq!(server["ID"], "dev");
+    assert_eq!(server["Name"], "dev");
+    assert_eq!(server["Address"], node.rpc_addr.as_str());
+    assert_eq!(server["SerfStatus"], "alive");
+    assert_eq!(
+        (server["Leader"].as_bool(), server["Voter"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert_eq!(server["LastContact"], "0s");
+    assert!(server["LastIndex"].as_u64() > Some(index));
+    assert!(server["LastTerm"].as_u64() >= Some(1));
+    let since = server["StableSince"].as_str().unwrap();
+    assert!(since.starts_with("20") && since.ends_with('Z'), "{since}");
+    assert!(server["Version"].as_str().is_some_and(|v| !v.is_empty()));
+
+    let state = call(at, "GET", "/v1/operator/autopilot/state", b"").await;
+    assert_eq!(state.status, 200, "{}", state.text());
+    let state = state.json();
+    assert_eq!(state["Healthy"], true);
+    assert_eq!(state["OptimisticFailureTolerance"], 0);
+    assert_eq!(state["Leader"], "dev");
+    assert_eq!(state["Voters"], serde_json::json!(["dev"]));
+    let me = &state["Servers"]["dev"];
+    assert_eq!(
+        (me["Status"].as_str(), me["NodeStatus"].as_str()),
+        (Some("leader"), Some("alive"))
+    );
+    assert_eq!(
+        (me["ID"].as_str(), me["NodeType"].as_str()),
+        (Some("dev"), Some("voter"))
+    );
+    assert_eq!(me["Meta"], serde_json::json!({}));
+    assert_eq!(me["StableSince"], since);
+}

@@ -26,6 +26,7 @@ mod kv_json;
 mod kv_write;
 mod members;
 mod operator;
+pub mod operator_autopilot;
 mod query;
 mod status;
 
@@ -64,6 +65,7 @@ pub fn router(handle: NodeHandle) -> Router {
         .merge(agent_services::routes())
         .merge(agent_checks::routes())
         .merge(operator::routes())
+        .merge(operator_autopilot::routes())
         .fallback(unknown_path)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
