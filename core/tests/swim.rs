@@ -645,3 +645,137 @@ fn same_seed_same_transmits_other_seed_other_transmits() {
     assert_eq!(run(11), run(11));
     assert_ne!(run(11), run(12));
 }
+
+fn suspect_of(name: &str, from: &str) -> Update {
+    Update::Suspect {
+        name: name.into(),
+        incarnation: 0,
+        from: from.into(),
+    }
+}
+
+#[test]
+fn confirmations_from_new_suspectors_shorten_the_suspicion() {
+    let others = ["b", "c", "d", "e"];
+    let gossip = |updates| packet("b", GossipBody::Empty, updates);
+    // n = 5: min 4 s, max 24 s, k = 2.
+    let mut lone = knowing("a", &others, MembershipOptions::default());
+    lone.handle_packet(gossip(vec![suspect_of("c", "b")]), Channel::Datagram, 0);
+    lone.handle_timeout(4_000);
+    assert_eq!(
+        lone.swim_state("c"),
+        Some(SwimState::Suspect),
+        "unconfirmed: still suspect at min"
+    );
+    lone.handle_timeout(24_000);
+    assert_eq!(lone.swim_state("c"), Some(SwimState::Dead), "dead at max");
+    let mut confirmed = knowing("a", &others, MembershipOptions::default());
+    let all = vec![
+        suspect_of("c", "b"),
+        suspect_of("c", "b"),
+        suspect_of("c", "d"),
+        suspect_of("c", "e"),
+    ];
+    confirmed.handle_packet(gossip(all), Channel::Datagram, 0);
+    confirmed.handle_timeout(3_999);
+    assert_eq!(confirmed.swim_state("c"), Some(SwimState::Suspect));
+    confirmed.handle_timeout(4_000);
+    assert_eq!(
+        confirmed.swim_state("c"),
+        Some(SwimState::Dead),
+        "k confirmations: dead at min"
+    );
+    assert_eq!(confirmed.stats().suspicion_confirmations, 2);
+}
+
+#[test]
+fn announcements_rank_at_the_same_incarnation_and_left_is_final() {
+    let mut a = knowing("a", &["b"], MembershipOptions::default());
+    let announce = |status| {
+        Update::Alive(Member {
+            announced: status,
+            ..member("b")
+        })
+    };
+    let gossip = |update| packet("b", GossipBody::Empty, vec![update]);
+    a.handle_packet(
+        gossip(announce(MemberStatus::Leaving)),
+        Channel::Datagram,
+        1,
+    );
+    assert_eq!(
+        a.status("b", 1),
+        Some(MemberStatus::Leaving),
+        "leaving beats alive"
+    );
+    a.handle_packet(gossip(announce(MemberStatus::Alive)), Channel::Datagram, 2);
+    assert_eq!(
+        a.status("b", 2),
+        Some(MemberStatus::Leaving),
+        "alive does not beat leaving"
+    );
+    a.handle_packet(gossip(announce(MemberStatus::Left)), Channel::Datagram, 3);
+    assert_eq!(
+        a.swim_state("b"),
+        Some(SwimState::Left),
+        "left beats leaving"
+    );
+    a.handle_packet(gossip(suspect_of("b", "c")), Channel::Datagram, 4);
+    assert_eq!(
+        a.swim_state("b"),
+        Some(SwimState::Left),
+        "left is final at its incarnation"
+    );
+    let rejoined = Update::Alive(member_at("b", 1));
+    a.handle_packet(gossip(rejoined), Channel::Datagram, 5);
+    assert_eq!(
+        a.swim_state("b"),
+        Some(SwimState::Alive),
+        "a higher incarnation rejoins"
+    );
+}
+
+#[test]
+fn healed_partition_merges_back_through_reconnect() {
+    let options = MembershipOptions {
+        reconnect_interval_ms: 10_000,
+        ..MembershipOptions::default().fast()
+    };
+    let mut net = Net::new(5, options, 21);
+    net.join_all_via_first();
+    net.run_until(3_000);
+    assert!(converged(&net));
+    let heal_ms = 120_000;
+    let side = |i: usize| i >= 3;
+    net.drop_rule = Box::new(move |from, to, now| side(from) != side(to) && now < heal_ms);
+    net.run_until(heal_ms - 1);
+    assert_eq!(
+        net.nodes[0].swim_state("n4"),
+        Some(SwimState::Dead),
+        "the cut kills across"
+    );
+    assert_eq!(net.nodes[4].swim_state("n0"), Some(SwimState::Dead));
+    net.run_until(heal_ms + 15_000);
+    assert!(
+        converged(&net),
+        "reconnect (or gossip to the dead) merges the halves back"
+    );
+}
+
+#[test]
+fn lossy_datagrams_do_not_kill_anyone() {
+    // 10% of datagrams lost; streams (the fallback ping, push/pull) arrive.
+    for seed in 1..=3 {
+        let mut net = Net::new(5, MembershipOptions::default(), seed);
+        net.join_all_via_first();
+        net.run_until(3_000);
+        let loss = std::cell::RefCell::new(concord_core::rng::Rng::new(seed));
+        net.drop_rule = Box::new(move |_, _, _| loss.borrow_mut().chance(1, 10));
+        net.run_until(120_000);
+        let died = net
+            .seen
+            .keys()
+            .any(|(_, _, state)| *state == SwimState::Dead);
+        assert!(!died, "seed {seed}: a false death under 10% loss");
+    }
+}
