@@ -156,6 +156,8 @@ impl AgentFlags {
             dns: Default::default(),
             // Consul has no flags for `gossip_lan` or `reconnect_timeout` either.
             gossip: Default::default(),
+            // Nor for `autopilot`.
+            autopilot: Default::default(),
         }
     }
 }

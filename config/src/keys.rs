@@ -68,6 +68,7 @@ fn apply_key(
         "limits" => apply_limits(layer, value, warnings)?,
         "dns_config" => apply_dns(layer, value, warnings)?,
         "gossip_lan" => crate::gossip::read_gossip_lan(&mut layer.gossip, value, warnings)?,
+        "autopilot" => crate::autopilot::read_autopilot(&mut layer.autopilot, value, warnings)?,
         "gossip_wan" => warnings.push(crate::gossip::GOSSIP_WAN_IGNORED.to_string()),
         "reconnect_timeout" => {
             layer.gossip.reconnect_timeout_ms = Some(crate::gossip::reconnect_timeout(key, value)?)
@@ -242,7 +243,7 @@ fn strings(key: &str, value: &Value) -> Result<Vec<String>, String> {
 }
 
 /// `true`/`false`; also the strings "true"/"false", which Consul's weak decoding allows.
-fn boolean(key: &str, value: &Value) -> Result<bool, String> {
+pub(crate) fn boolean(key: &str, value: &Value) -> Result<bool, String> {
     match value {
         Value::Bool(b) => Ok(*b),
         Value::String(text) if text == "true" => Ok(true),

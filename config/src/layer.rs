@@ -76,6 +76,8 @@ pub struct ConfigLayer {
     pub dns: DnsLayer,
     /// `gossip_lan { ... }` and `reconnect_timeout`.
     pub gossip: crate::gossip::GossipLayer,
+    /// `autopilot { ... }`.
+    pub autopilot: crate::autopilot::AutopilotLayer,
 }
 
 impl ConfigLayer {
@@ -124,6 +126,7 @@ impl ConfigLayer {
         over(&mut self.domain, later.domain);
         self.dns.merge(later.dns);
         self.gossip.merge(later.gossip);
+        self.autopilot.merge(later.autopilot);
         let (limits, later_limits) = (&mut self.limits, later.limits);
         over(
             &mut limits.http_max_conns_per_client,

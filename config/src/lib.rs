@@ -16,6 +16,7 @@
 //! (log levels). Durations are `concord_core::duration`, default ports `concord_core::ports`.
 
 pub mod args;
+pub mod autopilot;
 pub mod bind;
 pub mod config_file;
 pub mod flags;

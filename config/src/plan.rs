@@ -259,6 +259,7 @@ fn agent_config(
     if let Some(entries) = layer.raft_snapshot_threshold {
         agent.snapshot_threshold_entries = entries;
     }
+    layer.autopilot.apply(&mut agent.autopilot);
     if let Some(bytes) = layer.raft_snapshot_chunk_bytes {
         agent.raft.snapshot_chunk_bytes_max = usize::try_from(bytes).unwrap_or(usize::MAX);
     }
@@ -487,6 +488,30 @@ mod tests {
         assert_eq!(plan.node.http.http_max_conns_per_client, usize::MAX);
         assert_eq!(plan.node.inbound.rpc_max_conns_per_client, 3);
         assert_eq!(plan.node.http.idle_timeout_ms, 1_500);
+    }
+
+    #[test]
+    fn autopilot_keys_reach_the_agent_over_the_defaults() {
+        let plan = build(&layer(|l| l.data_dir = Some("/d".into())), &host()).unwrap();
+        assert_eq!(
+            plan.node.agent.autopilot.server_stabilization_time_ms,
+            10_000
+        );
+        let plan = build(&layer(|l| l.dev = Some(true)), &host()).unwrap();
+        assert_eq!(
+            plan.node.agent.autopilot.server_stabilization_time_ms,
+            2_000
+        );
+        let l = layer(|l| {
+            l.dev = Some(true);
+            l.autopilot.min_quorum = Some(3);
+            l.autopilot.server_stabilization_time_ms = Some(5_000);
+        });
+        let agent = build(&l, &host()).unwrap().node.agent;
+        assert_eq!(agent.autopilot.min_quorum, 3);
+        assert_eq!(agent.autopilot.server_stabilization_time_ms, 5_000);
+        assert!(agent.autopilot.cleanup_dead_servers);
+        assert!(!agent.raft.promote_caught_up_learners, "autopilot promotes");
     }
 
     #[test]
