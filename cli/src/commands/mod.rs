@@ -1,6 +1,7 @@
 //! The commands that talk to a running agent over its HTTP API, and the offline helpers
 //! (`version`, `keygen`, `validate`).
 
+pub mod autopilot;
 pub mod catalog;
 pub mod info;
 pub mod join;

@@ -1,4 +1,5 @@
-//! `concord operator raft list-peers | remove-peer | transfer-leader`.
+//! `concord operator raft list-peers | remove-peer | transfer-leader`, and `operator
+//! autopilot ...` (in `autopilot.rs`).
 
 use super::{fail, HttpArgs};
 use crate::http_client::{Client, HttpError};
@@ -16,6 +17,9 @@ pub enum OperatorCommand {
     /// Cluster-level tools for the Raft subsystem.
     #[command(subcommand)]
     Raft(RaftCommand),
+    /// Cluster-level tools for Autopilot.
+    #[command(subcommand)]
+    Autopilot(super::autopilot::AutopilotCommand),
 }
 
 #[derive(Subcommand, Clone, Debug)]
@@ -59,7 +63,10 @@ pub struct TransferLeaderArgs {
 }
 
 pub fn run(command: &OperatorCommand) -> i32 {
-    let OperatorCommand::Raft(raft) = command;
+    let raft = match command {
+        OperatorCommand::Raft(raft) => raft,
+        OperatorCommand::Autopilot(autopilot) => return super::autopilot::run(autopilot),
+    };
     match raft {
         RaftCommand::ListPeers(args) => list_peers(args),
         RaftCommand::RemovePeer(args) => remove_peer(args),
@@ -67,8 +74,7 @@ pub fn run(command: &OperatorCommand) -> i32 {
     }
 }
 
-/// `/v1/operator/autopilot/health`, the part list-peers reads (Concord does not serve it yet;
-/// a Consul agent does).
+/// `/v1/operator/autopilot/health`, the part list-peers reads.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Health {
@@ -116,9 +122,10 @@ fn list_peers(args: &ListPeersArgs) -> i32 {
 /// Each server's last log index from the autopilot health endpoint, when the agent has it;
 /// without it the index columns show `_`, as Consul does for servers it has no health for.
 fn last_indexes(client: &Client, query: &[(&str, &str)]) -> BTreeMap<String, u64> {
+    // 429 is the same answer while some server is unhealthy: its numbers are wanted most then.
     let reply = client
         .get("/v1/operator/autopilot/health", query)
-        .and_then(|r| r.success());
+        .and_then(|r| if r.status == 429 { Ok(r) } else { r.success() });
     match reply.and_then(|r| r.json::<Health>()) {
         Ok(health) => health
             .servers
