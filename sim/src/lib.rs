@@ -7,6 +7,8 @@ pub mod checker;
 pub mod fuzz;
 #[cfg(madsim)]
 pub mod history;
+/// Runs without madsim: it drives the SWIM machines of concord-core directly.
+pub mod gossip_bench;
 pub mod linearizability;
 #[cfg(madsim)]
 pub mod load;

@@ -5,6 +5,7 @@
 //!   cargo xtask sim scenarios --seeds A..B     every scenario for every seed in the range
 //!   cargo xtask sim determinism SCENARIO --seed N   the same seed twice: same trace hash
 //!   cargo xtask sim regressions | bugs --seeds A..B | schedule --seed N
+//!   cargo xtask sim gossip-bench [--sizes 5,50,500,1000] [--trials T] [--member-hours H] [--seed S]
 //!   cargo xtask test                              everything CI runs
 //!   cargo xtask mutants [--shard K/N] [--skip-core]  mutants of the Raft core caught (slow)
 
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         ["sim", "regressions"] => regressions(),
         ["sim", "bugs", rest @ ..] => sim(&[&["bugs"], rest].concat()),
         ["sim", "schedule", rest @ ..] => sim(&[&["schedule"], rest].concat()),
+        ["sim", "gossip-bench", rest @ ..] => sim(&[&["gossip-bench"], rest].concat()),
         ["sim", "determinism", scenario, "--seed", seed] => determinism(scenario, seed),
         ["sim", "build"] => build_sim().map(|_| ()),
         ["test"] => test_all(),
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
 const USAGE: &str =
     "usage: cargo xtask test | sim run SCENARIO [--seed N] | sim fuzz --seeds A..B [--bug NAME] \
                      | sim scenarios --seeds A..B | sim determinism SCENARIO --seed N | sim build \
+                     | sim gossip-bench [--sizes 5,50,500] [--trials T] [--member-hours H] [--seed S] \
                      | mutants [--shard K/N] [--skip-core]";
 
 fn root() -> PathBuf {
