@@ -3,6 +3,7 @@
 //! ones), so only what a file names changes.
 
 use crate::keys::{block, duration, number};
+use concord_core::membership::MembershipOptions;
 use serde_json::Value;
 
 /// Consul refuses a `reconnect_timeout` under 8 hours: a failed member forgotten sooner could
@@ -36,6 +37,30 @@ impl GossipLayer {
         over(&mut self.suspicion_mult, later.suspicion_mult);
         over(&mut self.reconnect_timeout_ms, later.reconnect_timeout_ms);
     }
+
+    /// Sets what the layer names on `options` (the defaults of the agent's mode).
+    pub fn apply(&self, options: &mut MembershipOptions) {
+        set(&mut options.gossip_nodes, self.gossip_nodes);
+        set(&mut options.gossip_interval_ms, self.gossip_interval_ms);
+        set(&mut options.probe_interval_ms, self.probe_interval_ms);
+        set(&mut options.probe_timeout_ms, self.probe_timeout_ms);
+        set(&mut options.retransmit_mult, self.retransmit_mult);
+        set(&mut options.suspicion_mult, self.suspicion_mult);
+        set(&mut options.reconnect_timeout_ms, self.reconnect_timeout_ms);
+    }
+}
+
+/// The cross-key check: a probe must be able to time out within its interval (the indirect
+/// probes run in what is left of it).
+pub fn check(options: &MembershipOptions) -> Result<(), String> {
+    if options.probe_timeout_ms > options.probe_interval_ms {
+        return Err(format!(
+            "gossip_lan.probe_timeout ({} ms) must not be longer than \
+             gossip_lan.probe_interval ({} ms)",
+            options.probe_timeout_ms, options.probe_interval_ms
+        ));
+    }
+    Ok(())
 }
 
 /// Reads the `gossip_lan` block; Consul's keys, each checked, unknown ones warned about.
@@ -83,6 +108,12 @@ fn interval(key: &str, value: &Value) -> Result<u64, String> {
     match duration(key, value)? {
         0 => Err(format!("key {key:?}: must be longer than 0s")),
         ms => Ok(ms),
+    }
+}
+
+fn set<T: Copy>(field: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *field = value;
     }
 }
 
@@ -136,5 +167,20 @@ mod tests {
             reconnect_timeout("reconnect_timeout", &json!("8h")),
             Ok(RECONNECT_TIMEOUT_MS_MIN)
         );
+    }
+
+    #[test]
+    fn applies_only_what_is_named_and_checks_timeout_against_interval() {
+        let mut options = MembershipOptions::default();
+        let defaults = options.clone();
+        let layer = GossipLayer {
+            probe_timeout_ms: Some(1_500),
+            ..GossipLayer::default()
+        };
+        layer.apply(&mut options);
+        assert_eq!(options.probe_timeout_ms, 1_500);
+        assert_eq!(options.probe_interval_ms, defaults.probe_interval_ms);
+        assert!(check(&options).unwrap_err().contains("probe_timeout"));
+        assert!(check(&defaults).is_ok());
     }
 }

@@ -204,6 +204,7 @@ mod tests {
             hostname: "h".into(),
             interfaces: Vec::new(),
             seed: 1,
+            quick_timings: false,
         };
         let words = words("-dev -node 192.168.1.185-datacenter huanan -bootstrap-expect 2");
         let err = plan_agent(&words, ConfigLayer::default(), &host).unwrap_err();

@@ -21,6 +21,9 @@ pub struct HostFacts {
     pub hostname: String,
     pub interfaces: Vec<Interface>,
     pub seed: u64,
+    /// Every timer quick, as `-dev` has them (the simulator's machines: seconds of Raft and
+    /// gossip timeouts would make runs long). Settings a file or flag names still win.
+    pub quick_timings: bool,
 }
 
 /// Everything `run` needs to start the agent and print its banner.
@@ -143,6 +146,7 @@ pub fn build(layer: &ConfigLayer, host: &HostFacts) -> Result<AgentPlan, String>
         (server_port, serf_lan_port),
     );
     agent.validate()?;
+    crate::gossip::check(&agent.membership)?;
     let mut node = NodeConfig::new(
         agent,
         SocketAddr::new(choice.listen, server_port),
@@ -253,9 +257,10 @@ fn agent_config(
     } else {
         layer.bootstrap_expect.unwrap_or(0)
     };
-    if dev {
+    if dev || host.quick_timings {
         agent = agent.fast();
     }
+    layer.gossip.apply(&mut agent.membership);
     if let Some(entries) = layer.raft_snapshot_threshold {
         agent.snapshot_threshold_entries = entries;
     }
@@ -308,6 +313,7 @@ mod tests {
                 ip: "192.168.11.143".parse().unwrap(),
             }],
             seed: 7,
+            quick_timings: false,
         }
     }
 

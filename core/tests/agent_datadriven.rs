@@ -213,6 +213,7 @@ fn run(net: &mut AgentNet, case: &Case) -> String {
             pos[0],
             Request::ForceLeave {
                 node: pos[1].into(),
+                prune: case.args.iter().any(|a| a == "prune"),
             },
             &mut out,
         ),

@@ -127,7 +127,10 @@ fn one_of_each() -> Vec<Request> {
             addr: "10.1.1.1:8301".into(),
         },
         Request::Leave,
-        Request::ForceLeave { node: "a".into() },
+        Request::ForceLeave {
+            node: "a".into(),
+            prune: false,
+        },
         Request::Local(LocalRequest::DeregisterService { id: "web".into() }),
         // Index 0 never blocks, so it is answered at once like the read.
         Request::watch(read(Consistency::Stale), 0, 1_000).expect("a read blocks"),

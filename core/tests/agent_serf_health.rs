@@ -179,7 +179,7 @@ fn a_force_left_failed_member_is_deregistered() {
     assert_eq!(status_of(&mut net, "c1"), Some(CheckStatus::Critical));
     let server = leader(&net).expect("a leader");
     let node = "c1".to_string();
-    let id = net.request(&server, Request::ForceLeave { node });
+    let id = net.request(&server, Request::ForceLeave { node, prune: false });
     let reply = net.await_reply(&server, id, ANSWER_MS_MAX, &mut String::new());
     assert!(matches!(reply, Some(Ok(_))), "force-leave: {reply:?}");
     net.run(RECONCILE_MS_MAX, &mut String::new());

@@ -21,7 +21,6 @@ fn member(name: &str) -> Member {
         in_raft: false,
         build: "test".into(),
         incarnation: 0,
-        heartbeat: 0,
         announced: MemberStatus::Alive,
     }
 }

@@ -71,6 +71,7 @@ pub fn host_facts(name: &str, ip: Ipv4Addr, seed: u64) -> HostFacts {
             ip: IpAddr::V4(ip),
         }],
         seed,
+        quick_timings: true,
     }
 }
 
@@ -388,6 +389,15 @@ impl World {
         self.node(name).spec.config.agent.gossip_addr.clone()
     }
 
+    /// Nodes running and not paused: the ones that can answer now.
+    pub fn nodes_answering(&self) -> Vec<String> {
+        self.nodes
+            .values()
+            .filter(|n| n.up && !self.paused.contains(&n.name))
+            .map(|n| n.name.clone())
+            .collect()
+    }
+
     pub fn servers_up(&self) -> Vec<String> {
         self.nodes
             .values()
@@ -407,8 +417,7 @@ pub struct Machine {
 }
 
 /// The library's node configuration with the world's things applied: the machine's address
-/// and seed, the simulator's fast timings (seconds of Raft timeouts would make runs long;
-/// `-dev` has them anyway) and the fuzzed Raft batch and pipeline sizes.
+/// and seed, and the fuzzed Raft batch and pipeline sizes.
 fn world_config(config: &NodeConfig, ip: Ipv4Addr, machine: &Machine) -> NodeConfig {
     let mut config = config.clone();
     let ip = IpAddr::V4(ip);
@@ -418,9 +427,8 @@ fn world_config(config: &NodeConfig, ip: Ipv4Addr, machine: &Machine) -> NodeCon
     let mut agent = config.agent.clone();
     agent.rpc_addr = SocketAddr::new(ip, config.rpc_listen.port()).to_string();
     agent.gossip_addr = SocketAddr::new(ip, config.gossip_listen.port()).to_string();
-    let chunk_bytes = agent.raft.snapshot_chunk_bytes_max;
-    agent = agent.fast();
-    agent.raft.snapshot_chunk_bytes_max = chunk_bytes;
+    // The quick timings came with the machine (`HostFacts::quick_timings`), under the
+    // user's settings.
     agent.raft.append_entries_max = machine.append_entries_max;
     agent.raft.inflight_messages_max = machine.inflight_messages_max;
     config.agent = agent;

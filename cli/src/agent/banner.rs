@@ -68,6 +68,7 @@ mod tests {
             hostname: "h".into(),
             interfaces: vec![],
             seed: 1,
+            quick_timings: false,
         };
         let plan = build(&layer, &host).unwrap();
         let info = NodeInfo {

@@ -39,6 +39,7 @@ fn host_facts() -> HostFacts {
         hostname: hostname(),
         interfaces: bind::local_interfaces(),
         seed: seed(),
+        quick_timings: false,
     }
 }
 

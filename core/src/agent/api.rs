@@ -61,8 +61,11 @@ pub enum Request {
         addr: String,
     },
     Leave,
+    /// `force-leave NODE`: a failed member is marked left everywhere; with `prune` it is
+    /// forgotten at once (Consul's `-prune`).
     ForceLeave {
         node: String,
+        prune: bool,
     },
     /// A blocking read (Consul's `?index=&wait=`): `read` is answered once what it covers
     /// moved past `index` (at once if it already has; `index` 0 never blocks), or after

@@ -12,8 +12,8 @@
 //! leader has applied its own term's first entry: a state behind the log would propose writes
 //! already committed.
 //!
-//! A failed member stays in the catalog (critical) until it is reaped; reaping failed members
-//! after `reconnect_timeout` is issue #12 and not built yet. Nodes that were never members
+//! A failed member stays in the catalog (critical) until the detector reaps it (after
+//! `reconnect_timeout`); then its node is deregistered. Nodes that were never members
 //! (registered through `catalog/register`) are never touched.
 
 use super::api::ApiError;
@@ -110,8 +110,35 @@ impl Agent {
             .into_iter()
             .filter(|(m, _)| m.datacenter == self.config.datacenter)
             .filter(|(m, _)| !in_flight.contains_key(&m.name));
-        lan.filter_map(|(m, status)| Some((m.name.clone(), self.catalog_write_for(&m, status)?)))
+        let member_writes = lan
+            .filter_map(|(m, status)| Some((m.name.clone(), self.catalog_write_for(&m, status)?)));
+        member_writes
+            .chain(self.reaped_writes())
             .take(CATALOG_RECONCILE_WRITES_PER_ROUND_MAX)
+            .collect()
+    }
+
+    /// Nodes of members the detector reaped (failed for `reconnect_timeout`, or left long
+    /// ago): deregistered with everything on them, as Consul's leader does. Only nodes with a
+    /// serfHealth check (so once members) and unknown to membership now (not back since).
+    fn reaped_writes(&self) -> Vec<(String, CatalogCommand)> {
+        let catalog = self.state.catalog();
+        self.reaped
+            .keys()
+            .filter(|name| self.membership.get(name).is_none())
+            .filter(|name| !self.catalog_reconcile.in_flight.contains_key(*name))
+            .filter(|name| {
+                let checks = catalog.node_checks(name);
+                checks.iter().any(|c| c.check_id == SERF_HEALTH_CHECK_ID)
+            })
+            .map(|name| {
+                let deregister = CatalogCommand::Deregister {
+                    node: name.clone(),
+                    service_id: None,
+                    check_id: None,
+                };
+                (name.clone(), deregister)
+            })
             .collect()
     }
 

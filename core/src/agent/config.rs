@@ -19,6 +19,9 @@ pub struct AgentConfig {
     pub build: String,
     pub raft: RaftOptions,
     pub membership: MembershipOptions,
+    /// How often the bootstrap handshake and the leader's reconciles (voters, autopilot, the
+    /// catalog's serfHealth) run; failure detection has its own timers.
+    pub reconcile_interval_ms: u64,
     /// A request not answered by then fails with `Timeout`.
     pub request_timeout_ms: u64,
     /// How long a request waits for a leader to be elected before "No cluster leader".
@@ -51,6 +54,7 @@ impl AgentConfig {
             build: env!("CARGO_PKG_VERSION").to_string(),
             raft: agent_raft_options(RaftOptions::default()),
             membership: MembershipOptions::default(),
+            reconcile_interval_ms: 200,
             request_timeout_ms: 10_000,
             leader_wait_ms: 5_000,
             leave_timeout_ms: 5_000,
@@ -68,8 +72,8 @@ impl AgentConfig {
         // Every timing here is quick (heartbeats of 30 ms, failure after 2 s): a new server
         // is healthy within a few rounds, so 10 s of stabilization would only slow tests.
         self.autopilot.server_stabilization_time_ms = 2_000;
-        self.membership.gossip_interval_ms = 100;
-        self.membership.fail_timeout_ms = 2_000;
+        self.membership = self.membership.fast();
+        self.reconcile_interval_ms = 100;
         self.leader_wait_ms = 2_000;
         self.request_timeout_ms = 5_000;
         self.leave_timeout_ms = 3_000;

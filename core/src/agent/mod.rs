@@ -13,6 +13,7 @@ mod catalog;
 mod catalog_reconcile;
 pub mod command;
 pub mod config;
+mod gossip;
 pub mod journal;
 mod leave;
 pub mod local;
@@ -120,7 +121,12 @@ pub struct Agent {
     /// Since when each server has been healthy, on the leader (see `autopilot/`).
     autopilot: autopilot::Tracker,
     actions: Vec<Action>,
-    gossip_deadline_ms: u64,
+    /// Members the detector reaped lately, for the leader's catalog (see `gossip.rs`).
+    reaped: std::collections::BTreeMap<String, u64>,
+    /// When the next round of bootstrap and the leader's reconciles is due.
+    reconcile_deadline_ms: u64,
+    /// Before this, an agent that knows nobody does not join another gossip sender.
+    alone_join_deadline_ms: u64,
     complaint_deadline_ms: u64,
     /// What was applied, for checkers (the simulator); off unless enabled.
     apply_journal: Option<Vec<AppliedEntry>>,
@@ -174,10 +180,9 @@ impl Agent {
             in_raft,
             build: config.build.clone(),
             incarnation: now_ms,
-            heartbeat: 0,
             announced: MemberStatus::Alive,
         };
-        let membership = Membership::new(me, config.membership.clone(), now_ms);
+        let membership = Membership::new(me, config.membership.clone(), rng.next_u64(), now_ms);
         Agent {
             bootstrap: Bootstrap::new(config.bootstrap_expect),
             pending: PendingTable::new(config.pending_requests_max, first_request_id),
@@ -194,7 +199,9 @@ impl Agent {
             catalog_reconcile: Default::default(),
             autopilot: Default::default(),
             actions: Vec::new(),
-            gossip_deadline_ms: now_ms,
+            reaped: Default::default(),
+            reconcile_deadline_ms: now_ms,
+            alone_join_deadline_ms: now_ms,
             complaint_deadline_ms: now_ms,
             apply_journal: None,
             read_journal: None,
@@ -276,11 +283,7 @@ impl Agent {
                 Some(raft) => raft.step(now_ms, m),
                 None => self.stats.messages_dropped += 1,
             },
-            WireMessage::Gossip {
-                members,
-                reply_wanted,
-                join_id,
-            } => self.on_gossip(from_addr, members, reply_wanted, join_id),
+            WireMessage::Gossip { packet, channel } => self.on_gossip(packet, channel),
             WireMessage::Bootstrap(m) => self.on_bootstrap_message(from_addr, m),
             WireMessage::Forward {
                 request_id,
@@ -358,7 +361,6 @@ impl Agent {
     }
 
     /// As `send`, but as one datagram (see `Action::SendDatagram`).
-    #[allow(dead_code)] // called by the SWIM membership's probes once integrated
     pub(crate) fn send_datagram(&mut self, to: String, msg: WireMessage) {
         let envelope = self.envelope(msg);
         self.actions.push(Action::SendDatagram { to, envelope });

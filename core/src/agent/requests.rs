@@ -337,7 +337,7 @@ impl Agent {
             Request::Local(request) => self.serve_local(origin, request),
             Request::Join { addr } => self.start_join(origin, addr),
             Request::Leave => self.start_leave(origin),
-            Request::ForceLeave { node } => self.force_leave(origin, &node),
+            Request::ForceLeave { node, prune } => self.force_leave(origin, &node, prune),
             Request::Watch {
                 index,
                 wait_ms,
@@ -368,15 +368,12 @@ impl Agent {
         Response::Members { members }
     }
 
-    fn force_leave(&mut self, origin: Origin, node: &str) {
-        let result = if self.membership.force_leave(node, self.now_ms) {
-            self.gossip_to_all();
-            Ok(Response::Done)
-        } else {
-            Err(ApiError::NotFound(format!(
-                "No failed node with name {node:?}"
-            )))
+    fn force_leave(&mut self, origin: Origin, node: &str, prune: bool) {
+        let result = match self.membership.force_leave(node, prune, self.now_ms) {
+            Ok(()) => Ok(Response::Done),
+            Err(e) => Err(ApiError::NotFound(format!("{e} {node:?}"))),
         };
+        self.drain_membership();
         self.reply(origin, result);
     }
 

@@ -1,7 +1,7 @@
 //! What agents send each other. The runtime frames these; the core never sees bytes.
 
 use super::api::{ApiResult, Request};
-use crate::membership::Member;
+use crate::membership::{Channel, GossipPacket};
 use crate::raft::RaftMessage;
 use serde::{Deserialize, Serialize};
 
@@ -15,12 +15,12 @@ pub struct Envelope {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WireMessage {
     Raft(RaftMessage),
-    /// Push/pull gossip: the sender's whole member table. `reply_wanted` asks for the
-    /// receiver's table back; `join_id` marks the answer to a `join`.
+    /// The failure detector's packets (`crate::membership`): probes and gossip as datagrams,
+    /// full state exchanges as streams. `channel` is how the sender meant it to travel (an
+    /// answer goes back the same way).
     Gossip {
-        members: Vec<Member>,
-        reply_wanted: bool,
-        join_id: Option<u64>,
+        packet: GossipPacket,
+        channel: Channel,
     },
     Bootstrap(BootstrapMessage),
     /// A request passed on to a server or the leader; `hops` bounds forwarding chains.

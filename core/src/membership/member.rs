@@ -49,7 +49,7 @@ impl MemberStatus {
 }
 
 /// What a member says of itself; spread by gossip. Only the member itself changes these fields
-/// (bumping `heartbeat` or `incarnation`), except `force-leave`, which marks it left.
+/// (raising `incarnation`), except `force-leave`, which marks it left.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
     pub name: String,
@@ -66,26 +66,11 @@ pub struct Member {
     pub build: String,
     /// Raised by the member to refute a rumour of its death or to rejoin after leaving.
     pub incarnation: u64,
-    /// Raised by the member on every gossip round: news of it proves it alive.
-    pub heartbeat: u64,
     /// `Alive`, `Leaving` or `Left` as announced; `Failed` is never announced.
     pub announced: MemberStatus,
 }
 
 impl Member {
-    /// Whether `other` is newer news of the same member than `self`.
-    pub fn is_older_than(&self, other: &Member) -> bool {
-        (
-            self.incarnation,
-            self.heartbeat,
-            status_rank(self.announced),
-        ) < (
-            other.incarnation,
-            other.heartbeat,
-            status_rank(other.announced),
-        )
-    }
-
     /// Consul's ip part of an `ip:port` address.
     pub fn ip(&self) -> &str {
         self.gossip_addr
@@ -114,7 +99,7 @@ impl SwimState {
     }
 }
 
-/// At the same incarnation (and heartbeat), leaving beats alive and left beats leaving.
+/// At the same incarnation, leaving beats alive and left beats leaving.
 pub(crate) fn status_rank(status: MemberStatus) -> u8 {
     match status {
         MemberStatus::Alive | MemberStatus::Failed => 0,

@@ -1,6 +1,6 @@
 //! Cluster membership: who is in the cluster, where, and whether alive. `Swim` is the SWIM
-//! failure detector with Lifeguard (issue 12); `table` is the older push/pull table with
-//! heartbeats, kept until the agent switches over.
+//! failure detector with Lifeguard, sans-IO (`handle_*` in with `now_ms`, `poll_*` out,
+//! `next_deadline_ms`); the agent knows it as `Membership`.
 
 pub mod broadcast;
 mod input;
@@ -13,12 +13,13 @@ pub mod probe;
 pub mod stats;
 pub mod suspicion;
 pub mod swim;
-pub mod table;
 
 pub use member::*;
 pub use message::*;
-pub use options::MembershipOptions as SwimOptions;
+pub use options::*;
 pub use periodic::{push_pull_scale, PUSH_PULL_SCALE_THRESHOLD};
 pub use stats::MembershipStats;
 pub use swim::{Entry, ForceLeaveError, MemberEvent, Swim};
-pub use table::*;
+
+/// The agent's name for the detector.
+pub type Membership = Swim;

@@ -68,6 +68,8 @@ impl MembershipOptions {
             gossip_interval_ms: 100,
             push_pull_interval_ms: 5_000,
             suspicion_mult: 4,
+            // A healed partition merges at the next reconnect: seconds, not half a minute.
+            reconnect_interval_ms: 1_000,
             ..self
         }
     }

@@ -72,7 +72,6 @@ fn member_from_info(info: &NodeInfo) -> Member {
         in_raft: false,
         build: info.version.clone(),
         incarnation: 0,
-        heartbeat: 0,
         announced: MemberStatus::Alive,
     }
 }
@@ -136,7 +135,7 @@ async fn leave(State(handle): State<NodeHandle>) -> Response {
     done(&handle, Request::Leave).await
 }
 
-/// `?prune` (forget the node at once) is accepted and treated as a plain force-leave.
+/// `?prune` forgets the node at once everywhere instead of keeping it as `left`.
 async fn force_leave(
     State(handle): State<NodeHandle>,
     Path(node): Path<String>,
@@ -145,7 +144,8 @@ async fn force_leave(
     if query.flag("wan") {
         return wan_unsupported().into_response();
     }
-    done(&handle, Request::ForceLeave { node }).await
+    let prune = query.flag("prune");
+    done(&handle, Request::ForceLeave { node, prune }).await
 }
 
 /// Configuration reload does not exist yet. Consul's own reload applies only part of the

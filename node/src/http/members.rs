@@ -79,7 +79,6 @@ mod tests {
             in_raft: true,
             build: "0.1.0".into(),
             incarnation: 1,
-            heartbeat: 9,
             announced: MemberStatus::Alive,
         }
     }

@@ -14,6 +14,7 @@ mod leader_agreement;
 mod leader_completeness;
 pub mod linearizable;
 mod log_matching;
+pub mod member_views;
 mod read_release;
 mod state_agreement;
 
@@ -54,6 +55,8 @@ pub struct CheckState {
     pub reads_arrived: BTreeMap<(String, u64), read_release::Arrival>,
     /// The leader of the newest term observed (faults aimed at the leader pick it).
     pub latest_leader: Option<(u64, String)>,
+    /// Each node's failure detector's view of the others (see `member_views.rs`).
+    pub member_views: member_views::MemberViews,
     pub violations: Vec<String>,
 }
 
@@ -118,6 +121,7 @@ impl Observer for Checker {
     fn after_round(&self, agent: &mut Agent) {
         let applied = agent.take_applied();
         let reads = agent.take_read_events();
+        self.observe_members(agent);
         let Some(raft) = agent.raft() else { return };
         let name = agent.name().to_string();
         let mut state = self.state.lock().expect("checker lock");
@@ -162,6 +166,17 @@ impl Observer for Checker {
             self.trace.record(&format!("{name}: {seen}"));
             state.last_seen.insert(name, seen);
         }
+    }
+}
+
+impl Checker {
+    /// Clients gossip too: their view is recorded before the Raft checks, which skip them.
+    fn observe_members(&self, agent: &Agent) {
+        let world_ms = self.trace.now_ms();
+        let mut state = self.state.lock().expect("checker lock");
+        state
+            .member_views
+            .observe(agent.name(), agent.membership(), world_ms);
     }
 }
 

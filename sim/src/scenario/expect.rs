@@ -45,6 +45,9 @@ async fn check_once(world: &mut World, words: &[&str]) -> Result<(), String> {
             expect_value(world, name, key, value, mode.first()).await
         }
         ["write"] => expect_write(world).await,
+        ["members", "all", wanted @ ..] => expect_members_everywhere(world, wanted).await,
+        ["suspected", name] => expect_suspected(world, name),
+        ["never-failed", name] => expect_never_failed(world, name),
         ["members", name, wanted @ ..] => expect_members(world, name, wanted).await,
         ["peers", name, wanted @ ..] => expect_peers(world, name, wanted).await,
         _ => Err(format!("unknown expectation: {}", words.join(" "))),
@@ -164,6 +167,49 @@ async fn expect_write(world: &mut World) -> Result<(), String> {
     Err(format!("no write committed: {last_error}"))
 }
 
+/// `members all NODE=STATUS/TYPE ...`: every node that answers (running, not paused) lists
+/// each named node so, apart from the named node itself (a dead node's own view is moot).
+async fn expect_members_everywhere(world: &mut World, wanted: &[&str]) -> Result<(), String> {
+    let observers = world.nodes_answering();
+    assert!(
+        !wanted.is_empty(),
+        "members all: name at least one NODE=STATUS/TYPE"
+    );
+    for observer in observers {
+        let others: Vec<&str> = wanted
+            .iter()
+            .copied()
+            .filter(|w| w.split_once('=').is_none_or(|(node, _)| node != observer))
+            .collect();
+        expect_members(world, &observer, &others).await?;
+    }
+    Ok(())
+}
+
+/// `suspected NODE`: some node that answers holds NODE suspect now (it stopped answering
+/// probes, and has not been declared failed yet).
+fn expect_suspected(world: &World, name: &str) -> Result<(), String> {
+    let answering = world.nodes_answering();
+    let state = world.checker.state.lock().expect("checker lock");
+    let suspecting = state.member_views.suspecting(name, &answering);
+    match suspecting.is_empty() {
+        true => Err(format!("no node suspects {name}")),
+        false => Ok(()),
+    }
+}
+
+/// `never-failed NODE`: no node has declared NODE failed since the run began.
+fn expect_never_failed(world: &World, name: &str) -> Result<(), String> {
+    let state = world.checker.state.lock().expect("checker lock");
+    let (declarations, count) = state.member_views.failures(name);
+    match declarations.first() {
+        None => Ok(()),
+        Some((observer, at_ms)) => Err(format!(
+            "{name} was declared failed {count} time(s), first by {observer} at {at_ms} ms"
+        )),
+    }
+}
+
 /// `NODE=STATUS/TYPE` for each node that must be listed so.
 async fn expect_members(world: &mut World, name: &str, wanted: &[&str]) -> Result<(), String> {
     let Response::Members { members } = world
@@ -187,7 +233,8 @@ async fn expect_members(world: &mut World, name: &str, wanted: &[&str]) -> Resul
     Ok(())
 }
 
-/// `voters=N`, `leader=NAME`, `followers=N` as `operator raft list-peers` would show.
+/// `voters=N`, `nonvoters=N`, `leader=NAME`, `followers=N` as `operator raft list-peers`
+/// would show.
 async fn expect_peers(world: &mut World, name: &str, wanted: &[&str]) -> Result<(), String> {
     let result = world
         .request(name, Request::RaftConfiguration)
@@ -202,6 +249,7 @@ async fn expect_peers(world: &mut World, name: &str, wanted: &[&str]) -> Result<
             .ok_or(format!("bad peers spec {want}"))?;
         let got = match key {
             "voters" => servers.iter().filter(|s| s.voter).count().to_string(),
+            "nonvoters" => servers.iter().filter(|s| !s.voter).count().to_string(),
             "followers" => servers.iter().filter(|s| !s.leader).count().to_string(),
             "leader" => servers
                 .iter()

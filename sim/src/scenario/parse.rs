@@ -122,7 +122,7 @@ const SETTINGS: &[Settings] = &[
     Settings {
         command: &["expect", "peers"],
         positional: 1,
-        keys: &["voters", "followers", "leader"],
+        keys: &["voters", "nonvoters", "followers", "leader"],
     },
 ];
 

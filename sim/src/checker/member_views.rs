@@ -1,0 +1,96 @@
+//! What each node's failure detector says of the others, recorded after every driver round
+//! (clients too: they have no Raft but gossip as servers do). Not an invariant: a member may
+//! rightly be suspected or failed under faults. Scenario lines read it:
+//! `expect suspected NODE` (some answering node holds NODE suspect now) and
+//! `expect never-failed NODE` (no node has declared NODE failed since the run began).
+
+use concord_core::membership::{Membership, SwimState};
+use std::collections::BTreeMap;
+
+/// Declarations of failure remembered per member; later ones are only counted.
+const DECLARATIONS_KEPT_MAX: usize = 64;
+
+#[derive(Default)]
+pub struct MemberViews {
+    /// (observer, member) -> the observer's detector state of the member now.
+    current: BTreeMap<(String, String), SwimState>,
+    /// member -> (observer, world ms) of its first failure declarations.
+    failed_by: BTreeMap<String, Vec<(String, u64)>>,
+    /// member -> every failure declaration seen, kept or not.
+    failed_count: BTreeMap<String, u64>,
+}
+
+impl MemberViews {
+    /// Records `observer`'s view after one of its rounds; a change to Dead is a declaration.
+    pub fn observe(&mut self, observer: &str, membership: &Membership, world_ms: u64) {
+        for (member, _) in membership.list(0) {
+            if member.name == observer {
+                continue;
+            }
+            let Some(state) = membership.swim_state(&member.name) else {
+                continue;
+            };
+            let key = (observer.to_string(), member.name.clone());
+            let before = self.current.insert(key, state);
+            if state == SwimState::Dead && before != Some(SwimState::Dead) {
+                self.declare_failed(observer, &member.name, world_ms);
+            }
+        }
+    }
+
+    fn declare_failed(&mut self, observer: &str, member: &str, world_ms: u64) {
+        *self.failed_count.entry(member.to_string()).or_default() += 1;
+        let kept = self.failed_by.entry(member.to_string()).or_default();
+        if kept.len() < DECLARATIONS_KEPT_MAX {
+            kept.push((observer.to_string(), world_ms));
+        }
+        assert!(kept.len() <= DECLARATIONS_KEPT_MAX);
+    }
+
+    /// Observers among `answering` that hold `member` suspect now.
+    pub fn suspecting(&self, member: &str, answering: &[String]) -> Vec<String> {
+        answering
+            .iter()
+            .filter(|o| {
+                self.current.get(&((*o).clone(), member.to_string())) == Some(&SwimState::Suspect)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Every failure declaration of `member` so far: (observer, world ms), and the count.
+    pub fn failures(&self, member: &str) -> (&[(String, u64)], u64) {
+        let kept = self.failed_by.get(member).map_or(&[][..], |v| v.as_slice());
+        (kept, self.failed_count.get(member).copied().unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use concord_core::membership::{Member, MemberStatus, MembershipOptions, Role};
+
+    fn member(name: &str) -> Member {
+        Member {
+            name: name.into(),
+            gossip_addr: format!("{name}:8301"),
+            rpc_addr: format!("{name}:8300"),
+            role: Role::Client,
+            datacenter: "dc1".into(),
+            bootstrap_expect: 0,
+            in_raft: false,
+            build: "0".into(),
+            incarnation: 0,
+            announced: MemberStatus::Alive,
+        }
+    }
+
+    #[test]
+    fn an_observer_alone_declares_nothing() {
+        let membership = Membership::new(member("a"), MembershipOptions::default(), 1, 0);
+        let mut views = MemberViews::default();
+        views.observe("a", &membership, 10);
+        assert_eq!(views.failures("b").1, 0);
+        assert!(views.suspecting("b", &["a".to_string()]).is_empty());
+    }
+}
