@@ -15,7 +15,7 @@ pub fn is_healthy(
     trailing_entries: u64,
     options: &AutopilotOptions,
 ) -> bool {
-    liveness == Liveness::Alive
+    matches!(liveness, Liveness::Alive)
         && last_contact_ms.is_some_and(|ms| ms <= options.last_contact_threshold_ms)
         && trailing_entries <= options.max_trailing_logs
 }
@@ -25,6 +25,8 @@ pub fn is_healthy(
 #[derive(Clone, Debug, Default)]
 pub struct Tracker {
     healthy_since_ms: BTreeMap<String, u64>,
+    /// Since when each server has been failed without a break.
+    failed_since_ms: BTreeMap<String, u64>,
     /// The term in which this leader proposed the local config because none was stored.
     pub(super) config_proposed_term: Option<u64>,
 }
@@ -44,6 +46,15 @@ impl Tracker {
         )
     }
 
+    /// Records whether a server is failed now; the time it has been failed since, if it is.
+    pub fn observe_failed(&mut self, id: &str, failed: bool, now_ms: u64) -> Option<u64> {
+        if !failed {
+            self.failed_since_ms.remove(id);
+            return None;
+        }
+        Some(*self.failed_since_ms.entry(id.to_string()).or_insert(now_ms))
+    }
+
     pub fn since(&self, id: &str) -> Option<u64> {
         self.healthy_since_ms.get(id).copied()
     }
@@ -51,6 +62,7 @@ impl Tracker {
     /// Forgets servers no longer in the configuration.
     pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
         self.healthy_since_ms.retain(|id, _| keep(id));
+        self.failed_since_ms.retain(|id, _| keep(id));
     }
 
     pub fn clear(&mut self) {
@@ -109,7 +121,8 @@ mod tests {
         assert!(!is_healthy(Liveness::Alive, Some(201), 0, &options));
         assert!(!is_healthy(Liveness::Alive, None, 0, &options));
         assert!(!is_healthy(Liveness::Alive, Some(0), 251, &options));
-        assert!(!is_healthy(Liveness::Failed, Some(0), 0, &options));
+        let failed = Liveness::Failed { since_ms: 0 };
+        assert!(!is_healthy(failed, Some(0), 0, &options));
         assert!(!is_healthy(Liveness::Other, Some(0), 0, &options));
     }
 
@@ -120,7 +133,12 @@ mod tests {
         assert_eq!(tracker.observe("s2", true, 900), Some(100));
         assert_eq!(tracker.observe("s2", false, 1000), None);
         assert_eq!(tracker.observe("s2", true, 1100), Some(1100));
+        assert_eq!(tracker.observe_failed("s2", true, 1200), Some(1200));
+        assert_eq!(tracker.observe_failed("s2", true, 1300), Some(1200));
+        assert_eq!(tracker.observe_failed("s2", false, 1400), None);
+        assert_eq!(tracker.observe_failed("s2", true, 1500), Some(1500));
         tracker.retain(|id| id != "s2");
+        assert_eq!(tracker.observe_failed("s2", true, 1600), Some(1600));
         assert_eq!(tracker.since("s2"), None);
     }
 

@@ -31,11 +31,17 @@ impl Agent {
         let now_ms = self.now_ms;
         let facts: Vec<ServerFacts> = servers
             .iter()
-            .map(|s| ServerFacts {
-                id: s.id.clone(),
-                voter: s.voter,
-                liveness: liveness(&s.serf_status),
-                healthy_since_ms: self.autopilot.observe(&s.id, s.healthy, now_ms),
+            .map(|s| {
+                let failed = s.serf_status == MemberStatus::Failed.name();
+                let failed_since = self.autopilot.observe_failed(&s.id, failed, now_ms);
+                ServerFacts {
+                    id: s.id.clone(),
+                    voter: s.voter,
+                    liveness: failed_since.map_or(liveness(&s.serf_status), |since_ms| {
+                        Liveness::Failed { since_ms }
+                    }),
+                    healthy_since_ms: self.autopilot.observe(&s.id, s.healthy, now_ms),
+                }
             })
             .collect();
         let options = self.autopilot_options();
@@ -152,10 +158,11 @@ impl Agent {
     }
 }
 
+/// Liveness for health; a failed server's time is filled in by the tracker for cleanup.
 fn liveness(serf_status: &str) -> Liveness {
     match serf_status {
         "alive" => Liveness::Alive,
-        "failed" => Liveness::Failed,
+        "failed" => Liveness::Failed { since_ms: 0 },
         _ => Liveness::Other,
     }
 }

@@ -11,4 +11,4 @@ mod plan;
 
 pub use config::{format_go_duration_ms, AutopilotCommand, AutopilotConfig, AutopilotOptions};
 pub use health::{failure_tolerance, is_healthy, AutopilotHealth, ServerHealth, Tracker};
-pub use plan::{decide, Decision, Liveness, ServerFacts};
+pub use plan::{decide, Decision, Liveness, ServerFacts, DEAD_SERVER_GRACE_MS};

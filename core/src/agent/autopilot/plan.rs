@@ -4,12 +4,22 @@
 
 use super::config::AutopilotOptions;
 
+/// How long a server must have been failed before cleanup removes it. Consul's autopilot
+/// prunes dead servers at its reconcile, every 10 s, so a server that restarts within that
+/// time usually keeps its vote; waiting exactly that long makes it so every time (with the
+/// simulator's quick failure detection, every restart would otherwise cost a vote, and a
+/// second failure meanwhile the quorum).
+pub const DEAD_SERVER_GRACE_MS: u64 = 10_000;
+
 /// What membership says of a server, as autopilot reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Liveness {
     Alive,
-    /// Declared failed by gossip: a candidate for cleanup.
-    Failed,
+    /// Declared failed by gossip since then (leader's clock, as this leader saw it): a
+    /// candidate for cleanup once failed for `DEAD_SERVER_GRACE_MS`.
+    Failed {
+        since_ms: u64,
+    },
     /// Leaving, left, or not known to membership at all (after a restart it is rebuilt by
     /// gossip): never removed by autopilot, never promoted. Left members are removed by the
     /// reconcile of announced leaves, not here.
@@ -41,7 +51,7 @@ pub fn decide(
     now_ms: u64,
 ) -> Option<Decision> {
     if options.cleanup_dead_servers {
-        if let Some(id) = dead_to_remove(leader, servers, options) {
+        if let Some(id) = dead_to_remove(leader, servers, options, now_ms) {
             return Some(Decision::RemoveDead(id));
         }
     }
@@ -64,8 +74,14 @@ fn dead_to_remove(
     leader: &str,
     servers: &[ServerFacts],
     options: &AutopilotOptions,
+    now_ms: u64,
 ) -> Option<String> {
-    let failed = |s: &&ServerFacts| s.liveness == Liveness::Failed && s.id != leader;
+    let failed = |s: &&ServerFacts| match s.liveness {
+        Liveness::Failed { since_ms } => {
+            s.id != leader && now_ms.saturating_sub(since_ms) >= DEAD_SERVER_GRACE_MS
+        }
+        Liveness::Alive | Liveness::Other => false,
+    };
     if let Some(learner) = servers.iter().filter(failed).find(|s| !s.voter) {
         return Some(learner.id.clone());
     }
@@ -86,6 +102,8 @@ fn dead_to_remove(
 mod tests {
     use super::*;
 
+    const GRACE: u64 = DEAD_SERVER_GRACE_MS;
+
     fn server(id: &str, voter: bool, liveness: Liveness, since: Option<u64>) -> ServerFacts {
         ServerFacts {
             id: id.into(),
@@ -100,7 +118,7 @@ mod tests {
             .iter()
             .map(|n| {
                 let liveness = if failed.contains(n) {
-                    Liveness::Failed
+                    Liveness::Failed { since_ms: 0 }
                 } else {
                     Liveness::Alive
                 };
@@ -114,26 +132,26 @@ mod tests {
         let servers = voters(&["s2"], &["s1", "s2", "s3"]);
         let options = AutopilotOptions::default();
         assert_eq!(
-            decide("s1", &servers, &options, 1),
+            decide("s1", &servers, &options, GRACE),
             Some(Decision::RemoveDead("s2".into()))
         );
         let off = AutopilotOptions {
             cleanup_dead_servers: false,
             ..options
         };
-        assert_eq!(decide("s1", &servers, &off, 1), None);
+        assert_eq!(decide("s1", &servers, &off, GRACE), None);
     }
 
     #[test]
     fn no_removal_when_failed_voters_are_half_or_more() {
         let options = AutopilotOptions::default();
         let servers = voters(&["s2", "s3"], &["s1", "s2", "s3", "s4"]);
-        assert_eq!(decide("s1", &servers, &options, 1), None, "2 of 4");
+        assert_eq!(decide("s1", &servers, &options, GRACE), None, "2 of 4");
         let servers = voters(&["s2", "s3"], &["s1", "s2", "s3"]);
-        assert_eq!(decide("s1", &servers, &options, 1), None, "2 of 3");
+        assert_eq!(decide("s1", &servers, &options, GRACE), None, "2 of 3");
         let servers = voters(&["s2", "s3"], &["s1", "s2", "s3", "s4", "s5"]);
         assert_eq!(
-            decide("s1", &servers, &options, 1),
+            decide("s1", &servers, &options, GRACE),
             Some(Decision::RemoveDead("s2".into())),
             "2 of 5"
         );
@@ -146,13 +164,13 @@ mod tests {
             min_quorum: 3,
             ..AutopilotOptions::default()
         };
-        assert_eq!(decide("s1", &servers, &options, 1), None);
+        assert_eq!(decide("s1", &servers, &options, GRACE), None);
         let options = AutopilotOptions {
             min_quorum: 2,
             ..options
         };
         assert_eq!(
-            decide("s1", &servers, &options, 1),
+            decide("s1", &servers, &options, GRACE),
             Some(Decision::RemoveDead("s3".into()))
         );
     }
@@ -172,9 +190,9 @@ mod tests {
     #[test]
     fn a_failed_non_voter_goes_first_and_needs_no_quorum_check() {
         let mut servers = voters(&["s2", "s3"], &["s1", "s2", "s3"]);
-        servers.push(server("s4", false, Liveness::Failed, None));
+        servers.push(server("s4", false, Liveness::Failed { since_ms: 0 }, None));
         assert_eq!(
-            decide("s1", &servers, &AutopilotOptions::default(), 1),
+            decide("s1", &servers, &AutopilotOptions::default(), GRACE),
             Some(Decision::RemoveDead("s4".into()))
         );
     }
@@ -183,7 +201,7 @@ mod tests {
     fn the_leader_is_never_removed() {
         let servers = voters(&["s1"], &["s1", "s2", "s3"]);
         assert_eq!(
-            decide("s1", &servers, &AutopilotOptions::default(), 1),
+            decide("s1", &servers, &AutopilotOptions::default(), GRACE),
             None
         );
     }
@@ -211,6 +229,18 @@ mod tests {
         servers.push(server("s4", false, Liveness::Alive, Some(0)));
         assert_eq!(
             decide("s1", &servers, &AutopilotOptions::default(), 60_000),
+            Some(Decision::RemoveDead("s3".into()))
+        );
+    }
+
+    #[test]
+    fn a_failed_server_keeps_its_vote_for_the_grace() {
+        let mut servers = voters(&[], &["s1", "s2", "s3"]);
+        servers[2].liveness = Liveness::Failed { since_ms: 5_000 };
+        let options = AutopilotOptions::default();
+        assert_eq!(decide("s1", &servers, &options, 5_000 + GRACE - 1), None);
+        assert_eq!(
+            decide("s1", &servers, &options, 5_000 + GRACE),
             Some(Decision::RemoveDead("s3".into()))
         );
     }
