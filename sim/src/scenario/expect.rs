@@ -210,7 +210,7 @@ fn expect_never_failed(world: &World, name: &str) -> Result<(), String> {
     }
 }
 
-/// `NODE=STATUS/TYPE` for each node that must be listed so.
+/// `NODE=STATUS/TYPE` for each node that must be listed so; `NODE=absent`: not listed at all.
 async fn expect_members(world: &mut World, name: &str, wanted: &[&str]) -> Result<(), String> {
     let Response::Members { members } = world
         .request(name, Request::Members)
@@ -223,10 +223,16 @@ async fn expect_members(world: &mut World, name: &str, wanted: &[&str]) -> Resul
         let (node, state) = want
             .split_once('=')
             .ok_or(format!("bad member spec {want}"))?;
-        let found = members
-            .iter()
-            .find(|m| m.member.name == node)
-            .ok_or(format!("{node} is not listed on {name}"))?;
+        let listed = members.iter().find(|m| m.member.name == node);
+        if state == "absent" {
+            match listed {
+                None => continue,
+                Some(m) => {
+                    return Err(format!("{node} is listed on {name} as {}", m.status.name()))
+                }
+            }
+        }
+        let found = listed.ok_or(format!("{node} is not listed on {name}"))?;
         let got = format!("{}/{}", found.status.name(), found.member.role.name());
         equal(&format!("{node} on {name}"), &got, state)?;
     }

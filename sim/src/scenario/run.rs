@@ -105,6 +105,25 @@ impl Runner<'_> {
                     .map_err(|e| e.to_string())?;
             }
             ["leave", name] => self.leave(name).await?,
+            ["force-leave", name, target, rest @ ..] => {
+                let prune = match rest {
+                    [] => false,
+                    ["prune"] => true,
+                    _ => {
+                        return Err(format!(
+                            "force-leave {name} {target}: only `prune` may follow"
+                        ))
+                    }
+                };
+                let request = Request::ForceLeave {
+                    node: target.to_string(),
+                    prune,
+                };
+                self.world
+                    .request(name, request)
+                    .await
+                    .map_err(|e| format!("force-leave {target} on {name}: {e}"))?;
+            }
             ["kill", name] => self.world.kill(name),
             ["restart", name] => self.world.restart(name).await,
             ["pause", name] => self.world.pause(name),
