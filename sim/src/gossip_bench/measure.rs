@@ -16,6 +16,8 @@ pub struct BenchConfig {
     /// Detection trials per size; `None`: 20 up to 50 members, 10 up to 500, 5 above.
     pub trials: Option<usize>,
     pub member_hours: f64,
+    /// From this size on, trials share one formed cluster (cloned, network reseeded).
+    pub shared_formation_from: usize,
     /// Members in the false-failure runs.
     pub false_failure_members: usize,
     pub seed: u64,
@@ -75,12 +77,11 @@ pub struct DetectionSample {
     pub seed: u64,
     pub victim: usize,
     pub formed_s: f64,
+    pub formation_wall_s: f64,
+    pub wall_s: f64,
     pub first_suspect_ms: Option<u64>,
     /// When the last live member held the victim dead.
     pub all_failed_ms: Option<u64>,
-    /// Messages sent per member per second in the quiet window before the kill.
-    pub datagrams_per_member_s: f64,
-    pub streams_per_member_s: f64,
     /// Messages sent per live member per second from the kill until failed everywhere.
     pub news_per_member_s: Option<f64>,
     pub deadline_stalls: u64,
@@ -96,16 +97,31 @@ pub fn message_window_us(options: &Options, n: usize) -> u64 {
     options.push_pull_interval_ms * MS * concord_core::membership::push_pull_scale(n)
 }
 
-pub fn detection_trial(n: usize, seed: u64, options: &Options) -> Result<DetectionSample, String> {
+/// A formed cluster of `n` members and the wall time forming it took.
+pub fn formed_world(n: usize, seed: u64, options: &Options) -> Result<(World, f64), String> {
     assert!(n >= 3, "a death needs two witnesses");
+    let wall = std::time::Instant::now();
     let mut world = World::new(n, options, LinkModel::lan(), seed);
-    let formed_us = form(&mut world, 600 * SECOND_US)?;
+    form(&mut world, 600 * SECOND_US)?;
+    Ok((world, wall.elapsed().as_secs_f64()))
+}
+
+/// One trial on its own cluster, formed from `seed`.
+pub fn detection_trial(n: usize, seed: u64, options: &Options) -> Result<DetectionSample, String> {
+    let (world, formation_wall_s) = formed_world(n, seed, options)?;
+    let mut sample = detection_on(world, seed, options);
+    sample.formation_wall_s = formation_wall_s;
+    Ok(sample)
+}
+
+/// Warm-up, kill a random member (chosen by `seed`), watch. The world's network draws from
+/// `seed` from here on.
+pub fn detection_on(mut world: World, seed: u64, options: &Options) -> DetectionSample {
+    let wall = std::time::Instant::now();
+    let n = world.len();
+    world.reseed(seed);
+    let formed_us = world.now_us();
     world.run_until(formed_us + WARM_UP_US);
-    world.traffic = Default::default();
-    let window_us = message_window_us(options, n);
-    world.run_until(formed_us + WARM_UP_US + window_us);
-    let per_member = |count: u64| count as f64 * SECOND_US as f64 / (n as u64 * window_us) as f64;
-    let (datagrams, streams) = (world.traffic.datagrams_sent, world.traffic.streams_sent);
     world.traffic = Default::default();
     world.take_observed();
     let victim = 1 + (Rng::new(seed).next_u64() % (n as u64 - 1)) as usize;
@@ -117,17 +133,34 @@ pub fn detection_trial(n: usize, seed: u64, options: &Options) -> Result<Detecti
     let news_per_member_s = all_failed_us
         .filter(|&t| t > kill_us)
         .map(|t| sent as f64 * SECOND_US as f64 / ((n as u64 - 1) * (t - kill_us)) as f64);
-    Ok(DetectionSample {
+    DetectionSample {
         seed,
         victim,
         formed_s: formed_us as f64 / SECOND_US as f64,
+        formation_wall_s: 0.0,
+        wall_s: wall.elapsed().as_secs_f64(),
         first_suspect_ms: since_kill_ms(first_suspect_us),
         all_failed_ms: since_kill_ms(all_failed_us),
-        datagrams_per_member_s: per_member(datagrams),
-        streams_per_member_s: per_member(streams),
         news_per_member_s,
         deadline_stalls: world.deadline_stalls,
-    })
+    }
+}
+
+/// (datagrams, streams) sent per member per second over one scaled push-pull interval, after
+/// the warm-up, in a formed cluster where nothing happens (its own run, so that the trials
+/// do not depend on whether it ran).
+pub fn quiet_load_per_member_s(mut world: World, seed: u64, options: &Options) -> (f64, f64) {
+    let n = world.len() as u64;
+    world.reseed(seed);
+    world.run_until(world.now_us() + WARM_UP_US);
+    world.traffic = Default::default();
+    let window_us = message_window_us(options, world.len());
+    world.run_until(world.now_us() + window_us);
+    let per_member = |count: u64| count as f64 * SECOND_US as f64 / (n * window_us) as f64;
+    (
+        per_member(world.traffic.datagrams_sent),
+        per_member(world.traffic.streams_sent),
+    )
 }
 
 /// Runs until every live member holds `victim` dead (or the longest suspicion timeout and a

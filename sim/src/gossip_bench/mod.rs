@@ -21,7 +21,7 @@ use concord_core::membership as core_membership;
 /// The SWIM machine and its types, named in one place (the machine is exported as `Swim`
 /// while the old heartbeat table `Membership` still exists).
 pub(crate) use core_membership::{
-    Channel, GossipBody, GossipPacket, MemberEvent, Swim, MembershipOptions as Options, SwimState,
+    Channel, GossipBody, GossipPacket, MemberEvent, MembershipOptions as Options, Swim, SwimState,
     Transmit,
 };
 
@@ -47,6 +47,7 @@ fn parse(args: &[String]) -> Result<BenchConfig, String> {
         sizes: vec![5, 50, 500, 1000],
         trials: None,
         member_hours: 1_000.0,
+        shared_formation_from: 500,
         false_failure_members: 50,
         seed: 1,
         trial_seed: None,

@@ -2,8 +2,8 @@
 //! imply (consul-discovery-facts section 7), with every seed and the command that replays it.
 
 use super::measure::{
-    detection_trial, false_failures, limits, median_p99, trial_seed, BenchConfig, DetectionSample,
-    FalseFailures,
+    detection_on, detection_trial, false_failures, formed_world, limits, median_p99,
+    quiet_load_per_member_s, trial_seed, BenchConfig, DetectionSample, FalseFailures,
 };
 use super::Options;
 use std::time::Instant;
@@ -12,6 +12,10 @@ use std::time::Instant;
 struct SizeRow {
     n: usize,
     samples: Vec<DetectionSample>,
+    /// Set when the trials shared one formed cluster.
+    formation_seed: Option<u64>,
+    /// (datagrams, streams) per member per second in a quiet formed cluster.
+    quiet: (f64, f64),
     wall_s: f64,
 }
 
@@ -70,31 +74,58 @@ fn false_failure_runs(
     Some(results)
 }
 
+/// The trials of one size. Small clusters form anew for each trial; from
+/// `shared_formation_from` members on, one cluster is formed (seeded by `formation_seed`)
+/// and each trial runs on a clone of it with its own network seed and victim.
 fn detection_row(config: &BenchConfig, n: usize, options: &Options) -> Result<SizeRow, String> {
     let started = Instant::now();
+    let seed = formation_seed(config.seed, n);
+    let (world, wall_s) =
+        formed_world(n, seed, options).map_err(|e| format!("{e} (formation seed {seed})"))?;
+    eprintln!(
+        "n={n}: formed (seed {seed}) in {:.1} s simulated, {wall_s:.1} s wall",
+        world.now_us() as f64 / 1e6
+    );
+    let quiet = quiet_load_per_member_s(world.clone(), seed, options);
+    let shared = (n >= config.shared_formation_from).then_some((world, seed));
     let mut samples = Vec::new();
     for trial in 0..config.trials_for(n) {
         let seed = config
             .trial_seed
             .unwrap_or_else(|| trial_seed(config.seed, n, trial));
-        let sample = detection_trial(n, seed, options)
-            .map_err(|e| format!("{e} (trial seed {seed}; replay: {})", replay(n, seed)))?;
+        let sample = match &shared {
+            Some((world, _)) => detection_on(world.clone(), seed, options),
+            None => detection_trial(n, seed, options).map_err(|e| {
+                format!(
+                    "{e} (trial seed {seed}; replay: {})",
+                    replay(config, n, seed)
+                )
+            })?,
+        };
         eprintln!(
-            "n={n} trial {trial} seed {seed}: victim n{:04}, formed in {:.1} s, suspect {:?} ms, failed everywhere {:?} ms, stalls {}",
-            sample.victim, sample.formed_s, sample.first_suspect_ms, sample.all_failed_ms, sample.deadline_stalls
+            "n={n} trial {trial} seed {seed}: victim n{:04}, formed at {:.1} s, suspect {:?} ms, failed everywhere {:?} ms, stalls {}; wall {:.1} s (formation {:.1} s)",
+            sample.victim, sample.formed_s, sample.first_suspect_ms, sample.all_failed_ms, sample.deadline_stalls, sample.wall_s, sample.formation_wall_s
         );
         samples.push(sample);
     }
     Ok(SizeRow {
         n,
         samples,
+        formation_seed: shared.map(|(_, seed)| seed),
+        quiet,
         wall_s: started.elapsed().as_secs_f64(),
     })
 }
 
-fn replay(n: usize, seed: u64) -> String {
+/// The seed of the one cluster the trials of a large size share.
+fn formation_seed(base: u64, n: usize) -> u64 {
+    trial_seed(base, n, usize::MAX >> 1)
+}
+
+fn replay(config: &BenchConfig, n: usize, seed: u64) -> String {
     format!(
-        "cargo xtask sim gossip-bench --sizes {n} --trials 1 --trial-seed {seed} --member-hours 0"
+        "cargo xtask sim gossip-bench --seed {} --sizes {n} --trials 1 --trial-seed {seed} --member-hours 0",
+        config.seed
     )
 }
 
@@ -154,8 +185,7 @@ fn print_detection(rows: &[SizeRow], options: &Options, seed: u64) {
         let (min_s, max_s) = limits(options, n);
         let (first_median_s, first_p99_s) = memberlist_first_suspicion_s(options, n);
         let (probe, gossip, push_pull) = memberlist_messages(options, n);
-        let datagrams = mean(&row.samples, |s| s.datagrams_per_member_s);
-        let streams = mean(&row.samples, |s| s.streams_per_member_s);
+        let (datagrams, streams) = row.quiet;
         let news: Vec<f64> = row
             .samples
             .iter()
@@ -180,22 +210,20 @@ fn print_detection(rows: &[SizeRow], options: &Options, seed: u64) {
             row.wall_s,
         );
     }
-    println!("\nTrial seeds (replay one: `cargo xtask sim gossip-bench --sizes N --trials 1 --trial-seed SEED --member-hours 0`):");
+    println!("\nTrial seeds (replay one: `cargo xtask sim gossip-bench --seed {seed} --sizes N --trials 1 --trial-seed SEED --member-hours 0`):");
     for row in rows {
         let seeds: Vec<String> = row.samples.iter().map(|s| s.seed.to_string()).collect();
-        println!("- {} members: {}", row.n, seeds.join(", "));
+        let shared = row
+            .formation_seed
+            .map(|f| format!(" (all on one cluster formed with seed {f}, cloned per trial)"))
+            .unwrap_or_default();
+        println!("- {} members: {}{shared}", row.n, seeds.join(", "));
     }
     println!("- whole run: `cargo xtask sim gossip-bench --seed {seed}`");
 }
 
 fn load(row: &SizeRow) -> f64 {
-    mean(&row.samples, |s| {
-        s.datagrams_per_member_s + s.streams_per_member_s
-    })
-}
-
-fn mean(samples: &[DetectionSample], pick: fn(&DetectionSample) -> f64) -> f64 {
-    samples.iter().map(pick).sum::<f64>() / samples.len().max(1) as f64
+    row.quiet.0 + row.quiet.1
 }
 
 fn print_false_failures(results: &[(&str, FalseFailures, f64)]) {

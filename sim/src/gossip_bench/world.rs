@@ -72,6 +72,7 @@ pub struct Observed {
     pub event: MemberEvent,
 }
 
+#[derive(Clone)]
 enum Event {
     Wake {
         node: usize,
@@ -86,6 +87,7 @@ enum Event {
     },
 }
 
+#[derive(Clone)]
 struct Scheduled {
     at_us: u64,
     seq: u64,
@@ -110,6 +112,7 @@ impl Ord for Scheduled {
     }
 }
 
+#[derive(Clone)]
 struct Node {
     swim: Swim,
     process: Process,
@@ -119,6 +122,9 @@ struct Node {
     socket_buffer: Vec<(GossipPacket, Channel)>,
 }
 
+/// Cloneable, so a formed cluster can serve several trials (forming 1,000 members is the
+/// costliest part of a trial).
+#[derive(Clone)]
 pub struct World {
     now_us: u64,
     seq: u64,
@@ -205,6 +211,11 @@ impl World {
         };
         (0..n).for_each(|i| world.drain(i, false));
         world
+    }
+
+    /// From now on the network draws from `seed` (a trial on a cloned, formed world).
+    pub fn reseed(&mut self, seed: u64) {
+        self.rng = Rng::new(seed);
     }
 
     pub fn len(&self) -> usize {
@@ -491,6 +502,35 @@ mod tests {
         );
         assert_eq!(lossy_traffic(3), traffic, "same seed, same run");
         assert_ne!(lossy_traffic(4), traffic, "another seed, another run");
+    }
+
+    /// Streams are TCP: loss delays them by retransmissions but never drops them.
+    #[test]
+    fn a_stream_under_heavy_loss_arrives_late_but_arrives() {
+        let mut world = World::new(2, &options(), LinkModel::lan(), 11);
+        world.link.datagram_loss_ppm = 600_000;
+        world.join(1, 0);
+        world.run_until(120_000_000);
+        assert!(
+            world.swim(0).swim_state(&node_name(1)).is_some(),
+            "the join got through"
+        );
+        assert!(
+            world.swim(1).swim_state(&node_name(0)).is_some(),
+            "and its answer"
+        );
+        let delays: Vec<u64> = (0..1_000)
+            .map(|_| world.retransmit_delay_us(200_000))
+            .collect();
+        let delayed = delays.iter().filter(|&&d| d > 0).count();
+        assert!(
+            (520..680).contains(&delayed),
+            "{delayed} of 1000 delayed at 60% loss"
+        );
+        assert!(
+            delays.iter().all(|d| d % 200_000 == 0),
+            "whole timeouts only"
+        );
     }
 
     #[test]
