@@ -11,6 +11,8 @@ pub const SAFETY_STEPS_MAX: u64 = 20;
 /// Marks the lines the shrinker may remove.
 pub const SAFETY_BEGIN: &str = "# safety phase";
 pub const SAFETY_END: &str = "# liveness phase";
+/// How long after the liveness phase's write every node must list every other alive.
+const MEMBERS_CONVERGE_S: u64 = 20;
 
 struct Generator {
     rng: Rng,
@@ -308,6 +310,18 @@ impl Generator {
         }
         self.line("expect leader within 15s".into());
         self.line("expect write within 15s".into());
+        // The failure detector heals too: every node lists every other alive again, within
+        // a reconnect interval plus a suspicion's longest timeout and then some.
+        let mut members: Vec<String> = self
+            .servers
+            .iter()
+            .map(|s| format!("{s}=alive/server"))
+            .collect();
+        members.push("c1=alive/client".into());
+        self.line(format!(
+            "expect members all {} within {MEMBERS_CONVERGE_S}s",
+            members.join(" ")
+        ));
         let mix = &self.knobs.load_mix;
         self.line(format!("load-start clients=2 ops=5{mix}"));
         self.line("load-wait".into());
