@@ -12,7 +12,8 @@ const FIRST_IP_FAIL: u8 = 1;
 const FIRST_IP_LEAVE: u8 = 3;
 /// Joining, electing and the first reconcile round.
 const FORM_TIMEOUT: Duration = Duration::from_secs(30);
-/// Membership counts a silent member failed after 5 s; the leader writes it at once.
+/// Membership counts a killed member failed after a probe (1 s) and its suspicion (4 s with
+/// two members); the leader writes it at once.
 const FAIL_TIMEOUT: Duration = Duration::from_secs(20);
 
 fn get(agent: &Agent, path: &str) -> Result<String, String> {
