@@ -76,6 +76,7 @@ fn everyone_sees_everyone(world: &World) -> bool {
 pub struct DetectionSample {
     pub seed: u64,
     pub victim: usize,
+    /// When the victim was killed (the cluster formed and warmed up).
     pub formed_s: f64,
     pub formation_wall_s: f64,
     pub wall_s: f64,
@@ -88,6 +89,7 @@ pub struct DetectionSample {
 }
 
 pub const WARM_UP_US: u64 = 30 * SECOND_US;
+pub const WARM_UP_US_MAX: u64 = 600 * SECOND_US;
 
 /// The quiet load is counted over one push-pull interval as scaled for `n` (memberlist:
 /// `ceil(log2 n - log2 32) + 1` above 32 members): machines started together push-pull in
@@ -103,7 +105,27 @@ pub fn formed_world(n: usize, seed: u64, options: &Options) -> Result<(World, f6
     let wall = std::time::Instant::now();
     let mut world = World::new(n, options, LinkModel::lan(), seed);
     form(&mut world, 600 * SECOND_US)?;
+    warm_up(&mut world)?;
     Ok((world, wall.elapsed().as_secs_f64()))
+}
+
+/// At least `WARM_UP_US`, then on until every machine's broadcast queue is empty: news of
+/// 1,000 joins takes about a minute to be piggybacked its 16 times, and a steady cluster
+/// (what the trials and the quiet load are about) has nothing left to gossip.
+fn warm_up(world: &mut World) -> Result<(), String> {
+    let start_us = world.now_us();
+    world.run_until(start_us + WARM_UP_US);
+    while (0..world.len()).any(|i| world.swim(i).broadcasts_queued() > 0) {
+        if world.now_us() - start_us > WARM_UP_US_MAX {
+            return Err(format!(
+                "broadcast queues still not empty after {} s",
+                WARM_UP_US_MAX / SECOND_US
+            ));
+        }
+        world.run_until(world.now_us() + SECOND_US);
+    }
+    world.take_observed();
+    Ok(())
 }
 
 /// One trial on its own cluster, formed from `seed`.
@@ -114,14 +136,13 @@ pub fn detection_trial(n: usize, seed: u64, options: &Options) -> Result<Detecti
     Ok(sample)
 }
 
-/// Warm-up, kill a random member (chosen by `seed`), watch. The world's network draws from
-/// `seed` from here on.
+/// On a formed, warmed-up world: kill a random member (chosen by `seed`), watch. The
+/// world's network draws from `seed` from here on.
 pub fn detection_on(mut world: World, seed: u64, options: &Options) -> DetectionSample {
     let wall = std::time::Instant::now();
     let n = world.len();
     world.reseed(seed);
     let formed_us = world.now_us();
-    world.run_until(formed_us + WARM_UP_US);
     world.traffic = Default::default();
     world.take_observed();
     let victim = 1 + (Rng::new(seed).next_u64() % (n as u64 - 1)) as usize;
@@ -146,13 +167,12 @@ pub fn detection_on(mut world: World, seed: u64, options: &Options) -> Detection
     }
 }
 
-/// (datagrams, streams) sent per member per second over one scaled push-pull interval, after
-/// the warm-up, in a formed cluster where nothing happens (its own run, so that the trials
+/// (datagrams, streams) sent per member per second over one scaled push-pull interval in a
+/// formed, warmed-up cluster where nothing happens (its own run, so that the trials
 /// do not depend on whether it ran).
 pub fn quiet_load_per_member_s(mut world: World, seed: u64, options: &Options) -> (f64, f64) {
     let n = world.len() as u64;
     world.reseed(seed);
-    world.run_until(world.now_us() + WARM_UP_US);
     world.traffic = Default::default();
     let window_us = message_window_us(options, world.len());
     world.run_until(world.now_us() + window_us);
@@ -276,10 +296,7 @@ pub fn false_failures(
     seed: u64,
     options: &Options,
 ) -> Result<FalseFailures, String> {
-    let mut world = World::new(n, options, LinkModel::lan(), seed);
-    let formed_us = form(&mut world, 600 * SECOND_US)?;
-    world.run_until(formed_us + WARM_UP_US);
-    world.take_observed();
+    let (mut world, _) = formed_world(n, seed, options)?;
     world.link.datagram_loss_ppm = loss_ppm;
     let start = Origins::of(&world);
     let mut rng = Rng::new(seed ^ 0x5107);

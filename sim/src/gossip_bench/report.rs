@@ -83,7 +83,7 @@ fn detection_row(config: &BenchConfig, n: usize, options: &Options) -> Result<Si
     let (world, wall_s) =
         formed_world(n, seed, options).map_err(|e| format!("{e} (formation seed {seed})"))?;
     eprintln!(
-        "n={n}: formed (seed {seed}) in {:.1} s simulated, {wall_s:.1} s wall",
+        "n={n}: formed and warmed up (seed {seed}) in {:.1} s simulated, {wall_s:.1} s wall",
         world.now_us() as f64 / 1e6
     );
     let quiet = quiet_load_per_member_s(world.clone(), seed, options);
@@ -103,7 +103,7 @@ fn detection_row(config: &BenchConfig, n: usize, options: &Options) -> Result<Si
             })?,
         };
         eprintln!(
-            "n={n} trial {trial} seed {seed}: victim n{:04}, formed at {:.1} s, suspect {:?} ms, failed everywhere {:?} ms, stalls {}; wall {:.1} s (formation {:.1} s)",
+            "n={n} trial {trial} seed {seed}: victim n{:04} killed at {:.1} s, suspect {:?} ms, failed everywhere {:?} ms, stalls {}; wall {:.1} s (formation {:.1} s)",
             sample.victim, sample.formed_s, sample.first_suspect_ms, sample.all_failed_ms, sample.deadline_stalls, sample.wall_s, sample.formation_wall_s
         );
         samples.push(sample);
