@@ -76,6 +76,40 @@ pub fn parse_setting_ms(text: &str) -> Result<u64, String> {
     u64::try_from(duration.as_millis()).map_err(|_| format!("invalid duration {text:?}: too long"))
 }
 
+/// A duration as Go's `time.Duration.String()` prints it (`200ms`, `10s`, `1m30s`, `1h0m0s`,
+/// `0s`): Consul's JSON and CLI show durations this way. Below a second a duration is printed
+/// in its largest whole unit (`500ms`, `1500µs`, `7ns`), where Go would print `1.5ms`: every
+/// caller formats whole milliseconds except a check body's own duration, echoed back.
+pub fn format_go_duration(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0s".to_string();
+    }
+    if nanos < 1_000_000_000 {
+        return match nanos {
+            n if n % 1_000_000 == 0 => format!("{}ms", n / 1_000_000),
+            n if n % 1_000 == 0 => format!("{}\u{b5}s", n / 1_000),
+            n => format!("{n}ns"),
+        };
+    }
+    let secs = d.as_secs();
+    let fraction = format!("{:09}", d.subsec_nanos());
+    let seconds = match fraction.trim_end_matches('0') {
+        "" => format!("{}s", secs % 60),
+        fraction => format!("{}.{fraction}s", secs % 60),
+    };
+    match (secs / 3600, secs % 3600 / 60) {
+        (0, 0) => seconds,
+        (0, m) => format!("{m}m{seconds}"),
+        (h, m) => format!("{h}h{m}m{seconds}"),
+    }
+}
+
+/// [`format_go_duration`] of whole milliseconds, as settings and autopilot hold them.
+pub fn format_go_ms(ms: u64) -> String {
+    format_go_duration(Duration::from_millis(ms))
+}
+
 fn unit_nanos(unit: &str) -> Option<u128> {
     Some(match unit {
         "ns" => 1,
@@ -128,6 +162,32 @@ mod tests {
         );
         assert!(parse_setting_ms("-5s").unwrap_err().contains("negative"));
         assert!(parse_setting_ms("soon").is_err());
+    }
+
+    #[test]
+    fn durations_print_as_go_does_and_parse_back() {
+        let cases = [
+            (0, "0s"),
+            (200, "200ms"),
+            (500, "500ms"),
+            (10_000, "10s"),
+            (1_500, "1.5s"),
+            (90_000, "1m30s"),
+            (3_600_000, "1h0m0s"),
+            (3_723_250, "1h2m3.25s"),
+        ];
+        for (ms, text) in cases {
+            assert_eq!(format_go_ms(ms), text);
+            assert_eq!(parse_setting_ms(text), Ok(ms), "{text}");
+        }
+    }
+
+    #[test]
+    fn sub_millisecond_durations_print_in_their_largest_whole_unit() {
+        let printed = [1_500_000, 10_000, 7, 1_000_000_001]
+            .map(|n| format_go_duration(Duration::from_nanos(n)));
+        assert_eq!(printed, ["1500\u{b5}s", "10\u{b5}s", "7ns", "1.000000001s"]);
+        assert_eq!(ok(&printed[0]), Duration::from_micros(1_500));
     }
 
     #[test]

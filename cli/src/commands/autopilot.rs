@@ -3,7 +3,7 @@
 use super::{fail, HttpArgs};
 use crate::http_client::{Client, HttpError, Reply};
 use clap::{Args, Subcommand};
-use concord_core::duration::parse_setting_ms;
+use concord_core::duration::{format_go_ms, parse_setting_ms};
 use concord_node::http::operator_autopilot::{
     AutopilotConfiguration, AutopilotServer, AutopilotState,
 };
@@ -142,7 +142,7 @@ pub fn apply_flags(
 ) -> Result<(), String> {
     let duration = |flag: &str, text: &str| {
         parse_setting_ms(text)
-            .map(concord_core::agent::autopilot::format_go_duration_ms)
+            .map(format_go_ms)
             .map_err(|why| format!("invalid value for -{flag}: {why}"))
     };
     if let Some(cleanup) = args.cleanup_dead_servers {

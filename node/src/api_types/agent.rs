@@ -11,7 +11,7 @@ use concord_core::agent::local::check::{
 };
 use concord_core::agent::local::{CheckInput, CheckKind, LocalRequest};
 use concord_core::catalog as core;
-use concord_core::duration::parse_go_duration;
+use concord_core::duration::{format_go_ms, parse_go_duration};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -180,7 +180,7 @@ impl CheckDefinition {
         let runs = kind.is_run();
         let text = |ms: u64| {
             if runs {
-                go_duration_ms(ms)
+                format_go_ms(ms)
             } else {
                 String::new()
             }
@@ -199,7 +199,7 @@ impl CheckDefinition {
             timeout: text(timeout_ms),
             deregister_critical_service_after: match deregister_ms {
                 0 => String::new(),
-                ms => go_duration_ms(ms),
+                ms => format_go_ms(ms),
             },
         };
         let check = core::CheckRegistration {
@@ -313,26 +313,6 @@ struct Durations {
     deregister_ms: u64,
 }
 
-/// Go's `time.Duration.String()` for whole milliseconds.
-pub fn go_duration_ms(ms: u64) -> String {
-    if ms == 0 {
-        return "0s".into();
-    }
-    if ms < 1_000 {
-        return format!("{ms}ms");
-    }
-    let (secs, frac) = (ms / 1_000, ms % 1_000);
-    let seconds = match frac {
-        0 => format!("{}s", secs % 60),
-        f => format!("{}.{}s", secs % 60, format!("{f:03}").trim_end_matches('0')),
-    };
-    match (secs / 3600, secs % 3600 / 60) {
-        (0, 0) => seconds,
-        (0, m) => format!("{m}m{seconds}"),
-        (h, m) => format!("{h}h{m}m{seconds}"),
-    }
-}
-
 /// `GET /v1/agent/services` and `/v1/agent/service/:id`: `api.AgentService` with the
 /// agent's datacenter.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -409,11 +389,5 @@ mod tests {
             input.deregister_critical_service_after_ms, 60_000,
             "raised to 1m"
         );
-    }
-
-    #[test]
-    fn durations_are_written_as_go_writes_them() {
-        let written = [0, 500, 10_000, 90_000, 3_600_000, 1_500].map(go_duration_ms);
-        assert_eq!(written, ["0s", "500ms", "10s", "1m30s", "1h0m0s", "1.5s"]);
     }
 }

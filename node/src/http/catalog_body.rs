@@ -7,7 +7,7 @@ use super::errors::HttpError;
 use super::json_body::{decode_json, BodyFields};
 use crate::api_types::catalog::{ServiceAddress, Weights};
 use concord_core::catalog as core;
-use concord_core::duration::parse_go_duration;
+use concord_core::duration::{format_go_duration, parse_go_duration};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
@@ -234,35 +234,7 @@ fn duration(value: Option<Value>, field: &str) -> Result<String, HttpError> {
         },
         Some(other) => return Err(bad(format!("{other} is not a duration"))),
     };
-    Ok(go_duration(parsed))
-}
-
-/// Go's `time.Duration.String()` for the durations checks use (whole milliseconds and up).
-pub fn go_duration(d: Duration) -> String {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        return "0s".to_string();
-    }
-    if nanos < 1_000_000_000 {
-        return match nanos {
-            n if n % 1_000_000 == 0 => format!("{}ms", n / 1_000_000),
-            n if n % 1_000 == 0 => format!("{}µs", n / 1_000),
-            n => format!("{n}ns"),
-        };
-    }
-    let secs = d.as_secs();
-    let (hours, minutes) = (secs / 3600, secs % 3600 / 60);
-    let frac = format!("{:09}", d.subsec_nanos());
-    let frac = frac.trim_end_matches('0');
-    let seconds = match frac {
-        "" => format!("{}s", secs % 60),
-        frac => format!("{}.{frac}s", secs % 60),
-    };
-    match (hours, minutes) {
-        (0, 0) => seconds,
-        (0, m) => format!("{m}m{seconds}"),
-        (h, m) => format!("{h}h{m}m{seconds}"),
-    }
+    Ok(format_go_duration(parsed))
 }
 
 /// The deregistration as the core takes it: the node alone, or one service or check on it.
@@ -332,15 +304,5 @@ mod tests {
             ("5s", "")
         );
         assert_eq!(check.definition.interval, "5s");
-    }
-
-    #[test]
-    fn durations_are_written_as_go_writes_them() {
-        let d = |ms: u64| go_duration(Duration::from_millis(ms));
-        assert_eq!(
-            [d(0), d(500), d(10_000), d(90_000)],
-            ["0s", "500ms", "10s", "1m30s"]
-        );
-        assert_eq!([d(3_600_000), d(1_500)], ["1h0m0s", "1.5s"]);
     }
 }

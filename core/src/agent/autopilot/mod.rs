@@ -9,6 +9,6 @@ mod health;
 mod leader;
 mod plan;
 
-pub use config::{format_go_duration_ms, AutopilotCommand, AutopilotConfig, AutopilotOptions};
+pub use config::{AutopilotCommand, AutopilotConfig, AutopilotOptions};
 pub use health::{failure_tolerance, is_healthy, AutopilotHealth, ServerHealth, Tracker};
 pub use plan::{decide, Decision, Liveness, ServerFacts, DEAD_SERVER_GRACE_MS};
