@@ -10,6 +10,7 @@ pub mod dns;
 pub mod handle;
 pub mod runtime;
 pub mod storage;
+pub mod time_fmt;
 pub mod transport;
 
 #[cfg(not(madsim))]

@@ -2,6 +2,7 @@
 //! `2026-11-24T06:54:26.123Z [WARN]  raft: no known peers, aborting election`,
 //! or one JSON object per line with `-log-json`.
 
+use concord_node::time_fmt::civil_from_days;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::field::{Field, Visit};
@@ -137,21 +138,6 @@ pub fn timestamp(now: SystemTime) -> String {
         rem % 60,
         since.subsec_millis()
     )
-}
-
-/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm (no date crate
-/// is a dependency).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

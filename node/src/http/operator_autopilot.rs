@@ -7,18 +7,18 @@ use super::headers::json;
 use super::json_body::{decode_json, BodyFields};
 use super::query::QueryParams;
 use crate::handle::NodeHandle;
+use crate::time_fmt::civil_from_days;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use concord_core::agent::autopilot::format_go_duration_ms;
 use concord_core::agent::{
     AutopilotConfig, AutopilotHealth, AutopilotOptions, Request, Response as ApiResponse,
     ServerHealth,
 };
-use concord_core::duration::parse_setting_ms;
+use concord_core::duration::{format_go_ms, parse_setting_ms};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -53,10 +53,10 @@ pub fn configuration_json(config: &AutopilotConfig) -> AutopilotConfiguration {
     let options = &config.options;
     AutopilotConfiguration {
         cleanup_dead_servers: options.cleanup_dead_servers,
-        last_contact_threshold: format_go_duration_ms(options.last_contact_threshold_ms),
+        last_contact_threshold: format_go_ms(options.last_contact_threshold_ms),
         max_trailing_logs: options.max_trailing_logs,
         min_quorum: options.min_quorum,
-        server_stabilization_time: format_go_duration_ms(options.server_stabilization_time_ms),
+        server_stabilization_time: format_go_ms(options.server_stabilization_time_ms),
         redundancy_zone_tag: String::new(),
         disable_upgrade_migration: false,
         upgrade_version_tag: String::new(),
@@ -195,7 +195,7 @@ pub fn health_json(health: &AutopilotHealth) -> OperatorHealthReply {
             serf_status: s.serf_status.clone(),
             version: s.version.clone(),
             leader: s.leader,
-            last_contact: s.last_contact_ms.map(format_go_duration_ms),
+            last_contact: s.last_contact_ms.map(format_go_ms),
             last_term: s.last_term,
             last_index: s.last_index,
             healthy: s.healthy,
@@ -268,7 +268,7 @@ pub fn state_json(health: &AutopilotHealth) -> AutopilotState {
         address: s.address.clone(),
         node_status: s.serf_status.clone(),
         version: s.version.clone(),
-        last_contact: s.last_contact_ms.map(format_go_duration_ms),
+        last_contact: s.last_contact_ms.map(format_go_ms),
         last_term: s.last_term,
         last_index: s.last_index,
         healthy: s.healthy,
@@ -328,20 +328,6 @@ pub fn rfc3339_ms(unix_ms: u64) -> String {
         millis => format!(".{}", format!("{millis:03}").trim_end_matches('0')),
     };
     format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}{fraction}Z")
-}
-
-/// Howard Hinnant's days-to-civil: the proleptic Gregorian date of a day count since 1970.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
