@@ -147,29 +147,8 @@ pub fn build(layer: &ConfigLayer, host: &HostFacts) -> Result<AgentPlan, String>
     );
     agent.validate()?;
     crate::gossip::check(&agent.membership)?;
-    let mut node = NodeConfig::new(
-        agent,
-        SocketAddr::new(choice.listen, server_port),
-        SocketAddr::new(choice.listen, serf_lan_port),
-    );
-    node.data_dir = if dev {
-        None
-    } else {
-        layer.data_dir.as_ref().map(PathBuf::from)
-    };
-    node.seed = host.seed;
-    node.join = join_addrs(&layer.start_join, serf_lan_port);
-    node.retry_join = join_addrs(&layer.retry_join, serf_lan_port);
-    if let Some(ms) = layer.retry_interval_ms {
-        node.retry_interval_ms = ms;
-    }
-    apply_limits(&mut node, &layer.limits);
-    node.enable_script_checks = layer.enable_script_checks.unwrap_or(false);
-    node.enable_local_script_checks = layer.enable_local_script_checks.unwrap_or(false);
-    node.services = layer.services.clone();
-    if let Some(ms) = layer.check_update_interval_ms {
-        node.check_update_interval_ms = ms;
-    }
+    let ports = (server_port, serf_lan_port);
+    let node = node_config(layer, host, agent, choice.listen, dev, ports);
     Ok(AgentPlan {
         node,
         dev,
@@ -196,6 +175,42 @@ pub fn build(layer: &ConfigLayer, host: &HostFacts) -> Result<AgentPlan, String>
         pid_file: layer.pid_file.as_ref().map(PathBuf::from),
         warnings,
     })
+}
+
+/// The runtime's settings over the agent's: listeners on the bind address, the data dir (none
+/// in `-dev`), the addresses to join, limits, and the services and checks to register.
+fn node_config(
+    layer: &ConfigLayer,
+    host: &HostFacts,
+    agent: AgentConfig,
+    listen: IpAddr,
+    dev: bool,
+    (server_port, serf_lan_port): (u16, u16),
+) -> NodeConfig {
+    let mut node = NodeConfig::new(
+        agent,
+        SocketAddr::new(listen, server_port),
+        SocketAddr::new(listen, serf_lan_port),
+    );
+    node.data_dir = if dev {
+        None
+    } else {
+        layer.data_dir.as_ref().map(PathBuf::from)
+    };
+    node.seed = host.seed;
+    node.join = join_addrs(&layer.start_join, serf_lan_port);
+    node.retry_join = join_addrs(&layer.retry_join, serf_lan_port);
+    if let Some(ms) = layer.retry_interval_ms {
+        node.retry_interval_ms = ms;
+    }
+    apply_limits(&mut node, &layer.limits);
+    node.enable_script_checks = layer.enable_script_checks.unwrap_or(false);
+    node.enable_local_script_checks = layer.enable_local_script_checks.unwrap_or(false);
+    node.services = layer.services.clone();
+    if let Some(ms) = layer.check_update_interval_ms {
+        node.check_update_interval_ms = ms;
+    }
+    node
 }
 
 /// `domain` and `dns_config { ... }` over Consul's defaults (already checked when read).

@@ -319,17 +319,9 @@ impl Agent {
             }
             Request::RaftRemovePeer { id_or_address } => self.remove_peer(origin, &id_or_address),
             Request::RaftTransferLeader { target } => self.transfer_leader(origin, target),
-            Request::AutopilotGetConfig => {
-                let response = self.autopilot_config();
-                self.reply(origin, Ok(response));
-            }
-            Request::AutopilotSetConfig { options, cas } => {
-                self.set_autopilot_config(origin, options, cas)
-            }
-            Request::AutopilotHealth => {
-                let response = self.autopilot_health();
-                self.reply(origin, Ok(response));
-            }
+            request @ (Request::AutopilotGetConfig
+            | Request::AutopilotSetConfig { .. }
+            | Request::AutopilotHealth) => self.serve_autopilot(origin, request),
             Request::Members => {
                 let response = self.members();
                 self.reply(origin, Ok(response));
@@ -344,6 +336,20 @@ impl Agent {
                 read,
             } => self.watch(origin, index, wait_ms, read),
         }
+    }
+
+    /// The autopilot requests (`serve` selects them): its configuration and the servers'
+    /// health are read here, a new configuration goes through the log.
+    fn serve_autopilot(&mut self, origin: Origin, request: Request) {
+        let response = match request {
+            Request::AutopilotGetConfig => self.autopilot_config(),
+            Request::AutopilotHealth => self.autopilot_health(),
+            Request::AutopilotSetConfig { options, cas } => {
+                return self.set_autopilot_config(origin, options, cas);
+            }
+            _ => unreachable!("selected as autopilot requests"),
+        };
+        self.reply(origin, Ok(response));
     }
 
     /// A consistent read first confirms leadership (ReadIndex); the others answer at once

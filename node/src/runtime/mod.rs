@@ -148,27 +148,7 @@ pub async fn start_with(
     restore_local(&mut agent, &config, disk.as_ref())?;
     let stats = Arc::new(TransportStats::default());
     let (inbox_tx, inbox_rx) = mpsc::channel(INBOX_MAX);
-    let inbound = transport::Inbound::new(config.inbound.clone());
-    let listen = |addr| transport::listen(addr, inbox_tx.clone(), stats.clone(), inbound.clone());
-    let rpc_local = listen(config.rpc_listen)
-        .await
-        .map_err(|e| StartError::Io(format!("cannot listen on {}: {e}", config.rpc_listen)))?;
-    let mut gossip_local = rpc_local;
-    if config.gossip_listen != config.rpc_listen {
-        gossip_local = listen(config.gossip_listen).await.map_err(|e| {
-            StartError::Io(format!("cannot listen on {}: {e}", config.gossip_listen))
-        })?;
-    }
-    // UDP on the gossip listener's own port (Consul's 8301 serves both), even when it was
-    // asked for port 0.
-    let datagrams = transport::datagram::bind(gossip_local, inbox_tx.clone(), stats.clone())
-        .await
-        .map_err(|e| {
-            StartError::Io(format!(
-                "cannot listen on {} (udp): {e}",
-                config.gossip_listen
-            ))
-        })?;
+    let datagrams = bind_listeners(&config, &inbox_tx, &stats).await?;
     let (requests_tx, requests_rx) = mpsc::channel(REQUEST_QUEUE_MAX);
     let (running_tx, running_rx) = watch::channel(true);
     let info = Arc::new(node_info(&config));
@@ -195,6 +175,36 @@ pub async fn start_with(
     register_config_services(&handle, &config).await?;
     join_at_start(&handle, &config).await?;
     Ok(handle)
+}
+
+/// Binds the RPC and gossip stream listeners (one when they share an address) and the gossip
+/// datagram socket, each feeding `inbox`; an address that cannot be bound is named.
+async fn bind_listeners(
+    config: &NodeConfig,
+    inbox: &mpsc::Sender<transport::Received>,
+    stats: &Arc<TransportStats>,
+) -> Result<transport::datagram::Outbox, StartError> {
+    let inbound = transport::Inbound::new(config.inbound.clone());
+    let listen = |addr| transport::listen(addr, inbox.clone(), stats.clone(), inbound.clone());
+    let rpc_local = listen(config.rpc_listen)
+        .await
+        .map_err(|e| StartError::Io(format!("cannot listen on {}: {e}", config.rpc_listen)))?;
+    let mut gossip_local = rpc_local;
+    if config.gossip_listen != config.rpc_listen {
+        gossip_local = listen(config.gossip_listen).await.map_err(|e| {
+            StartError::Io(format!("cannot listen on {}: {e}", config.gossip_listen))
+        })?;
+    }
+    // UDP on the gossip listener's own port (Consul's 8301 serves both), even when it was
+    // asked for port 0.
+    transport::datagram::bind(gossip_local, inbox.clone(), stats.clone())
+        .await
+        .map_err(|e| {
+            StartError::Io(format!(
+                "cannot listen on {} (udp): {e}",
+                config.gossip_listen
+            ))
+        })
 }
 
 /// The agent's own services and checks as the last run left them. Anti-entropy runs as in
