@@ -8,6 +8,8 @@ pub mod datagram;
 #[cfg(all(test, not(madsim)))]
 mod datagram_tests;
 pub mod frame;
+#[cfg(test)]
+mod gossip_budget_tests;
 pub mod limits;
 mod peer;
 #[cfg(all(test, not(madsim)))]
