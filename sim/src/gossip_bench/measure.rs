@@ -249,6 +249,8 @@ pub struct FalseFailures {
     pub origins: Origins,
     pub deadline_stalls: u64,
     pub slowed: Option<usize>,
+    /// (simulated µs, observer, member) of every failed view.
+    pub failed_at: Vec<(u64, usize, String)>,
 }
 
 /// Sums of the machines' counters: probes that failed, suspicions each started itself
@@ -328,6 +330,7 @@ pub fn false_failures(
         origins: Origins::of(&world).since(start),
         deadline_stalls: world.deadline_stalls,
         slowed: slow,
+        failed_at: tally.failed_at,
     })
 }
 
@@ -339,6 +342,8 @@ struct Tally {
     dead_holders: HashMap<String, usize>,
     episodes: u64,
     failed_views: u64,
+    /// (when, observer, member) of each failed view, to replay and inspect.
+    failed_at: Vec<(u64, usize, String)>,
     suspect_views: u64,
     refuted_views: u64,
 }
@@ -358,6 +363,8 @@ impl Tally {
             match state {
                 SwimState::Dead => {
                     self.failed_views += 1;
+                    self.failed_at
+                        .push((seen.at_us, seen.observer, key.1.clone()));
                     self.episodes += u64::from(*holders == 0);
                     *holders += 1;
                 }

@@ -248,5 +248,15 @@ fn print_false_failures(results: &[(&str, FalseFailures, f64)]) {
             r.seed,
         );
     }
+    for (label, r, _) in results {
+        for (at_us, observer, member) in r.failed_at.iter().take(20) {
+            let at_s = *at_us as f64 / 1e6;
+            println!(
+                "- {label}: {} held live {member} failed at {at_s:.3} s (seed {})",
+                super::world::node_name(*observer),
+                r.seed
+            );
+        }
+    }
     println!("\nA failed episode: from the first member holding a live member dead until none does. Views count each member's own state changes. memberlist's target: none in 1,000 member-hours.");
 }
