@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 
 /// Fixed per-update cost on the wire beyond its strings (tags, numbers, framing). Estimated,
 /// generously, from a msgpack/bincode member record so real encodings stay under budget.
-pub const UPDATE_OVERHEAD_BYTES: usize = 48;
-/// Fixed per-packet cost beyond the sender's strings and the body (framing, seq, tags).
-pub const PACKET_HEADER_BYTES: usize = 64;
+pub const UPDATE_OVERHEAD_BYTES: usize = 72;
+/// Fixed per-packet cost beyond the sender's strings and the body (framing, seq, tags, the
+/// envelope around the packet): 69 bytes measured, with a margin.
+pub const PACKET_HEADER_BYTES: usize = 80;
 
 /// `retransmit_mult x ceil(log10(n+1))`: how often each update is piggybacked.
 pub fn retransmit_limit(retransmit_mult: u32, members_n: usize) -> u32 {

@@ -14,6 +14,7 @@ impl Swim {
             body,
             updates,
         } = packet;
+        self.last_input_ms = self.last_input_ms.max(now_ms);
         if from == self.me || updates.len() > self.options.members_max {
             self.stats.dropped_malformed += 1;
             return;

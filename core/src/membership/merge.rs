@@ -9,8 +9,18 @@ use super::message::{MemberRecord, Update};
 use super::suspicion::{confirmations_needed, suspicion_min_ms, Suspicion};
 use super::swim::{Entry, MemberEvent, Pruned, Swim, PRUNED_MAX};
 
+/// The highest incarnation news may carry. A member raises its own by one per refutation or
+/// change (it starts at the agent's start time in ms, about 2^41), so half of `u64` is never
+/// reached honestly; news above it is dropped, so that no packet can push an incarnation to
+/// where raising it overflows (and the member could never refute again).
+pub const INCARNATION_MAX: u64 = u64::MAX / 2;
+
 impl Swim {
     pub(crate) fn apply_update(&mut self, update: Update, now_ms: u64) {
+        if update_incarnation(&update) > INCARNATION_MAX {
+            self.stats.dropped_malformed += 1;
+            return;
+        }
         match update {
             Update::Alive(member) => self.apply_alive(member, now_ms),
             Update::Suspect {
@@ -29,6 +39,10 @@ impl Swim {
 
     /// Someone claims something about us at `claimed` >= our incarnation: we outbid it.
     pub(crate) fn refute(&mut self, claimed: u64) {
+        assert!(
+            claimed <= INCARNATION_MAX,
+            "claims above the bound are dropped"
+        );
         let me = self
             .members
             .get_mut(&self.me)
@@ -56,6 +70,13 @@ impl Swim {
             return;
         }
         let Some(entry) = self.members.get(&member.name) else {
+            // News that a member we never knew left introduces nobody (memberlist creates
+            // no member from a leave): otherwise two agents that reap it a push/pull apart
+            // hand it back to each other forever.
+            if member.announced == MemberStatus::Left {
+                self.stats.dropped_unknown += 1;
+                return;
+            }
             return self.add_member(member, now_ms);
         };
         if !alive_wins(entry, &member) {
@@ -193,6 +214,10 @@ impl Swim {
         });
     }
 
+    /// A `force-leave -prune` from elsewhere: a member we hold dead or left is forgotten (and
+    /// the prune passed on); one alive or suspect here is kept (it answers us, so the prune
+    /// was made on a wrong view, as from across a partition); one we never knew is only
+    /// remembered, so a stale record cannot introduce it, and not passed on.
     pub(crate) fn apply_prune(&mut self, name: &str, incarnation: u64, now_ms: u64) {
         if name == self.me {
             if incarnation >= self.me().incarnation {
@@ -200,21 +225,22 @@ impl Swim {
             }
             return;
         }
-        let known_incarnation = self.members.get(name).map(|e| e.member.incarnation);
-        if known_incarnation.is_some_and(|known| known > incarnation) {
+        let Some(entry) = self.members.get(name) else {
+            self.remember_prune(name, incarnation, now_ms);
+            self.stats.dropped_unknown += 1;
+            return;
+        };
+        let gone = matches!(entry.state, SwimState::Dead | SwimState::Left);
+        if entry.member.incarnation > incarnation || !gone {
             self.stats.dropped_stale += 1;
             return;
         }
-        let fresh = self.remember_prune(name, incarnation, now_ms);
-        if known_incarnation.is_some() {
-            self.remove_member(name);
-        }
-        if fresh || known_incarnation.is_some() {
-            self.enqueue(Update::Prune {
-                name: name.into(),
-                incarnation,
-            });
-        }
+        self.remember_prune(name, incarnation, now_ms);
+        self.remove_member(name);
+        self.enqueue(Update::Prune {
+            name: name.into(),
+            incarnation,
+        });
     }
 
     /// Returns whether this prune is news to us.
@@ -273,6 +299,10 @@ impl Swim {
     pub(crate) fn merge_records(&mut self, records: Vec<MemberRecord>, from: &str, now_ms: u64) {
         for record in records {
             let MemberRecord { mut member, state } = record;
+            if member.incarnation > INCARNATION_MAX {
+                self.stats.dropped_malformed += 1;
+                continue;
+            }
             match state {
                 SwimState::Alive => self.apply_alive(member, now_ms),
                 SwimState::Left => {
@@ -284,6 +314,15 @@ impl Swim {
                 }
             }
         }
+    }
+}
+
+fn update_incarnation(update: &Update) -> u64 {
+    match update {
+        Update::Alive(member) => member.incarnation,
+        Update::Suspect { incarnation, .. }
+        | Update::Dead { incarnation, .. }
+        | Update::Prune { incarnation, .. } => *incarnation,
     }
 }
 

@@ -20,6 +20,10 @@ pub fn push_pull_scale(members_n: usize) -> u64 {
 impl Swim {
     /// Runs whatever is due at `now_ms`; cheap when nothing is.
     pub fn handle_timeout(&mut self, now_ms: u64) {
+        if now_ms.saturating_sub(self.last_input_ms) > self.stall_gap_ms() {
+            self.after_stall(now_ms);
+        }
+        self.last_input_ms = self.last_input_ms.max(now_ms);
         self.probe_timers(now_ms);
         self.expire_suspicions(now_ms);
         if now_ms >= self.next_gossip_ms {
@@ -38,6 +42,29 @@ impl Swim {
             self.push_pull_with(peer);
         }
         self.reap(now_ms);
+    }
+
+    /// Running normally, we take some input at least every gossip interval (the gossip timer
+    /// is always set); a gap of two means the process was stopped (SIGSTOP, a long pause).
+    fn stall_gap_ms(&self) -> u64 {
+        (2 * self.options.gossip_interval_ms).max(self.options.probe_timeout_ms)
+    }
+
+    /// Back from a stall, the acks and refutations that arrived meanwhile are still queued
+    /// behind this timeout: judging now would blame others for our own pause (Lifeguard's
+    /// point). The probe in flight is dropped unjudged (the next one starts a probe timeout
+    /// from now), and no suspicion runs out before a probe timeout has passed.
+    fn after_stall(&mut self, now_ms: u64) {
+        self.stats.stalls += 1;
+        self.probe = None;
+        self.next_probe_ms = self
+            .next_probe_ms
+            .max(now_ms + self.options.probe_timeout_ms);
+        let not_before_ms = now_ms + self.options.probe_timeout_ms;
+        for suspicion in self.suspicions.values_mut() {
+            suspicion.not_before_ms = suspicion.not_before_ms.max(not_before_ms);
+        }
+        assert!(self.probe.is_none());
     }
 
     fn push_pull_with(&mut self, peer: Vec<String>) {

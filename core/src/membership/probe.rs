@@ -33,11 +33,15 @@ pub struct Probe {
 }
 
 /// A ping-req we serve: our ping to the target under our own seq, on behalf of a requester.
+/// The nack goes at `nack_at_ms`; a late ack is still forwarded until `expires_ms` (the full
+/// probe timeout, as memberlist keeps its ack handler).
 #[derive(Clone, Debug)]
 pub struct Helping {
     pub requester_addr: String,
     pub requester_seq: u64,
     pub nack_at_ms: u64,
+    pub nack_sent: bool,
+    pub expires_ms: u64,
 }
 
 impl Swim {
@@ -69,20 +73,27 @@ impl Swim {
         if now_ms >= self.next_probe_ms {
             self.start_probe(now_ms);
         }
+        self.helping_timers(now_ms);
+    }
+
+    /// Nacks that are due go out; ping-reqs past the full probe timeout are forgotten.
+    fn helping_timers(&mut self, now_ms: u64) {
         let due: Vec<u64> = self
             .helping
             .iter()
-            .filter(|(_, h)| h.nack_at_ms <= now_ms)
+            .filter(|(_, h)| !h.nack_sent && h.nack_at_ms <= now_ms)
             .map(|(s, _)| *s)
             .collect();
         for seq in due {
-            let helping = self.helping.remove(&seq).expect("listed above");
+            let helping = self.helping.get_mut(&seq).expect("listed above");
+            helping.nack_sent = true;
+            let (addr, requester_seq) = (helping.requester_addr.clone(), helping.requester_seq);
             self.stats.nacks_sent += 1;
-            let body = GossipBody::Nack {
-                seq: helping.requester_seq,
-            };
-            self.send(&helping.requester_addr, Channel::Datagram, body, Vec::new());
+            let body = GossipBody::Nack { seq: requester_seq };
+            self.send(&addr, Channel::Datagram, body, Vec::new());
         }
+        self.helping.retain(|_, h| h.expires_ms > now_ms);
+        debug_assert!(self.helping.len() <= HELPING_MAX);
     }
 
     fn start_probe(&mut self, now_ms: u64) {
@@ -219,7 +230,11 @@ impl Swim {
             .take()
             .expect("caller checked a probe is pending");
         self.stats.probes_failed += 1;
-        let delta = if probe.nacks_expected > 0 {
+        // Missing nacks count only when they could have come back within the interval (a
+        // probe timeout near the interval leaves them no time: then it is one failure).
+        let nack_due_ms =
+            probe.indirect_at_ms + self.options.probe_timeout_ms * NACK_AFTER_PERCENT / 100;
+        let delta = if probe.nacks_expected > 0 && nack_due_ms < probe.deadline_ms {
             probe.nacks_expected.saturating_sub(probe.nacks_received)
         } else {
             1
@@ -286,6 +301,8 @@ impl Swim {
             requester_addr: from_addr.to_string(),
             requester_seq: seq,
             nack_at_ms,
+            nack_sent: false,
+            expires_ms: now_ms + self.options.probe_timeout_ms,
         };
         self.helping.insert(own_seq, helping);
         self.stats.ping_reqs_served += 1;
@@ -304,7 +321,17 @@ impl Swim {
                 next_ms = next_ms.min(p.indirect_at_ms);
             }
         }
-        let helping_ms = self.helping.values().map(|h| h.nack_at_ms).min();
+        let helping_ms = self
+            .helping
+            .values()
+            .map(|h| {
+                if h.nack_sent {
+                    h.expires_ms
+                } else {
+                    h.nack_at_ms
+                }
+            })
+            .min();
         helping_ms.map_or(next_ms, |h| next_ms.min(h))
     }
 }

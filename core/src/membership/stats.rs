@@ -29,4 +29,7 @@ pub struct MembershipStats {
     pub broadcasts_dropped_queue_full: u64,
     /// Ping-reqs we could not serve because too many were pending.
     pub ping_reqs_dropped_pending_max: u64,
+    /// Times we found we had not run for a while (a paused process): our probe in flight was
+    /// dropped unjudged and suspicion timers waited for what had queued up meanwhile.
+    pub stalls: u64,
 }

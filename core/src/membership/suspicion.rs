@@ -46,6 +46,9 @@ pub struct Suspicion {
     /// Everyone who suspected the member, the first suspector included (it is not a
     /// confirmation: c = suspectors - 1).
     pub suspectors: BTreeSet<String>,
+    /// The timer does not run out before this (set after a stall of ours, so a refutation
+    /// that queued up meanwhile is read first).
+    pub not_before_ms: u64,
 }
 
 impl Suspicion {
@@ -56,6 +59,7 @@ impl Suspicion {
             max_ms,
             needed,
             suspectors: BTreeSet::from([first_from.to_string()]),
+            not_before_ms: now_ms,
         }
     }
 
@@ -76,7 +80,7 @@ impl Suspicion {
     pub fn deadline_ms(&self) -> u64 {
         let timeout_ms =
             suspicion_timeout_ms(self.min_ms, self.max_ms, self.confirmations(), self.needed);
-        self.started_ms + timeout_ms
+        (self.started_ms + timeout_ms).max(self.not_before_ms)
     }
 }
 

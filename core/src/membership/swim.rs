@@ -87,6 +87,9 @@ pub struct Swim {
     pub(crate) next_push_pull_ms: u64,
     pub(crate) next_reconnect_ms: u64,
     pub(crate) pruned: BTreeMap<String, Pruned>,
+    /// When we last took any input (a packet, a timeout, a join): a long gap means we were
+    /// not running (see `periodic.rs`, stalls).
+    pub(crate) last_input_ms: u64,
     pub(crate) stats: MembershipStats,
 }
 
@@ -119,6 +122,7 @@ impl Swim {
             next_push_pull_ms: now_ms + options.push_pull_interval_ms,
             next_reconnect_ms: now_ms + options.reconnect_interval_ms,
             pruned: BTreeMap::new(),
+            last_input_ms: now_ms,
             stats: MembershipStats::default(),
             options,
         };
@@ -274,6 +278,8 @@ impl Swim {
         let used_bytes = PACKET_HEADER_BYTES
             + self.me.len()
             + self.me().gossip_addr.len()
+            // The envelope the agent puts around the packet names our RPC address.
+            + self.me().rpc_addr.len()
             + body_bytes
             + first.iter().map(update_size_bytes).sum::<usize>();
         self.options
