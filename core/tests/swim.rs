@@ -943,3 +943,66 @@ fn a_helper_forwards_an_ack_that_comes_after_its_nack() {
         .any(|t| t.to == "a:8301" && t.packet.body == GossipBody::Ack { seq: 9 });
     assert!(forwarded, "a late ack still reaches the requester");
 }
+
+#[test]
+fn a_lone_suspector_that_missed_the_refutation_learns_it_from_its_last_chance_ping() {
+    // n = 3: no confirmations are possible, so a's suspicion of c is a lone one.
+    let mut a = knowing("a", &["b", "c"], MembershipOptions::default());
+    let mut c = knowing("c", &["a", "b"], MembershipOptions::default());
+    a.handle_packet(
+        packet("b", GossipBody::Empty, vec![suspect_of("c", "b")]),
+        Channel::Datagram,
+        0,
+    );
+    // c refuted long ago (its incarnation is past the suspicion's); a never heard of it.
+    c.handle_packet(
+        packet("b", GossipBody::Empty, vec![suspect_of("c", "b")]),
+        Channel::Datagram,
+        0,
+    );
+    assert_eq!(c.me().incarnation, 1);
+    let deadline_ms = a.next_deadline_ms().max(4_000);
+    step_to(&mut a, deadline_ms);
+    let last_chance: Vec<Transmit> = drain(&mut a)
+        .into_iter()
+        .filter(|t| t.to == "c:8301" && matches!(t.packet.body, GossipBody::Ping { .. }))
+        .filter(|t| t.packet.updates.first() == Some(&suspect_of("c", "a")))
+        .collect();
+    assert_eq!(a.stats().last_chance_probes, 1);
+    let channels: Vec<Channel> = last_chance.iter().map(|t| t.channel).collect();
+    assert!(
+        channels.contains(&Channel::Datagram) && channels.contains(&Channel::Stream),
+        "the last chance goes by datagram and by stream: {channels:?}"
+    );
+    assert_eq!(a.swim_state("c"), Some(SwimState::Suspect), "not dead yet");
+    let ping = last_chance[0].clone();
+    drain(&mut c);
+    c.handle_packet(ping.packet, ping.channel, deadline_ms + 1);
+    let ack = drain(&mut c)
+        .into_iter()
+        .find(|t| matches!(t.packet.body, GossipBody::Ack { .. }))
+        .expect("c acks");
+    assert!(
+        matches!(ack.packet.updates.first(), Some(Update::Alive(m)) if m.incarnation == 1),
+        "the ack carries c's record: {:?}",
+        ack.packet.updates
+    );
+    a.handle_packet(ack.packet, ack.channel, deadline_ms + 2);
+    assert_eq!(a.swim_state("c"), Some(SwimState::Alive));
+    assert_eq!(a.stats().deaths_declared, 0);
+}
+
+#[test]
+fn a_lone_suspicion_with_no_answer_to_its_last_chance_runs_out_a_probe_interval_later() {
+    let mut a = knowing("a", &["b", "c"], MembershipOptions::default());
+    a.handle_packet(
+        packet("b", GossipBody::Empty, vec![suspect_of("c", "b")]),
+        Channel::Datagram,
+        0,
+    );
+    let deadline_ms = a.next_deadline_ms().max(4_000);
+    step_to(&mut a, deadline_ms);
+    assert_eq!(a.swim_state("c"), Some(SwimState::Suspect));
+    step_to(&mut a, deadline_ms + 1_000);
+    assert_eq!(a.swim_state("c"), Some(SwimState::Dead));
+}

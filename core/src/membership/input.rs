@@ -19,11 +19,17 @@ impl Swim {
             self.stats.dropped_malformed += 1;
             return;
         }
+        let suspects_me = updates.iter().any(|u| match u {
+            Update::Suspect { name, .. } | Update::Dead { name, .. } => *name == self.me,
+            _ => false,
+        });
         for update in updates {
             self.apply_update(update, now_ms);
         }
         match body {
-            GossipBody::Ping { seq, target } => self.on_ping(seq, &target, &from_addr, channel),
+            GossipBody::Ping { seq, target } => {
+                self.on_ping(seq, &target, &from_addr, (channel, suspects_me))
+            }
             GossipBody::Ack { seq } => self.on_ack(seq),
             GossipBody::PingReq {
                 seq,

@@ -84,6 +84,9 @@ impl Swim {
             .collect();
         let me = self.me.clone();
         for (name, incarnation) in due {
+            if self.last_chance_probe(&name, now_ms) {
+                continue;
+            }
             self.stats.deaths_declared += 1;
             self.apply_dead(&name, incarnation, &me, now_ms);
         }

@@ -246,12 +246,58 @@ impl Swim {
         }
     }
 
-    pub(crate) fn on_ping(&mut self, seq: u64, target: &str, from_addr: &str, channel: Channel) {
+    /// Answers a ping. A ping that carried a suspicion of us (even a stale one: the prober
+    /// may have missed our refutation) gets our alive record first in the ack.
+    pub(crate) fn on_ping(
+        &mut self,
+        seq: u64,
+        target: &str,
+        from_addr: &str,
+        (channel, suspects_me): (Channel, bool),
+    ) {
         if target != self.me || from_addr.is_empty() {
             self.stats.dropped_malformed += 1;
             return;
         }
-        self.send(from_addr, channel, GossipBody::Ack { seq }, Vec::new());
+        let first = if suspects_me {
+            vec![Update::Alive(self.me().clone())]
+        } else {
+            Vec::new()
+        };
+        self.send(from_addr, channel, GossipBody::Ack { seq }, first);
+    }
+
+    /// Before a suspicion nobody confirmed runs out, one last ping (datagram and stream)
+    /// carrying it, so a live member whose refutation we missed answers with its record;
+    /// the verdict waits a probe interval. Returns whether the ping went out (then not dead
+    /// yet). A lone suspector is the case where loss, not death, is the likelier cause.
+    pub(crate) fn last_chance_probe(&mut self, name: &str, now_ms: u64) -> bool {
+        let interval_ms = self.options.probe_interval_ms;
+        let Some(suspicion) = self.suspicions.get_mut(name) else {
+            return false;
+        };
+        if suspicion.last_chance_sent || suspicion.confirmations() > 0 {
+            return false;
+        }
+        suspicion.last_chance_sent = true;
+        suspicion.not_before_ms = suspicion.not_before_ms.max(now_ms + interval_ms);
+        let entry = &self.members[name];
+        let (addr, incarnation) = (entry.member.gossip_addr.clone(), entry.member.incarnation);
+        let suspect = Update::Suspect {
+            name: name.to_string(),
+            incarnation,
+            from: self.me.clone(),
+        };
+        for channel in [Channel::Datagram, Channel::Stream] {
+            let seq = self.next_seq();
+            let body = GossipBody::Ping {
+                seq,
+                target: name.to_string(),
+            };
+            self.send(&addr, channel, body, vec![suspect.clone()]);
+        }
+        self.stats.last_chance_probes += 1;
+        true
     }
 
     pub(crate) fn on_ack(&mut self, seq: u64) {

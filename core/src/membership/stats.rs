@@ -32,4 +32,6 @@ pub struct MembershipStats {
     /// Times we found we had not run for a while (a paused process): our probe in flight was
     /// dropped unjudged and suspicion timers waited for what had queued up meanwhile.
     pub stalls: u64,
+    /// Unconfirmed suspicions that sent one last ping before running out.
+    pub last_chance_probes: u64,
 }

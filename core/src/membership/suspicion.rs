@@ -49,6 +49,8 @@ pub struct Suspicion {
     /// The timer does not run out before this (set after a stall of ours, so a refutation
     /// that queued up meanwhile is read first).
     pub not_before_ms: u64,
+    /// Whether the last-chance ping went out (see `probe.rs`): once per suspicion.
+    pub last_chance_sent: bool,
 }
 
 impl Suspicion {
@@ -60,6 +62,7 @@ impl Suspicion {
             needed,
             suspectors: BTreeSet::from([first_from.to_string()]),
             not_before_ms: now_ms,
+            last_chance_sent: false,
         }
     }
 
