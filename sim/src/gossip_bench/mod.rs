@@ -18,8 +18,8 @@ pub mod world;
 
 use concord_core::membership as core_membership;
 
-/// The SWIM machine and its types, named in one place (the machine is exported as `Swim`
-/// while the old heartbeat table `Membership` still exists).
+/// The SWIM machine and its types, named in one place (the agent knows `Swim` as
+/// `Membership`; the bench drives it directly).
 pub(crate) use core_membership::{
     Channel, GossipBody, GossipPacket, MemberEvent, MembershipOptions as Options, Swim, SwimState,
     Transmit,
