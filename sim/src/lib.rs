@@ -5,10 +5,10 @@
 pub mod checker;
 #[cfg(madsim)]
 pub mod fuzz;
-#[cfg(madsim)]
-pub mod history;
 /// Runs without madsim: it drives the SWIM machines of concord-core directly.
 pub mod gossip_bench;
+#[cfg(madsim)]
+pub mod history;
 pub mod linearizability;
 #[cfg(madsim)]
 pub mod load;

@@ -1,9 +1,9 @@
 //! The typed request API. The HTTP front end, the CLI (through HTTP) and the simulator all
 //! speak it; a request is answered by the local agent or forwarded to a server or the leader.
 
+pub use super::autopilot::{AutopilotConfig, AutopilotHealth, AutopilotOptions, ServerHealth};
 pub use super::catalog::{CatalogAnswer, CatalogRead};
 pub use super::local::{LocalAnswer, LocalRequest};
-pub use super::autopilot::{AutopilotConfig, AutopilotHealth, AutopilotOptions, ServerHealth};
 use crate::catalog::CatalogCommand;
 use crate::kv::{KvCommand, KvEntry, KvError};
 use crate::membership::{Member, MemberStatus};

@@ -1,8 +1,8 @@
 //! An agent's settings, as the CLI and the simulator give them.
 
+use super::autopilot::AutopilotOptions;
 use crate::membership::{MembershipOptions, Role};
 use crate::ports::{SERF_LAN_PORT_DEFAULT, SERVER_PORT_DEFAULT};
-use super::autopilot::AutopilotOptions;
 use crate::raft::RaftOptions;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
