@@ -132,21 +132,31 @@ impl Swim {
         }
     }
 
-    pub(crate) fn apply_suspect(&mut self, name: &str, incarnation: u64, from: &str, now_ms: u64) {
+    /// What a suspicion and a death share: one about us is refuted; one about a member we
+    /// do not know, or hold at a newer incarnation, or already dead or left, is dropped and
+    /// counted. Returns whether the claim is to be applied.
+    fn accusation_applies(&mut self, name: &str, incarnation: u64) -> bool {
         if name == self.me {
             if incarnation >= self.me().incarnation {
                 self.refute(incarnation);
             }
-            return;
+            return false;
         }
         let Some(entry) = self.members.get(name) else {
             self.stats.dropped_unknown += 1;
-            return;
+            return false;
         };
         if incarnation < entry.member.incarnation
             || matches!(entry.state, SwimState::Dead | SwimState::Left)
         {
             self.stats.dropped_stale += 1;
+            return false;
+        }
+        true
+    }
+
+    pub(crate) fn apply_suspect(&mut self, name: &str, incarnation: u64, from: &str, now_ms: u64) {
+        if !self.accusation_applies(name, incarnation) {
             return;
         }
         let update = Update::Suspect {
@@ -188,23 +198,10 @@ impl Swim {
     }
 
     pub(crate) fn apply_dead(&mut self, name: &str, incarnation: u64, from: &str, now_ms: u64) {
-        if name == self.me {
-            if incarnation >= self.me().incarnation {
-                self.refute(incarnation);
-            }
+        if !self.accusation_applies(name, incarnation) {
             return;
         }
-        let Some(entry) = self.members.get(name) else {
-            self.stats.dropped_unknown += 1;
-            return;
-        };
-        if incarnation < entry.member.incarnation
-            || matches!(entry.state, SwimState::Dead | SwimState::Left)
-        {
-            self.stats.dropped_stale += 1;
-            return;
-        }
-        let mut member = entry.member.clone();
+        let mut member = self.members[name].member.clone();
         member.incarnation = incarnation;
         self.set_member(member, SwimState::Dead, now_ms);
         self.enqueue(Update::Dead {
