@@ -100,31 +100,46 @@ impl BroadcastQueue {
         victim.is_some_and(|k| self.by_subject.remove(&k).is_some())
     }
 
-    /// Takes updates to piggyback within `budget_bytes`, least sent first; each counts one
-    /// transmit and leaves the queue after `limit` of them.
+    /// Takes updates to piggyback within `budget_bytes`, least sent first (newest first among
+    /// equals); one too large for what is left is skipped for smaller ones after it. Each
+    /// counts one transmit and leaves the queue after `limit` of them. Runs for every packet:
+    /// it sorts small keys and looks up only what it takes, and stops once no update could fit.
     pub fn take(&mut self, budget_bytes: usize, limit: u32) -> Vec<Update> {
-        let mut order: Vec<(u32, std::cmp::Reverse<u64>, String)> = self
+        let mut order: Vec<(u32, std::cmp::Reverse<u64>, &str, usize)> = self
             .by_subject
             .iter()
-            .map(|(k, q)| (q.transmits, std::cmp::Reverse(q.id), k.clone()))
+            .map(|(k, q)| {
+                let size_bytes = update_size_bytes(&q.update);
+                (q.transmits, std::cmp::Reverse(q.id), k.as_str(), size_bytes)
+            })
             .collect();
-        order.sort();
-        let (mut used_bytes, mut taken) = (0usize, Vec::new());
-        for (_, _, subject) in order {
-            let queued = self.by_subject.get_mut(&subject).expect("listed above");
-            let size_bytes = update_size_bytes(&queued.update);
+        order.sort_unstable_by_key(|(transmits, id, _, _)| (*transmits, *id));
+        let mut used_bytes = 0usize;
+        let mut chosen: Vec<String> = Vec::new();
+        for (_, _, subject, size_bytes) in order {
+            // Every update costs at least its overhead: nothing more can fit.
+            if budget_bytes.saturating_sub(used_bytes) < UPDATE_OVERHEAD_BYTES {
+                break;
+            }
             if used_bytes + size_bytes > budget_bytes {
                 continue;
             }
             used_bytes += size_bytes;
-            queued.transmits += 1;
-            taken.push(queued.update.clone());
-            if queued.transmits >= limit {
-                self.by_subject.remove(&subject);
-            }
+            chosen.push(subject.to_string());
         }
         debug_assert!(used_bytes <= budget_bytes);
-        taken
+        chosen
+            .into_iter()
+            .map(|subject| {
+                let queued = self.by_subject.get_mut(&subject).expect("chosen above");
+                queued.transmits += 1;
+                let update = queued.update.clone();
+                if queued.transmits >= limit {
+                    self.by_subject.remove(&subject);
+                }
+                update
+            })
+            .collect()
     }
 }
 
