@@ -4,8 +4,13 @@
 //! defaults (`AutopilotOptions::default`, or `-dev`'s quicker stabilization).
 
 use crate::keys::{block, boolean, duration, number};
+use crate::layer::{over, set};
 use concord_core::agent::AutopilotOptions;
 use serde_json::Value;
+
+/// The largest `min_quorum` accepted: far above any real count of voters (Consul suggests
+/// 3 or 5), small enough that the count stays a `u32` with room.
+const MIN_QUORUM_MAX: u64 = 1024;
 
 /// Consul's enterprise-only keys: read and ignored with a note.
 const ENTERPRISE_ONLY: [&str; 3] = [
@@ -25,39 +30,32 @@ pub struct AutopilotLayer {
 
 impl AutopilotLayer {
     pub fn merge(&mut self, later: AutopilotLayer) {
-        let AutopilotLayer {
-            cleanup_dead_servers,
-            last_contact_threshold_ms,
-            max_trailing_logs,
-            min_quorum,
-            server_stabilization_time_ms,
-        } = later;
-        self.cleanup_dead_servers = cleanup_dead_servers.or(self.cleanup_dead_servers);
-        self.last_contact_threshold_ms =
-            last_contact_threshold_ms.or(self.last_contact_threshold_ms);
-        self.max_trailing_logs = max_trailing_logs.or(self.max_trailing_logs);
-        self.min_quorum = min_quorum.or(self.min_quorum);
-        self.server_stabilization_time_ms =
-            server_stabilization_time_ms.or(self.server_stabilization_time_ms);
+        over(&mut self.cleanup_dead_servers, later.cleanup_dead_servers);
+        over(
+            &mut self.last_contact_threshold_ms,
+            later.last_contact_threshold_ms,
+        );
+        over(&mut self.max_trailing_logs, later.max_trailing_logs);
+        over(&mut self.min_quorum, later.min_quorum);
+        over(
+            &mut self.server_stabilization_time_ms,
+            later.server_stabilization_time_ms,
+        );
     }
 
     /// The settings given, over `options`.
     pub fn apply(&self, options: &mut AutopilotOptions) {
-        if let Some(cleanup) = self.cleanup_dead_servers {
-            options.cleanup_dead_servers = cleanup;
-        }
-        if let Some(ms) = self.last_contact_threshold_ms {
-            options.last_contact_threshold_ms = ms;
-        }
-        if let Some(entries) = self.max_trailing_logs {
-            options.max_trailing_logs = entries;
-        }
-        if let Some(voters) = self.min_quorum {
-            options.min_quorum = voters;
-        }
-        if let Some(ms) = self.server_stabilization_time_ms {
-            options.server_stabilization_time_ms = ms;
-        }
+        set(&mut options.cleanup_dead_servers, self.cleanup_dead_servers);
+        set(
+            &mut options.last_contact_threshold_ms,
+            self.last_contact_threshold_ms,
+        );
+        set(&mut options.max_trailing_logs, self.max_trailing_logs);
+        set(&mut options.min_quorum, self.min_quorum);
+        set(
+            &mut options.server_stabilization_time_ms,
+            self.server_stabilization_time_ms,
+        );
     }
 }
 
@@ -78,7 +76,7 @@ pub fn read_autopilot(
             "max_trailing_logs" => {
                 autopilot.max_trailing_logs = Some(number(&key, inner, u32::MAX.into())?)
             }
-            "min_quorum" => autopilot.min_quorum = Some(number(&key, inner, 1024)? as u32),
+            "min_quorum" => autopilot.min_quorum = Some(number(&key, inner, MIN_QUORUM_MAX)? as u32),
             "server_stabilization_time" => {
                 autopilot.server_stabilization_time_ms = Some(duration(&key, inner)?)
             }

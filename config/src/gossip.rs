@@ -3,6 +3,7 @@
 //! ones), so only what a file names changes.
 
 use crate::keys::{block, duration, number};
+use crate::layer::{over, set};
 use concord_core::membership::MembershipOptions;
 use serde_json::Value;
 
@@ -108,18 +109,6 @@ fn interval(key: &str, value: &Value) -> Result<u64, String> {
     match duration(key, value)? {
         0 => Err(format!("key {key:?}: must be longer than 0s")),
         ms => Ok(ms),
-    }
-}
-
-fn set<T: Copy>(field: &mut T, value: Option<T>) {
-    if let Some(value) = value {
-        *field = value;
-    }
-}
-
-fn over<T>(earlier: &mut Option<T>, later: Option<T>) {
-    if later.is_some() {
-        *earlier = later;
     }
 }
 

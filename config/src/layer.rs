@@ -155,7 +155,15 @@ impl DnsLayer {
     }
 }
 
-fn over<T>(earlier: &mut Option<T>, later: Option<T>) {
+/// A layer's setting, if it has one, replaces a default.
+pub(crate) fn set<T: Copy>(field: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *field = value;
+    }
+}
+
+/// A later source's setting, if it has one, replaces the earlier one.
+pub(crate) fn over<T>(earlier: &mut Option<T>, later: Option<T>) {
     if later.is_some() {
         *earlier = later;
     }

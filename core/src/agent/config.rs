@@ -69,8 +69,9 @@ impl AgentConfig {
     /// The quick timings of `-dev` and of the simulator.
     pub fn fast(mut self) -> AgentConfig {
         self.raft = agent_raft_options(RaftOptions::fast());
-        // Every timing here is quick (heartbeats of 30 ms, failure after 2 s): a new server
-        // is healthy within a few rounds, so 10 s of stabilization would only slow tests.
+        // Every timing here is quick (Raft heartbeats of 30 ms, a dead member failed within
+        // seconds): a new server is healthy within a few rounds, so 10 s of stabilization
+        // would only slow tests.
         self.autopilot.server_stabilization_time_ms = 2_000;
         self.membership = self.membership.fast();
         self.reconcile_interval_ms = 100;
