@@ -12,4 +12,5 @@ pub mod membership;
 pub mod ports;
 pub mod raft;
 pub mod rng;
+pub mod session;
 pub mod state;

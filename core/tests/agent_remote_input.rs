@@ -140,6 +140,23 @@ fn one_of_each() -> Vec<Request> {
             cas: Some(0),
         },
         Request::AutopilotHealth,
+        Request::SessionCreate {
+            spec: Default::default(),
+        },
+        Request::SessionDestroy { id: "s".into() },
+        Request::SessionRenew { id: "s".into() },
+        Request::Session {
+            read: concord_core::session::SessionRead::List,
+            consistency: Consistency::Stale,
+        },
+        Request::Txn {
+            ops: Vec::new(),
+            consistency: Consistency::Stale,
+        },
+        Request::SnapshotSave {
+            consistency: Consistency::Stale,
+        },
+        Request::SnapshotRestore { state: Vec::new() },
     ];
     for request in &all {
         match request {
@@ -162,7 +179,14 @@ fn one_of_each() -> Vec<Request> {
             | Request::Local(_)
             | Request::AutopilotGetConfig
             | Request::AutopilotSetConfig { .. }
-            | Request::AutopilotHealth => {}
+            | Request::AutopilotHealth
+            | Request::SessionCreate { .. }
+            | Request::SessionDestroy { .. }
+            | Request::SessionRenew { .. }
+            | Request::Session { .. }
+            | Request::Txn { .. }
+            | Request::SnapshotSave { .. }
+            | Request::SnapshotRestore { .. } => {}
         }
     }
     all

@@ -5,8 +5,10 @@ pub use super::autopilot::{AutopilotConfig, AutopilotHealth, AutopilotOptions, S
 pub use super::catalog::{CatalogAnswer, CatalogRead};
 pub use super::local::{LocalAnswer, LocalRequest};
 use crate::catalog::CatalogCommand;
+use crate::kv::txn::{TxnOp, TxnOutcome};
 use crate::kv::{KvCommand, KvEntry, KvError};
 use crate::membership::{Member, MemberStatus};
+pub use crate::session::{Session, SessionRead, SessionSpec};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +93,40 @@ pub enum Request {
     },
     /// `GET /v1/operator/autopilot/health` and `/state`, on the leader.
     AutopilotHealth,
+    /// `PUT /v1/session/create`: answered `Response::SessionCreated` once applied. A spec
+    /// without a node names the agent that took the request.
+    SessionCreate {
+        spec: SessionSpec,
+    },
+    /// `PUT /v1/session/destroy/:id`: answered like a KV write (`true` also for an unknown id).
+    SessionDestroy {
+        id: String,
+    },
+    /// `PUT /v1/session/renew/:id`, on the leader (restarts the TTL timer; no log write):
+    /// `Response::Sessions` with the session, `NotFound` for an unknown id.
+    SessionRenew {
+        id: String,
+    },
+    /// `GET /v1/session/info/:id`, `/node/:node`, `/list`: `Response::Sessions`.
+    Session {
+        read: SessionRead,
+        consistency: Consistency,
+    },
+    /// `PUT /v1/txn`: `Response::Txn`. Only reads: served as a read of `consistency`;
+    /// otherwise a write on the leader.
+    Txn {
+        ops: Vec<TxnOp>,
+        consistency: Consistency,
+    },
+    /// `GET /v1/snapshot`: the whole state, `Response::Snapshot`.
+    SnapshotSave {
+        consistency: Consistency,
+    },
+    /// `PUT /v1/snapshot`: replace the state with `state` (`StateMachine::to_snapshot_bytes`
+    /// of an archive's `state.bin`), through the log; answered `Response::Done`.
+    SnapshotRestore {
+        state: Vec<u8>,
+    },
 }
 
 /// The reads that can block: each covers something with an index (`WatchRead::key`). Its own
@@ -115,6 +151,11 @@ pub enum WatchRead {
     },
     Catalog {
         read: CatalogRead,
+        consistency: Consistency,
+    },
+    /// At the end: variants are numbered on the wire.
+    Session {
+        read: SessionRead,
         consistency: Consistency,
     },
 }
@@ -143,6 +184,13 @@ impl Request {
             Request::AutopilotGetConfig => "autopilot-get-config",
             Request::AutopilotSetConfig { .. } => "autopilot-set-config",
             Request::AutopilotHealth => "autopilot-health",
+            Request::SessionCreate { .. } => "session-create",
+            Request::SessionDestroy { .. } => "session-destroy",
+            Request::SessionRenew { .. } => "session-renew",
+            Request::Session { .. } => "session-read",
+            Request::Txn { .. } => "txn",
+            Request::SnapshotSave { .. } => "snapshot-save",
+            Request::SnapshotRestore { .. } => "snapshot-restore",
         }
     }
 }
@@ -216,6 +264,28 @@ pub enum Response {
     },
     AutopilotHealth {
         health: AutopilotHealth,
+    },
+    SessionCreated {
+        id: String,
+    },
+    Sessions {
+        sessions: Vec<Session>,
+        meta: QueryMeta,
+    },
+    /// A transaction's answer: `outcome` (results or every error); `index` is the log index a
+    /// write applied at (0 for a read-only transaction, which carries `meta` instead).
+    Txn {
+        outcome: TxnOutcome,
+        index: u64,
+        meta: Option<QueryMeta>,
+    },
+    /// The whole state (`StateMachine::to_snapshot_bytes`) at `index` of `term`, and the Raft
+    /// servers then, for the archive's metadata.
+    Snapshot {
+        state: Vec<u8>,
+        index: u64,
+        term: u64,
+        servers: Vec<RaftServer>,
     },
 }
 

@@ -13,6 +13,12 @@ pub enum Command {
     Kv(KvCommand),
     Catalog(CatalogCommand),
     Autopilot(super::autopilot::AutopilotCommand),
+    /// Create or invalidate a session.
+    Session(crate::session::SessionCommand),
+    /// A KV transaction: all its operations apply at one index, or none.
+    Txn(Vec<crate::kv::txn::TxnOp>),
+    /// One step of restoring a snapshot archive through the log (`state::restore`).
+    Restore(crate::state::RestoreCommand),
 }
 
 impl Command {
@@ -39,6 +45,10 @@ impl Command {
             Command::Kv(_) => &[TableId::Kv],
             Command::Catalog(catalog) => catalog.tables(),
             Command::Autopilot(_) => &[TableId::Autopilot],
+            // Invalidating a session releases or deletes its keys.
+            Command::Session(_) => &[TableId::Sessions, TableId::Kv],
+            Command::Txn(_) => &[TableId::Kv],
+            Command::Restore(_) => &TableId::ALL,
         }
     }
 }

@@ -13,6 +13,7 @@ mod catalog;
 mod catalog_reconcile;
 pub mod command;
 pub mod config;
+mod coordination;
 mod gossip;
 pub mod journal;
 mod leave;

@@ -2,7 +2,7 @@
 
 use super::api::{
     ApiError, ApiResult, Consistency, MemberInfo, QueryMeta, RaftServer, Request, Response,
-    WatchRead,
+    SessionRead, WatchRead,
 };
 use super::command::Command;
 use super::pending::{Origin, Pending, Waiting};
@@ -45,7 +45,19 @@ pub fn route(request: &Request) -> Route {
         Request::KvGet { consistency, .. }
         | Request::KvList { consistency, .. }
         | Request::KvKeys { consistency, .. }
-        | Request::Catalog { consistency, .. } => (read_place(*consistency), true, 0),
+        | Request::Catalog { consistency, .. }
+        | Request::Session { consistency, .. }
+        | Request::SnapshotSave { consistency } => (read_place(*consistency), true, 0),
+        // A transaction of reads only is a read; one that writes goes through the log.
+        Request::Txn { ops, consistency } if ops.iter().all(|op| op.verb.is_read()) => {
+            (read_place(*consistency), true, 0)
+        }
+        Request::Txn { .. }
+        | Request::SessionCreate { .. }
+        | Request::SessionDestroy { .. }
+        | Request::SnapshotRestore { .. } => (Place::Leader, false, 0),
+        // Renewing twice is renewing: it writes nothing to the log.
+        Request::SessionRenew { .. } => (Place::Leader, true, 0),
         Request::KvWrite { .. } | Request::CatalogWrite { .. } => (Place::Leader, false, 0),
         Request::StatusLeader | Request::StatusPeers => (Place::AnyServer, true, 0),
         Request::RaftConfiguration => (Place::Leader, true, 0),
@@ -335,6 +347,15 @@ impl Agent {
                 wait_ms,
                 read,
             } => self.watch(origin, index, wait_ms, read),
+            Request::Session { read, consistency } => {
+                self.serve_read(origin, WatchRead::Session { read, consistency })
+            }
+            request @ (Request::SessionCreate { .. }
+            | Request::SessionDestroy { .. }
+            | Request::SessionRenew { .. }
+            | Request::Txn { .. }
+            | Request::SnapshotSave { .. }
+            | Request::SnapshotRestore { .. }) => self.serve_coordination(origin, request),
         }
     }
 
@@ -437,6 +458,19 @@ impl Agent {
                 Response::Keys {
                     keys,
                     meta: meta(self.state.kv().prefix_index(prefix)),
+                }
+            }
+            WatchRead::Session { read, .. } => {
+                let sessions = self.state.sessions();
+                let sessions = match read {
+                    SessionRead::Info(id) => sessions.get(id).cloned().into_iter().collect(),
+                    SessionRead::Node(node) => sessions.by_node(node),
+                    SessionRead::List => sessions.list(),
+                };
+                let index = self.state.table_index(crate::state::TableId::Sessions);
+                Response::Sessions {
+                    sessions,
+                    meta: meta(index),
                 }
             }
         }

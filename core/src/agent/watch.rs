@@ -64,6 +64,7 @@ impl WatchRead {
                 consistency,
             }),
             Request::Catalog { read, consistency } => Ok(WatchRead::Catalog { read, consistency }),
+            Request::Session { read, consistency } => Ok(WatchRead::Session { read, consistency }),
             other => Err(other),
         }
     }
@@ -89,6 +90,7 @@ impl WatchRead {
                 consistency,
             },
             WatchRead::Catalog { read, consistency } => Request::Catalog { read, consistency },
+            WatchRead::Session { read, consistency } => Request::Session { read, consistency },
         }
     }
 
@@ -101,6 +103,8 @@ impl WatchRead {
                 WatchKey::KvPrefix(prefix.clone())
             }
             WatchRead::Catalog { read, .. } => read.key(),
+            // Consul's session endpoints all block on the sessions table's index.
+            WatchRead::Session { .. } => WatchKey::Table(crate::state::TableId::Sessions),
         }
     }
 
@@ -109,7 +113,8 @@ impl WatchRead {
             WatchRead::KvGet { consistency, .. }
             | WatchRead::KvList { consistency, .. }
             | WatchRead::KvKeys { consistency, .. }
-            | WatchRead::Catalog { consistency, .. } => *consistency,
+            | WatchRead::Catalog { consistency, .. }
+            | WatchRead::Session { consistency, .. } => *consistency,
         }
     }
 }

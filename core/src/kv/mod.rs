@@ -3,6 +3,7 @@
 mod graveyard;
 mod prefix;
 pub mod store;
+pub mod txn;
 pub mod types;
 pub mod validate;
 

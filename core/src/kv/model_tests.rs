@@ -136,6 +136,7 @@ fn model_apply(model: &mut Model, index: u64, cmd: &KvCommand) -> bool {
         KvCommand::DeleteTree { prefix } => {
             model.retain(|key, _| !key.starts_with(prefix.as_str()))
         }
+        KvCommand::Lock { .. } | KvCommand::Unlock { .. } => return false,
     }
     true
 }

@@ -86,6 +86,8 @@ impl KvStore {
                 self.delete_tree(index, prefix, tombstones_max);
                 true
             }
+            // Locks need the sessions table: `StateMachine::apply` takes them (T1).
+            KvCommand::Lock { .. } | KvCommand::Unlock { .. } => false,
         }
     }
 

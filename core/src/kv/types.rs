@@ -44,6 +44,21 @@ pub enum KvCommand {
     DeleteCas { key: String, modify_index: u64 },
     /// Delete every key that starts with `prefix`.
     DeleteTree { prefix: String },
+    /// `?acquire=SESSION`: take (or keep) the key's lock for `session` and write the value.
+    /// Refused (false) if another session holds it or the session does not exist.
+    Lock {
+        key: String,
+        value: Vec<u8>,
+        flags: u64,
+        session: String,
+    },
+    /// `?release=SESSION`: give the lock up if `session` holds it, writing the value.
+    Unlock {
+        key: String,
+        value: Vec<u8>,
+        flags: u64,
+        session: String,
+    },
 }
 
 impl KvCommand {
@@ -52,7 +67,9 @@ impl KvCommand {
             KvCommand::Set { key, .. }
             | KvCommand::Cas { key, .. }
             | KvCommand::Delete { key }
-            | KvCommand::DeleteCas { key, .. } => key,
+            | KvCommand::DeleteCas { key, .. }
+            | KvCommand::Lock { key, .. }
+            | KvCommand::Unlock { key, .. } => key,
             KvCommand::DeleteTree { prefix } => prefix,
         }
     }
@@ -60,7 +77,10 @@ impl KvCommand {
     /// Bytes of key and value the command carries: what holding it in a queue costs.
     pub fn payload_bytes(&self) -> usize {
         let value_bytes = match self {
-            KvCommand::Set { value, .. } | KvCommand::Cas { value, .. } => value.len(),
+            KvCommand::Set { value, .. }
+            | KvCommand::Cas { value, .. }
+            | KvCommand::Lock { value, .. }
+            | KvCommand::Unlock { value, .. } => value.len(),
             _ => 0,
         };
         self.key().len() + value_bytes

@@ -77,6 +77,7 @@ fn from_format_1(bytes: &[u8]) -> Result<StateMachine, String> {
         table_indexes: Default::default(),
         catalog: CatalogStore::default(),
         autopilot: None,
+        sessions: Default::default(),
     })
 }
 
@@ -95,6 +96,7 @@ impl From<StateMachineV2> for StateMachine {
             table_indexes: old.table_indexes,
             catalog: CatalogStore::default(),
             autopilot: None,
+            sessions: Default::default(),
         }
     }
 }
@@ -116,6 +118,7 @@ impl From<StateMachineV3> for StateMachine {
             table_indexes: old.table_indexes,
             catalog: old.catalog,
             autopilot: None,
+            sessions: Default::default(),
         }
     }
 }

@@ -144,6 +144,8 @@ fn write_ops(command: &KvCommand, keys: &BTreeSet<String>) -> Vec<KvOp> {
             let under = keys.iter().filter(|k| k.starts_with(prefix.as_str()));
             return under.map(|key| KvOp::Delete { key: key.clone() }).collect();
         }
+        // Lock keys are also written by session invalidation, which no client op records.
+        KvCommand::Lock { .. } | KvCommand::Unlock { .. } => return Vec::new(),
     };
     vec![op]
 }

@@ -1,0 +1,46 @@
+//! The sessions table: every live session by id.
+
+use super::types::Session;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionStore {
+    sessions: BTreeMap<String, Session>,
+}
+
+impl SessionStore {
+    pub fn get(&self, id: &str) -> Option<&Session> {
+        self.sessions.get(id)
+    }
+
+    /// Every session, ordered by id.
+    pub fn list(&self) -> Vec<Session> {
+        self.sessions.values().cloned().collect()
+    }
+
+    /// The sessions of one node, ordered by id.
+    pub fn by_node(&self, node: &str) -> Vec<Session> {
+        self.sessions
+            .values()
+            .filter(|s| s.node == node)
+            .cloned()
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    pub(crate) fn insert(&mut self, session: Session) {
+        self.sessions.insert(session.id.clone(), session);
+    }
+
+    pub(crate) fn remove(&mut self, id: &str) -> Option<Session> {
+        self.sessions.remove(id)
+    }
+}
