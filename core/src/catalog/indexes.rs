@@ -46,6 +46,14 @@ impl NameIndexes {
         live.max(self.extinction_index)
     }
 
+    /// Sets every live name's index and the extinction index to `index` (a restore at it).
+    pub fn raise_all(&mut self, index: u64) {
+        for live in self.live.values_mut() {
+            *live = index;
+        }
+        self.extinction_index = index;
+    }
+
     /// Whether exactly `expected` names are live: an error names one that differs.
     pub fn check_live(&self, expected: &BTreeSet<&str>, what: &str) -> Result<(), String> {
         let live: BTreeSet<&str> = self.live.keys().map(String::as_str).collect();
@@ -55,6 +63,31 @@ impl NameIndexes {
             ));
         }
         Ok(())
+    }
+}
+
+impl crate::catalog::CatalogStore {
+    /// A restored catalog at raft index `index`: every object index above it is lowered to
+    /// it, and every per-name index raised to it (every service and node watch wakes).
+    pub(crate) fn clamp_and_raise(&mut self, index: u64) {
+        let nodes = self
+            .nodes
+            .values_mut()
+            .map(|n| (&mut n.create_index, &mut n.modify_index));
+        let services = self
+            .services
+            .values_mut()
+            .map(|s| (&mut s.create_index, &mut s.modify_index));
+        let checks = self
+            .checks
+            .values_mut()
+            .map(|c| (&mut c.create_index, &mut c.modify_index));
+        for (create, modify) in nodes.chain(services).chain(checks) {
+            *create = (*create).min(index);
+            *modify = (*modify).min(index);
+        }
+        self.service_indexes.raise_all(index);
+        self.node_indexes.raise_all(index);
     }
 }
 

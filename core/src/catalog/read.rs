@@ -85,6 +85,16 @@ impl CatalogStore {
         checks
     }
 
+    /// Whether node `name` is registered.
+    pub fn has_node(&self, name: &str) -> bool {
+        self.nodes.contains_key(name)
+    }
+
+    /// Check `check_id` on `node` (node-level or of an instance), if registered.
+    pub fn check(&self, node: &str, check_id: &str) -> Option<&HealthCheck> {
+        self.checks.get(&(node.to_string(), check_id.to_string()))
+    }
+
     /// `health/node/:node`: every check on the node, node-level and service-level.
     pub fn node_checks(&self, node: &str) -> Vec<HealthCheck> {
         on_node(&self.checks, node)

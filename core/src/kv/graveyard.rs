@@ -78,6 +78,20 @@ impl Graveyard {
         }
     }
 
+    /// Raises the floor to `index`: tombstones below it are dropped (the floor covers them),
+    /// those above it are lowered to it (a restored store from a longer log).
+    pub(crate) fn raise_floor(&mut self, index: u64) {
+        let kept: Vec<String> = self
+            .delete_index_by_key
+            .iter()
+            .filter(|(_, delete_index)| **delete_index >= index)
+            .map(|(key, _)| key.clone())
+            .collect();
+        self.delete_index_by_key = kept.iter().map(|key| (key.clone(), index)).collect();
+        self.keys_by_delete_index = kept.into_iter().map(|key| (index, key)).collect();
+        self.floor_index = index;
+    }
+
     /// Highest delete index of tombstones under `prefix`, never below the floor.
     pub(crate) fn max_index_under(&self, prefix: &str) -> u64 {
         under_prefix(&self.delete_index_by_key, prefix)

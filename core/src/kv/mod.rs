@@ -1,6 +1,8 @@
 //! The key/value state machine with Consul's semantics.
 
 mod graveyard;
+pub mod lock;
+pub(crate) mod overlay;
 mod prefix;
 pub mod store;
 pub mod txn;
@@ -12,6 +14,7 @@ mod model_tests;
 #[cfg(test)]
 mod tests;
 
+pub use lock::LockChange;
 pub use store::*;
 pub use types::*;
 pub use validate::validate;

@@ -5,6 +5,7 @@
 
 mod digest;
 mod read;
+mod restore;
 mod snapshot;
 
 use super::graveyard::Graveyard;
@@ -47,12 +48,35 @@ impl KvStore {
         cmd: &KvCommand,
         tombstones_max: usize,
     ) -> bool {
+        self.begin(index);
+        self.apply_at(index, cmd, tombstones_max)
+    }
+
+    /// The entry point of every log entry that writes KV: indexes strictly increase across
+    /// entries. Several writes may then follow at this one index (a transaction, a session's
+    /// invalidation), each through `reach`/`put_entry`/`remove_key`.
+    pub(crate) fn begin(&mut self, index: u64) {
         assert!(
             index > self.last_applied_index,
             "KV commands applied out of log order: index {index} after {}",
             self.last_applied_index
         );
         self.last_applied_index = index;
+    }
+
+    /// Brings the store to `index` if it is not there yet, for writes that are a side effect
+    /// of another table's entry (a catalog write invalidating sessions): no going back.
+    pub(crate) fn reach(&mut self, index: u64) {
+        assert!(
+            index >= self.last_applied_index,
+            "KV write at index {index} after {}",
+            self.last_applied_index
+        );
+        self.last_applied_index = index;
+    }
+
+    /// Applies `cmd` at `index`, which `begin` has already been given.
+    pub(crate) fn apply_at(&mut self, index: u64, cmd: &KvCommand, tombstones_max: usize) -> bool {
         match cmd {
             KvCommand::Set { key, value, flags } => {
                 self.write(index, key, value, *flags);
@@ -86,7 +110,7 @@ impl KvStore {
                 self.delete_tree(index, prefix, tombstones_max);
                 true
             }
-            // Locks need the sessions table: `StateMachine::apply` takes them (T1).
+            // Locks need the sessions table: `StateMachine::apply` takes them (`kv/lock.rs`).
             KvCommand::Lock { .. } | KvCommand::Unlock { .. } => false,
         }
     }
@@ -134,6 +158,45 @@ impl KvStore {
             }
         }
         self.last_change_index = index;
+    }
+
+    /// Stores `entry` whole (a lock, an unlock, a transaction's or an invalidation's write)
+    /// at `index`, the index the store is at.
+    pub(crate) fn put_entry(&mut self, index: u64, entry: KvEntry) {
+        assert_eq!(
+            index, self.last_applied_index,
+            "a KV write outside its entry"
+        );
+        assert_eq!(entry.modify_index, index, "{entry:?} written at {index}");
+        self.graveyard.remove(&entry.key);
+        self.entries.insert(entry.key.clone(), entry);
+        self.last_change_index = index;
+    }
+
+    /// Deletes `key` at `index` (the index the store is at), leaving a tombstone; returns the
+    /// entry removed.
+    pub(crate) fn remove_key(&mut self, index: u64, key: &str) -> Option<KvEntry> {
+        assert_eq!(
+            index, self.last_applied_index,
+            "a KV delete outside its entry"
+        );
+        let removed = self.entries.get(key).cloned();
+        self.delete(index, key, TOMBSTONES_MAX);
+        removed
+    }
+
+    /// The keys whose lock `session` holds, in key order. A scan: invalidations are rare, and
+    /// a second index of holders could drift from the entries.
+    pub(crate) fn keys_held_by(&self, session: &str) -> Vec<String> {
+        self.locked()
+            .filter(|e| e.session.as_deref() == Some(session))
+            .map(|e| e.key.clone())
+            .collect()
+    }
+
+    /// Every locked entry, in key order.
+    pub(crate) fn locked(&self) -> impl Iterator<Item = &KvEntry> {
+        self.entries.values().filter(|e| e.session.is_some())
     }
 
     /// Removes `key` if present, leaving a tombstone. Deleting nothing changes no index, as in

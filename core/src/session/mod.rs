@@ -3,8 +3,14 @@
 //! is destroyed, when its node is deregistered, or when one of its checks goes critical; its
 //! locks are then released or deleted (`Behavior`), and lock-delay applies to released keys.
 
+pub(crate) mod invalidate;
 pub mod store;
 pub mod types;
+pub mod validate;
+
+#[cfg(test)]
+mod tests;
 
 pub use store::SessionStore;
 pub use types::*;
+pub use validate::check_against_catalog;

@@ -43,4 +43,27 @@ impl SessionStore {
     pub(crate) fn remove(&mut self, id: &str) -> Option<Session> {
         self.sessions.remove(id)
     }
+
+    /// Lowers every create and modify index above `index` to it (a restore at `index`).
+    pub(crate) fn clamp_indexes(&mut self, index: u64) {
+        for session in self.sessions.values_mut() {
+            session.create_index = session.create_index.min(index);
+            session.modify_index = session.modify_index.min(index);
+        }
+    }
+
+    /// Every session is stored under its own id, with create <= modify <= `table_index`.
+    pub(crate) fn check_invariants(&self, table_index: u64) -> Result<(), String> {
+        for (id, s) in &self.sessions {
+            let ordered = s.create_index <= s.modify_index && s.modify_index <= table_index;
+            if s.id != *id || !ordered {
+                return Err(format!(
+                    "session {id:?} is inconsistent (create index {}, modify index {}, table \
+                     index {table_index})",
+                    s.create_index, s.modify_index
+                ));
+            }
+        }
+        Ok(())
+    }
 }

@@ -3,20 +3,26 @@
 //! its own modify index, and the indexes blocking queries watch (`WatchKey`: a table, a KV
 //! prefix, a service, a node). One versioned snapshot covers every table (`snapshot.rs`).
 
+mod apply;
 mod autopilot;
+mod bug;
 mod restore;
 mod snapshot;
 mod tables;
 
-pub use restore::{RestoreCommand, RESTORE_CHUNK_BYTES_MAX, RESTORE_SIZE_BYTES_MAX};
+pub use crate::kv::LockChange;
+pub use bug::StateBug;
+pub use restore::{RestoreCommand, StagedRestore, RESTORE_CHUNK_BYTES_MAX, RESTORE_SIZE_BYTES_MAX};
 pub use snapshot::{SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC};
 pub use tables::{TableId, WatchKey};
 
 use crate::agent::autopilot::AutopilotConfig;
 use crate::agent::command::Command;
 use crate::catalog::CatalogStore;
+use crate::kv::overlay::Overlay;
+use crate::kv::txn::{TxnOp, TxnOutcome};
 use crate::kv::KvStore;
-use crate::session::SessionStore;
+use crate::session::{Session, SessionStore};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -31,10 +37,13 @@ pub struct StateMachine {
     catalog: CatalogStore,
     /// Autopilot's replicated configuration, once stored (its index: `TableId::Autopilot`).
     autopilot: Option<AutopilotConfig>,
-    /// Live sessions (their index: `TableId::Sessions`). Skipped until snapshot format 5
-    /// (T1) stores it.
-    #[serde(skip)]
+    /// Live sessions (their index: `TableId::Sessions`).
     sessions: SessionStore,
+    /// The bytes of a restore under way (`restore.rs`), until its commit.
+    staged_restore: Option<StagedRestore>,
+    /// A planted bug, for checker tests only; not replicated state.
+    #[serde(skip)]
+    planted: bug::Planted,
 }
 
 /// What one applied command did, beyond whether it took effect.
@@ -45,25 +54,7 @@ pub struct ApplyOutcome {
     /// Every change of a key's lock holder, in order.
     pub lock_changes: Vec<LockChange>,
     /// A transaction's results or errors.
-    pub txn: Option<crate::kv::txn::TxnOutcome>,
-}
-
-/// One change of who holds a key's lock (an acquire, a release, or an invalidated session's
-/// key released or deleted), as every server applies it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LockChange {
-    pub key: String,
-    /// The session that held the lock before, and the one after (None: unlocked or deleted).
-    pub before: Option<String>,
-    pub after: Option<String>,
-    /// The key's LockIndex and ModifyIndex after the change (0 and the delete's index when
-    /// deleted).
-    pub lock_index: u64,
-    pub modify_index: u64,
-    pub deleted: bool,
-    /// Lock-delay to apply to the key from now (0 unless a session was invalidated), capped
-    /// at `LOCK_DELAY_NS_MAX`.
-    pub delay_ns: u64,
+    pub txn: Option<TxnOutcome>,
 }
 
 impl StateMachine {
@@ -72,39 +63,45 @@ impl StateMachine {
     }
 
     /// Applies a command committed at log `index`. Returns whether it took effect (Consul's
-    /// `true`/`false` answer to a write).
+    /// `true`/`false` answer to a write). The entry's term is taken as 0 (it matters only to
+    /// a planted bug).
     pub fn apply(&mut self, index: u64, command: &Command) -> bool {
-        match command {
-            Command::Kv(kv) => self.kv.apply(index, kv),
-            Command::Catalog(catalog) => {
-                let applied = self.catalog.apply(index, catalog);
-                // Only the tables the write changed move: an identical re-registration
-                // wakes no blocking read.
-                for table in applied.tables {
-                    self.table_indexes.insert(table, index);
-                }
-                applied.ok
-            }
-            Command::Autopilot(command) => {
-                let applied = autopilot::apply(&mut self.autopilot, index, command);
-                if applied {
-                    self.table_indexes.insert(TableId::Autopilot, index);
-                }
-                applied
-            }
-            // Sessions, transactions and restores: `apply_traced` (T1 fills these in).
-            Command::Session(_) | Command::Txn(_) | Command::Restore(_) => {
-                self.apply_traced(index, command).ok
-            }
+        self.apply_traced(index, 0, command).ok
+    }
+
+    /// Applies a command committed at log `index` in `term`, and says what it did beyond
+    /// `true`/`false`: the lock changes it made (for lock-delay and the simulator's lock
+    /// checker), a transaction's results. Every command applies through here.
+    pub fn apply_traced(&mut self, index: u64, term: u64, command: &Command) -> ApplyOutcome {
+        self.route(index, term, command)
+    }
+
+    /// Plants `bug` (checker tests and the simulator only).
+    pub fn plant_bug(&mut self, bug: StateBug) {
+        self.planted.bug = Some(bug);
+    }
+
+    /// Whether `session` may be created now: Consul's error text if its node is missing, or
+    /// a check it names is missing or critical. The leader asks before proposing; the create
+    /// checks again when it applies.
+    pub fn check_session_create(&self, session: &Session) -> Result<(), String> {
+        crate::session::check_against_catalog(&self.catalog, session)
+    }
+
+    /// Evaluates a transaction without writing anything (a read-only one needs no log entry):
+    /// what it would answer at the current state.
+    pub fn read_txn(&self, ops: &[TxnOp]) -> TxnOutcome {
+        let index = self.kv.last_applied_index();
+        let mut overlay = Overlay::new(&self.kv, &self.sessions, index);
+        match crate::kv::txn::evaluate(&mut overlay, ops) {
+            Ok(entries) => TxnOutcome::Committed { entries },
+            Err(errors) => TxnOutcome::Failed { errors },
         }
     }
 
-    /// Applies a command and says what it did beyond `true`/`false`: the lock changes it made
-    /// (for lock-delay and the simulator's lock checker), a transaction's results, a new
-    /// session's id.
-    pub fn apply_traced(&mut self, index: u64, command: &Command) -> ApplyOutcome {
-        let _ = (index, command);
-        ApplyOutcome::default()
+    /// The restore under way, if any.
+    pub fn staged_restore(&self) -> Option<&StagedRestore> {
+        self.staged_restore.as_ref()
     }
 
     /// The sessions table.
@@ -149,7 +146,11 @@ impl StateMachine {
     /// only KV data it equals `KvStore::digest`, so digests recorded before tables existed
     /// still compare (every catalog write that changes something moves a table index).
     pub fn digest(&self) -> u64 {
-        if self.table_indexes.is_empty() && self.catalog == CatalogStore::default() {
+        let only_kv = self.table_indexes.is_empty()
+            && self.catalog == CatalogStore::default()
+            && self.sessions.is_empty()
+            && self.staged_restore.is_none();
+        if only_kv {
             return self.kv.digest();
         }
         let bytes = bincode::serialize(self).expect("the state machine always encodes");
@@ -164,15 +165,51 @@ impl StateMachine {
                 "the KV table's index {index} is stored outside the KV store"
             ));
         }
-        let autopilot_index = self.autopilot.map_or(0, |c| c.modify_index);
-        if autopilot_index != self.table_index(TableId::Autopilot) {
-            return Err(format!(
-                "the autopilot config's modify index {autopilot_index} is not its table's index {}",
-                self.table_index(TableId::Autopilot)
-            ));
+        // A restore raises the table's index with no config stored: only a stored config
+        // must be at its table's index.
+        if let Some(config) = self.autopilot {
+            if config.modify_index != self.table_index(TableId::Autopilot) {
+                return Err(format!(
+                    "the autopilot config's modify index {} is not its table's index {}",
+                    config.modify_index,
+                    self.table_index(TableId::Autopilot)
+                ));
+            }
         }
         self.catalog
-            .check_invariants(|table| self.table_index(table))
+            .check_invariants(|table| self.table_index(table))?;
+        self.sessions
+            .check_invariants(self.table_index(TableId::Sessions))?;
+        self.check_locks()?;
+        self.check_staged_restore()
+    }
+
+    /// Every locked key names a stored session.
+    fn check_locks(&self) -> Result<(), String> {
+        for entry in self.kv.locked() {
+            let session = entry.session.as_deref().unwrap_or_default();
+            if self.sessions.get(session).is_none() {
+                return Err(format!(
+                    "key {:?} is locked by session {session:?}, which does not exist",
+                    entry.key
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_staged_restore(&self) -> Result<(), String> {
+        let Some(staged) = &self.staged_restore else {
+            return Ok(());
+        };
+        let staged_bytes = staged.bytes.len() as u64;
+        if staged_bytes > staged.total_bytes || staged.total_bytes > RESTORE_SIZE_BYTES_MAX as u64 {
+            return Err(format!(
+                "restore {} holds {staged_bytes} of {} bytes (at most {RESTORE_SIZE_BYTES_MAX})",
+                staged.id, staged.total_bytes
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -1,16 +1,18 @@
 //! The snapshot format: every table in one versioned blob.
 //!
-//! Format 4 (today): `SNAPSHOT_MAGIC`, the version as a little-endian u32, then the bincode
-//! of `StateMachine` (KV, the table indexes, the catalog, the autopilot config). Format 3 has
-//! the same header and the state machine before autopilot (`StateMachineV3`, frozen here); it
-//! is still read, with no autopilot config stored. Format 2 has the same header and
-//! the bincode of the state machine before the catalog (`StateMachineV2`, frozen here); it
-//! is still read, with an empty catalog. Format 1 (before tables existed) is the bare bincode
-//! of the KV store; it is still read. The magic cannot begin a format-1 snapshot: those begin
-//! with the count of live keys as a little-endian u64, and the magic read that way is above
-//! 2^63.
+//! Format 5 (today): `SNAPSHOT_MAGIC`, the version as a little-endian u32, then the bincode
+//! of `StateMachine` (KV, the table indexes, the catalog, the autopilot config, the sessions,
+//! a restore's staged bytes). Format 4 has the same header and the state machine before
+//! sessions (`StateMachineV4`, frozen here); it is still read, with no sessions. Format 3 is
+//! the state machine before autopilot (`StateMachineV3`, frozen here); it is still read, with
+//! no autopilot config stored. Format 2 has the same header and the bincode of the state
+//! machine before the catalog (`StateMachineV2`, frozen here); it is still read, with an
+//! empty catalog. Format 1 (before tables existed) is the bare bincode of the KV store; it
+//! is still read. The magic cannot begin a format-1 snapshot: those begin with the count of
+//! live keys as a little-endian u64, and the magic read that way is above 2^63.
 
 use super::{StateMachine, TableId};
+use crate::agent::autopilot::AutopilotConfig;
 use crate::catalog::CatalogStore;
 use crate::kv::KvStore;
 use serde::Deserialize;
@@ -19,7 +21,7 @@ use std::collections::BTreeMap;
 /// Begins every snapshot of format 2 or later.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"\xffCONCORD";
 /// The format this build writes; it reads this one and every older one.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 4;
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 5;
 const HEADER_BYTES: usize = SNAPSHOT_MAGIC.len() + 4;
 
 impl StateMachine {
@@ -52,6 +54,9 @@ impl StateMachine {
             3 => bincode::deserialize::<StateMachineV3>(&body[4..])
                 .map_err(decode_error)?
                 .into(),
+            4 => bincode::deserialize::<StateMachineV4>(&body[4..])
+                .map_err(decode_error)?
+                .into(),
             SNAPSHOT_FORMAT_VERSION => bincode::deserialize(&body[4..]).map_err(decode_error)?,
             _ => {
                 return Err(format!(
@@ -74,10 +79,7 @@ fn from_format_1(bytes: &[u8]) -> Result<StateMachine, String> {
     })?;
     Ok(StateMachine {
         kv,
-        table_indexes: Default::default(),
-        catalog: CatalogStore::default(),
-        autopilot: None,
-        sessions: Default::default(),
+        ..StateMachine::default()
     })
 }
 
@@ -94,9 +96,7 @@ impl From<StateMachineV2> for StateMachine {
         StateMachine {
             kv: old.kv,
             table_indexes: old.table_indexes,
-            catalog: CatalogStore::default(),
-            autopilot: None,
-            sessions: Default::default(),
+            ..StateMachine::default()
         }
     }
 }
@@ -117,8 +117,30 @@ impl From<StateMachineV3> for StateMachine {
             kv: old.kv,
             table_indexes: old.table_indexes,
             catalog: old.catalog,
-            autopilot: None,
-            sessions: Default::default(),
+            ..StateMachine::default()
+        }
+    }
+}
+
+/// The state machine as format 4 encoded it (before sessions and restores). Frozen: never
+/// change it, or format-4 snapshots stop decoding.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
+struct StateMachineV4 {
+    kv: KvStore,
+    table_indexes: BTreeMap<TableId, u64>,
+    catalog: CatalogStore,
+    autopilot: Option<AutopilotConfig>,
+}
+
+impl From<StateMachineV4> for StateMachine {
+    fn from(old: StateMachineV4) -> StateMachine {
+        StateMachine {
+            kv: old.kv,
+            table_indexes: old.table_indexes,
+            catalog: old.catalog,
+            autopilot: old.autopilot,
+            ..StateMachine::default()
         }
     }
 }
@@ -247,10 +269,10 @@ mod tests {
     #[test]
     fn a_newer_format_is_refused_with_its_version() {
         let mut bytes = StateMachine::new().to_snapshot_bytes();
-        bytes[SNAPSHOT_MAGIC.len()..HEADER_BYTES].copy_from_slice(&5u32.to_le_bytes());
+        bytes[SNAPSHOT_MAGIC.len()..HEADER_BYTES].copy_from_slice(&6u32.to_le_bytes());
         let error = StateMachine::from_snapshot_bytes(&bytes).unwrap_err();
-        assert!(error.contains("snapshot format 5"), "{error}");
-        assert!(error.contains("formats 1 to 4"), "{error}");
+        assert!(error.contains("snapshot format 6"), "{error}");
+        assert!(error.contains("formats 1 to 5"), "{error}");
     }
 
     #[test]
@@ -262,7 +284,7 @@ mod tests {
         let mut bytes = StateMachine::new().to_snapshot_bytes();
         bytes.truncate(HEADER_BYTES + 3);
         let error = StateMachine::from_snapshot_bytes(&bytes).unwrap_err();
-        assert!(error.contains("format 4 cannot be decoded"), "{error}");
+        assert!(error.contains("format 5 cannot be decoded"), "{error}");
         let mut bytes = FORMAT_2_FIXTURE.to_vec();
         bytes.truncate(HEADER_BYTES + 3);
         let error = StateMachine::from_snapshot_bytes(&bytes).unwrap_err();
