@@ -28,6 +28,7 @@ mod members;
 mod operator;
 pub mod operator_autopilot;
 mod query;
+pub mod snapshot_archive;
 mod status;
 
 #[cfg(test)]
