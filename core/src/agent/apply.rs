@@ -1,11 +1,12 @@
 //! Turning a Raft `Ready` into actions, and applying committed entries to the state machine.
 
-use super::api::{ApiError, Response};
+use super::api::{ApiError, ApiResult, Response};
 use super::command::Command;
 use super::pending::{Pending, Waiting};
 use super::{Action, Agent, LogLevel};
 use crate::raft::{Entry, EntryPayload, ReadState, Ready};
-use crate::state::StateMachine;
+use crate::session::SessionCommand;
+use crate::state::{ApplyOutcome, RestoreCommand, StateMachine};
 
 impl Agent {
     /// Durable writes, then messages, then applying and answering: the Ready order.
@@ -36,8 +37,9 @@ impl Agent {
             }
         }
         let state_moved = restored || !ready.committed.is_empty();
+        let mut restore_committed = false;
         for entry in &ready.committed {
-            self.apply_entry(entry);
+            restore_committed |= self.apply_entry(entry);
         }
         for read in ready.read_states {
             self.on_read_state(read);
@@ -46,14 +48,19 @@ impl Agent {
         if state_moved {
             self.release_watches_changed();
         }
+        if restore_committed {
+            self.release_all_watches();
+        }
         if let Some(leader) = ready.leader_changed {
             self.on_leader_changed(leader.map(|l| l.to_string()));
         }
         self.maybe_compact();
     }
 
-    fn apply_entry(&mut self, entry: &Entry) {
-        let applied = match &entry.payload {
+    /// Applies one committed entry and answers the write waiting on it; true when it was a
+    /// restore's commit that replaced the state.
+    fn apply_entry(&mut self, entry: &Entry) -> bool {
+        let (command, outcome) = match &entry.payload {
             EntryPayload::Command(bytes) => {
                 let command = Command::decode(bytes).unwrap_or_else(|e| {
                     panic!(
@@ -62,30 +69,39 @@ impl Agent {
                         entry.index
                     )
                 });
-                self.state.apply(entry.index, &command)
+                let outcome = self.state.apply_traced(entry.index, entry.term, &command);
+                (Some(command), outcome)
             }
-            EntryPayload::Noop | EntryPayload::Config(_) => true,
+            EntryPayload::Noop | EntryPayload::Config(_) => (None, applied_outcome()),
         };
+        let restore_committed = outcome.ok
+            && matches!(
+                command,
+                Some(Command::Restore(RestoreCommand::Commit { .. }))
+            );
+        if restore_committed {
+            self.on_restore_committed(entry.index);
+        }
+        self.lock_delays.record(&outcome.lock_changes, self.now_ms);
+        self.journal_locks(entry.index, &outcome.lock_changes);
         // After the apply: the journal carries the state it left.
         self.journal(entry);
         if matches!(entry.payload, EntryPayload::Config(_)) {
             self.on_config_applied();
         }
         let Some((_, pending)) = self.pending.take_write_at(entry.index) else {
-            return;
+            return restore_committed;
         };
         let Waiting::Write { term, .. } = pending.waiting else {
             unreachable!("indexed writes are writes")
         };
         let result = if term == entry.term {
-            Ok(Response::KvWritten {
-                applied,
-                index: entry.index,
-            })
+            write_answer(command.as_ref(), outcome, entry.index)
         } else {
             Err(ApiError::LeadershipLost)
         };
         self.reply(pending.origin, result);
+        restore_committed
     }
 
     fn journal(&mut self, entry: &Entry) {
@@ -144,7 +160,7 @@ impl Agent {
             else {
                 unreachable!("selected as applied reads");
             };
-            let response = self.answer_read(&request);
+            let response = self.answer_pending_read(&request);
             self.reply(origin, Ok(response));
         }
     }
@@ -172,6 +188,9 @@ impl Agent {
                 self.name()
             )
         });
+        self.plant_state_bug();
+        // Lock changes of the entries the snapshot covers were never applied here.
+        self.journal_lock_reset(index);
         self.log(
             LogLevel::Info,
             format!("raft: installed snapshot up to index {index}"),
@@ -199,6 +218,48 @@ impl Agent {
             .as_mut()
             .expect("checked above")
             .compact(applied, data);
+    }
+}
+
+/// What an entry without a command did: it applied.
+fn applied_outcome() -> ApplyOutcome {
+    ApplyOutcome {
+        ok: true,
+        ..ApplyOutcome::default()
+    }
+}
+
+/// The answer to the write waiting on the entry applied at `index`, by the command's kind.
+fn write_answer(command: Option<&Command>, outcome: ApplyOutcome, index: u64) -> ApiResult {
+    let refused = |why: &str| Err(ApiError::Unavailable(why.to_string()));
+    match command {
+        Some(Command::Txn(_)) => match outcome.txn {
+            Some(outcome) => Ok(Response::Txn {
+                outcome,
+                index,
+                meta: None,
+            }),
+            None => refused("transaction gave no outcome at apply"),
+        },
+        Some(Command::Session(SessionCommand::Create(session))) => match outcome.ok {
+            true => Ok(Response::SessionCreated {
+                id: session.id.clone(),
+            }),
+            false => refused("session create refused at apply"),
+        },
+        // Consul answers `true` for any id, known or not.
+        Some(Command::Session(SessionCommand::Destroy { .. })) => Ok(Response::KvWritten {
+            applied: true,
+            index,
+        }),
+        Some(Command::Restore(RestoreCommand::Commit { .. })) => match outcome.ok {
+            true => Ok(Response::Done),
+            false => refused("snapshot restore refused at apply: its bytes were incomplete or did not match their hash"),
+        },
+        _ => Ok(Response::KvWritten {
+            applied: outcome.ok,
+            index,
+        }),
     }
 }
 

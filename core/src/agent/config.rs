@@ -4,6 +4,7 @@ use super::autopilot::AutopilotOptions;
 use crate::membership::{MembershipOptions, Role};
 use crate::ports::{SERF_LAN_PORT_DEFAULT, SERVER_PORT_DEFAULT};
 use crate::raft::RaftOptions;
+use crate::state::StateBug;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AgentConfig {
@@ -39,6 +40,9 @@ pub struct AgentConfig {
     pub complaint_interval_ms: u64,
     /// Autopilot's local defaults, used until a configuration is stored through Raft.
     pub autopilot: AutopilotOptions,
+    /// A state-machine bug planted on purpose, to prove the simulator's checkers catch it.
+    /// Always `None` in the product.
+    pub planted_state_bug: Option<StateBug>,
 }
 
 impl AgentConfig {
@@ -63,6 +67,7 @@ impl AgentConfig {
             pending_requests_max: 8192,
             complaint_interval_ms: 10_000,
             autopilot: AutopilotOptions::default(),
+            planted_state_bug: None,
         }
     }
 

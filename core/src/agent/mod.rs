@@ -13,16 +13,20 @@ mod catalog;
 mod catalog_reconcile;
 pub mod command;
 pub mod config;
-mod coordination;
 mod gossip;
 pub mod journal;
 mod leave;
 pub mod local;
+pub mod lock_delay;
 mod pending;
 mod reconcile;
 mod requests;
 mod seen;
+pub mod session_timers;
+mod sessions;
+mod snapshot_ops;
 mod ticks;
+pub mod txn;
 pub mod watch;
 pub mod wire;
 
@@ -31,6 +35,7 @@ pub use catalog_reconcile::{
     CATALOG_RECONCILE_WRITES_PER_ROUND_MAX, CONSUL_SERVICE, SERF_HEALTH_CHECK_ID,
 };
 pub use config::AgentConfig;
+pub use journal::LockJournalEvent;
 pub use wire::{BootstrapMessage, Envelope, WireMessage};
 
 use crate::kv::KvStore;
@@ -133,6 +138,12 @@ pub struct Agent {
     apply_journal: Option<Vec<AppliedEntry>>,
     /// Consistent reads as they arrive and are released, for checkers; off unless enabled.
     read_journal: Option<Vec<journal::ReadEvent>>,
+    /// Changes of lock holders as they apply, for checkers; off unless enabled.
+    lock_journal: Option<Vec<journal::LockJournalEvent>>,
+    /// The leader's session TTL timers (see `session_timers.rs`).
+    session_timers: session_timers::SessionTimers,
+    /// Keys that may not be locked yet (see `lock_delay.rs`).
+    lock_delays: lock_delay::LockDelays,
     pub stats: AgentStats,
 }
 
@@ -184,7 +195,7 @@ impl Agent {
             announced: MemberStatus::Alive,
         };
         let membership = Membership::new(me, config.membership.clone(), rng.next_u64(), now_ms);
-        Agent {
+        let mut agent = Agent {
             bootstrap: Bootstrap::new(config.bootstrap_expect),
             pending: PendingTable::new(config.pending_requests_max, first_request_id),
             local: local::LocalState::default(),
@@ -206,7 +217,20 @@ impl Agent {
             complaint_deadline_ms: now_ms,
             apply_journal: None,
             read_journal: None,
+            lock_journal: None,
+            session_timers: Default::default(),
+            lock_delays: Default::default(),
             stats: AgentStats::default(),
+        };
+        agent.plant_state_bug();
+        agent
+    }
+
+    /// Plants `AgentConfig::planted_state_bug` in the state machine (again after the state is
+    /// replaced: a snapshot installed, a restore committed). Tests and the simulator only.
+    fn plant_state_bug(&mut self) {
+        if let Some(bug) = self.config.planted_state_bug {
+            self.state.plant_bug(bug);
         }
     }
 
@@ -239,11 +263,12 @@ impl Agent {
     pub fn set_local_options(&mut self, options: local::LocalOptions) {
         self.local.options = options;
     }
-    /// Starts recording applied entries for `take_applied` and consistent reads for
-    /// `take_read_events` (checkers only).
+    /// Starts recording applied entries for `take_applied`, consistent reads for
+    /// `take_read_events` and lock changes for `take_lock_changes` (checkers only).
     pub fn enable_apply_journal(&mut self) {
         self.apply_journal.get_or_insert_with(Vec::new);
         self.read_journal.get_or_insert_with(Vec::new);
+        self.lock_journal.get_or_insert_with(Vec::new);
     }
 
     /// Entries applied since the last call (empty unless the journal is enabled).

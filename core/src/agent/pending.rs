@@ -1,6 +1,7 @@
 //! Requests in progress: where each answer goes and what it waits for. Bounded.
 
 use super::api::{Request, WatchRead};
+use crate::kv::txn::TxnOp;
 use std::collections::BTreeMap;
 
 /// Where the answer to a request goes.
@@ -21,7 +22,7 @@ pub enum Waiting {
     Write { index: u64, term: u64 },
     /// A consistent read: first a ReadIndex, then the apply of that index.
     Read {
-        request: WatchRead,
+        request: PendingRead,
         read_index: Option<u64>,
     },
     /// Passed on to the agent at `to`; its `ForwardReply` carries our id. Requests that are
@@ -36,6 +37,15 @@ pub enum Waiting {
     Join,
     /// A graceful leave in progress.
     Leave,
+}
+
+/// What a consistent read answers once its index is applied: a read that could also block,
+/// or one that never does (a read-only transaction, a snapshot).
+#[derive(Clone, Debug)]
+pub enum PendingRead {
+    Watch(WatchRead),
+    Txn(Vec<TxnOp>),
+    Snapshot,
 }
 
 #[derive(Clone, Debug)]

@@ -5,7 +5,7 @@ use super::api::{
     SessionRead, WatchRead,
 };
 use super::command::Command;
-use super::pending::{Origin, Pending, Waiting};
+use super::pending::{Origin, Pending, PendingRead, Waiting};
 use super::wire::WireMessage;
 use super::{Action, Agent};
 use crate::kv;
@@ -111,6 +111,7 @@ impl Agent {
         if let Some(error) = self.refusal_of_remote(&origin, &request) {
             return self.reply(origin, Err(error));
         }
+        let request = self.with_local_defaults(&origin, request);
         let is_server = self.config.role == Role::Server;
         match route(&request).place {
             Place::Local => self.serve(origin, request),
@@ -350,12 +351,12 @@ impl Agent {
             Request::Session { read, consistency } => {
                 self.serve_read(origin, WatchRead::Session { read, consistency })
             }
-            request @ (Request::SessionCreate { .. }
-            | Request::SessionDestroy { .. }
-            | Request::SessionRenew { .. }
-            | Request::Txn { .. }
-            | Request::SnapshotSave { .. }
-            | Request::SnapshotRestore { .. }) => self.serve_coordination(origin, request),
+            Request::SessionCreate { spec } => self.create_session(origin, spec),
+            Request::SessionDestroy { id } => self.destroy_session(origin, id),
+            Request::SessionRenew { id } => self.renew_session(origin, id),
+            Request::Txn { ops, consistency } => self.serve_txn(origin, ops, consistency),
+            Request::SnapshotSave { consistency } => self.save_snapshot(origin, consistency),
+            Request::SnapshotRestore { state } => self.restore_from(origin, state),
         }
     }
 
@@ -377,7 +378,7 @@ impl Agent {
     /// from this server's state.
     fn serve_read(&mut self, origin: Origin, read: WatchRead) {
         match read.consistency() {
-            Consistency::Consistent => self.start_consistent_read(origin, read),
+            Consistency::Consistent => self.start_consistent_read(origin, PendingRead::Watch(read)),
             Consistency::Default | Consistency::Stale => {
                 let response = self.answer_read(&read);
                 self.reply(origin, Ok(response));
@@ -476,9 +477,21 @@ impl Agent {
         }
     }
 
+    /// Answers a consistent read whose index is applied.
+    pub(super) fn answer_pending_read(&self, read: &PendingRead) -> Response {
+        match read {
+            PendingRead::Watch(read) => self.answer_read(read),
+            PendingRead::Txn(ops) => self.answer_txn_read(ops),
+            PendingRead::Snapshot => self.snapshot_response(),
+        }
+    }
+
     fn propose_kv(&mut self, origin: Origin, command: kv::KvCommand) {
         if let Err(e) = kv::validate(&command) {
             return self.reply(origin, Err(ApiError::Kv(e)));
+        }
+        if let Some(answer) = self.refusal_of_lock(&command) {
+            return self.reply(origin, answer);
         }
         let data = Command::Kv(command).encode();
         let raft = self.raft.as_mut().expect("leaders have raft");
@@ -503,7 +516,7 @@ impl Agent {
         });
     }
 
-    fn start_consistent_read(&mut self, origin: Origin, read: WatchRead) {
+    pub(super) fn start_consistent_read(&mut self, origin: Origin, read: PendingRead) {
         let deadline_ms = self.now_ms + self.config.request_timeout_ms;
         let waiting = Waiting::Read {
             request: read,

@@ -23,6 +23,8 @@ impl Agent {
         }
         self.tick_leave();
         self.tick_local();
+        self.tick_sessions();
+        self.lock_delays.prune_due(self.now_ms);
         self.expire_requests();
         self.release_watches_due();
         self.complain_if_leaderless();

@@ -44,7 +44,7 @@ pub fn watch_duration_ms_max(wait_ms: u64) -> u64 {
 
 impl WatchRead {
     /// A read that can block, from the plain read; other requests come back unchanged.
-    pub fn from_request(request: Request) -> Result<WatchRead, Request> {
+    pub fn from_request(request: Request) -> Result<WatchRead, Box<Request>> {
         match request {
             Request::KvGet { key, consistency } => Ok(WatchRead::KvGet { key, consistency }),
             Request::KvList {
@@ -65,7 +65,7 @@ impl WatchRead {
             }),
             Request::Catalog { read, consistency } => Ok(WatchRead::Catalog { read, consistency }),
             Request::Session { read, consistency } => Ok(WatchRead::Session { read, consistency }),
-            other => Err(other),
+            other => Err(Box::new(other)),
         }
     }
 
@@ -240,6 +240,12 @@ impl Agent {
     pub(super) fn release_watches_due(&mut self) {
         let now_ms = self.now_ms;
         let released = self.parked_reads.take_where(|p| p.deadline_ms <= now_ms);
+        self.release(released);
+    }
+
+    /// Releases every parked read (a restore replaced the state): each reads it again.
+    pub(super) fn release_all_watches(&mut self) {
+        let released = self.parked_reads.take_where(|_| true);
         self.release(released);
     }
 

@@ -1,0 +1,148 @@
+//! Lock-delay (Consul's `KVSLockDelay`): after a session is invalidated, the keys it held
+//! cannot be acquired again for the session's lock-delay, so a holder that lost its session
+//! (and may still be acting) has time to notice before someone else takes over.
+//!
+//! Every server records the delays as it applies the invalidation (`ApplyOutcome::
+//! lock_changes` with `delay_ns > 0`), with its own clock, as each Consul FSM does; only the
+//! leader consults them, before it proposes an acquire (`KvCommand::Lock`, a transaction's
+//! `lock`). Not replicated and not in snapshots: a new leader knows the delays it applied
+//! itself, which are the ones Consul's new leader knows too. Cleared when a restore commits.
+
+use super::api::{ApiError, ApiResult, Response};
+use super::Agent;
+use crate::kv::KvCommand;
+use crate::state::LockChange;
+use std::collections::BTreeMap;
+
+/// Keys under lock-delay remembered at once. Past it the delay closest to its end is
+/// forgotten first (an invalidation of more keys than this at once is the only way there).
+pub const LOCK_DELAYS_MAX: usize = 65_536;
+/// How often expired delays are pruned (a lookup ignores expired ones anyway).
+const PRUNE_INTERVAL_MS: u64 = 1_000;
+
+/// Until when (ms on this agent's clock) each key may not be locked again.
+#[derive(Clone, Debug, Default)]
+pub(super) struct LockDelays {
+    until_ms: BTreeMap<String, u64>,
+    next_prune_ms: u64,
+}
+
+impl LockDelays {
+    /// Records the delays that `changes`, applied at `now_ms`, start.
+    pub(super) fn record(&mut self, changes: &[LockChange], now_ms: u64) {
+        for change in changes.iter().filter(|c| c.delay_ns > 0) {
+            let until_ms = now_ms + change.delay_ns.div_ceil(1_000_000);
+            self.insert(&change.key, until_ms, now_ms);
+        }
+    }
+
+    fn insert(&mut self, key: &str, until_ms: u64, now_ms: u64) {
+        if self.until_ms.len() >= LOCK_DELAYS_MAX && !self.until_ms.contains_key(key) {
+            self.prune(now_ms);
+        }
+        if self.until_ms.len() >= LOCK_DELAYS_MAX && !self.until_ms.contains_key(key) {
+            let soonest = self.until_ms.iter().min_by_key(|(_, until)| **until);
+            let soonest = soonest.map(|(k, _)| k.clone()).expect("the table is full");
+            self.until_ms.remove(&soonest);
+        }
+        let until = self.until_ms.entry(key.to_string()).or_insert(0);
+        *until = (*until).max(until_ms);
+        assert!(self.until_ms.len() <= LOCK_DELAYS_MAX);
+    }
+
+    /// Until when `key` is under lock-delay, if it is at `now_ms`.
+    pub(super) fn delayed_until(&self, key: &str, now_ms: u64) -> Option<u64> {
+        self.until_ms
+            .get(key)
+            .copied()
+            .filter(|until| *until > now_ms)
+    }
+
+    /// Forgets expired delays, at most once per `PRUNE_INTERVAL_MS`.
+    pub(super) fn prune_due(&mut self, now_ms: u64) {
+        if now_ms >= self.next_prune_ms {
+            self.next_prune_ms = now_ms + PRUNE_INTERVAL_MS;
+            self.prune(now_ms);
+        }
+    }
+
+    fn prune(&mut self, now_ms: u64) {
+        self.until_ms.retain(|_, until| *until > now_ms);
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.until_ms.clear();
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.until_ms.len()
+    }
+}
+
+impl Agent {
+    /// The leader's answer to an acquire it must not propose: `invalid session` for a session
+    /// it does not know (Consul's FSM error, a 400 here), `false` while the key is under
+    /// lock-delay (Consul's leader rejects it before the log). `None`: propose it.
+    pub(super) fn refusal_of_lock(&self, command: &KvCommand) -> Option<ApiResult> {
+        let KvCommand::Lock { key, session, .. } = command else {
+            return None;
+        };
+        if self.state.sessions().get(session).is_none() {
+            let why = format!("invalid session {session:?}");
+            return Some(Err(ApiError::BadRequest(why)));
+        }
+        self.lock_delays.delayed_until(key, self.now_ms)?;
+        let index = self.raft.as_ref().map_or(0, |r| r.applied_index());
+        Some(Ok(Response::KvWritten {
+            applied: false,
+            index,
+        }))
+    }
+
+    /// Keys under lock-delay now (for tests and the simulator's reports).
+    pub fn lock_delays(&self) -> usize {
+        self.lock_delays.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn released(key: &str, delay_ns: u64) -> LockChange {
+        LockChange {
+            key: key.into(),
+            before: Some("s".into()),
+            after: None,
+            lock_index: 1,
+            modify_index: 7,
+            deleted: false,
+            delay_ns,
+        }
+    }
+
+    #[test]
+    fn a_released_key_is_delayed_for_its_delay_only() {
+        let mut delays = LockDelays::default();
+        delays.record(&[released("a", 2_000_000_000), released("b", 0)], 1_000);
+        assert_eq!(delays.delayed_until("a", 1_000), Some(3_000));
+        assert_eq!(delays.delayed_until("a", 2_999), Some(3_000));
+        assert_eq!(delays.delayed_until("a", 3_000), None, "over at its end");
+        assert_eq!(delays.delayed_until("b", 1_000), None, "no delay, no entry");
+        delays.prune_due(3_000);
+        assert_eq!(delays.len(), 0);
+    }
+
+    #[test]
+    fn the_table_is_bounded_and_forgets_the_soonest_first() {
+        let mut delays = LockDelays::default();
+        for i in 0..LOCK_DELAYS_MAX as u64 {
+            delays.insert(&format!("k{i}"), 10_000 + i, 0);
+        }
+        delays.insert("new", 50_000, 0);
+        assert_eq!(delays.len(), LOCK_DELAYS_MAX);
+        assert_eq!(delays.delayed_until("k0", 0), None, "the soonest went");
+        assert_eq!(delays.delayed_until("new", 0), Some(50_000));
+        assert_eq!(delays.delayed_until("k1", 0), Some(10_001));
+    }
+}

@@ -1,0 +1,226 @@
+//! Locks and transactions through a cluster of agents (3 servers, 1 client): an acquire during
+//! the lock-delay of an invalidated holder answers false without a proposal and true after
+//! it; a transaction's lock in that delay fails with Consul's text, also without a proposal;
+//! an acquire naming an unknown session is refused; the lock journal shows grants and
+//! releases; a read-only consistent transaction goes through ReadIndex and writes nothing.
+
+use concord_core::agent::journal::ReadEvent;
+use concord_core::agent::*;
+use concord_core::kv::txn::{TxnError, TxnOp, TxnOutcome, TxnVerb};
+use concord_core::kv::KvCommand;
+
+#[path = "support/coordination.rs"]
+mod coordination;
+mod support;
+use coordination::*;
+
+const SEED: u64 = 21;
+const LOCK_DELAY_MS: u64 = 2_000;
+
+fn txn_op(verb: TxnVerb, key: &str, session: &str) -> TxnOp {
+    TxnOp {
+        verb,
+        key: key.into(),
+        value: b"t".to_vec(),
+        flags: 0,
+        index: 0,
+        session: session.into(),
+    }
+}
+
+fn last_index(net: &support::agent_net::AgentNet, name: &str) -> u64 {
+    net.agent(name).raft().expect("a server").last_index()
+}
+
+/// The lock journal of `name` since the last call, as (key, before, after) of each change.
+fn lock_events(
+    net: &mut support::agent_net::AgentNet,
+    name: &str,
+) -> Vec<(String, Option<String>, Option<String>)> {
+    let host = net.hosts.get_mut(name).unwrap();
+    let events = host.agent.as_mut().unwrap().take_lock_changes();
+    let changes = events.into_iter().filter_map(|event| match event {
+        LockJournalEvent::Change { change, .. } => Some(change),
+        LockJournalEvent::Reset { .. } => None,
+    });
+    changes.map(|c| (c.key, c.before, c.after)).collect()
+}
+
+#[test]
+fn lock_delay_refuses_an_acquire_without_a_proposal_until_it_ends() {
+    let mut net = cluster(SEED);
+    let leader = the_leader(&net);
+    let first = create_session(&mut net, "c1", spec(None, None, LOCK_DELAY_MS));
+    let second = create_session(&mut net, "c1", spec(None, None, LOCK_DELAY_MS));
+    let granted = acquire(&mut net, "c1", "svc/lock", &first);
+    assert!(
+        matches!(granted, Ok(Response::KvWritten { applied: true, .. })),
+        "{granted:?}"
+    );
+    let held = acquire(&mut net, "c1", "svc/lock", &second);
+    assert!(
+        matches!(held, Ok(Response::KvWritten { applied: false, .. })),
+        "held by the first: {held:?}"
+    );
+    destroy(&mut net, "c1", &first);
+    let before = last_index(&net, &leader);
+    let delayed = acquire(&mut net, "c1", "svc/lock", &second);
+    assert!(
+        matches!(delayed, Ok(Response::KvWritten { applied: false, .. })),
+        "in lock-delay: {delayed:?}"
+    );
+    let ops = vec![
+        txn_op(TxnVerb::Set, "svc/other", ""),
+        txn_op(TxnVerb::Lock, "svc/lock", &second),
+    ];
+    let request = Request::Txn {
+        ops,
+        consistency: Consistency::Default,
+    };
+    let failed = ask(&mut net, "s2", request);
+    let expected = TxnOutcome::Failed {
+        errors: vec![TxnError {
+            op_index: 1,
+            what: "failed to lock key \"svc/lock\" due to lock delay".into(),
+        }],
+    };
+    assert!(
+        matches!(&failed, Ok(Response::Txn { outcome, .. }) if *outcome == expected),
+        "{failed:?}"
+    );
+    assert_eq!(last_index(&net, &leader), before, "nothing was proposed");
+    run(&mut net, LOCK_DELAY_MS);
+    let granted = acquire(&mut net, "c1", "svc/lock", &second);
+    assert!(
+        matches!(granted, Ok(Response::KvWritten { applied: true, .. })),
+        "after the delay: {granted:?}"
+    );
+}
+
+#[test]
+fn an_acquire_naming_an_unknown_session_is_refused_before_the_log() {
+    let mut net = cluster(SEED);
+    let answer = acquire(&mut net, "s3", "k", "no-such-session");
+    assert_eq!(
+        answer,
+        Err(ApiError::BadRequest(
+            "invalid session \"no-such-session\"".into()
+        ))
+    );
+}
+
+#[test]
+fn the_lock_journal_shows_grants_and_releases_on_every_server() {
+    let mut net = cluster(SEED);
+    for server in SERVERS {
+        lock_events(&mut net, server);
+    }
+    let id = create_session(&mut net, "c1", spec(None, None, 0));
+    acquire(&mut net, "c1", "a", &id).expect("acquired");
+    let release = KvCommand::Unlock {
+        key: "a".into(),
+        value: vec![],
+        flags: 0,
+        session: id.clone(),
+    };
+    let released = ask(&mut net, "c1", Request::KvWrite { command: release });
+    assert!(
+        matches!(released, Ok(Response::KvWritten { applied: true, .. })),
+        "{released:?}"
+    );
+    run(&mut net, 200);
+    let expected = vec![
+        ("a".to_string(), None, Some(id.clone())),
+        ("a".to_string(), Some(id.clone()), None),
+    ];
+    for server in SERVERS {
+        assert_eq!(lock_events(&mut net, server), expected, "{server}");
+    }
+}
+
+#[test]
+fn a_read_only_consistent_transaction_goes_through_read_index() {
+    let mut net = cluster(SEED);
+    let leader = the_leader(&net);
+    let set = KvCommand::Set {
+        key: "r/x".into(),
+        value: b"1".to_vec(),
+        flags: 0,
+    };
+    ask(&mut net, "s1", Request::KvWrite { command: set }).expect("written");
+    let agent = net.hosts.get_mut(&leader).unwrap().agent.as_mut().unwrap();
+    agent.take_read_events();
+    let before = last_index(&net, &leader);
+    let ops = vec![
+        txn_op(TxnVerb::Get, "r/x", ""),
+        txn_op(TxnVerb::GetTree, "r/", ""),
+    ];
+    for consistency in [Consistency::Default, Consistency::Consistent] {
+        let request = Request::Txn {
+            ops: ops.clone(),
+            consistency,
+        };
+        let answer = ask(&mut net, "c1", request);
+        let Ok(Response::Txn {
+            outcome: TxnOutcome::Committed { entries },
+            index: 0,
+            meta: Some(_),
+        }) = answer
+        else {
+            panic!("{consistency:?}: {answer:?}");
+        };
+        assert_eq!(entries.len(), 2, "{entries:?}");
+        assert_eq!(entries[0].value, b"1");
+        let agent = net.hosts.get_mut(&leader).unwrap().agent.as_mut().unwrap();
+        let events = agent.take_read_events();
+        let arrived = events
+            .iter()
+            .filter(|e| matches!(e, ReadEvent::Arrived { .. }))
+            .count();
+        let expected = usize::from(consistency == Consistency::Consistent);
+        assert_eq!(arrived, expected, "{consistency:?}: {events:?}");
+    }
+    assert_eq!(last_index(&net, &leader), before, "reads write nothing");
+}
+
+#[test]
+fn a_writing_transaction_applies_all_or_nothing_and_answers_its_index() {
+    let mut net = cluster(SEED);
+    let ops = vec![
+        txn_op(TxnVerb::Set, "t/a", ""),
+        txn_op(TxnVerb::Set, "t/b", ""),
+    ];
+    let request = Request::Txn {
+        ops,
+        consistency: Consistency::Default,
+    };
+    let answer = ask(&mut net, "c1", request);
+    let Ok(Response::Txn {
+        outcome: TxnOutcome::Committed { entries },
+        index,
+        meta: None,
+    }) = answer
+    else {
+        panic!("{answer:?}");
+    };
+    assert!(index > 0);
+    assert!(
+        entries.iter().all(|e| e.modify_index == index),
+        "{entries:?}"
+    );
+    let failing = vec![
+        txn_op(TxnVerb::Set, "t/c", ""),
+        txn_op(TxnVerb::CheckNotExists, "t/a", ""),
+    ];
+    let request = Request::Txn {
+        ops: failing,
+        consistency: Consistency::Default,
+    };
+    let answer = ask(&mut net, "s1", request);
+    assert!(
+        matches!(&answer, Ok(Response::Txn { outcome: TxnOutcome::Failed { errors }, .. }) if errors.len() == 1 && errors[0].op_index == 1),
+        "{answer:?}"
+    );
+    run(&mut net, 100);
+    assert!(net.agent("s2").kv().get("t/c").is_none(), "nothing written");
+}

@@ -1,0 +1,144 @@
+//! Sessions through a cluster of agents (3 servers, 1 client): create names the taking
+//! agent's node; TTL timers on the leader expire a session after twice its TTL and not before
+//! its TTL; a renew pushes the expiry; a new leader restarts every timer (no early expiry);
+//! renewing an unknown session is NotFound. Seeds are fixed (the net is deterministic).
+
+use concord_core::agent::*;
+
+#[path = "support/coordination.rs"]
+mod coordination;
+mod support;
+use coordination::*;
+
+const SEED: u64 = 13;
+const TTL_MS: u64 = 10_000;
+/// Time between the leader's timer running out and the destroy applying everywhere.
+const SLACK_MS: u64 = 1_500;
+
+#[test]
+fn a_session_created_through_a_client_agent_is_on_the_client_node() {
+    let mut net = cluster(SEED);
+    let id = create_session(&mut net, "c1", spec(None, None, 15_000));
+    let leader = the_leader(&net);
+    let stored = session(&mut net, &leader, &id).expect("created");
+    assert_eq!(stored.node, "c1");
+    assert!(stored.create_index > 0 && stored.create_index == stored.modify_index);
+    // Asked of a server directly, it is on the server's node.
+    let id = create_session(&mut net, "s2", spec(None, None, 15_000));
+    assert_eq!(session(&mut net, &leader, &id).expect("created").node, "s2");
+}
+
+#[test]
+fn a_session_on_an_unknown_node_is_refused_with_consuls_text() {
+    let mut net = cluster(SEED);
+    let request = Request::SessionCreate {
+        spec: spec(Some("nowhere"), None, 0),
+    };
+    let answer = ask(&mut net, "s1", request);
+    assert_eq!(
+        answer,
+        Err(ApiError::BadRequest("Missing node registration".into()))
+    );
+}
+
+#[test]
+fn a_ttl_session_lives_through_its_ttl_and_is_gone_after_twice_it() {
+    let mut net = cluster(SEED);
+    let id = create_session(&mut net, "s1", spec(None, Some(TTL_MS), 0));
+    run(&mut net, TTL_MS);
+    for server in SERVERS {
+        assert!(session(&mut net, server, &id).is_some(), "{server} at TTL");
+    }
+    run(&mut net, TTL_MS - SLACK_MS);
+    assert!(session(&mut net, "s1", &id).is_some(), "not before 2 x TTL");
+    run(&mut net, 2 * SLACK_MS);
+    for server in SERVERS {
+        assert!(
+            session(&mut net, server, &id).is_none(),
+            "{server} after 2 x TTL"
+        );
+    }
+}
+
+#[test]
+fn a_renew_pushes_the_expiry_and_an_unknown_id_is_not_found() {
+    let mut net = cluster(SEED);
+    let id = create_session(&mut net, "s1", spec(None, Some(TTL_MS), 0));
+    run(&mut net, 15_000);
+    // Renewed through a follower and through the client: both reach the leader.
+    for name in ["s2", "c1"] {
+        let renewed = ask(&mut net, name, Request::SessionRenew { id: id.clone() });
+        match renewed {
+            Ok(Response::Sessions { sessions, .. }) => assert_eq!(sessions[0].id, id),
+            other => panic!("renew through {name}: {other:?}"),
+        }
+    }
+    let renewed_at = net.now_ms;
+    let leader = the_leader(&net);
+    let deadline = net.agent(&leader).session_deadline_ms(&id);
+    assert!(
+        deadline.is_some_and(|d| d >= renewed_at + 2 * TTL_MS - 100),
+        "{deadline:?}"
+    );
+    run(&mut net, 10_000);
+    assert!(
+        session(&mut net, "s1", &id).is_some(),
+        "alive past the first 2 x TTL"
+    );
+    run(&mut net, 2 * TTL_MS);
+    assert!(
+        session(&mut net, "s1", &id).is_none(),
+        "expired after the renew's"
+    );
+    let unknown = ask(&mut net, "s3", Request::SessionRenew { id: id.clone() });
+    assert_eq!(
+        unknown,
+        Err(ApiError::NotFound(format!("Session id '{id}' not found")))
+    );
+}
+
+#[test]
+fn a_new_leader_restarts_the_timers_and_expires_nothing_early() {
+    let mut net = cluster(SEED);
+    let id = create_session(&mut net, "s1", spec(None, Some(TTL_MS), 0));
+    let created_at = net.now_ms;
+    run(&mut net, 15_000);
+    let old = the_leader(&net);
+    let target = SERVERS.iter().find(|n| **n != old).unwrap().to_string();
+    let moved = ask(
+        &mut net,
+        &old,
+        Request::RaftTransferLeader {
+            target: Some(target.clone()),
+        },
+    );
+    assert_eq!(moved, Ok(Response::Done));
+    run(&mut net, 1_000);
+    assert_eq!(the_leader(&net), target);
+    let changed_at = net.now_ms;
+    let deadline = net.agent(&target).session_deadline_ms(&id);
+    assert!(
+        deadline.is_some_and(|d| d >= changed_at - 1_000 + 2 * TTL_MS),
+        "restarted at the new term: {deadline:?}"
+    );
+    // The old leader's timer would have run out at created_at + 2 x TTL.
+    run_until(&mut net, created_at + 2 * TTL_MS + SLACK_MS);
+    assert!(session(&mut net, &target, &id).is_some(), "no early expiry");
+    run_until(&mut net, changed_at + 2 * TTL_MS + SLACK_MS);
+    assert!(
+        session(&mut net, &target, &id).is_none(),
+        "expired by the new leader"
+    );
+}
+
+#[test]
+fn destroy_answers_true_even_for_an_unknown_id_and_removes_the_session() {
+    let mut net = cluster(SEED);
+    let id = create_session(&mut net, "s2", spec(None, None, 0));
+    destroy(&mut net, "s3", &id);
+    destroy(&mut net, "c1", "no-such-session");
+    run(&mut net, 200);
+    for server in SERVERS {
+        assert!(session(&mut net, server, &id).is_none(), "{server}");
+    }
+}
