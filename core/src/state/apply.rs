@@ -104,7 +104,6 @@ impl StateMachine {
         request: LockRequest<'_>,
         lock: bool,
     ) -> ApplyOutcome {
-        self.kv.begin(index);
         let mut overlay = Overlay::new(&self.kv, &self.sessions, index);
         let ok = if lock {
             let steal = self.planted.steals(request.key, term);
@@ -117,15 +116,20 @@ impl StateMachine {
             overlay.unlock(request).is_some()
         };
         let staged = overlay.into_staged();
-        outcome(ok, self.kv.commit(index, staged))
+        if !ok {
+            // Refused: nothing moves, not even the store's applied index.
+            return outcome(false, Vec::new());
+        }
+        self.kv.begin(index);
+        outcome(true, self.kv.commit(index, staged))
     }
 
     fn apply_txn(&mut self, index: u64, ops: &[TxnOp]) -> ApplyOutcome {
-        self.kv.begin(index);
         let mut overlay = Overlay::new(&self.kv, &self.sessions, index);
         match txn::evaluate(&mut overlay, ops) {
             Ok(entries) => {
                 let staged = overlay.into_staged();
+                self.kv.begin(index);
                 let changes = self.kv.commit(index, staged);
                 ApplyOutcome {
                     ok: true,
@@ -133,6 +137,7 @@ impl StateMachine {
                     txn: Some(TxnOutcome::Committed { entries }),
                 }
             }
+            // Rolled back: the state is exactly as before.
             Err(errors) => ApplyOutcome {
                 ok: false,
                 lock_changes: Vec::new(),

@@ -10,6 +10,17 @@ mod restore;
 mod snapshot;
 mod tables;
 
+#[cfg(test)]
+mod lock_tests;
+#[cfg(test)]
+mod restore_tests;
+#[cfg(test)]
+pub(crate) mod test_support;
+#[cfg(test)]
+mod txn_model_tests;
+#[cfg(test)]
+mod txn_tests;
+
 pub use crate::kv::LockChange;
 pub use bug::StateBug;
 pub use restore::{RestoreCommand, StagedRestore, RESTORE_CHUNK_BYTES_MAX, RESTORE_SIZE_BYTES_MAX};

@@ -326,4 +326,67 @@ mod tests {
         assert_eq!(back.table_index(TableId::Autopilot), 4);
         assert_eq!(back, state);
     }
+
+    /// A format-4 snapshot (before sessions) reads with its autopilot config and no
+    /// sessions, and writes back as format 5.
+    #[test]
+    fn format_4_reads_without_sessions() {
+        let mut old = StateMachine::new();
+        old.apply(3, &catalog(register("n1", Some(("web1", "web", &[])), &[])));
+        let set = crate::agent::autopilot::AutopilotCommand::Set {
+            options: Default::default(),
+            cas: Some(0),
+        };
+        assert!(old.apply(4, &Command::Autopilot(set)));
+        let v4 = StateMachineV4 {
+            kv: old.kv.clone(),
+            table_indexes: old.table_indexes.clone(),
+            catalog: old.catalog.clone(),
+            autopilot: old.autopilot,
+        };
+        let mut bytes = SNAPSHOT_MAGIC.to_vec();
+        bytes.extend_from_slice(&4u32.to_le_bytes());
+        bytes.extend_from_slice(&bincode::serialize(&v4).unwrap());
+        let state = StateMachine::from_snapshot_bytes(&bytes).expect("format 4 reads");
+        assert_eq!(state, old);
+        assert!(state.sessions().is_empty());
+        assert_eq!(state.autopilot().map(|c| c.modify_index), Some(4));
+        let again = state.to_snapshot_bytes();
+        assert_eq!(
+            &again[SNAPSHOT_MAGIC.len()..HEADER_BYTES],
+            &5u32.to_le_bytes()
+        );
+        assert_eq!(StateMachine::from_snapshot_bytes(&again), Ok(state));
+    }
+
+    #[test]
+    fn format_5_round_trip_keeps_sessions_and_locks() {
+        use crate::state::test_support::{lock, with_sessions};
+        let mut state = with_sessions();
+        assert!(state.apply(11, &lock("k", "v", "s1")));
+        let back = StateMachine::from_snapshot_bytes(&state.to_snapshot_bytes()).expect("reads");
+        assert_eq!(back, state);
+        assert_eq!(back.sessions().len(), 2);
+        assert_eq!(back.sessions().get("s1").map(|s| s.create_index), Some(3));
+        assert_eq!(
+            back.kv().get("k").and_then(|e| e.session.clone()),
+            Some("s1".into())
+        );
+        assert_eq!(back.table_index(TableId::Sessions), 4);
+    }
+
+    #[test]
+    fn a_lock_naming_no_session_is_refused() {
+        use crate::state::test_support::{lock, with_sessions};
+        let mut state = with_sessions();
+        assert!(state.apply(11, &lock("k", "v", "s1")));
+        // Dropping the session without its invalidation leaves a dangling lock.
+        state.sessions.remove("s1");
+        let error = StateMachine::from_snapshot_bytes(&state.to_snapshot_bytes()).unwrap_err();
+        assert!(error.contains(r#"locked by session "s1""#), "{error}");
+        let mut state = with_sessions();
+        state.table_indexes.insert(TableId::Sessions, 3);
+        let error = state.check_invariants().unwrap_err();
+        assert!(error.contains(r#"session "s2""#), "{error}");
+    }
 }
