@@ -8,6 +8,7 @@ use concord_core::agent::journal::ReadEvent;
 use concord_core::agent::*;
 use concord_core::kv::txn::{TxnError, TxnOp, TxnOutcome, TxnVerb};
 use concord_core::kv::KvCommand;
+use concord_core::state::StateBug;
 
 #[path = "support/coordination.rs"]
 mod coordination;
@@ -223,4 +224,59 @@ fn a_writing_transaction_applies_all_or_nothing_and_answers_its_index() {
     );
     run(&mut net, 100);
     assert!(net.agent("s2").kv().get("t/c").is_none(), "nothing written");
+}
+
+#[test]
+fn the_planted_lock_steal_is_wired_and_only_steals_after_a_leader_change() {
+    for planted in [None, Some(StateBug::LockStealAfterLeaderChange)] {
+        let mut net = cluster_with(SEED, planted);
+        let first = create_session(&mut net, "c1", spec(None, None, 0));
+        let second = create_session(&mut net, "c1", spec(None, None, 0));
+        acquire(&mut net, "c1", "k", &first).expect("acquired");
+        let same_term = acquire(&mut net, "c1", "k", &second);
+        assert!(
+            matches!(same_term, Ok(Response::KvWritten { applied: false, .. })),
+            "{planted:?}: {same_term:?}"
+        );
+        transfer_leadership(&mut net);
+        let stolen = matches!(
+            acquire(&mut net, "c1", "k", &second),
+            Ok(Response::KvWritten { applied: true, .. })
+        );
+        assert_eq!(stolen, planted.is_some(), "{planted:?}");
+    }
+}
+
+#[test]
+fn a_holder_whose_agent_dies_loses_the_lock_and_lock_delay_applies() {
+    let mut net = cluster(SEED);
+    let holder = create_session(&mut net, "c1", spec(None, None, LOCK_DELAY_MS));
+    let waiter = create_session(&mut net, "s1", spec(None, None, LOCK_DELAY_MS));
+    acquire(&mut net, "c1", "job", &holder).expect("acquired");
+    net.hosts.get_mut("c1").unwrap().agent = None;
+    // serfHealth turns critical within seconds; the session is swept with its lock.
+    let mut waited_ms = 0;
+    while net
+        .agent("s1")
+        .kv()
+        .get("job")
+        .and_then(|e| e.session.clone())
+        .is_some()
+    {
+        assert!(waited_ms < 10_000, "the lock was never released");
+        run(&mut net, 50);
+        waited_ms += 50;
+    }
+    let released_at = net.now_ms;
+    let early = acquire(&mut net, "s1", "job", &waiter);
+    assert!(
+        matches!(early, Ok(Response::KvWritten { applied: false, .. })),
+        "within the lock-delay: {early:?}"
+    );
+    run_until(&mut net, released_at + LOCK_DELAY_MS + 100);
+    let later = acquire(&mut net, "s1", "job", &waiter);
+    assert!(
+        matches!(later, Ok(Response::KvWritten { applied: true, .. })),
+        "after the lock-delay: {later:?}"
+    );
 }

@@ -103,18 +103,7 @@ fn a_new_leader_restarts_the_timers_and_expires_nothing_early() {
     let id = create_session(&mut net, "s1", spec(None, Some(TTL_MS), 0));
     let created_at = net.now_ms;
     run(&mut net, 15_000);
-    let old = the_leader(&net);
-    let target = SERVERS.iter().find(|n| **n != old).unwrap().to_string();
-    let moved = ask(
-        &mut net,
-        &old,
-        Request::RaftTransferLeader {
-            target: Some(target.clone()),
-        },
-    );
-    assert_eq!(moved, Ok(Response::Done));
-    run(&mut net, 1_000);
-    assert_eq!(the_leader(&net), target);
+    let target = transfer_leadership(&mut net);
     let changed_at = net.now_ms;
     let deadline = net.agent(&target).session_deadline_ms(&id);
     assert!(

@@ -80,23 +80,25 @@ impl LockDelays {
 }
 
 impl Agent {
-    /// The leader's answer to an acquire it must not propose: `invalid session` for a session
-    /// it does not know (Consul's FSM error, a 400 here), `false` while the key is under
-    /// lock-delay (Consul's leader rejects it before the log). `None`: propose it.
+    /// The leader's answer to an acquire it must not propose: `false` while the key is under
+    /// lock-delay (Consul's leader rejects it before the log, first), `invalid session` for
+    /// a session it does not know (Consul's FSM error, a 400 here). `None`: propose it.
     pub(super) fn refusal_of_lock(&self, command: &KvCommand) -> Option<ApiResult> {
         let KvCommand::Lock { key, session, .. } = command else {
             return None;
         };
+        if self.lock_delays.delayed_until(key, self.now_ms).is_some() {
+            let index = self.raft.as_ref().map_or(0, |r| r.applied_index());
+            return Some(Ok(Response::KvWritten {
+                applied: false,
+                index,
+            }));
+        }
         if self.state.sessions().get(session).is_none() {
             let why = format!("invalid session {session:?}");
             return Some(Err(ApiError::BadRequest(why)));
         }
-        self.lock_delays.delayed_until(key, self.now_ms)?;
-        let index = self.raft.as_ref().map_or(0, |r| r.applied_index());
-        Some(Ok(Response::KvWritten {
-            applied: false,
-            index,
-        }))
+        None
     }
 
     /// Keys under lock-delay now (for tests and the simulator's reports).

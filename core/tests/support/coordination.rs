@@ -9,6 +9,7 @@ use concord_core::agent::*;
 use concord_core::kv::KvCommand;
 use concord_core::membership::Role;
 use concord_core::session::SessionSpec;
+use concord_core::state::StateBug;
 
 pub const SERVERS: [&str; 3] = ["s1", "s2", "s3"];
 const FORM_MS: u64 = 10_000;
@@ -25,10 +26,17 @@ fn enable_sync(net: &mut AgentNet, name: &str) {
 
 /// Three servers and the client `c1`, formed, every node registered with serfHealth.
 pub fn cluster(seed: u64) -> AgentNet {
+    cluster_with(seed, None)
+}
+
+/// As `cluster`, with `planted` planted in every server's state machine.
+pub fn cluster_with(seed: u64, planted: Option<StateBug>) -> AgentNet {
     let mut net = AgentNet::new();
     net.seed = seed;
     for name in SERVERS {
         net.add(name, Role::Server, 3);
+        net.hosts.get_mut(name).unwrap().config.planted_state_bug = planted;
+        net.start(name);
         enable_sync(&mut net, name);
     }
     net.add("c1", Role::Client, 0);
@@ -119,4 +127,17 @@ pub fn destroy(net: &mut AgentNet, name: &str, id: &str) {
 pub fn run_until(net: &mut AgentNet, at_ms: u64) {
     let ms = at_ms.saturating_sub(net.now_ms);
     run(net, ms);
+}
+
+/// Moves leadership from the current leader to another server; returns the new leader.
+pub fn transfer_leadership(net: &mut AgentNet) -> String {
+    let old = the_leader(net);
+    let target = SERVERS.iter().find(|n| **n != old).unwrap().to_string();
+    let request = Request::RaftTransferLeader {
+        target: Some(target.clone()),
+    };
+    assert_eq!(ask(net, &old, request), Ok(Response::Done));
+    run(net, 1_000);
+    assert_eq!(the_leader(net), target);
+    target
 }
