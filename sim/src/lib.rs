@@ -3,6 +3,8 @@
 
 #[cfg(madsim)]
 pub mod checker;
+/// The fenced resource of the lock workload (no madsim in it).
+pub mod fencing;
 #[cfg(madsim)]
 pub mod fuzz;
 /// Runs without madsim: it drives the SWIM machines of concord-core directly.
@@ -13,6 +15,8 @@ pub mod linearizability;
 #[cfg(madsim)]
 pub mod load;
 #[cfg(madsim)]
+pub mod locks;
+#[cfg(madsim)]
 pub mod runner;
 #[cfg(madsim)]
 pub mod scenario;
@@ -22,5 +26,7 @@ pub mod services;
 pub mod timeline;
 #[cfg(madsim)]
 pub mod trace;
+#[cfg(madsim)]
+pub mod txn_load;
 #[cfg(madsim)]
 pub mod world;

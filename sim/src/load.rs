@@ -8,12 +8,17 @@
 //! carries flags, which the checkers compare on read as part of the value. With `svc%`, that
 //! share of a client's operations are an agent's own services instead (`services.rs`):
 //! registrations with a TTL check, TTL updates and deregistrations on the agent the client
-//! talks to, which anti-entropy carries to the catalog (`checker/catalog_synced.rs`).
+//! talks to, which anti-entropy carries to the catalog (`checker/catalog_synced.rs`). With
+//! `lock%` and `txn%`, that share are coordination steps instead: a lock held under a session
+//! and fenced on a resource (`locks.rs`, `fencing.rs`), or a transaction over `t0..t2`
+//! (`txn_load.rs`).
 
+use crate::fencing::SharedResource;
 use crate::history::Recorder;
+use crate::locks::LockState;
 use crate::services;
 use crate::world::World;
-use concord_core::agent::{Consistency, Request, Response};
+use concord_core::agent::{ApiResult, Consistency, Request, Response};
 use concord_core::catalog::CheckStatus;
 use concord_core::kv::{KvCommand, VALUE_SIZE_BYTES_MAX};
 use concord_core::rng::Rng;
@@ -49,14 +54,37 @@ pub struct LoadMix {
     pub large_percent: u64,
     /// Of all operations, drawn first: an agent's own service registered, updated or removed.
     pub service_percent: u64,
+    /// Of all operations, drawn after services: a lock acquired, held and released (`locks.rs`).
+    pub lock_percent: u64,
+    /// Of all operations, drawn with locks: a transaction over the txn keys (`txn_load.rs`).
+    pub txn_percent: u64,
+    /// The lock-delay of the lock clients' sessions.
+    pub lock_delay_ms: u64,
+    /// The TTL of the lock clients' sessions.
+    pub session_ttl_ms: u64,
 }
 
 impl LoadMix {
-    /// The `load-start` settings that set each percentage.
-    pub const SETTINGS: [&'static str; 5] = ["cas%", "delete-cas%", "tree%", "large%", "svc%"];
+    /// The `load-start` settings that set each field (`session-ttl-s` in seconds).
+    pub const SETTINGS: [&'static str; 9] = [
+        "cas%",
+        "delete-cas%",
+        "tree%",
+        "large%",
+        "svc%",
+        "lock%",
+        "txn%",
+        "lock-delay-ms",
+        "session-ttl-s",
+    ];
 
     fn extra_percent(&self) -> u64 {
         self.cas_percent + self.delete_cas_percent + self.tree_percent
+    }
+
+    /// Lock and transaction steps together (0: no draw for them, as before they existed).
+    pub fn coordination_percent(&self) -> u64 {
+        self.lock_percent + self.txn_percent
     }
 }
 
@@ -78,6 +106,15 @@ impl World {
     /// Starts `clients` clients doing `ops` operations each, in the background.
     pub fn start_load(&mut self, clients: u64, ops: u64, mix: LoadMix) -> Load {
         assert!(mix.extra_percent() <= 100, "load mix over 100%: {mix:?}");
+        assert!(
+            mix.coordination_percent() <= 100,
+            "load mix over 100%: {mix:?}"
+        );
+        if mix.lock_percent > 0 {
+            // What `check-locks` must wait for: a lock abandoned by a client of this load.
+            let bound_ms = 2 * mix.session_ttl_ms + mix.lock_delay_ms;
+            self.lock_bound_ms = self.lock_bound_ms.max(bound_ms);
+        }
         let targets: Vec<(String, Slot)> = self
             .nodes
             .values()
@@ -92,6 +129,8 @@ impl World {
                 recorder: self.recorder.clone(),
                 mix,
                 targets: targets.clone(),
+                lock: LockState::default(),
+                fencing: self.fencing.clone(),
             };
             load.tasks.push(madsim::task::spawn(client.run(ops)));
         }
@@ -99,18 +138,24 @@ impl World {
     }
 }
 
-struct Client {
-    id: u64,
-    rng: Rng,
-    recorder: Recorder,
-    mix: LoadMix,
+pub(crate) struct Client {
+    pub(crate) id: u64,
+    pub(crate) rng: Rng,
+    pub(crate) recorder: Recorder,
+    pub(crate) mix: LoadMix,
     targets: Vec<(String, Slot)>,
+    /// The session this client holds locks with (`locks.rs`).
+    pub(crate) lock: LockState,
+    pub(crate) fencing: SharedResource,
 }
 
-/// One step of a client: a single request, or a read followed by a conditional write.
+/// One step of a client: a single request, a read followed by a conditional write, or a
+/// coordination step of several requests.
 enum Step {
     One(Request),
     ReadThenCas { key: String, delete: bool },
+    Lock,
+    Txn,
 }
 
 impl Client {
@@ -125,23 +170,27 @@ impl Client {
                 Step::ReadThenCas { key, delete } => {
                     self.read_then_cas(target, op, key, delete).await
                 }
+                Step::Lock => self.lock_step(target, op).await,
+                Step::Txn => self.txn_step(target, op).await,
             }
             madsim::time::sleep(Duration::from_millis(self.rng.range(0, 30))).await;
         }
     }
 
-    fn pick_target(&mut self) -> usize {
+    pub(crate) fn pick_target(&mut self) -> usize {
         self.rng.range(0, self.targets.len() as u64) as usize
     }
 
     /// Sends `request` to agent number `target`, recorded in the history.
-    async fn send(&mut self, target: usize, request: Request) -> Option<Response> {
+    pub(crate) async fn send(&mut self, target: usize, request: Request) -> Option<Response> {
+        self.call(target, request).await.ok()
+    }
+
+    /// As `send`, with the error.
+    pub(crate) async fn call(&mut self, target: usize, request: Request) -> ApiResult {
         let (name, slot) = &self.targets[target];
         let handle = slot.lock().expect("slot").clone();
-        self.recorder
-            .call(self.id, name, handle, request)
-            .await
-            .ok()
+        self.recorder.call(self.id, name, handle, request).await
     }
 
     /// Reads `key` (mostly consistent, sometimes stale, so some cas are rejected), then writes
@@ -177,7 +226,7 @@ impl Client {
 
     /// Writes carry values unique in the whole run, so that a read names the write it saw;
     /// with `large`, padded to a large size (half the time exactly the maximum).
-    fn value(&mut self, op: u64, large: bool) -> (Vec<u8>, u64) {
+    pub(crate) fn value(&mut self, op: u64, large: bool) -> (Vec<u8>, u64) {
         let mut value = format!("c{}-{op}", self.id).into_bytes();
         if large {
             let size = if self.rng.chance(1, 2) {
@@ -199,6 +248,16 @@ impl Client {
         // Drawn only when the mix has services, so that other seeds keep their draws.
         if self.mix.service_percent > 0 && self.rng.chance(self.mix.service_percent, 100) {
             return Step::One(self.service_request());
+        }
+        // Drawn only when the mix has locks or transactions, so that other seeds keep theirs.
+        if self.mix.coordination_percent() > 0 {
+            let draw = self.rng.range(0, 100);
+            if draw < self.mix.lock_percent {
+                return Step::Lock;
+            }
+            if draw < self.mix.coordination_percent() {
+                return Step::Txn;
+            }
         }
         if self.mix.extra_percent() > 0 {
             let draw = self.rng.range(0, 100);

@@ -100,6 +100,11 @@ pub struct World {
     /// The last client id handed out (0 is the scenario's own client).
     pub next_client: u64,
     pub seed: u64,
+    /// The resource the lock clients fence their writes on (`fencing.rs`).
+    pub fencing: crate::fencing::SharedResource,
+    /// How long a lock abandoned by a load's client may stay held: 2 x its session TTL plus
+    /// its lock-delay, the largest of every load so far (`check-locks` waits that and more).
+    pub lock_bound_ms: u64,
 }
 
 impl World {
@@ -118,6 +123,8 @@ impl World {
             chaos: Arc::default(),
             next_client: 0,
             seed,
+            fencing: Arc::default(),
+            lock_bound_ms: 0,
         }
     }
 

@@ -4,6 +4,7 @@
 use concord_core::agent::apply::payload_digest;
 use concord_core::agent::command::Command;
 use concord_core::agent::{AppliedEntry, Request, Response};
+use concord_core::kv::KvCommand;
 use concord_core::raft::EntryPayload;
 use std::collections::BTreeMap;
 
@@ -12,11 +13,22 @@ use crate::history::History;
 pub fn check(history: &History, applied: &BTreeMap<u64, AppliedEntry>) -> Vec<String> {
     let mut violations = Vec::new();
     for op in &history.operations {
-        let (Request::KvWrite { command }, Ok(Response::KvWritten { index, .. })) =
-            (&op.request, &op.result)
+        let (
+            Request::KvWrite { command },
+            Ok(Response::KvWritten {
+                index,
+                applied: took,
+            }),
+        ) = (&op.request, &op.result)
         else {
             continue;
         };
+        // A lock the leader refused before proposing it (lock-delay, an unknown session) was
+        // answered false without an entry of its own.
+        let lock = matches!(command, KvCommand::Lock { .. } | KvCommand::Unlock { .. });
+        if lock && !took {
+            continue;
+        }
         let digest = payload_digest(&EntryPayload::Command(
             Command::Kv(command.clone()).encode(),
         ));

@@ -1,11 +1,14 @@
 //! The history, as clients saw it, checked against a single copy of the store: consistent reads
 //! and writes must be linearizable; stale reads of one server (between its restarts) must never
 //! go back. Default-mode reads are not checked: like Consul's, they may be stale for a moment
-//! after a leader is cut off (see README).
+//! after a leader is cut off (see README). A transaction is one operation over several keys:
+//! its projection on each key (`txn_ops`) is checked with that key's other operations.
 
 use crate::history::{History, Operation};
 use crate::linearizability::{self as lin, KvOp, KvOutcome, Verdict};
+use crate::locks::is_lock_key;
 use concord_core::agent::{ApiError, ApiResult, Consistency, Request, Response};
+use concord_core::kv::txn::{TxnOp, TxnOutcome, TxnVerb};
 use concord_core::kv::KvCommand;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,17 +36,23 @@ pub fn check(history: &History, servers: &BTreeSet<String>) -> Vec<String> {
 }
 
 /// Every key an operation names: what a recursive delete may have deleted (a key no operation
-/// names is never read, so it cannot matter).
+/// names is never read, so it cannot matter). A transaction names the keys of its operations
+/// that are not prefixes.
 fn keys_of(history: &History) -> BTreeSet<String> {
-    let key = |op: &Operation| match &op.request {
+    let keys = |op: &Operation| match &op.request {
         Request::KvWrite {
             command: KvCommand::DeleteTree { .. },
-        } => None,
-        Request::KvWrite { command } => Some(command.key().to_string()),
-        Request::KvGet { key, .. } => Some(key.clone()),
-        _ => None,
+        } => vec![],
+        Request::KvWrite { command } => vec![command.key().to_string()],
+        Request::KvGet { key, .. } => vec![key.clone()],
+        Request::Txn { ops, .. } => ops
+            .iter()
+            .filter(|o| !matches!(o.verb, TxnVerb::GetTree | TxnVerb::DeleteTree))
+            .map(|o| o.key.clone())
+            .collect(),
+        _ => vec![],
     };
-    history.operations.iter().filter_map(key).collect()
+    history.operations.iter().flat_map(keys).collect()
 }
 
 /// Stale reads per (client, server, epoch), with every write to order them.
@@ -85,6 +94,9 @@ fn convert(op: &Operation, stale: bool, keys: &BTreeSet<String>) -> Vec<lin::Ope
             let (outcome, index) = write_outcome(&op.result);
             (write_ops(command, keys), outcome, index)
         }
+        Request::Txn { ops, consistency } => return txn_ops(op, ops, *consistency, stale, keys),
+        // Lock keys are written by session invalidation too, which no client op records.
+        Request::KvGet { key, .. } if is_lock_key(key) => return Vec::new(),
         Request::KvGet { key, consistency }
             if (*consistency == Consistency::Stale) == stale
                 && *consistency != Consistency::Default =>
@@ -148,6 +160,123 @@ fn write_ops(command: &KvCommand, keys: &BTreeSet<String>) -> Vec<KvOp> {
         KvCommand::Lock { .. } | KvCommand::Unlock { .. } => return Vec::new(),
     };
     vec![op]
+}
+
+/// A transaction's projection on each key it touches, at the transaction's invoke and return
+/// times (and, once applied, its log index, every key's ModifyIndex after it):
+///
+/// - writes (a transaction with any write verb): set -> put, cas -> cas, delete -> delete,
+///   delete-cas -> delete-cas, delete-tree -> a delete of each known key under the prefix;
+///   applied (200) -> done; refused (409, or refused before it was proposed) -> dropped,
+///   nothing happened; any other error -> each write may or may not have happened. Its reads
+///   are not projected (they see the transaction's own earlier writes).
+/// - reads (a transaction of only read verbs), consistent ones only: get -> a read of what it
+///   returned, check-not-exists -> a read of nothing, get-tree -> a read of each known key under
+///   the prefix (absent if not returned); answered 200 -> checked, otherwise dropped.
+///
+/// Lock and unlock verbs, and lock keys, are left out (as single-key lock writes are).
+pub fn txn_ops(
+    op: &Operation,
+    ops: &[TxnOp],
+    consistency: Consistency,
+    stale: bool,
+    keys: &BTreeSet<String>,
+) -> Vec<lin::Operation> {
+    let read_only = ops.iter().all(|o| o.verb.is_read());
+    let (kv_ops, outcome, index) = match (&op.result, read_only) {
+        (Ok(Response::Txn { outcome, .. }), true) => {
+            let TxnOutcome::Committed { entries } = outcome else {
+                return Vec::new();
+            };
+            if stale || consistency != Consistency::Consistent {
+                return Vec::new();
+            }
+            return txn_reads(op, ops, entries, keys);
+        }
+        (_, true) => return Vec::new(),
+        (Ok(Response::Txn { outcome, index, .. }), false) => match outcome {
+            TxnOutcome::Committed { .. } => (txn_writes(ops, keys), KvOutcome::Ok, Some(*index)),
+            TxnOutcome::Failed { .. } => return Vec::new(),
+        },
+        (Ok(_), false) => return Vec::new(),
+        (Err(error), false) if refused_before_proposal(error) => return Vec::new(),
+        (Err(_), false) => (txn_writes(ops, keys), KvOutcome::Unknown, None),
+    };
+    let return_ms = match outcome {
+        KvOutcome::Unknown => u64::MAX,
+        _ => op.return_ms,
+    };
+    let at = |kv_op: KvOp| {
+        let converted =
+            lin::Operation::new(op.client, kv_op, outcome.clone(), op.invoke_ms, return_ms);
+        match index {
+            Some(i) => converted.at_index(i),
+            None => converted,
+        }
+    };
+    kv_ops.into_iter().map(at).collect()
+}
+
+/// The writes of a transaction, one per key (per known key under a deleted prefix).
+fn txn_writes(ops: &[TxnOp], keys: &BTreeSet<String>) -> Vec<KvOp> {
+    let mut written = Vec::new();
+    for o in ops.iter().filter(|o| !is_lock_key(&o.key)) {
+        let key = o.key.clone();
+        match o.verb {
+            TxnVerb::Set => written.push(KvOp::Put {
+                key,
+                value: with_flags(&o.value, o.flags),
+            }),
+            TxnVerb::Cas => written.push(KvOp::Cas {
+                key,
+                value: with_flags(&o.value, o.flags),
+                expect_modify_index: o.index,
+            }),
+            TxnVerb::Delete => written.push(KvOp::Delete { key }),
+            TxnVerb::DeleteCas => written.push(KvOp::DeleteCas {
+                key,
+                expect_modify_index: o.index,
+            }),
+            TxnVerb::DeleteTree => written.extend(
+                keys.iter()
+                    .filter(|k| k.starts_with(o.key.as_str()) && !is_lock_key(k))
+                    .map(|k| KvOp::Delete { key: k.clone() }),
+            ),
+            _ => {}
+        }
+    }
+    written
+}
+
+/// The reads of a read-only transaction answered 200, with what each returned.
+fn txn_reads(
+    op: &Operation,
+    ops: &[TxnOp],
+    entries: &[concord_core::kv::KvEntry],
+    keys: &BTreeSet<String>,
+) -> Vec<lin::Operation> {
+    let found = |key: &str| {
+        let entry = entries.iter().find(|e| e.key == key);
+        KvOutcome::Value(entry.map(|e| with_flags(&e.value, e.flags)))
+    };
+    let mut reads = Vec::new();
+    for o in ops.iter().filter(|o| !is_lock_key(&o.key)) {
+        match o.verb {
+            TxnVerb::Get => reads.push((o.key.clone(), found(&o.key))),
+            TxnVerb::CheckNotExists => reads.push((o.key.clone(), KvOutcome::Value(None))),
+            TxnVerb::GetTree => reads.extend(
+                keys.iter()
+                    .filter(|k| k.starts_with(o.key.as_str()) && !is_lock_key(k))
+                    .map(|k| (k.clone(), found(k))),
+            ),
+            _ => {}
+        }
+    }
+    let read = |(key, outcome): (String, KvOutcome)| {
+        let get = KvOp::Get { key };
+        lin::Operation::new(op.client, get, outcome, op.invoke_ms, op.return_ms)
+    };
+    reads.into_iter().map(read).collect()
 }
 
 /// A stored value as the checker compares it: the bytes, and the flags if any.

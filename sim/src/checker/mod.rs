@@ -1,7 +1,8 @@
 //! Raft safety checkers, fed after every driver round of every node (the node's `Observer`).
 //! One invariant per file; a violation is recorded with the node, term and time, and the run
 //! fails at its next step. `catalog_synced` is asked instead (`check-catalog`): it reads the
-//! catalog and the agents once faults have ended.
+//! catalog and the agents once faults have ended. `lock_holders` replays every server's lock
+//! journal; `fencing` and `txn_atomic` judge the history at the end.
 
 mod acked_entries_kept;
 pub mod acked_writes;
@@ -10,13 +11,16 @@ pub mod catalog_synced;
 mod commit_quorum;
 mod commit_rule;
 mod election_safety;
+pub mod fencing;
 mod leader_agreement;
 mod leader_completeness;
 pub mod linearizable;
+pub mod lock_holders;
 mod log_matching;
 pub mod member_views;
 mod read_release;
 mod state_agreement;
+pub mod txn_atomic;
 
 use crate::trace::Trace;
 use concord_core::agent::{Agent, AppliedEntry};
@@ -57,6 +61,11 @@ pub struct CheckState {
     pub latest_leader: Option<(u64, String)>,
     /// Each node's failure detector's view of the others (see `member_views.rs`).
     pub member_views: member_views::MemberViews,
+    /// Each server's view of the lock holders, from its lock journal (`lock_holders.rs`).
+    pub lock_views: BTreeMap<String, lock_holders::ServerView>,
+    /// (key, fencing token) -> (the session granted the lock, the server first seen
+    /// journaling it).
+    pub lock_grants: BTreeMap<(String, u64), (String, String)>,
     pub violations: Vec<String>,
 }
 
@@ -88,6 +97,13 @@ impl Checker {
         let state = self.state.lock().expect("checker lock");
         state.applied.iter().map(|(i, (e, _))| (*i, *e)).collect()
     }
+
+    /// (key, fencing token) -> session of every lock grant any server journaled.
+    pub fn lock_grants(&self) -> BTreeMap<(String, u64), String> {
+        let state = self.state.lock().expect("checker lock");
+        let grants = state.lock_grants.iter();
+        grants.map(|(g, (s, _))| (g.clone(), s.clone())).collect()
+    }
 }
 
 /// The end-of-run checks: safety violations seen along the way, acknowledged writes, and the
@@ -103,6 +119,13 @@ pub fn final_checks(world: &crate::world::World) -> Result<(), String> {
         .map(|n| n.name.clone())
         .collect();
     violations.extend(linearizable::check(&history, &servers));
+    let resource = world.fencing.lock().expect("fencing lock").clone();
+    violations.extend(fencing::check(
+        &history,
+        &resource,
+        &world.checker.lock_grants(),
+    ));
+    violations.extend(txn_atomic::check(&history));
     match violations.into_iter().next() {
         Some(v) => Err(v),
         None => Ok(()),
@@ -121,6 +144,7 @@ impl Observer for Checker {
     fn after_round(&self, agent: &mut Agent) {
         let applied = agent.take_applied();
         let reads = agent.take_read_events();
+        let lock_changes = agent.take_lock_changes();
         self.observe_members(agent);
         let Some(raft) = agent.raft() else { return };
         let name = agent.name().to_string();
@@ -130,6 +154,15 @@ impl Observer for Checker {
         // The newer checkers report world time (the timeline's), not the node's skewed clock;
         // read arrivals are ordered against elections in it.
         let world_ms = self.trace.now_ms();
+        let applied_index = raft.applied_index();
+        lock_holders::check(
+            &mut state,
+            &name,
+            agent,
+            applied_index,
+            &applied,
+            lock_changes,
+        );
         for entry in applied {
             state_agreement::check(&mut state, &name, &entry, world_ms);
             applied_agreement::check(&mut state, &name, entry, now_ms);

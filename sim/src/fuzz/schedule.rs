@@ -325,6 +325,10 @@ impl Generator {
         let mix = &self.knobs.load_mix;
         self.line(format!("load-start clients=2 ops=5{mix}"));
         self.line("load-wait".into());
+        // Every lock a client walked away from is free again, within its sessions' bound.
+        if self.knobs.load_mix.contains(" lock%=") {
+            self.line("check-locks".into());
+        }
         // Every agent's own services must reach the catalog (anti-entropy), within its bound.
         self.line("check-catalog".into());
         self.line("check".into());
@@ -371,6 +375,27 @@ fn service_mix(seed: u64) -> String {
     format!(" svc%={}", rng.range(5, 40))
 }
 
+/// The share of seeds whose load takes locks and runs transactions, in percent.
+pub const COORDINATION_SEEDS_PERCENT: u64 = 50;
+/// Lock-delays of the coordination seeds' sessions (0 disables it, as Consul's does).
+const LOCK_DELAYS_MS: [u64; 3] = [0, 500, 2_000];
+/// Session TTLs of the coordination seeds (whole seconds, Consul's shortest first).
+const SESSION_TTLS_S: [u64; 2] = [10, 15];
+
+/// ` lock%=N txn%=N lock-delay-ms=N session-ttl-s=N` for a share of seeds, else nothing;
+/// from a stream of its own, so that every other line of a schedule is what it was without.
+fn coordination_mix(seed: u64) -> String {
+    let mut rng = Rng::new(seed ^ 0x10c4_7a11);
+    if !rng.chance(COORDINATION_SEEDS_PERCENT, 100) {
+        return String::new();
+    }
+    let lock = rng.range(5, 26);
+    let txn = rng.range(5, 26);
+    let delay = LOCK_DELAYS_MS[rng.range(0, LOCK_DELAYS_MS.len() as u64) as usize];
+    let ttl = SESSION_TTLS_S[rng.range(0, SESSION_TTLS_S.len() as u64) as usize];
+    format!(" lock%={lock} txn%={txn} lock-delay-ms={delay} session-ttl-s={ttl}")
+}
+
 impl Knobs {
     fn draw(seed: u64) -> Knobs {
         let mut rng = Rng::new(seed ^ 0x6b6e_0b5e);
@@ -390,6 +415,7 @@ impl Knobs {
             load_mix += &format!(" large%={large_percent}");
         }
         load_mix += &service_mix(seed);
+        load_mix += &coordination_mix(seed);
         let pick = |rng: &mut Rng, from: &[u64]| from[rng.range(0, from.len() as u64) as usize];
         let mut threshold = pick(&mut rng, &SNAPSHOT_THRESHOLDS);
         let mut chunk_bytes = pick(&mut rng, &SNAPSHOT_CHUNKS_BYTES);
@@ -431,7 +457,7 @@ mod knobs_tests {
     #[test]
     fn knobs_reach_most_seeds_and_schedules_parse() {
         let seeds = 200;
-        let mut counts = [0u64; 5];
+        let mut counts = [0u64; 6];
         for seed in 0..seeds {
             let text = generate(seed);
             parse(&text).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
@@ -447,16 +473,18 @@ mod knobs_tests {
                 text.contains(" dup%="),
                 text.contains(" large%="),
                 text.contains(" svc%="),
+                text.contains(" lock%=") && text.contains("\ncheck-locks\n"),
             ];
             for (count, used) in counts.iter_mut().zip(uses) {
                 *count += u64::from(used);
             }
         }
-        let [snapshots, cas, dup, large, services] = counts;
+        let [snapshots, cas, dup, large, services, locks] = counts;
         println!(
             "of {seeds} seeds: snapshots {snapshots}, cas {cas}, dup {dup}, large {large}, \
-             services {services}"
+             services {services}, locks {locks}"
         );
+        assert!(locks * 3 >= seeds, "locks in {locks} of {seeds}");
         assert!(
             snapshots * 10 >= seeds * 8,
             "snapshots in {snapshots} of {seeds}"

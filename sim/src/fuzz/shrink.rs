@@ -18,9 +18,17 @@ pub struct Saved {
 
 /// The kind of a failure: what property broke (the text before the first detail).
 pub fn failure_kind(failure: &str) -> String {
-    const KINDS: [&str; 9] = [
+    const KINDS: [&str; 15] = [
         // `checker/catalog_synced.rs`: anti-entropy did not converge.
         "the catalog still differs",
+        // The coordination checkers (`lock_holders.rs`, `fencing.rs`, `txn_atomic.rs`) and
+        // the liveness of locks (`check-locks`).
+        "lock holders",
+        "lock index",
+        "lock grants",
+        "fencing",
+        "txn not atomic",
+        "check-locks",
         "election safety",
         "state machine safety",
         "leader completeness",

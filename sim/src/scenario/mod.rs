@@ -10,13 +10,21 @@
 //!   [ttl=D]`, `service-deregister NODE ID`, `check-pass|check-warn|check-fail NODE CHECK_ID`.
 //! - `health.rs`: the catalog's view, `expect-passing NAME count=N [within D] [via NODE]` and
 //!   `expect-critical NAME count=N [within D] [via NODE]`.
+//! - `coordination.rs`: sessions and locks, `session-create NODE NAME [ttl=D] [lock-delay=D]
+//!   [behavior=release|delete] [checks=none]`, `session-renew|session-destroy NODE NAME`,
+//!   `lock-acquire NODE KEY NAME [within D]`, `lock-try NODE KEY NAME`,
+//!   `lock-release NODE KEY NAME`, `expect-lock-free KEY [within D]`,
+//!   `expect-lock-holder KEY NAME [within D]`, `expect-session NAME live|gone [within D]`,
+//!   and `check-locks` (every lock key is acquirable again within the loads' bound).
 //! - `aimed.rs`: faults aimed at the leader. `expect.rs`: `expect ...` lines.
 //! - `check-catalog` (`checker/catalog_synced.rs`): every running agent's services and check
 //!   statuses are in the catalog, waiting at most anti-entropy's bound for them.
-//! - `load-start ... svc%=N` (`load.rs`): N% of the clients' operations are agent services.
+//! - `load-start ... svc%=N` (`load.rs`): N% of the clients' operations are agent services;
+//!   `lock%=N txn%=N [lock-delay-ms=N] [session-ttl-s=N]`: locks and transactions.
 
 mod aimed;
 mod blocking;
+mod coordination;
 mod discovery;
 mod expect;
 mod health;

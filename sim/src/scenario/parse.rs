@@ -77,7 +77,16 @@ const SETTINGS: &[Settings] = &[
             "tree%",
             "large%",
             "svc%",
+            "lock%",
+            "txn%",
+            "lock-delay-ms",
+            "session-ttl-s",
         ],
+    },
+    Settings {
+        command: &["session-create"],
+        positional: 2,
+        keys: &["ttl", "lock-delay", "behavior", "checks"],
     },
     Settings {
         command: &["blocking-get"],
@@ -140,6 +149,10 @@ const FREE_TEXT: &[&[&str]] = &[
 const KEYWORD_PAIRS: &[(&str, &[&str])] = &[
     ("expect-passing", &["within", "via"]),
     ("expect-critical", &["within", "via"]),
+    ("lock-acquire", &["within"]),
+    ("expect-lock-free", &["within"]),
+    ("expect-lock-holder", &["within"]),
+    ("expect-session", &["within"]),
 ];
 
 /// Every setting must be one its command knows, given once; commands that take none take no
@@ -303,6 +316,25 @@ mod tests {
         assert!(error.contains("via needs a value"), "{error}");
         let error = parse("check-pass c1 service:web within 2s status=ok\n").unwrap_err();
         assert!(error.contains("status=ok"), "{error}");
+    }
+
+    /// The coordination commands' settings are checked too, and the load's new settings.
+    #[test]
+    fn coordination_commands_parse_and_their_settings_are_checked() {
+        let text = "session-create c1 a ttl=10s lock-delay=1s behavior=delete checks=none\n\
+                    lock-acquire c1 lk9 a within 5s\n\
+                    expect-lock-free lk9 within 30s\n\
+                    expect-lock-holder lk9 a\n\
+                    expect-session a gone within 25s\n\
+                    load-start clients=2 lock%=20 txn%=10 lock-delay-ms=500 session-ttl-s=10\n\
+                    check-locks\n";
+        assert_eq!(parse(text).unwrap().len(), 7);
+        let error = parse("session-create c1 a tll=10s\n").unwrap_err();
+        assert!(error.contains("\"tll\""), "{error}");
+        let error = parse("load-start lock%=5 lock-delay=5\n").unwrap_err();
+        assert!(error.contains("\"lock-delay\""), "{error}");
+        let error = parse("lock-acquire c1 lk9 a within 1s within 2s\n").unwrap_err();
+        assert!(error.contains("twice"), "{error}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::world::{host_facts, machine_layer, NodeSpec, World};
 use concord_config::PlannedAgent;
 use concord_core::agent::{Consistency, Request};
 use concord_core::kv::KvCommand;
+use concord_core::session::{SESSION_TTL_MS_MAX, SESSION_TTL_MS_MIN};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
@@ -191,6 +192,12 @@ impl Runner<'_> {
             [command, ..] if super::health::handles(command) => {
                 super::health::run(self.world, w).await?
             }
+            [command, ..] if super::coordination::handles(command) => {
+                if *command == "check-locks" {
+                    self.wait_loads().await;
+                }
+                super::coordination::run(self.world, &mut self.vars, w).await?
+            }
             ["check-catalog"] => {
                 self.wait_loads().await;
                 crate::checker::catalog_synced::check(self.world).await?
@@ -273,18 +280,39 @@ impl Runner<'_> {
 /// How long a reordered frame is held back at most, unless `reorder-ms=` says.
 const REORDER_MS_DEFAULT: u64 = 50;
 
+/// The lock clients' lock-delay unless `lock-delay-ms=` says: Consul's default, 15 s.
+const LOCK_DELAY_MS_DEFAULT: u64 = 15_000;
+/// The lock clients' session TTL unless `session-ttl-s=` says: the shortest Consul takes.
+const SESSION_TTL_S_DEFAULT: u64 = 10;
+
 /// The `load-start` percentages of operations beyond set, delete and get.
 fn load_mix(settings: &[&str]) -> Result<LoadMix, String> {
-    let [cas, delete_cas, tree, large, service] = LoadMix::SETTINGS;
+    let [cas, delete_cas, tree, large, service, lock, txn, lock_delay, ttl] = LoadMix::SETTINGS;
+    let ttl_s = setting(settings, ttl)?.unwrap_or(SESSION_TTL_S_DEFAULT);
     let mix = LoadMix {
         cas_percent: setting(settings, cas)?.unwrap_or(0),
         delete_cas_percent: setting(settings, delete_cas)?.unwrap_or(0),
         tree_percent: setting(settings, tree)?.unwrap_or(0),
         large_percent: setting(settings, large)?.unwrap_or(0),
         service_percent: setting(settings, service)?.unwrap_or(0),
+        lock_percent: setting(settings, lock)?.unwrap_or(0),
+        txn_percent: setting(settings, txn)?.unwrap_or(0),
+        lock_delay_ms: setting(settings, lock_delay)?.unwrap_or(LOCK_DELAY_MS_DEFAULT),
+        session_ttl_ms: ttl_s.saturating_mul(1_000),
     };
     if mix.service_percent > 100 {
         return Err(format!("{service} is {}, over 100", mix.service_percent));
+    }
+    if mix.coordination_percent() > 100 {
+        return Err(format!("{lock} and {txn} add up to over 100"));
+    }
+    let (ttl_min_ms, ttl_max_ms) = (SESSION_TTL_MS_MIN, SESSION_TTL_MS_MAX);
+    if !(ttl_min_ms..=ttl_max_ms).contains(&mix.session_ttl_ms) {
+        return Err(format!(
+            "{ttl}={ttl_s} is outside Consul's session TTLs ({}..={} s)",
+            ttl_min_ms / 1_000,
+            ttl_max_ms / 1_000
+        ));
     }
     let extra = mix.cas_percent + mix.delete_cas_percent + mix.tree_percent;
     if extra > 100 || mix.large_percent > 100 {

@@ -1,0 +1,85 @@
+//! Fencing, judged at the end against the grants the servers journaled (`lock_holders.rs`):
+//! every acquire a client saw succeed names a grant at its index (the fencing token it was
+//! handed) to its own session; every write the fenced resource accepted carries a token
+//! granted to the writer's session; and the resource's accepted tokens per key never go down
+//! and are shared by no two sessions. Together: the resource was written by holders in the
+//! order the store granted the lock, never by two holders with one token, and never by a
+//! holder whose lock had gone to someone after it.
+
+use crate::fencing::FencedResource;
+use crate::history::History;
+use concord_core::agent::{Request, Response};
+use concord_core::kv::KvCommand;
+use std::collections::BTreeMap;
+
+/// (key, token) -> session of every grant.
+pub type Grants = BTreeMap<(String, u64), String>;
+
+pub fn check(history: &History, resource: &FencedResource, grants: &Grants) -> Vec<String> {
+    let mut violations = client_acquires(history, grants);
+    violations.extend(accepted_writes(resource, grants));
+    violations
+}
+
+/// Each acquire a client saw return true was a grant, at its index, to its session.
+fn client_acquires(history: &History, grants: &Grants) -> Vec<String> {
+    let mut violations = Vec::new();
+    for op in &history.operations {
+        let (
+            Request::KvWrite {
+                command: KvCommand::Lock { key, session, .. },
+            },
+            Ok(Response::KvWritten {
+                applied: true,
+                index,
+            }),
+        ) = (&op.request, &op.result)
+        else {
+            continue;
+        };
+        match grants.get(&(key.clone(), *index)) {
+            Some(granted) if granted == session => {}
+            granted => violations.push(format!(
+                "fencing: c{} on {} was told at {} ms that session {session} holds {key} with \
+                 token {index}, but the servers granted that token to {granted:?}",
+                op.client, op.node, op.return_ms
+            )),
+        }
+    }
+    violations
+}
+
+/// What the resource accepted, against the grants and against itself.
+fn accepted_writes(resource: &FencedResource, grants: &Grants) -> Vec<String> {
+    let mut violations = Vec::new();
+    for (key, fenced) in &resource.keys {
+        let mut last: Option<&crate::fencing::Accepted> = None;
+        for write in &fenced.accepted {
+            match grants.get(&(key.clone(), write.token)) {
+                Some(granted) if *granted == write.session => {}
+                granted => violations.push(format!(
+                    "fencing: the resource {key} accepted token {} from c{} (session {}) at \
+                     {} ms, but that token was granted to {granted:?}",
+                    write.token, write.client, write.session, write.world_ms
+                )),
+            }
+            if let Some(previous) = last {
+                let back = write.token < previous.token;
+                let shared = write.token == previous.token && write.session != previous.session;
+                if back || shared {
+                    violations.push(format!(
+                        "fencing: the resource {key} accepted token {} from session {} at {} ms \
+                         after token {} from session {}",
+                        write.token,
+                        write.session,
+                        write.world_ms,
+                        previous.token,
+                        previous.session
+                    ));
+                }
+            }
+            last = Some(write);
+        }
+    }
+    violations
+}
