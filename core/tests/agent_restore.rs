@@ -130,3 +130,18 @@ fn a_state_that_does_not_decode_is_refused_before_the_log() {
     );
     assert_eq!(net.agent(&leader).raft().unwrap().last_index(), before);
 }
+
+#[test]
+fn a_restore_the_log_cannot_take_now_is_refused_naming_the_bound() {
+    // Two uncommitted entries at most: a restore needs three (Begin, a chunk, Commit).
+    let mut net = cluster_configured(SEED, |config| config.raft.uncommitted_entries_max = 2);
+    let (state, _) = save(&mut net, Consistency::Default);
+    let leader = the_leader(&net);
+    let before = net.agent(&leader).raft().unwrap().last_index();
+    let answer = ask(&mut net, "s1", Request::SnapshotRestore { state });
+    assert!(
+        matches!(&answer, Err(ApiError::RateLimited(why)) if why.contains("uncommitted_entries_max 2")),
+        "{answer:?}"
+    );
+    assert_eq!(net.agent(&leader).raft().unwrap().last_index(), before);
+}

@@ -31,11 +31,16 @@ pub fn cluster(seed: u64) -> AgentNet {
 
 /// As `cluster`, with `planted` planted in every server's state machine.
 pub fn cluster_with(seed: u64, planted: Option<StateBug>) -> AgentNet {
+    cluster_configured(seed, |config| config.planted_state_bug = planted)
+}
+
+/// As `cluster`, with every server's configuration changed by `configure`.
+pub fn cluster_configured(seed: u64, configure: impl Fn(&mut AgentConfig)) -> AgentNet {
     let mut net = AgentNet::new();
     net.seed = seed;
     for name in SERVERS {
         net.add(name, Role::Server, 3);
-        net.hosts.get_mut(name).unwrap().config.planted_state_bug = planted;
+        configure(&mut net.hosts.get_mut(name).unwrap().config);
         net.start(name);
         enable_sync(&mut net, name);
     }
