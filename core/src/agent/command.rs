@@ -39,17 +39,34 @@ impl Command {
     }
 
     /// Every table the command may write: a catalog write can touch nodes, services and
-    /// checks at once (a node deregistration removes all three kinds).
+    /// checks at once (a node deregistration removes all three kinds), and then end the
+    /// sessions that depended on them, releasing or deleting their keys.
     pub fn tables(&self) -> &'static [TableId] {
         match self {
             Command::Kv(_) => &[TableId::Kv],
-            Command::Catalog(catalog) => catalog.tables(),
+            Command::Catalog(catalog) => with_sessions_swept(catalog.tables()),
             Command::Autopilot(_) => &[TableId::Autopilot],
             // Invalidating a session releases or deletes its keys.
             Command::Session(_) => &[TableId::Sessions, TableId::Kv],
             Command::Txn(_) => &[TableId::Kv],
             Command::Restore(_) => &TableId::ALL,
         }
+    }
+}
+
+/// A catalog write's tables, then the sessions and KV tables its sweep may write (every
+/// catalog write touches nodes or checks, so every one may end sessions).
+fn with_sessions_swept(catalog: &'static [TableId]) -> &'static [TableId] {
+    use TableId::{Checks, Kv, Nodes, Services, Sessions};
+    match catalog {
+        [Services, Nodes, Checks] => &[Services, Nodes, Checks, Sessions, Kv],
+        [Nodes] => &[Nodes, Sessions, Kv],
+        [Checks, Nodes] => &[Checks, Nodes, Sessions, Kv],
+        [Services, Checks] => &[Services, Checks, Sessions, Kv],
+        [Checks] => &[Checks, Sessions, Kv],
+        [Nodes, Services, Checks] => &[Nodes, Services, Checks, Sessions, Kv],
+        // A list not known here: every table is a safe superset.
+        _ => &TableId::ALL,
     }
 }
 
@@ -80,6 +97,8 @@ mod tests {
         assert_eq!(&bytes[..8], &[1, 0, 0, 0, 1, 0, 0, 0]);
         assert_eq!(Command::decode(&bytes), Ok(command.clone()));
         assert_eq!(command.table(), TableId::Services);
-        assert_eq!(command.tables(), &[TableId::Services, TableId::Checks]);
+        let swept = [TableId::Sessions, TableId::Kv];
+        let tables = [&[TableId::Services, TableId::Checks][..], &swept].concat();
+        assert_eq!(command.tables(), tables);
     }
 }

@@ -20,6 +20,8 @@ pub(crate) mod test_support;
 mod txn_model_tests;
 #[cfg(test)]
 mod txn_tests;
+#[cfg(test)]
+mod watch_model_tests;
 
 pub use crate::kv::LockChange;
 pub use bug::StateBug;
