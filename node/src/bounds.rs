@@ -6,7 +6,8 @@
 use crate::storage::RECORD_SIZE_BYTES_MAX;
 use crate::transport::frame::FRAME_SIZE_BYTES_MAX;
 use crate::transport::limits::INBOUND_BUFFER_BYTES_MAX;
-use concord_core::kv::COMMAND_SIZE_BYTES_MAX;
+use concord_core::kv::txn::TXN_OPS_MAX;
+use concord_core::kv::{COMMAND_SIZE_BYTES_MAX, VALUE_SIZE_BYTES_MAX};
 use concord_core::raft::RaftOptions;
 
 /// `Entry::size_bytes` of the largest entry a client can cause: one KV command at its maximum.
@@ -19,6 +20,18 @@ pub const ENVELOPE_OVERHEAD_BYTES_MAX: usize = 64 * 1024;
 /// already counts 24 bytes above, so a factor of 2 is generous.
 const ENCODING_EXPANSION_FACTOR: usize = 2;
 
+/// Longest `PUT /v1/txn` body (Consul's `txn_max_req_len` default, its KV value limit).
+pub const TXN_BODY_BYTES_MAX: usize = VALUE_SIZE_BYTES_MAX;
+/// What one transaction operation adds in the log command beyond the key, value and session
+/// bytes its JSON also carries: the verb, three lengths, flags and index (44 bytes in bincode).
+const TXN_OP_ENCODED_OVERHEAD_BYTES_MAX: usize = 64;
+
+// A transaction's key, value and session bytes all come from its body (base64 values only
+// shrink when decoded), so the largest transaction fits one log command.
+const _: () = assert!(
+    TXN_BODY_BYTES_MAX + TXN_OPS_MAX * TXN_OP_ENCODED_OVERHEAD_BYTES_MAX + 64
+        <= COMMAND_SIZE_BYTES_MAX
+);
 // The largest command fits one frame when forwarded, and one entry fits a record.
 const _: () = assert!(COMMAND_SIZE_BYTES_MAX + ENVELOPE_OVERHEAD_BYTES_MAX <= FRAME_SIZE_BYTES_MAX);
 const _: () = assert!(FRAME_SIZE_BYTES_MAX <= RECORD_SIZE_BYTES_MAX as usize);
@@ -68,7 +81,7 @@ pub fn check(options: &RaftOptions) -> Result<(), String> {
 mod tests {
     use super::*;
     use concord_core::agent::command::Command;
-    use concord_core::kv::{KvCommand, KEY_SIZE_BYTES_MAX, VALUE_SIZE_BYTES_MAX};
+    use concord_core::kv::{KvCommand, KEY_SIZE_BYTES_MAX};
     use concord_core::raft::{Entry, EntryPayload};
 
     #[test]
@@ -104,6 +117,28 @@ mod tests {
         assert!(check(&too_deep)
             .unwrap_err()
             .contains("inflight_messages_max"));
+    }
+
+    /// The largest transaction a body can ask for: every op's key, value and session strings
+    /// filling the body (values as raw bytes: what they decode to is smaller than the base64).
+    #[test]
+    fn the_largest_transaction_fits_one_command() {
+        use concord_core::kv::txn::{TxnOp, TxnVerb};
+        let op_json_overhead = r#"{"KV":{"Verb":"set","Key":"","Value":"","Session":""}},"#.len();
+        let strings_bytes = TXN_BODY_BYTES_MAX / TXN_OPS_MAX - op_json_overhead;
+        let op = TxnOp {
+            verb: TxnVerb::CheckNotExists,
+            key: "k".repeat(strings_bytes / 3),
+            value: vec![0xff; strings_bytes / 3],
+            flags: u64::MAX,
+            index: u64::MAX,
+            session: "s".repeat(strings_bytes / 3),
+        };
+        let command = Command::Txn(vec![op; TXN_OPS_MAX]);
+        let encoded = command.encode();
+        assert!(encoded.len() <= COMMAND_SIZE_BYTES_MAX, "{}", encoded.len());
+        let per_op = (encoded.len() - TXN_OPS_MAX * (strings_bytes / 3) * 3) / TXN_OPS_MAX;
+        assert!(per_op <= TXN_OP_ENCODED_OVERHEAD_BYTES_MAX, "{per_op}");
     }
 
     #[test]

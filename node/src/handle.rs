@@ -62,6 +62,9 @@ impl Drop for QueuedBytes {
 fn payload_bytes(request: &Request) -> usize {
     match request {
         Request::KvWrite { command } => command.payload_bytes(),
+        Request::Txn { ops, .. } => ops.iter().map(|op| op.payload_bytes()).sum(),
+        // Up to 64 MiB: a restore is refused (429) while other writes fill the queue.
+        Request::SnapshotRestore { state } => state.len(),
         // A registration's encoded size: up to the 1 MiB HTTP body before it is checked.
         Request::CatalogWrite { command } => {
             bincode::serialized_size(command).map_or(usize::MAX, |n| n as usize)

@@ -1,5 +1,8 @@
-//! KV writes: `PUT /v1/kv/{key}` (`?flags`, `?cas`) and `DELETE` (`?recurse`, `?cas`), each
-//! answering `true` or `false` as Consul does.
+//! KV writes: `PUT /v1/kv/{key}` (`?flags`, `?cas`, `?acquire`, `?release`) and `DELETE`
+//! (`?recurse`, `?cas`), each answering `true` or `false` as Consul does. A `true` acquire also
+//! carries `X-Concord-Fencing-Token`: the index the lock was granted at, which only grows from
+//! one grant of a key to the next, so a resource that refuses smaller tokens than it has seen is
+//! never written by a holder that lost the lock.
 
 use super::errors::HttpError;
 use super::headers::json;
@@ -9,12 +12,15 @@ use crate::handle::NodeHandle;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use concord_core::agent::{ApiError, Request, Response as ApiResponse};
 use concord_core::kv::{KvCommand, KvError, VALUE_SIZE_BYTES_MAX};
 
 type Body = Result<Bytes, BytesRejection>;
+
+/// On a `true` `?acquire`: the log index the lock was granted at (Concord's fencing token).
+pub const X_CONCORD_FENCING_TOKEN: HeaderName = HeaderName::from_static("x-concord-fencing-token");
 
 pub async fn put_key(
     State(handle): State<NodeHandle>,
@@ -66,11 +72,57 @@ async fn put(
     if key.is_empty() {
         return Err(HttpError::bad_request("Missing key name"));
     }
-    refuse_session_flags(query)?;
     let flags = query.u64("flags")?.unwrap_or(0);
     let cas = query.u64("cas")?;
     let value = read_value(headers, body)?;
-    let command = match cas {
+    let command = put_command(query, key, value, flags, cas)?;
+    let acquire = matches!(command, KvCommand::Lock { .. });
+    match handle.request(Request::KvWrite { command }).await? {
+        ApiResponse::KvWritten { applied, index } => {
+            let mut response = json(&applied, false);
+            if acquire && applied {
+                response
+                    .headers_mut()
+                    .insert(X_CONCORD_FENCING_TOKEN, HeaderValue::from(index));
+            }
+            Ok(response)
+        }
+        other => Err(HttpError::unexpected("a KV write", &other)),
+    }
+}
+
+/// The write a PUT asks for. Several of `?release`, `?acquire`, `?cas` take the first in that
+/// order, as Consul does; an empty session is the client's mistake.
+fn put_command(
+    query: &QueryParams,
+    key: String,
+    value: Vec<u8>,
+    flags: u64,
+    cas: Option<u64>,
+) -> Result<KvCommand, HttpError> {
+    let session = |flag: &str| match query.get(flag) {
+        Some("") => Err(HttpError::bad_request(format!(
+            "Missing session for ?{flag}"
+        ))),
+        other => Ok(other.map(String::from)),
+    };
+    if let Some(session) = session("release")? {
+        return Ok(KvCommand::Unlock {
+            key,
+            value,
+            flags,
+            session,
+        });
+    }
+    if let Some(session) = session("acquire")? {
+        return Ok(KvCommand::Lock {
+            key,
+            value,
+            flags,
+            session,
+        });
+    }
+    Ok(match cas {
         Some(modify_index) => KvCommand::Cas {
             key,
             value,
@@ -78,8 +130,7 @@ async fn put(
             modify_index,
         },
         None => KvCommand::Set { key, value, flags },
-    };
-    write(handle, command).await
+    })
 }
 
 async fn delete(
@@ -109,17 +160,6 @@ async fn write(handle: &NodeHandle, command: KvCommand) -> Result<Response, Http
     match handle.request(Request::KvWrite { command }).await? {
         ApiResponse::KvWritten { applied, .. } => Ok(json(&applied, false)),
         other => Err(HttpError::unexpected("a KV write", &other)),
-    }
-}
-
-/// Sessions (and so locks) do not exist yet; say so rather than write without the lock.
-fn refuse_session_flags(query: &QueryParams) -> Result<(), HttpError> {
-    match ["acquire", "release"].into_iter().find(|f| query.has(f)) {
-        Some(flag) => Err(HttpError::bad_request(format!(
-            "?{flag} is not supported yet: Concord has no sessions, so KV locks cannot be \
-             acquired or released"
-        ))),
-        None => Ok(()),
     }
 }
 
@@ -157,7 +197,7 @@ fn too_large(size_bytes: usize) -> HttpError {
     }))
 }
 
-fn declared_length(headers: &HeaderMap) -> Option<usize> {
+pub fn declared_length(headers: &HeaderMap) -> Option<usize> {
     headers
         .get(header::CONTENT_LENGTH)?
         .to_str()
@@ -170,7 +210,6 @@ fn declared_length(headers: &HeaderMap) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
 
     #[test]
     fn values_up_to_the_limit_are_accepted() {
@@ -197,12 +236,41 @@ mod tests {
         assert_eq!(declared_length(&HeaderMap::new()), None);
     }
 
+    fn command(query: &str) -> Result<KvCommand, HttpError> {
+        let query = QueryParams::parse(query);
+        let cas = query.u64("cas")?;
+        put_command(&query, "k".into(), b"v".to_vec(), 7, cas)
+    }
+
     #[test]
-    fn session_flags_are_refused_clearly() {
-        let err = refuse_session_flags(&QueryParams::parse("acquire=abc")).unwrap_err();
-        assert_eq!(err.status.as_u16(), 400);
-        assert!(err.reason.contains("?acquire"));
-        assert!(refuse_session_flags(&QueryParams::parse("release")).is_err());
-        assert!(refuse_session_flags(&QueryParams::parse("cas=0")).is_ok());
+    fn acquire_and_release_become_lock_commands_release_first() {
+        let lock = KvCommand::Lock {
+            key: "k".into(),
+            value: b"v".to_vec(),
+            flags: 7,
+            session: "s1".into(),
+        };
+        assert_eq!(command("acquire=s1"), Ok(lock.clone()));
+        assert_eq!(command("acquire=s1&cas=3"), Ok(lock));
+        let unlock = KvCommand::Unlock {
+            key: "k".into(),
+            value: b"v".to_vec(),
+            flags: 7,
+            session: "s2".into(),
+        };
+        assert_eq!(command("acquire=s1&release=s2&cas=3"), Ok(unlock));
+        assert!(matches!(
+            command("cas=3"),
+            Ok(KvCommand::Cas {
+                modify_index: 3,
+                ..
+            })
+        ));
+        assert!(matches!(command(""), Ok(KvCommand::Set { flags: 7, .. })));
+        let err = command("acquire").unwrap_err();
+        assert_eq!(
+            (err.status.as_u16(), err.reason.as_str()),
+            (400, "Missing session for ?acquire")
+        );
     }
 }

@@ -7,7 +7,9 @@
 //! and `X-Consul-*`), `errors` (status codes), `json_body` (case-insensitive request bodies),
 //! `conns` (connection limits per client and in total); `catalog`/`health` (the catalog and
 //! health endpoints) with `catalog_body` (register/deregister bodies) and `catalog_json`;
-//! `agent_services`/`agent_checks` (the agent's own services and checks).
+//! `agent_services`/`agent_checks` (the agent's own services and checks); `session` with
+//! `session_json`, `txn` with `txn_json`, `snapshot` with `snapshot_archive` (the archive
+//! format, also the CLI's).
 
 mod agent;
 mod agent_checks;
@@ -28,8 +30,13 @@ mod members;
 mod operator;
 pub mod operator_autopilot;
 mod query;
+mod session;
+mod session_json;
+mod snapshot;
 pub mod snapshot_archive;
 mod status;
+mod txn;
+mod txn_json;
 
 #[cfg(test)]
 mod e2e_tests;
@@ -67,6 +74,9 @@ pub fn router(handle: NodeHandle) -> Router {
         .merge(agent_checks::routes())
         .merge(operator::routes())
         .merge(operator_autopilot::routes())
+        .merge(session::routes())
+        .merge(txn::routes())
+        .merge(snapshot::routes())
         .fallback(unknown_path)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))

@@ -43,10 +43,6 @@ impl QueryParams {
         values.map(|(_, v)| v.clone()).collect()
     }
 
-    pub fn has(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-
     /// A boolean flag: on when present (`?recurse`, `?recurse=1`, `?keys=True`), unless its
     /// value says false (`=false`, `=0`, `=no`, `=off`), which Consul would (surprisingly) still
     /// take as on.

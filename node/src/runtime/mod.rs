@@ -26,6 +26,8 @@ pub enum PlantedBug {
     VoteNotDurable,
     /// A bug planted in the Raft core.
     Raft(concord_core::raft::RaftBug),
+    /// A bug planted in the state machine (`AgentConfig.planted_state_bug`).
+    State(concord_core::state::StateBug),
 }
 
 impl PlantedBug {
@@ -37,6 +39,9 @@ impl PlantedBug {
                 .into_iter()
                 .map(PlantedBug::Raft),
         );
+        all.push(PlantedBug::State(
+            concord_core::state::StateBug::LockStealAfterLeaderChange,
+        ));
         all
     }
 
@@ -45,6 +50,9 @@ impl PlantedBug {
             PlantedBug::None => "none",
             PlantedBug::VoteNotDurable => "vote-not-durable",
             PlantedBug::Raft(bug) => bug.name(),
+            PlantedBug::State(concord_core::state::StateBug::LockStealAfterLeaderChange) => {
+                "lock-steal-after-leader-change"
+            }
         }
     }
 
@@ -126,8 +134,10 @@ pub async fn start_with(
         observer,
         chaos,
     } = hooks;
-    if let PlantedBug::Raft(raft_bug) = bug {
-        config.agent.raft.planted_bug = Some(raft_bug);
+    match bug {
+        PlantedBug::Raft(raft_bug) => config.agent.raft.planted_bug = Some(raft_bug),
+        PlantedBug::State(state_bug) => config.agent.planted_state_bug = Some(state_bug),
+        PlantedBug::None | PlantedBug::VoteNotDurable => {}
     }
     crate::bounds::check(&config.agent.raft).map_err(StartError::Io)?;
     let disk: Arc<dyn Disk> = Arc::from(disk);
