@@ -1,7 +1,9 @@
 //! The replicated state machine: committed commands applied in log order to a set of tables
-//! (KV, and the catalog's nodes, services and checks; sessions and ACL tokens next), each with
-//! its own modify index, and the indexes blocking queries watch (`WatchKey`: a table, a KV
-//! prefix, a service, a node). One versioned snapshot covers every table (`snapshot.rs`).
+//! (KV with its locks, the catalog's nodes, services and checks, sessions; ACL tokens next),
+//! each with its own modify index, and the indexes blocking queries watch (`WatchKey`: a
+//! table, a KV prefix, a service, a node). Every command applies through one path
+//! (`apply.rs`); a restore replaces the whole state through the log (`restore.rs`). One
+//! versioned snapshot covers every table (`snapshot.rs`).
 
 mod apply;
 mod autopilot;
