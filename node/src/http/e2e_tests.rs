@@ -539,3 +539,513 @@ async fn autopilot_configuration_health_and_state() {
     assert_eq!(me["Meta"], serde_json::json!({}));
     assert_eq!(me["StableSince"], since);
 }
+
+/// Creates a session, retrying while the leader has not yet registered its own node and
+/// serfHealth (a session's default check), as a client would.
+async fn create_session(at: SocketAddr, body: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let created = call(at, "PUT", "/v1/session/create", body.as_bytes()).await;
+        if created.status == 200 {
+            let id = created.json()["ID"].as_str().unwrap().to_string();
+            assert_eq!(id.len(), 36, "{id}");
+            return id;
+        }
+        assert!(Instant::now() < deadline, "no session: {}", created.text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn kv_entry(answer: &Answer) -> Value {
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    answer.json()[0].clone()
+}
+
+#[tokio::test]
+async fn sessions_create_read_renew_and_destroy_in_consuls_shapes() {
+    let node = start_dev_node().await;
+    let at = node.http;
+    let id = create_session(at, r#"{"name":"web","ttl":"30s","lockdelay":"2s"}"#).await;
+    let info = call(at, "GET", &format!("/v1/session/info/{id}"), b"").await;
+    assert_eq!(info.status, 200);
+    assert_eq!(info.header("X-Consul-KnownLeader"), Some("true"));
+    assert!(info.header("X-Consul-LastContact").is_some());
+    let text = info.text();
+    let order = [
+        "\"ID\"",
+        "\"Name\"",
+        "\"Node\"",
+        "\"LockDelay\"",
+        "\"Behavior\"",
+        "\"TTL\"",
+        "\"NodeChecks\"",
+        "\"ServiceChecks\"",
+        "\"CreateIndex\"",
+        "\"ModifyIndex\"",
+    ];
+    let at_of = |field: &str| {
+        text.find(field)
+            .unwrap_or_else(|| panic!("{field} in {text}"))
+    };
+    assert!(
+        order.windows(2).all(|w| at_of(w[0]) < at_of(w[1])),
+        "{text}"
+    );
+    let s = &info.json()[0];
+    assert_eq!(
+        (s["ID"].as_str(), s["Name"].as_str(), s["Node"].as_str()),
+        (Some(id.as_str()), Some("web"), Some("dev"))
+    );
+    assert_eq!(
+        (
+            s["LockDelay"].as_u64(),
+            s["Behavior"].as_str(),
+            s["TTL"].as_str()
+        ),
+        (Some(2_000_000_000), Some("release"), Some("30s"))
+    );
+    assert_eq!(s["NodeChecks"], serde_json::json!(["serfHealth"]));
+    assert!(s["ServiceChecks"].is_null() && s.get("Checks").is_none());
+    let created_at = s["CreateIndex"].as_u64().unwrap();
+    assert_eq!(s["ModifyIndex"].as_u64(), Some(created_at));
+    assert!(info.index() >= created_at);
+
+    let none = create_session(at, r#"{"Checks":[],"LockDelay":0}"#).await;
+    let s = call(at, "GET", &format!("/v1/session/info/{none}"), b"")
+        .await
+        .json();
+    assert!(s[0]["NodeChecks"].is_null(), "{s}");
+    assert_eq!(s[0]["LockDelay"], 0);
+    let listed = call(at, "GET", "/v1/session/list", b"").await;
+    let listed_json = listed.json();
+    let ids: Vec<&str> = (listed_json.as_array().unwrap().iter())
+        .map(|s| s["ID"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&id.as_str()) && ids.contains(&none.as_str()),
+        "{ids:?}"
+    );
+    assert_eq!(
+        call(at, "GET", "/v1/session/node/dev", b"")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let nobody = call(at, "GET", "/v1/session/node/nobody", b"").await;
+    assert_eq!((nobody.status, nobody.text().as_str()), (200, "[]"));
+    assert!(nobody.index() >= 1);
+    assert_eq!(
+        call(at, "GET", "/v1/session/info/unknown", b"")
+            .await
+            .text(),
+        "[]"
+    );
+
+    let renewed = call(at, "PUT", &format!("/v1/session/renew/{id}"), b"").await;
+    assert_eq!(renewed.status, 200, "{}", renewed.text());
+    assert_eq!(renewed.json()[0]["ID"], id.as_str());
+    let gone = call(at, "PUT", "/v1/session/renew/unknown", b"").await;
+    assert_eq!(
+        (gone.status, gone.text().as_str()),
+        (404, "Session id 'unknown' not found")
+    );
+
+    // A blocking list wakes when a session goes.
+    let index = listed.index();
+    let blocked = tokio::spawn(async move {
+        call(
+            at,
+            "GET",
+            &format!("/v1/session/list?index={index}&wait=10s"),
+            b"",
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !blocked.is_finished(),
+        "the blocking list returned before any change"
+    );
+    let destroyed = call(at, "PUT", &format!("/v1/session/destroy/{none}"), b"").await;
+    assert_eq!((destroyed.status, destroyed.text().as_str()), (200, "true"));
+    let woke = blocked.await.unwrap();
+    assert!(woke.index() > index);
+    assert_eq!(woke.json().as_array().unwrap().len(), 1);
+    assert_eq!(
+        call(at, "PUT", "/v1/session/destroy/unknown", b"")
+            .await
+            .text(),
+        "true"
+    );
+    assert_eq!(
+        call(at, "GET", &format!("/v1/session/info/{none}"), b"")
+            .await
+            .text(),
+        "[]"
+    );
+}
+
+#[tokio::test]
+async fn session_create_mistakes_are_400_with_consuls_texts() {
+    let node = start_dev_node().await;
+    let at = node.http;
+    let refused = |body: &'static str| async move {
+        let answer = call(at, "PUT", "/v1/session/create", body.as_bytes()).await;
+        (answer.status, answer.text())
+    };
+    assert_eq!(
+        refused(r#"{"TTL":"5s"}"#).await,
+        (
+            400,
+            "Invalid Session TTL '5000000000', must be between [10s=24h0m0s]".into()
+        )
+    );
+    assert_eq!(refused(r#"{"TTL":"25h"}"#).await.0, 400);
+    assert_eq!(
+        refused(r#"{"TTL":"x"}"#).await,
+        (
+            400,
+            "Session TTL 'x' invalid: invalid duration \"x\"".into()
+        )
+    );
+    assert_eq!(
+        refused(r#"{"Behavior":"keep"}"#).await,
+        (400, "Invalid Behavior setting 'keep'".into())
+    );
+    assert_eq!(refused(r#"{"Node":"nobody","Checks":[]}"#).await.0, 400);
+    assert_eq!(refused("{bad").await.0, 400);
+    let missing = call(at, "PUT", "/v1/session/destroy/", b"").await;
+    assert_eq!(
+        (missing.status, missing.text().as_str()),
+        (400, "Missing session")
+    );
+    let missing = call(at, "GET", "/v1/session/node/", b"").await;
+    assert_eq!(
+        (missing.status, missing.text().as_str()),
+        (400, "Missing node name")
+    );
+    assert_eq!(call(at, "GET", "/v1/session/create", b"").await.status, 405);
+}
+
+#[tokio::test]
+async fn kv_acquire_release_lock_index_and_fencing_tokens() {
+    let node = start_dev_node().await;
+    let at = node.http;
+    let s1 = create_session(at, r#"{"LockDelay":"0s"}"#).await;
+    let s2 = create_session(at, r#"{"LockDelay":"0s"}"#).await;
+    let token = |answer: &Answer| {
+        answer
+            .header("X-Concord-Fencing-Token")
+            .map(|t| t.parse::<u64>().unwrap())
+    };
+
+    let first = call(
+        at,
+        "PUT",
+        &format!("/v1/kv/svc/leader?acquire={s1}&flags=5"),
+        b"one",
+    )
+    .await;
+    assert_eq!((first.status, first.text().as_str()), (200, "true"));
+    let t1 = token(&first).expect("a true acquire carries its fencing token");
+    let e = kv_entry(&call(at, "GET", "/v1/kv/svc/leader", b"").await);
+    assert_eq!(
+        (
+            e["LockIndex"].as_u64(),
+            e["Session"].as_str(),
+            e["Flags"].as_u64()
+        ),
+        (Some(1), Some(s1.as_str()), Some(5))
+    );
+    assert_eq!(
+        (e["Value"].as_str(), e["ModifyIndex"].as_u64()),
+        (Some("b25l"), Some(t1))
+    );
+
+    let other = call(at, "PUT", &format!("/v1/kv/svc/leader?acquire={s2}"), b"x").await;
+    assert_eq!((other.text().as_str(), token(&other)), ("false", None));
+    let again = call(
+        at,
+        "PUT",
+        &format!("/v1/kv/svc/leader?acquire={s1}"),
+        b"two",
+    )
+    .await;
+    assert_eq!(again.text(), "true");
+    let t2 = token(&again).unwrap();
+    assert!(t2 > t1);
+    assert_eq!(
+        kv_entry(&call(at, "GET", "/v1/kv/svc/leader", b"").await)["LockIndex"],
+        1
+    );
+
+    assert_eq!(
+        call(at, "PUT", &format!("/v1/kv/svc/leader?release={s2}"), b"")
+            .await
+            .text(),
+        "false"
+    );
+    let released = call(
+        at,
+        "PUT",
+        &format!("/v1/kv/svc/leader?release={s1}&acquire={s1}"),
+        b"rel",
+    )
+    .await;
+    assert_eq!(
+        (released.text().as_str(), token(&released)),
+        ("true", None),
+        "release wins over acquire"
+    );
+    let e = kv_entry(&call(at, "GET", "/v1/kv/svc/leader", b"").await);
+    assert!(e.get("Session").is_none(), "{e}");
+    assert_eq!(
+        (e["LockIndex"].as_u64(), e["Value"].as_str()),
+        (Some(1), Some("cmVs"))
+    );
+
+    let taken = call(at, "PUT", &format!("/v1/kv/svc/leader?acquire={s2}"), b"").await;
+    assert_eq!(taken.text(), "true");
+    assert!(token(&taken).unwrap() > t2);
+    assert_eq!(
+        kv_entry(&call(at, "GET", "/v1/kv/svc/leader", b"").await)["LockIndex"],
+        2
+    );
+
+    let invalid = call(at, "PUT", "/v1/kv/svc/other?acquire=nonexistent", b"").await;
+    assert_eq!(invalid.status, 400);
+    assert!(
+        invalid.text().contains("invalid session"),
+        "{}",
+        invalid.text()
+    );
+    assert_eq!(
+        call(at, "PUT", "/v1/kv/svc/other?acquire=", b"")
+            .await
+            .status,
+        400
+    );
+
+    // Destroying the holder releases (Behavior release) its key.
+    assert_eq!(
+        call(at, "PUT", &format!("/v1/session/destroy/{s2}"), b"")
+            .await
+            .text(),
+        "true"
+    );
+    let e = kv_entry(&call(at, "GET", "/v1/kv/svc/leader", b"").await);
+    assert!(e.get("Session").is_none() && e["LockIndex"] == 2, "{e}");
+}
+
+#[tokio::test]
+async fn lock_delay_and_delete_behavior() {
+    let node = start_dev_node().await;
+    let at = node.http;
+    let ephemeral = create_session(at, r#"{"Behavior":"delete","LockDelay":0}"#).await;
+    assert_eq!(
+        call(at, "PUT", &format!("/v1/kv/eph?acquire={ephemeral}"), b"x")
+            .await
+            .text(),
+        "true"
+    );
+    call(at, "PUT", &format!("/v1/session/destroy/{ephemeral}"), b"").await;
+    assert_eq!(
+        call(at, "GET", "/v1/kv/eph", b"").await.status,
+        404,
+        "Behavior delete deletes the key"
+    );
+
+    let holder = create_session(at, r#"{"LockDelay":"1s"}"#).await;
+    let next = create_session(at, r#"{"LockDelay":"1s"}"#).await;
+    assert_eq!(
+        call(at, "PUT", &format!("/v1/kv/delayed?acquire={holder}"), b"")
+            .await
+            .text(),
+        "true"
+    );
+    let destroyed_at = Instant::now();
+    call(at, "PUT", &format!("/v1/session/destroy/{holder}"), b"").await;
+    let during = call(at, "PUT", &format!("/v1/kv/delayed?acquire={next}"), b"").await;
+    assert_eq!((during.status, during.text().as_str()), (200, "false"));
+    assert!(
+        destroyed_at.elapsed() < Duration::from_millis(900),
+        "the test was too slow to see the delay"
+    );
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        call(at, "PUT", &format!("/v1/kv/delayed?acquire={next}"), b"")
+            .await
+            .text(),
+        "true"
+    );
+}
+
+fn b64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[tokio::test]
+async fn txn_commits_conflicts_reads_and_limits() {
+    let node = start_dev_node().await;
+    let at = node.http;
+    let body = format!(
+        r#"[{{"KV":{{"Verb":"set","Key":"t/a","Value":"{}","Flags":3}}}},{{"KV":{{"Verb":"set","Key":"t/b","Value":"{}"}}}},{{"KV":{{"Verb":"check-not-exists","Key":"t/c"}}}}]"#,
+        b64("A"),
+        b64("B")
+    );
+    let done = call(at, "PUT", "/v1/txn", body.as_bytes()).await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    let answer = done.json();
+    assert!(answer["Errors"].is_null(), "{answer}");
+    let a = &answer["Results"][0]["KV"];
+    assert_eq!(
+        (a["Key"].as_str(), a["Flags"].as_u64()),
+        (Some("t/a"), Some(3))
+    );
+    assert!(a["Value"].is_null(), "a set's result carries no value: {a}");
+    let index = a["ModifyIndex"].as_u64().unwrap();
+    assert_eq!(
+        answer["Results"][1]["KV"]["ModifyIndex"].as_u64(),
+        Some(index),
+        "one index for all"
+    );
+
+    let body = format!(
+        r#"[{{"KV":{{"Verb":"cas","Key":"t/a","Value":"{}","Index":{}}}}},{{"KV":{{"Verb":"get","Key":"t/missing"}}}}]"#,
+        b64("X"),
+        index + 100
+    );
+    let conflict = call(at, "PUT", "/v1/txn", body.as_bytes()).await;
+    assert_eq!(conflict.status, 409, "{}", conflict.text());
+    let answer = conflict.json();
+    assert!(answer["Results"].is_null());
+    let errors = answer["Errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "every failure is listed: {answer}");
+    assert_eq!(
+        (errors[0]["OpIndex"].as_u64(), errors[1]["OpIndex"].as_u64()),
+        (Some(0), Some(1))
+    );
+    assert_eq!(
+        errors[0]["What"],
+        "failed to set key \"t/a\", index is stale"
+    );
+    assert_eq!(errors[1]["What"], "key \"t/missing\" doesn't exist");
+    assert_eq!(
+        kv_entry(&call(at, "GET", "/v1/kv/t/a", b"").await)["Value"],
+        b64("A")
+    );
+
+    for query in ["", "?stale", "?consistent"] {
+        let read = call(
+            at,
+            "PUT",
+            &format!("/v1/txn{query}"),
+            br#"[{"KV":{"Verb":"get","Key":"t/a"}},{"KV":{"Verb":"get-tree","Key":"t/"}}]"#,
+        )
+        .await;
+        assert_eq!(read.status, 200, "{query}: {}", read.text());
+        assert_eq!(read.header("X-Consul-KnownLeader"), Some("true"), "{query}");
+        assert!(
+            read.header("X-Consul-LastContact").is_some()
+                && read.header("X-Consul-Index").is_none()
+        );
+        let results = read.json()["Results"].as_array().unwrap().clone();
+        assert_eq!(results.len(), 3, "get, then get-tree's two keys");
+        assert_eq!(results[0]["KV"]["Value"], b64("A"));
+    }
+
+    let op = r#"{"KV":{"Verb":"get","Key":"t/a"}}"#;
+    let many = format!("[{}]", vec![op; 65].join(","));
+    let too_many = call(at, "PUT", "/v1/txn", many.as_bytes()).await;
+    assert_eq!(
+        (too_many.status, too_many.text().as_str()),
+        (413, "Transaction contains too many operations (65 > 64)")
+    );
+    let huge = call(at, "PUT", "/v1/txn", &vec![b' '; 600_000]).await;
+    assert_eq!(
+        (huge.status, huge.text().as_str()),
+        (
+            413,
+            "Request body(600000 bytes) too large, max size: 524288 bytes"
+        )
+    );
+    let bad = call(at, "PUT", "/v1/txn", b"[{").await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.text().starts_with("Failed to parse body: "),
+        "{}",
+        bad.text()
+    );
+    let node_op = call(
+        at,
+        "PUT",
+        "/v1/txn",
+        br#"[{"Node":{"Verb":"get","Node":{"Node":"dev"}}}]"#,
+    )
+    .await;
+    assert_eq!(node_op.status, 400);
+    let verb = call(
+        at,
+        "PUT",
+        "/v1/txn",
+        br#"[{"KV":{"Verb":"frob","Key":"t/a"}}]"#,
+    )
+    .await;
+    assert_eq!(verb.status, 409);
+    assert_eq!(verb.json()["Errors"][0]["What"], "unknown KV verb \"frob\"");
+}
+
+#[tokio::test]
+async fn snapshot_save_and_restore_round_trip_and_refusals() {
+    use super::snapshot_archive::read_archive;
+    let node = start_dev_node().await;
+    let at = node.http;
+    let binary: Vec<u8> = (0..=255).collect();
+    call(at, "PUT", "/v1/kv/snap/bin?flags=9", &binary).await;
+    call(at, "PUT", "/v1/kv/snap/text", b"kept").await;
+    let saved = call(at, "GET", "/v1/snapshot", b"").await;
+    assert_eq!(saved.status, 200, "{}", saved.text());
+    assert_eq!(saved.header("Content-Type"), Some("application/x-gzip"));
+    let archive = read_archive(&saved.body).expect("a saved archive reads back");
+    assert_eq!(archive.meta.index, saved.index());
+    assert!(archive.meta.concord_format.is_some());
+    assert_eq!(call(at, "GET", "/v1/snapshot?stale", b"").await.status, 200);
+
+    call(at, "PUT", "/v1/kv/snap/text", b"changed").await;
+    call(at, "PUT", "/v1/kv/snap/new", b"gone after restore").await;
+    let before = call(at, "GET", "/v1/kv/snap/text", b"").await.index();
+
+    let mut tampered = saved.body.clone();
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 0xff;
+    let refused = call(at, "PUT", "/v1/snapshot", &tampered).await;
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert_eq!(
+        call(at, "PUT", "/v1/snapshot", b"not an archive")
+            .await
+            .status,
+        400
+    );
+
+    let restored = call(at, "PUT", "/v1/snapshot", &saved.body).await;
+    assert_eq!(
+        (restored.status, restored.body.len()),
+        (200, 0),
+        "{}",
+        restored.text()
+    );
+    let text = call(at, "GET", "/v1/kv/snap/text", b"").await;
+    assert_eq!(kv_entry(&text)["Value"], b64("kept"));
+    assert!(text.index() >= before, "a watch index never goes back");
+    let bin = kv_entry(&call(at, "GET", "/v1/kv/snap/bin", b"").await);
+    assert_eq!(bin["Flags"], 9);
+    assert_eq!(
+        call(at, "GET", "/v1/kv/snap/bin?raw", b"").await.body,
+        binary
+    );
+    assert_eq!(call(at, "GET", "/v1/kv/snap/new", b"").await.status, 404);
+}

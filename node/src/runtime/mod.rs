@@ -354,3 +354,22 @@ async fn retry_join(handle: NodeHandle, addrs: Vec<String>, interval_ms: u64) {
         tokio::time::sleep(std::time::Duration::from_millis(interval_ms)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use concord_core::state::StateBug;
+
+    #[test]
+    fn every_planted_bug_has_its_own_name() {
+        let steal = PlantedBug::from_name("lock-steal-after-leader-change");
+        assert_eq!(
+            steal,
+            Some(PlantedBug::State(StateBug::LockStealAfterLeaderChange))
+        );
+        let all = PlantedBug::all();
+        for bug in &all {
+            assert_eq!(PlantedBug::from_name(bug.name()), Some(*bug));
+        }
+    }
+}
