@@ -7,7 +7,14 @@ import threading
 import time
 import traceback
 
+import base64
+import gzip
+import io
+import tarfile
+
 import consul
+from consul.callback import CB
+from consul.exceptions import BadRequest, ClientError, NotFound
 
 IP = "127.0.16.1"
 BIN = os.environ.get("CONCORD_BIN", "target/debug/concord")
@@ -197,6 +204,157 @@ def test_agent(c):
     me = c.agent.self()
     assert me["Config"]["Datacenter"] == "dc1"
     assert me["Config"]["Server"] is True
+
+
+def new_session(c, **kwargs):
+    """A session, once the leader has registered its node and serfHealth (the default check)."""
+    deadline = time.time() + 20
+    while True:
+        try:
+            return c.session.create(**kwargs)
+        except BadRequest:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_session_create_info_list_node_destroy(c):
+    node = c.agent.self()["Config"]["NodeName"]
+    sid = new_session(c, name="py-web", ttl=30, lock_delay=3)
+    index, info = c.session.info(sid)
+    assert int(index) >= info["CreateIndex"], (index, info)
+    assert (info["ID"], info["Name"], info["Node"], info["TTL"]) == (sid, "py-web", node, "30s"), info
+    assert (info["LockDelay"], info["Behavior"], info["NodeChecks"]) == (3_000_000_000, "release", ["serfHealth"]), info
+    _, listed = c.session.list()
+    assert sid in [s["ID"] for s in listed], listed
+    _, on_node = c.session.node(node)
+    assert sid in [s["ID"] for s in on_node], on_node
+    assert c.session.node("nobody")[1] == []
+    assert c.session.destroy(sid) is True
+    assert c.session.info(sid)[1] is None
+    assert sid not in [s["ID"] for s in c.session.list()[1]]
+
+
+def test_session_renew_and_404(c):
+    sid = new_session(c, ttl=10)
+    renewed = c.session.renew(sid)
+    assert renewed["ID"] == sid and renewed["TTL"] == "10s", renewed
+    assert c.session.destroy(sid) is True
+    try:
+        c.session.renew(sid)
+    except NotFound as e:
+        assert f"Session id '{sid}' not found" in str(e), e
+    else:
+        raise AssertionError("renewing a destroyed session did not raise NotFound")
+
+
+def test_session_ttl_bounds(c):
+    """py-consul checks 10..86400 s itself, so the bodies go through its HTTP client as sent."""
+    for ttl in ["9s", "86401s", "soon"]:
+        try:
+            c.http.put(CB.json(), "/v1/session/create", data=f'{{"ttl": "{ttl}"}}')
+        except BadRequest as e:
+            assert "TTL" in str(e), e
+        else:
+            raise AssertionError(f"TTL {ttl} was accepted")
+    sid = new_session(c, ttl=86400)
+    assert c.session.info(sid)[1]["TTL"] == "86400s"
+    c.session.destroy(sid)
+
+
+def test_acquire_release(c):
+    s1 = new_session(c, lock_delay=0)
+    s2 = new_session(c, lock_delay=0)
+    assert c.kv.put("py/lock", "mine", acquire=s1) is True
+    _, data = c.kv.get("py/lock")
+    assert (data["LockIndex"], data["Session"], data["Value"]) == (1, s1, b"mine"), data
+    assert c.kv.put("py/lock", "theirs", acquire=s2) is False
+    assert c.kv.put("py/lock", "x", release=s2) is False
+    assert c.kv.put("py/lock", "done", release=s1) is True
+    _, data = c.kv.get("py/lock")
+    assert "Session" not in data and data["LockIndex"] == 1 and data["Value"] == b"done", data
+    assert c.kv.put("py/lock", "theirs", acquire=s2) is True
+    _, data = c.kv.get("py/lock")
+    assert (data["LockIndex"], data["Session"]) == (2, s2), data
+    assert c.kv.put("py/lock", "again", acquire=s1) is False
+    for sid in (s1, s2):
+        c.session.destroy(sid)
+
+
+def test_lock_delay(c):
+    holder = new_session(c, lock_delay=2)
+    waiter = new_session(c, lock_delay=2)
+    assert c.kv.put("py/delayed", "h", acquire=holder) is True
+    assert c.session.destroy(holder) is True
+    released = time.time()
+    assert c.kv.put("py/delayed", "w", acquire=waiter) is False
+    assert time.time() - released < 1.5, "too slow to see the lock-delay"
+    time.sleep(2.2 - (time.time() - released))
+    assert c.kv.put("py/delayed", "w", acquire=waiter) is True
+    c.session.destroy(waiter)
+
+
+def test_behavior_delete(c):
+    sid = new_session(c, behavior="delete", lock_delay=0)
+    assert c.kv.put("py/ephemeral", "here", acquire=sid) is True
+    assert c.kv.get("py/ephemeral")[1]["Session"] == sid
+    assert c.session.destroy(sid) is True
+    assert c.kv.get("py/ephemeral")[1] is None
+
+
+def b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_txn_commit_and_409(c):
+    answer = c.txn.put([
+        {"KV": {"Verb": "set", "Key": "py/t/a", "Value": b64("1")}},
+        {"KV": {"Verb": "set", "Key": "py/t/b", "Value": b64("2")}},
+    ])
+    assert answer["Errors"] is None and len(answer["Results"]) == 2, answer
+    index = answer["Results"][0]["KV"]["ModifyIndex"]
+    try:
+        c.txn.put([
+            {"KV": {"Verb": "set", "Key": "py/t/a", "Value": b64("changed")}},
+            {"KV": {"Verb": "cas", "Key": "py/t/b", "Value": b64("changed"), "Index": index + 1000}},
+        ])
+    except ClientError as e:
+        assert str(e).startswith("409"), e
+        assert "index is stale" in str(e), e
+    else:
+        raise AssertionError("a failing txn did not answer 409")
+    assert c.kv.get("py/t/a")[1]["Value"] == b"1", "a failed txn wrote nothing"
+
+
+def test_txn_read_only(c):
+    c.kv.put("py/r/x", "X")
+    c.kv.put("py/r/y", "Y")
+    answer = c.txn.put([
+        {"KV": {"Verb": "get", "Key": "py/r/x"}},
+        {"KV": {"Verb": "get-tree", "Key": "py/r/"}},
+        {"KV": {"Verb": "check-not-exists", "Key": "py/r/z"}},
+    ])
+    values = [base64.b64decode(r["KV"]["Value"]) for r in answer["Results"]]
+    assert values == [b"X", b"X", b"Y"], answer
+
+
+def test_snapshot_save_restore(c):
+    c.kv.put("py/snap", "before")
+    archive = c.snapshot.save()
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        assert tar.getnames() == ["meta.json", "state.bin", "SHA256SUMS"], tar.getnames()
+    assert gzip.decompress(archive)  # a plain gzip stream, as Consul's
+    c.kv.put("py/snap", "after")
+    c.kv.put("py/snap-new", "x")
+    assert c.snapshot.restore(archive) is True
+    assert c.kv.get("py/snap")[1]["Value"] == b"before"
+    assert c.kv.get("py/snap-new")[1] is None
+    try:
+        c.snapshot.restore(archive[: len(archive) // 2])
+    except BadRequest:
+        pass
+    else:
+        raise AssertionError("a truncated archive was restored")
 
 
 def main():
