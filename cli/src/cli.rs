@@ -1,7 +1,8 @@
 //! The command tree, parsing (with Consul's flag spellings) and dispatch.
 
 use crate::commands::{
-    self, catalog, info, join, kv, leave, maint, members, operator, services, validate, version,
+    self, catalog, info, join, kv, leave, lock, maint, members, operator, services, snapshot,
+    validate, version, watch,
 };
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -43,6 +44,13 @@ enum Command {
     /// Register and deregister the local agent's services.
     #[command(subcommand)]
     Services(services::ServicesCommand),
+    /// Execute a command holding a lock (or, with -n, a semaphore slot).
+    Lock(lock::LockArgs),
+    /// Save, restore and inspect snapshots of the servers' state.
+    #[command(subcommand)]
+    Snapshot(snapshot::SnapshotCommand),
+    /// Watch for changes (blocking queries) and run a handler on each.
+    Watch(watch::WatchArgs),
     /// Put the local agent's node or one of its services in maintenance mode.
     Maint(maint::MaintArgs),
     /// Cluster-level tools for operators.
@@ -63,6 +71,10 @@ pub fn run(argv: Vec<String>) -> i32 {
     // The agent's words go to the configuration library, the simulator's road too.
     if argv.get(1).map(String::as_str) == Some("agent") {
         return crate::agent::command(&argv[2..]);
+    }
+    let mut argv = argv;
+    if argv.get(1).map(String::as_str) == Some("lock") {
+        lock::repair_short_n(&mut argv);
     }
     let mut root = Cli::command();
     root.build();
@@ -98,6 +110,9 @@ fn dispatch(command: Command) -> i32 {
         Command::Kv(command) => kv::run(&command),
         Command::Catalog(command) => catalog::run(&command),
         Command::Services(command) => services::run(&command),
+        Command::Lock(args) => lock::run(&args),
+        Command::Snapshot(command) => snapshot::run(&command),
+        Command::Watch(args) => watch::run(&args),
         Command::Maint(args) => maint::run(&args),
         Command::Operator(command) => operator::run(&command),
         Command::Info(args) => info::run(&args),

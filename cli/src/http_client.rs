@@ -7,6 +7,9 @@ use std::fmt;
 use std::io::ErrorKind;
 use std::time::Duration;
 
+/// The largest answer read: a snapshot archive (`GET /v1/snapshot`) is the largest there is.
+const REPLY_BYTES_MAX: usize = concord_node::http::snapshot_archive::SNAPSHOT_ARCHIVE_BYTES_MAX;
+
 /// The agent's HTTP API when no flag or environment variable names one (port 8500 is added).
 const HTTP_HOST_DEFAULT: &str = "127.0.0.1";
 
@@ -71,11 +74,28 @@ fn rpc_to_http_addr(raw: &str) -> Result<String, String> {
 pub struct Reply {
     pub status: u16,
     pub body: Vec<u8>,
+    /// Response headers, names in lower case.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Reply {
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
+    }
+
+    /// A header's value (`name` in any case), `None` when absent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `X-Consul-Index`: the index a blocking query waits on next (0 when absent).
+    pub fn consul_index(&self) -> u64 {
+        self.header("x-consul-index")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     pub fn text(&self) -> String {
@@ -135,6 +155,7 @@ impl fmt::Display for HttpError {
     }
 }
 
+#[derive(Clone)]
 pub struct Client {
     agent: ureq::Agent,
     target: Target,
@@ -191,13 +212,25 @@ impl Client {
         };
         let mut response = result.map_err(|e| self.transport_error(method, &url, e))?;
         let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_ascii_lowercase(), value)
+            })
+            .collect();
         let body = response
             .body_mut()
             .with_config()
-            .limit(64 * 1024 * 1024)
+            .limit(REPLY_BYTES_MAX as u64)
             .read_to_vec()
             .map_err(|e| HttpError::Other(format!("reading the agent's answer: {e}")))?;
-        Ok(Reply { status, body })
+        Ok(Reply {
+            status,
+            body,
+            headers,
+        })
     }
 
     fn url(&self, path: &str, query: &[(&str, &str)]) -> String {

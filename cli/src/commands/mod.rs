@@ -2,19 +2,25 @@
 //! (`version`, `keygen`, `validate`).
 
 pub mod autopilot;
+pub mod blocking;
 pub mod catalog;
 pub mod info;
 pub mod join;
 pub mod keygen;
 pub mod kv;
 pub mod leave;
+pub mod lock;
 pub mod maint;
 pub mod members;
 pub mod operator;
 mod pattern;
 pub mod services;
+pub mod signals;
+pub mod snapshot;
+pub mod subprocess;
 pub mod validate;
 pub mod version;
+pub mod watch;
 
 use crate::http_client::{Client, Target};
 use clap::Args;

@@ -1,0 +1,27 @@
+//! SIGINT and SIGTERM for commands that must clean up before they exit (`concord lock` releases
+//! its lock and stops its child): the handler only records the signal; the command polls.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// The last shutdown signal received, 0 for none.
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn record(signal: libc::c_int) {
+    // Async-signal-safe: one atomic store.
+    RECEIVED.store(signal, Ordering::SeqCst);
+}
+
+/// Catches SIGINT and SIGTERM from now on (instead of dying at once).
+pub fn catch_shutdown() {
+    let handler = record as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: `record` only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
+}
+
+/// Whether a shutdown signal has arrived.
+pub fn shutdown_requested() -> bool {
+    RECEIVED.load(Ordering::SeqCst) != 0
+}
