@@ -542,6 +542,11 @@ async fn autopilot_configuration_health_and_state() {
 
 /// Creates a session, retrying while the leader has not yet registered its own node and
 /// serfHealth (a session's default check), as a client would.
+/// The body of one request's answer, as text.
+async fn text_of(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> String {
+    call(addr, method, path, body).await.text()
+}
+
 async fn create_session(at: SocketAddr, body: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -562,7 +567,7 @@ fn kv_entry(answer: &Answer) -> Value {
 }
 
 #[tokio::test]
-async fn sessions_create_read_renew_and_destroy_in_consuls_shapes() {
+async fn sessions_are_shown_in_consuls_shape_and_field_order() {
     let node = start_dev_node().await;
     let at = node.http;
     let id = create_session(at, r#"{"name":"web","ttl":"30s","lockdelay":"2s"}"#).await;
@@ -616,6 +621,14 @@ async fn sessions_create_read_renew_and_destroy_in_consuls_shapes() {
         .json();
     assert!(s[0]["NodeChecks"].is_null(), "{s}");
     assert_eq!(s[0]["LockDelay"], 0);
+}
+
+#[tokio::test]
+async fn session_list_node_info_renew_and_a_blocking_list() {
+    let node = start_dev_node().await;
+    let at = node.http;
+    let id = create_session(at, r#"{"TTL":"30s"}"#).await;
+    let none = create_session(at, r#"{"Checks":[]}"#).await;
     let listed = call(at, "GET", "/v1/session/list", b"").await;
     let listed_json = listed.json();
     let ids: Vec<&str> = (listed_json.as_array().unwrap().iter())
@@ -638,9 +651,7 @@ async fn sessions_create_read_renew_and_destroy_in_consuls_shapes() {
     assert_eq!((nobody.status, nobody.text().as_str()), (200, "[]"));
     assert!(nobody.index() >= 1);
     assert_eq!(
-        call(at, "GET", "/v1/session/info/unknown", b"")
-            .await
-            .text(),
+        text_of(at, "GET", "/v1/session/info/unknown", b"").await,
         "[]"
     );
 
@@ -675,15 +686,11 @@ async fn sessions_create_read_renew_and_destroy_in_consuls_shapes() {
     assert!(woke.index() > index);
     assert_eq!(woke.json().as_array().unwrap().len(), 1);
     assert_eq!(
-        call(at, "PUT", "/v1/session/destroy/unknown", b"")
-            .await
-            .text(),
+        text_of(at, "PUT", "/v1/session/destroy/unknown", b"").await,
         "true"
     );
     assert_eq!(
-        call(at, "GET", &format!("/v1/session/info/{none}"), b"")
-            .await
-            .text(),
+        text_of(at, "GET", &format!("/v1/session/info/{none}"), b"").await,
         "[]"
     );
 }
@@ -731,90 +738,75 @@ async fn session_create_mistakes_are_400_with_consuls_texts() {
 }
 
 #[tokio::test]
-async fn kv_acquire_release_lock_index_and_fencing_tokens() {
+async fn kv_acquire_release_lock_index_and_rising_fencing_tokens() {
     let node = start_dev_node().await;
     let at = node.http;
     let s1 = create_session(at, r#"{"LockDelay":"0s"}"#).await;
     let s2 = create_session(at, r#"{"LockDelay":"0s"}"#).await;
+    let put = |query: String, body: &'static [u8]| async move {
+        call(at, "PUT", &format!("/v1/kv/svc/leader?{query}"), body).await
+    };
+    let entry = || async move { kv_entry(&call(at, "GET", "/v1/kv/svc/leader", b"").await) };
     let token = |answer: &Answer| {
-        answer
-            .header("X-Concord-Fencing-Token")
-            .map(|t| t.parse::<u64>().unwrap())
+        let token = answer.header("X-Concord-Fencing-Token");
+        token.map(|t| t.parse::<u64>().unwrap())
     };
 
-    let first = call(
-        at,
-        "PUT",
-        &format!("/v1/kv/svc/leader?acquire={s1}&flags=5"),
-        b"one",
-    )
-    .await;
+    let first = put(format!("acquire={s1}&flags=5"), b"one").await;
     assert_eq!((first.status, first.text().as_str()), (200, "true"));
     let t1 = token(&first).expect("a true acquire carries its fencing token");
-    let e = kv_entry(&call(at, "GET", "/v1/kv/svc/leader", b"").await);
-    assert_eq!(
-        (
-            e["LockIndex"].as_u64(),
-            e["Session"].as_str(),
-            e["Flags"].as_u64()
-        ),
-        (Some(1), Some(s1.as_str()), Some(5))
+    let e = entry().await;
+    let lock = (
+        e["LockIndex"].as_u64(),
+        e["Session"].as_str(),
+        e["Flags"].as_u64(),
     );
+    assert_eq!(lock, (Some(1), Some(s1.as_str()), Some(5)));
+    let written = (e["Value"].as_str(), e["ModifyIndex"].as_u64());
     assert_eq!(
-        (e["Value"].as_str(), e["ModifyIndex"].as_u64()),
-        (Some("b25l"), Some(t1))
+        written,
+        (Some("b25l"), Some(t1)),
+        "the token is the acquire's index"
     );
 
-    let other = call(at, "PUT", &format!("/v1/kv/svc/leader?acquire={s2}"), b"x").await;
+    let other = put(format!("acquire={s2}"), b"x").await;
     assert_eq!((other.text().as_str(), token(&other)), ("false", None));
-    let again = call(
-        at,
-        "PUT",
-        &format!("/v1/kv/svc/leader?acquire={s1}"),
-        b"two",
-    )
-    .await;
+    let again = put(format!("acquire={s1}"), b"two").await;
     assert_eq!(again.text(), "true");
     let t2 = token(&again).unwrap();
     assert!(t2 > t1);
     assert_eq!(
-        kv_entry(&call(at, "GET", "/v1/kv/svc/leader", b"").await)["LockIndex"],
-        1
+        entry().await["LockIndex"],
+        1,
+        "the holder's re-acquire keeps LockIndex"
     );
 
-    assert_eq!(
-        call(at, "PUT", &format!("/v1/kv/svc/leader?release={s2}"), b"")
-            .await
-            .text(),
-        "false"
-    );
-    let released = call(
-        at,
-        "PUT",
-        &format!("/v1/kv/svc/leader?release={s1}&acquire={s1}"),
-        b"rel",
-    )
-    .await;
-    assert_eq!(
-        (released.text().as_str(), token(&released)),
-        ("true", None),
-        "release wins over acquire"
-    );
-    let e = kv_entry(&call(at, "GET", "/v1/kv/svc/leader", b"").await);
+    assert_eq!(put(format!("release={s2}"), b"").await.text(), "false");
+    let released = put(format!("release={s1}&acquire={s1}"), b"rel").await;
+    let answer = (released.text(), token(&released));
+    assert_eq!(answer, ("true".into(), None), "release wins over acquire");
+    let e = entry().await;
     assert!(e.get("Session").is_none(), "{e}");
+    let kept = (e["LockIndex"].as_u64(), e["Value"].as_str());
     assert_eq!(
-        (e["LockIndex"].as_u64(), e["Value"].as_str()),
-        (Some(1), Some("cmVs"))
+        kept,
+        (Some(1), Some("cmVs")),
+        "release keeps LockIndex, writes the body"
     );
 
-    let taken = call(at, "PUT", &format!("/v1/kv/svc/leader?acquire={s2}"), b"").await;
+    let taken = put(format!("acquire={s2}"), b"").await;
     assert_eq!(taken.text(), "true");
     assert!(token(&taken).unwrap() > t2);
-    assert_eq!(
-        kv_entry(&call(at, "GET", "/v1/kv/svc/leader", b"").await)["LockIndex"],
-        2
-    );
+    assert_eq!(entry().await["LockIndex"], 2);
+}
 
+#[tokio::test]
+async fn kv_acquire_refusals_and_a_destroyed_holder() {
+    let node = start_dev_node().await;
+    let at = node.http;
+    let s2 = create_session(at, r#"{"LockDelay":"0s"}"#).await;
+    let taken = call(at, "PUT", &format!("/v1/kv/svc/leader?acquire={s2}"), b"").await;
+    assert_eq!(taken.text(), "true");
     let invalid = call(at, "PUT", "/v1/kv/svc/other?acquire=nonexistent", b"").await;
     assert_eq!(invalid.status, 400);
     assert!(
@@ -831,13 +823,11 @@ async fn kv_acquire_release_lock_index_and_fencing_tokens() {
 
     // Destroying the holder releases (Behavior release) its key.
     assert_eq!(
-        call(at, "PUT", &format!("/v1/session/destroy/{s2}"), b"")
-            .await
-            .text(),
+        text_of(at, "PUT", &format!("/v1/session/destroy/{s2}"), b"").await,
         "true"
     );
     let e = kv_entry(&call(at, "GET", "/v1/kv/svc/leader", b"").await);
-    assert!(e.get("Session").is_none() && e["LockIndex"] == 2, "{e}");
+    assert!(e.get("Session").is_none() && e["LockIndex"] == 1, "{e}");
 }
 
 #[tokio::test]
@@ -846,9 +836,7 @@ async fn lock_delay_and_delete_behavior() {
     let at = node.http;
     let ephemeral = create_session(at, r#"{"Behavior":"delete","LockDelay":0}"#).await;
     assert_eq!(
-        call(at, "PUT", &format!("/v1/kv/eph?acquire={ephemeral}"), b"x")
-            .await
-            .text(),
+        text_of(at, "PUT", &format!("/v1/kv/eph?acquire={ephemeral}"), b"x").await,
         "true"
     );
     call(at, "PUT", &format!("/v1/session/destroy/{ephemeral}"), b"").await;
@@ -861,9 +849,7 @@ async fn lock_delay_and_delete_behavior() {
     let holder = create_session(at, r#"{"LockDelay":"1s"}"#).await;
     let next = create_session(at, r#"{"LockDelay":"1s"}"#).await;
     assert_eq!(
-        call(at, "PUT", &format!("/v1/kv/delayed?acquire={holder}"), b"")
-            .await
-            .text(),
+        text_of(at, "PUT", &format!("/v1/kv/delayed?acquire={holder}"), b"").await,
         "true"
     );
     let destroyed_at = Instant::now();
@@ -876,9 +862,7 @@ async fn lock_delay_and_delete_behavior() {
     );
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(
-        call(at, "PUT", &format!("/v1/kv/delayed?acquire={next}"), b"")
-            .await
-            .text(),
+        text_of(at, "PUT", &format!("/v1/kv/delayed?acquire={next}"), b"").await,
         "true"
     );
 }
@@ -889,7 +873,7 @@ fn b64(text: &str) -> String {
 }
 
 #[tokio::test]
-async fn txn_commits_conflicts_reads_and_limits() {
+async fn txn_commits_and_conflicts_in_consuls_shapes() {
     let node = start_dev_node().await;
     let at = node.http;
     let body = format!(
@@ -938,7 +922,14 @@ async fn txn_commits_conflicts_reads_and_limits() {
         kv_entry(&call(at, "GET", "/v1/kv/t/a", b"").await)["Value"],
         b64("A")
     );
+}
 
+#[tokio::test]
+async fn txn_reads_are_served_as_reads_and_limits_hold() {
+    let node = start_dev_node().await;
+    let at = node.http;
+    call(at, "PUT", "/v1/kv/t/a", b"A").await;
+    call(at, "PUT", "/v1/kv/t/b", b"B").await;
     for query in ["", "?stale", "?consistent"] {
         let read = call(
             at,
