@@ -998,8 +998,31 @@ async fn snapshot_save_and_restore_round_trip_and_refusals() {
     let binary: Vec<u8> = (0..=255).collect();
     call(at, "PUT", "/v1/kv/snap/bin?flags=9", &binary).await;
     call(at, "PUT", "/v1/kv/snap/text", b"kept").await;
+    // Incompressible values make an archive over the 1 MiB body limit of other routes.
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    for key in ["big/0", "big/1", "big/2"] {
+        let value: Vec<u8> = (0..500_000)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        assert_eq!(
+            call(at, "PUT", &format!("/v1/kv/{key}"), &value)
+                .await
+                .status,
+            200
+        );
+    }
     let saved = call(at, "GET", "/v1/snapshot", b"").await;
     assert_eq!(saved.status, 200, "{}", saved.text());
+    assert!(
+        saved.body.len() > super::BODY_BYTES_MAX,
+        "{}",
+        saved.body.len()
+    );
     assert_eq!(saved.header("Content-Type"), Some("application/x-gzip"));
     let archive = read_archive(&saved.body).expect("a saved archive reads back");
     assert_eq!(archive.meta.index, saved.index());
@@ -1039,4 +1062,6 @@ async fn snapshot_save_and_restore_round_trip_and_refusals() {
         binary
     );
     assert_eq!(call(at, "GET", "/v1/kv/snap/new", b"").await.status, 404);
+    let big = call(at, "GET", "/v1/kv/big/2?raw", b"").await;
+    assert_eq!(big.body.len(), 500_000);
 }
