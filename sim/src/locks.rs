@@ -2,9 +2,11 @@
 //! keeps one on its local agent), acquires one of the lock keys with it, writes the fenced
 //! resource with its token (the ModifyIndex the acquire applied at), holds the lock a while,
 //! writes again, then releases it, destroys its session, or walks away. One hold in ten is a
-//! paused holder: it sleeps past twice its session's TTL (its session is invalidated and the
-//! lock goes to someone else), then writes the resource with its old token as if nothing had
-//! happened, which the resource must turn away.
+//! paused holder: the process holding the lock stops for longer than twice its session's TTL
+//! (its session is invalidated and the lock may go to someone else meanwhile), then writes
+//! the resource with its old token as if nothing had happened, which the resource must turn
+//! away if a newer holder wrote. It runs apart from the client (which goes on as a new
+//! process with a new session), so that the loads after it contend for the lock meanwhile.
 //!
 //! Every request goes through the recorder, so the history holds them as sent and answered;
 //! `checker/lock_holders.rs` judges mutual exclusion from the servers' lock journals, and
@@ -84,6 +86,9 @@ impl Client {
             _ => return,
         };
         self.fenced_write(&key, token, &session.id);
+        if self.rng.chance(1, 10) {
+            return self.pause_holder(key, token, session);
+        }
         self.hold(&session).await;
         self.fenced_write(&key, token, &session.id);
         self.end_hold(key, value, flags, session).await;
@@ -163,13 +168,25 @@ impl Client {
         spec
     }
 
-    /// Holds the lock: mostly a short while, renewing the session if due; one hold in ten
-    /// is a pause past twice the TTL, as a stopped process or a long GC pause would be.
+    /// A holder stopped mid-hold (a stopped VM, a long GC pause) for 2 x TTL and more: it
+    /// wakes and writes the resource with its old token, unaware. The client forgets the
+    /// session and goes on as a new process would.
+    fn pause_holder(&mut self, key: String, token: u64, held: HeldSession) {
+        self.lock.session = None;
+        let (low, high) = PAUSE_BEYOND_TTL_MS;
+        let pause_ms = 2 * held.ttl_ms + self.rng.range(low, high);
+        let (fencing, recorder, client) = (self.fencing.clone(), self.recorder.clone(), self.id);
+        madsim::task::spawn(async move {
+            madsim::time::sleep(Duration::from_millis(pause_ms)).await;
+            let now_ms = recorder.now_ms();
+            let mut resource = fencing.lock().expect("fencing lock");
+            resource.write(&key, token, client, &held.id, now_ms);
+        });
+    }
+
+    /// Holds the lock a short while, renewing the session if due.
     async fn hold(&mut self, held: &HeldSession) {
-        let hold_ms = match self.rng.chance(1, 10) {
-            true => 2 * held.ttl_ms + self.rng.range(PAUSE_BEYOND_TTL_MS.0, PAUSE_BEYOND_TTL_MS.1),
-            false => self.rng.range(0, HOLD_MS_MAX),
-        };
+        let hold_ms = self.rng.range(0, HOLD_MS_MAX);
         madsim::time::sleep(Duration::from_millis(hold_ms)).await;
         if self.recorder.now_ms() >= held.renewed_ms + held.ttl_ms / 2 {
             let _ = self.renew(held.clone()).await;

@@ -333,3 +333,7 @@ fn read_outcome(result: &ApiResult) -> KvOutcome {
         _ => KvOutcome::Failed,
     }
 }
+
+#[cfg(test)]
+#[path = "linearizable_txn_tests.rs"]
+mod txn_tests;

@@ -33,6 +33,13 @@ pub struct ServerView {
     pub keys: BTreeMap<String, KeyView>,
 }
 
+/// How much the checker saw (traced at the end of runs with locks).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Counts {
+    pub replayed: u64,
+    pub reseeded: u64,
+}
+
 /// Replays `changes` (applied by `server` in this round, with `applied` its journaled entries
 /// and `applied_index` where it stands now) over the server's view.
 pub fn check(
@@ -61,12 +68,14 @@ pub fn check(
         .all(|(i, e)| e.index == view.applied + 1 + i as u64)
         && view.applied + applied.len() as u64 == applied_index;
     if contiguous && !reset {
+        state.lock_counts.replayed += changes.len() as u64;
         for (index, change) in changes {
             if let Some(violation) = replay(&mut view, server, index, &change) {
                 state.violations.push(violation);
             }
         }
     } else {
+        state.lock_counts.reseeded += 1;
         view.keys = reseed(agent);
     }
     view.applied = applied_index;

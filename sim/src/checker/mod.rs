@@ -66,6 +66,8 @@ pub struct CheckState {
     /// (key, fencing token) -> (the session granted the lock, the server first seen
     /// journaling it).
     pub lock_grants: BTreeMap<(String, u64), (String, String)>,
+    /// Lock changes replayed over a server's view, and views reseeded from a state.
+    pub lock_counts: lock_holders::Counts,
     pub violations: Vec<String>,
 }
 
@@ -120,6 +122,24 @@ pub fn final_checks(world: &crate::world::World) -> Result<(), String> {
         .collect();
     violations.extend(linearizable::check(&history, &servers));
     let resource = world.fencing.lock().expect("fencing lock").clone();
+    if !resource.keys.is_empty() {
+        // Runs with locks only, so that the traces of the others are what they were.
+        let counts = world
+            .checker
+            .state
+            .lock()
+            .expect("checker lock")
+            .lock_counts;
+        let accepted: usize = resource.keys.values().map(|k| k.accepted.len()).sum();
+        world.trace.record(&format!(
+            "locks: {} changes replayed, {} views reseeded, {} grants; fenced writes: \
+             {accepted} accepted, {} turned away",
+            counts.replayed,
+            counts.reseeded,
+            world.checker.lock_grants().len(),
+            resource.rejected()
+        ));
+    }
     violations.extend(fencing::check(
         &history,
         &resource,

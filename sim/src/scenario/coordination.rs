@@ -1,7 +1,8 @@
 //! Sessions and locks in scenarios, as an application would use them through its agent:
 //!
 //! - `session-create NODE NAME [ttl=D] [lock-delay=D] [behavior=release|delete]
-//!   [checks=none]`: a session on NODE's agent (checks: serfHealth unless `none`), known as
+//!   [checks=none] [within D]`: a session on NODE's agent (checks: serfHealth unless `none`;
+//!   retried until D if refused, as while NODE's serfHealth is still critical), known as
 //!   NAME to the lines after (and as `$NAME`, its id). `session-renew NODE NAME`,
 //!   `session-destroy NODE NAME`.
 //! - `lock-acquire NODE KEY NAME [within D]`: NAME's session takes KEY (retried until it does
@@ -57,7 +58,14 @@ pub async fn run(
     match words {
         ["session-create", node, name, settings @ ..] => {
             let spec = session_spec(settings)?;
-            let id = create_session(world, node, spec).await?;
+            let deadline_ms = world.now_ms() + within.as_millis() as u64;
+            let id = loop {
+                match create_session(world, node, spec.clone()).await {
+                    Ok(id) => break id,
+                    Err(why) if world.now_ms() >= deadline_ms => return Err(why),
+                    Err(_) => madsim::time::sleep(Duration::from_millis(POLL_MS)).await,
+                }
+            };
             vars.insert(name.to_string(), id);
             Ok(())
         }

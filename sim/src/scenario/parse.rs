@@ -149,6 +149,7 @@ const FREE_TEXT: &[&[&str]] = &[
 const KEYWORD_PAIRS: &[(&str, &[&str])] = &[
     ("expect-passing", &["within", "via"]),
     ("expect-critical", &["within", "via"]),
+    ("session-create", &["within"]),
     ("lock-acquire", &["within"]),
     ("expect-lock-free", &["within"]),
     ("expect-lock-holder", &["within"]),
