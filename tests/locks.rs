@@ -14,6 +14,7 @@ use support::*;
 /// Each test its own loopback addresses (no other test file uses 127.0.111.x).
 const FIRST_IP_MUTUAL: u8 = 1;
 const FIRST_IP_KILLED: u8 = 11;
+const FIRST_IP_SEMAPHORE: u8 = 21;
 /// Rounds each of the two contenders runs its child under the lock.
 const ROUNDS: usize = 12;
 /// Joining, electing and the first reconcile round.
@@ -166,21 +167,34 @@ fn two_locks_on_one_prefix_never_run_their_children_at_once() {
     );
 }
 
-/// One contender: `ROUNDS` runs of `concord lock` through `addr`, one after the other.
+/// One contender: `rounds` runs of `concord lock FLAGS jobs/nightly SCRIPT` through `addr`,
+/// one after the other, each with `WHO=c<i>` in its environment.
 fn run_rounds(
     i: usize,
     addr: String,
     script: String,
     dir: std::path::PathBuf,
 ) -> std::thread::JoinHandle<()> {
+    run_rounds_with(i, addr, script, dir, ROUNDS, vec![])
+}
+
+fn run_rounds_with(
+    i: usize,
+    addr: String,
+    script: String,
+    dir: std::path::PathBuf,
+    rounds: usize,
+    flags: Vec<&'static str>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        for round in 0..ROUNDS {
+        for round in 0..rounds {
             let out = dir.join(format!("lock-{i}-{round}.out"));
             let file = std::fs::File::create(&out).unwrap();
             let mut child = Command::new(concord_bin())
                 .env("WHO", format!("c{i}"))
                 .arg("lock")
                 .arg(format!("-http-addr={addr}"))
+                .args(&flags)
                 .args(["jobs/nightly", &script])
                 .stdin(Stdio::null())
                 .stdout(file.try_clone().unwrap())
@@ -300,4 +314,86 @@ fn killing_the_holders_agent_frees_the_lock_only_after_invalidation_and_lock_del
     );
     let marks_text = std::fs::read_to_string(&marks).unwrap();
     assert!(!marks_text.contains("after-sleep"), "{marks_text}");
+}
+
+/// The most holds that overlap at one instant.
+fn most_at_once(holds: &[Hold]) -> usize {
+    let mut edges: Vec<(u128, i32)> = holds
+        .iter()
+        .flat_map(|h| [(h.start_ns, 1), (h.end_ns, -1)])
+        .collect();
+    // At one instant an end comes before a start: touching holds do not overlap.
+    edges.sort();
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, step) in edges {
+        now += step;
+        most = most.max(now);
+    }
+    most as usize
+}
+
+#[test]
+fn a_semaphore_admits_n_holders_and_a_terminated_holder_cleans_up() {
+    const CONTENDERS: usize = 3;
+    const SEMAPHORE_ROUNDS: usize = 4;
+    let (dir, agents) = cluster("locks-semaphore", FIRST_IP_SEMAPHORE, 0);
+    let log = dir.join("holds.log");
+    let script = format!(
+        "echo start $WHO $(date +%s%N) $CONCORD_LOCK_TOKEN >> {log}; sleep 0.5; \
+         echo end $WHO $(date +%s%N) >> {log}",
+        log = log.display()
+    );
+    let contenders: Vec<_> = (0..CONTENDERS)
+        .map(|i| {
+            let (addr, script) = (agents[0].http_addr(), script.clone());
+            run_rounds_with(
+                i,
+                addr,
+                script,
+                dir.clone(),
+                SEMAPHORE_ROUNDS,
+                vec!["-n", "2"],
+            )
+        })
+        .collect();
+    for contender in contenders {
+        contender.join().expect("a contender failed");
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    let holds = holds(&text);
+    assert_eq!(holds.len(), CONTENDERS * SEMAPHORE_ROUNDS, "{text}");
+    assert_eq!(most_at_once(&holds), 2, "two slots, both used:\n{text}");
+
+    // SIGTERM while holding: the child's group is stopped, the slot released, keys removed.
+    let marks = dir.join("marks.log");
+    let child = format!("echo held $$ >> {}; sleep 600", marks.display());
+    let out = dir.join("terminated.out");
+    let holder = spawn_lock(
+        &agents[0].http_addr(),
+        &["-n", "2"],
+        "jobs/nightly",
+        &child,
+        &out,
+    );
+    let line = wait_for_line(&marks, "held", Duration::from_secs(20)).expect("held");
+    let shell_pid: i32 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    unsafe { libc::kill(holder.id() as i32, libc::SIGTERM) };
+    let output = wait_output(holder, Duration::from_secs(15), "the terminated holder");
+    assert!(
+        output.status.success(),
+        "{}",
+        std::fs::read_to_string(&out).unwrap()
+    );
+    assert!(
+        unsafe { libc::kill(shell_pid, 0) } != 0,
+        "the child still runs"
+    );
+    let left = http(
+        &agents[0].http_addr(),
+        "GET",
+        "/v1/kv/jobs/nightly?recurse",
+        b"",
+    )
+    .unwrap();
+    assert_eq!(left.status, 404, "keys left behind: {}", left.body);
 }
