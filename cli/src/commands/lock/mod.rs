@@ -231,5 +231,32 @@ impl AcquireClock {
     }
 }
 
+/// The monitor loop of Go's `api.Lock` and `api.Semaphore`: `read(index)` answers whether we
+/// still hold (`Some(next index)`) or not (`None`); a retryable failure is tried again up to
+/// `retries_max` times in a row, a second apart, with a fresh (non-blocking) read. Returns
+/// when the hold is gone or cannot be confirmed.
+pub fn monitor_until_lost(
+    retries_max: u32,
+    mut read: impl FnMut(u64) -> Result<Option<u64>, kv::ReadError>,
+) {
+    let mut index = 0;
+    let mut retries = retries_max;
+    loop {
+        match read(index) {
+            Ok(Some(next)) => {
+                index = next;
+                retries = retries_max;
+            }
+            Ok(None) => return,
+            Err(e) if retries > 0 && e.retryable => {
+                std::thread::sleep(MONITOR_RETRY_INTERVAL);
+                retries -= 1;
+                index = 0;
+            }
+            Err(_) => return,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

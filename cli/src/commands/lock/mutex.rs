@@ -2,7 +2,7 @@
 //! program using `api.Lock` on the same key and `concord lock` exclude each other.
 
 use super::kv::{self, Read, ReadError, ReadMode};
-use super::{AcquireClock, Cleanup, MONITOR_RETRY_INTERVAL};
+use super::{monitor_until_lost, AcquireClock, Cleanup, MONITOR_WAIT};
 use crate::http_client::Client;
 use concord_node::api_types::KvPair;
 use std::time::Duration;
@@ -86,23 +86,10 @@ impl Mutex {
 
     /// Returns once the lock is no longer ours (Go's `monitorLock` with `MonitorRetries`).
     pub fn monitor(&self, retries_max: u32) {
-        let mut index = 0;
-        let mut retries = retries_max;
-        loop {
-            match self.read(index, super::MONITOR_WAIT, true) {
-                Ok(read) if self.holds(read.find(&self.key)) => {
-                    index = read.index;
-                    retries = retries_max;
-                }
-                Ok(_) => return,
-                Err(e) if retries > 0 && e.retryable => {
-                    std::thread::sleep(MONITOR_RETRY_INTERVAL);
-                    retries -= 1;
-                    index = 0;
-                }
-                Err(_) => return,
-            }
-        }
+        monitor_until_lost(retries_max, |index| {
+            let read = self.read(index, MONITOR_WAIT, true)?;
+            Ok(self.holds(read.find(&self.key)).then_some(read.index))
+        });
     }
 
     fn holds(&self, pair: Option<&KvPair>) -> bool {

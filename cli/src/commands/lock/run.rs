@@ -195,7 +195,7 @@ fn hold(
         }
     };
     let ending = wait_ending(plan, &events);
-    if ending != Ending::ChildDone(true) && ending != Ending::ChildDone(false) {
+    if !matches!(ending, Ending::ChildDone(_)) {
         if let Err(e) = child.stop(&events, plan.verbose) {
             eprintln!("{e}");
         }

@@ -4,7 +4,7 @@
 //! whose contender key is gone (its session ended) is pruned by whoever writes next.
 
 use super::kv::{self, Read, ReadError, ReadMode};
-use super::{AcquireClock, Cleanup, MONITOR_RETRY_INTERVAL, MONITOR_WAIT};
+use super::{monitor_until_lost, AcquireClock, Cleanup, MONITOR_WAIT};
 use crate::http_client::Client;
 use concord_node::api_types::KvPair;
 use serde::{Deserialize, Serialize};
@@ -140,30 +140,16 @@ impl Semaphore {
         ))
     }
 
-    /// Returns once our slot is gone (Go's `monitorLock`, with `MonitorRetries`).
+    /// Returns once our slot is gone (Go's `monitorLock`, with `MonitorRetries`); a lock
+    /// value we cannot decode counts as gone.
     pub fn monitor(&self, retries_max: u32) {
-        let mut index = 0;
-        let mut retries = retries_max;
-        loop {
-            match self.read(index, MONITOR_WAIT, true) {
-                Ok(read) => {
-                    let Ok((lock, _)) = self.decode(&read) else {
-                        return;
-                    };
-                    if !lock.holders.contains_key(&self.session) {
-                        return;
-                    }
-                    index = read.index;
-                    retries = retries_max;
-                }
-                Err(e) if retries > 0 && e.retryable => {
-                    std::thread::sleep(MONITOR_RETRY_INTERVAL);
-                    retries -= 1;
-                    index = 0;
-                }
-                Err(_) => return,
-            }
-        }
+        monitor_until_lost(retries_max, |index| {
+            let read = self.read(index, MONITOR_WAIT, true)?;
+            let held = self
+                .decode(&read)
+                .is_ok_and(|(lock, _)| lock.holders.contains_key(&self.session));
+            Ok(held.then_some(read.index))
+        });
     }
 
     /// Takes us out of the holders (check-and-set, retried) and deletes our contender key.
@@ -190,14 +176,13 @@ impl Semaphore {
     /// Deletes the lock key if no one holds a slot (Go's `Destroy`).
     pub fn cleanup(&self) -> Result<Cleanup, String> {
         let read = self.read(0, Duration::ZERO, false)?;
-        let Some(pair) = read.find(&self.lock_key()) else {
+        if read.find(&self.lock_key()).is_none() {
             return Ok(Cleanup::Done);
-        };
+        }
         let (lock, modify_index) = self.decode(&read)?;
         if !lock.holders.is_empty() {
             return Ok(Cleanup::InUse);
         }
-        debug_assert_eq!(pair.modify_index, modify_index);
         let cas = modify_index.to_string();
         match kv::delete(&self.client, &self.lock_key(), &[("cas", cas.as_str())]) {
             Ok(true) => Ok(Cleanup::Done),

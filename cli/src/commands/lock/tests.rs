@@ -124,3 +124,33 @@ fn only_the_flags_before_the_prefix_are_repaired() {
     assert_eq!(argv[4], "--n=2");
     assert_eq!(argv[7], "-n=5", "a word of the child");
 }
+
+#[test]
+fn a_monitor_rides_out_retryable_failures_up_to_the_limit_in_a_row() {
+    let failure = |retryable| kv::ReadError {
+        retryable,
+        text: "down".into(),
+    };
+    // held, fail, held (the count starts again), fail, fail: with 1 retry the second run of
+    // failures ends it. The indexes show what each read waited on.
+    let mut script = vec![
+        Ok(Some(5)),
+        Err(failure(true)),
+        Ok(Some(6)),
+        Err(failure(true)),
+    ];
+    script.push(Err(failure(true)));
+    script.reverse();
+    let mut waited = Vec::new();
+    monitor_until_lost(1, |index| {
+        waited.push(index);
+        script.pop().expect("the monitor stopped in time")
+    });
+    assert_eq!(waited, [0, 5, 0, 6, 0]);
+    let mut calls = 0;
+    monitor_until_lost(3, |_| {
+        calls += 1;
+        Err(failure(false))
+    });
+    assert_eq!(calls, 1, "a non-retryable failure ends it at once");
+}
