@@ -16,7 +16,7 @@ const FIRST_IP_MUTUAL: u8 = 1;
 const FIRST_IP_KILLED: u8 = 11;
 const FIRST_IP_SEMAPHORE: u8 = 21;
 /// Rounds each of the two contenders runs its child under the lock.
-const ROUNDS: usize = 12;
+const ROUNDS: usize = 20;
 /// Joining, electing and the first reconcile round.
 const FORM_TIMEOUT: Duration = Duration::from_secs(30);
 /// The lock-delay of the killed test's sessions (`-lock-delay`).
