@@ -60,6 +60,9 @@ pub fn check(
     }
     for (index, change) in &changes {
         record_grant(state, server, *index, change);
+        if std::env::var_os("CONCORD_SIM_LOCKS").is_some() {
+            eprintln!("lock change on {server} at {index}: {change:?}");
+        }
     }
     let mut view = state.lock_views.remove(server).unwrap_or_default();
     let contiguous = applied

@@ -3,8 +3,8 @@
 //! - `session-create NODE NAME [ttl=D] [lock-delay=D] [behavior=release|delete]
 //!   [checks=none] [within D]`: a session on NODE's agent (checks: serfHealth unless `none`;
 //!   retried until D if refused, as while NODE's serfHealth is still critical), known as
-//!   NAME to the lines after (and as `$NAME`, its id). `session-renew NODE NAME`,
-//!   `session-destroy NODE NAME`.
+//!   NAME to the lines after (and as `$NAME`, its id). `session-renew NODE NAME [within D]`
+//!   (retried: a new leader answers "catching up" for a moment), `session-destroy NODE NAME`.
 //! - `lock-acquire NODE KEY NAME [within D]`: NAME's session takes KEY (retried until it does
 //!   or D has passed) and writes the fenced resource with its token; `lock-try NODE KEY NAME`
 //!   asks once and takes any answer; `lock-release NODE KEY NAME` must give it up.

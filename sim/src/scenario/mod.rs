@@ -12,7 +12,7 @@
 //!   `expect-critical NAME count=N [within D] [via NODE]`.
 //! - `coordination.rs`: sessions and locks, `session-create NODE NAME [ttl=D] [lock-delay=D]
 //!   [behavior=release|delete] [checks=none] [within D]`,
-//!   `session-renew|session-destroy NODE NAME`,
+//!   `session-renew NODE NAME [within D]`, `session-destroy NODE NAME`,
 //!   `lock-acquire NODE KEY NAME [within D]`, `lock-try NODE KEY NAME`,
 //!   `lock-release NODE KEY NAME`, `expect-lock-free KEY [within D]`,
 //!   `expect-lock-holder KEY NAME [within D]`, `expect-session NAME live|gone [within D]`,

@@ -150,6 +150,7 @@ const KEYWORD_PAIRS: &[(&str, &[&str])] = &[
     ("expect-passing", &["within", "via"]),
     ("expect-critical", &["within", "via"]),
     ("session-create", &["within"]),
+    ("session-renew", &["within"]),
     ("lock-acquire", &["within"]),
     ("expect-lock-free", &["within"]),
     ("expect-lock-holder", &["within"]),
