@@ -7,9 +7,11 @@
 //!   cargo xtask sim regressions | bugs --seeds A..B | schedule --seed N
 //!   cargo xtask sim gossip-bench [--sizes 5,50,500,1000] [--trials T] [--member-hours H] [--seed S]
 //!   cargo xtask test                              everything CI runs
+//!   cargo xtask npm                               the npm consul client against a real agent
 //!   cargo xtask mutants [--shard K/N] [--skip-core]  mutants of the Raft core caught (slow)
 
 mod mutants;
+mod npm;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         ["sim", "determinism", scenario, "--seed", seed] => determinism(scenario, seed),
         ["sim", "build"] => build_sim().map(|_| ()),
         ["test"] => test_all(),
+        ["npm"] => npm::npm_consul(),
         ["mutants", rest @ ..] => mutants::run(rest),
         _ => Err(USAGE.to_string()),
     };
@@ -48,7 +51,7 @@ const USAGE: &str =
     "usage: cargo xtask test | sim run SCENARIO [--seed N] | sim fuzz --seeds A..B [--bug NAME] \
                      | sim scenarios --seeds A..B | sim determinism SCENARIO --seed N | sim build \
                      | sim gossip-bench [--sizes 5,50,500] [--trials T] [--member-hours H] [--seed S] \
-                     | mutants [--shard K/N] [--skip-core]";
+                     | npm | mutants [--shard K/N] [--skip-core]";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -260,7 +263,8 @@ fn test_all() -> Result<(), String> {
     regressions()?;
     println!("==> fuzz, seeds {CI_FUZZ_SEEDS}");
     sim(&["fuzz", "--seeds", CI_FUZZ_SEEDS, "--jobs", "2"])?;
-    py_consul()
+    py_consul()?;
+    npm::npm_consul()
 }
 
 /// Installs `dig` with apt-get when it is not on the PATH (through sudo when not root).
