@@ -100,12 +100,17 @@ fn lock_delay_ns(value: &Value) -> Result<u64, HttpError> {
             )))
         }
     };
+    // Go's time.Duration is an i64: a larger delay would break every Go client that reads the
+    // session back, so it is stored at most as i64::MAX (the core applies at most 60 s anyway).
     Ok(if ns < LOCK_DELAY_SECONDS_BELOW_NS {
         ns * NS_PER_SEC
     } else {
-        ns
+        ns.min(GO_DURATION_NS_MAX)
     })
 }
+
+/// The longest duration Go's `time.Duration` (an i64 of nanoseconds) holds.
+const GO_DURATION_NS_MAX: u64 = i64::MAX as u64;
 
 fn behavior(text: &str) -> Result<Behavior, HttpError> {
     match text {
@@ -282,6 +287,9 @@ mod tests {
         assert_eq!(ns(r#"{"LockDelay": 0}"#), 0);
         assert_eq!(ns(r#"{"LockDelay": "0s"}"#), 0);
         assert_eq!(ns(r#"{"LockDelay": null}"#), 15_000_000_000);
+        // Past Go's i64 Duration a Go client could not read the session back.
+        assert_eq!(ns(r#"{"LockDelay": 10000000000000000000}"#), i64::MAX as u64);
+        assert_eq!(ns(r#"{"LockDelay": "3000000h"}"#), i64::MAX as u64);
         let why = refused(r#"{"LockDelay": "soon"}"#);
         assert!(why.starts_with("Request decode failed: LockDelay"), "{why}");
         assert!(refused(r#"{"LockDelay": true}"#).contains("LockDelay"));
