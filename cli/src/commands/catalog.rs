@@ -1,7 +1,7 @@
 //! `concord catalog services|nodes|datacenters`: the catalog as Consul's CLI prints it.
 
 use super::{fail, HttpArgs};
-use crate::http_client::{encode_path, Client};
+use crate::http_client::Client;
 use crate::row;
 use crate::table::columnize;
 use clap::{Args, Subcommand};
@@ -108,7 +108,7 @@ fn nodes(client: &Client, args: &NodesArgs) -> Result<String, String> {
     let nodes: Vec<CatalogNode> = match &args.service {
         None => get_json(client, "/v1/catalog/nodes", "nodes")?,
         Some(name) => {
-            let path = format!("/v1/catalog/service/{}", encode_path(name));
+            let path = format!("/v1/catalog/service/{}", name);
             let instances: Vec<CatalogService> = get_json(client, &path, "nodes")?;
             instances.into_iter().map(node_of).collect()
         }

@@ -2,7 +2,7 @@
 //! local agent's node or one of its services; without flags, what is in maintenance now.
 
 use super::{fail, HttpArgs};
-use crate::http_client::{encode_path, Client};
+use crate::http_client::Client;
 use clap::Args;
 use concord_node::api_types::catalog::HealthCheck;
 use std::collections::BTreeMap;
@@ -47,7 +47,7 @@ fn toggle(client: &Client, args: &MaintArgs) -> Result<i32, String> {
     let state = if args.enable { "enabled" } else { "disabled" };
     let (path, done) = match &args.service {
         Some(id) => (
-            format!("/v1/agent/service/maintenance/{}", encode_path(id)),
+            format!("/v1/agent/service/maintenance/{}", id),
             format!("Service maintenance is now {state} for {id:?}"),
         ),
         None => (

@@ -3,7 +3,7 @@
 //! `/v1/agent/service/register`, so the agent checks and syncs them like any client's).
 
 use super::{fail, HttpArgs};
-use crate::http_client::{encode_path, Client};
+use crate::http_client::Client;
 use clap::{Args, Subcommand};
 use concord_config::config_file::{parse_text, Format};
 use serde_json::{json, Map, Value};
@@ -153,7 +153,7 @@ fn deregister(client: &Client, args: &DeregisterArgs) -> Result<i32, String> {
         (None, None) => return Err("Service ID or file is required".into()),
     };
     for id in ids {
-        let path = format!("/v1/agent/service/deregister/{}", encode_path(&id));
+        let path = format!("/v1/agent/service/deregister/{}", id);
         client
             .put(&path, &[], &[])
             .and_then(|r| r.success())
