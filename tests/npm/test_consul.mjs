@@ -321,9 +321,10 @@ async function test_session_list_blocks({ consul }) {
   const [res] = await consul.session.list({ ctx: withResponse() });
   const index = res.headers["x-consul-index"];
   assert.ok(Number(index) > 0, "session list carries X-Consul-Index");
-  let created;
-  setTimeout(async () => { created = (await consul.session.create()).ID; }, 300);
+  // The list may wake before the create's own answer arrives: await both.
+  const creating = sleep(300).then(() => consul.session.create());
   const list = await consul.session.list({ index, wait: "5s" });
+  const created = (await creating).ID;
   assert.ok(list.some((s) => s.ID === created), JSON.stringify(list));
   await consul.session.destroy(created);
 }
