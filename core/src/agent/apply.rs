@@ -60,6 +60,8 @@ impl Agent {
     /// Applies one committed entry and answers the write waiting on it; true when it was a
     /// restore's commit that replaced the state.
     fn apply_entry(&mut self, entry: &Entry) -> bool {
+        // Every entry, no-ops too: a later term drops a restore its leader never finished.
+        self.state.observe_term(entry.term);
         let (command, outcome) = match &entry.payload {
             EntryPayload::Command(bytes) => {
                 let command = Command::decode(bytes).unwrap_or_else(|e| {

@@ -37,7 +37,8 @@ impl Agent {
             unreachable!("raft_configuration answers the configuration")
         };
         Response::Snapshot {
-            state: self.state.to_snapshot_bytes(),
+            // Without a restore under way here: it is this cluster's, not the archive's.
+            state: self.state.to_archive_bytes(),
             index,
             term,
             servers,

@@ -62,7 +62,10 @@ impl StateMachine {
                 outcome(true, changes.unwrap_or_default())
             }
             Command::Txn(ops) => self.apply_txn(index, ops),
-            Command::Restore(restore) => outcome(self.apply_restore(index, restore), Vec::new()),
+            Command::Restore(restore) => {
+                let ok = self.apply_restore(index, term, restore).is_ok();
+                outcome(ok, Vec::new())
+            }
         }
     }
 

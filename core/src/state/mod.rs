@@ -88,6 +88,7 @@ impl StateMachine {
     /// `true`/`false`: the lock changes it made (for lock-delay and the simulator's lock
     /// checker), a transaction's results. Every command applies through here.
     pub fn apply_traced(&mut self, index: u64, term: u64, command: &Command) -> ApplyOutcome {
+        self.observe_term(term);
         self.route(index, term, command)
     }
 

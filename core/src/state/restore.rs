@@ -32,21 +32,41 @@ pub enum RestoreCommand {
     Commit { id: u64 },
 }
 
-/// A restore's bytes as they arrive, kept in the state (so a snapshot taken between chunks
-/// carries them, and every server commits the same bytes).
+/// A restore's bytes as they arrive, kept in the state (so a Raft snapshot taken between
+/// chunks carries them, and every server commits the same bytes). Only the leader that
+/// proposed the `Begin` proposes its chunks and commit, all in its term: an entry of a later
+/// term means that leader is gone and the rest will never come, so the bytes are dropped
+/// (`StateMachine::observe_term`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StagedRestore {
     pub id: u64,
+    /// The term of the `Begin`'s log entry: its chunks and commit must be of this term.
+    pub term: u64,
     pub total_bytes: u64,
     pub sha256: [u8; 32],
     pub bytes: Vec<u8>,
 }
 
 impl StateMachine {
-    /// Applies one step of a restore at `index`. Returns false (changing nothing but the
-    /// staged bytes) for a step that does not fit: a restore too large, a chunk of another
-    /// restore or out of order, a commit of incomplete or damaged bytes.
-    pub(super) fn apply_restore(&mut self, index: u64, command: &RestoreCommand) -> bool {
+    /// An entry of `term` is applied: a restore staged in an earlier term will never get
+    /// its remaining chunks or its commit (its leader is gone), so its bytes are dropped.
+    /// Called for every entry, commands or not (a new leader's first entry is a no-op).
+    pub fn observe_term(&mut self, term: u64) {
+        if self.staged_restore.as_ref().is_some_and(|s| s.term < term) {
+            self.staged_restore = None;
+        }
+    }
+
+    /// Applies one step of a restore at `index` in `term`. Refuses (changing nothing but the
+    /// staged bytes) a step that does not fit, saying why: a restore too large, a chunk of
+    /// another restore, of another term or out of order, a commit of incomplete or damaged
+    /// bytes.
+    pub(super) fn apply_restore(
+        &mut self,
+        index: u64,
+        term: u64,
+        command: &RestoreCommand,
+    ) -> Result<(), String> {
         match command {
             RestoreCommand::Begin {
                 id,
@@ -56,56 +76,85 @@ impl StateMachine {
                 // A restore begun earlier and not committed is dropped either way.
                 self.staged_restore = None;
                 if *total_bytes > RESTORE_SIZE_BYTES_MAX as u64 {
-                    return false;
+                    return Err(format!(
+                        "restore of {total_bytes} bytes is over RESTORE_SIZE_BYTES_MAX \
+                         ({RESTORE_SIZE_BYTES_MAX} bytes)"
+                    ));
                 }
                 self.staged_restore = Some(StagedRestore {
                     id: *id,
+                    term,
                     total_bytes: *total_bytes,
                     sha256: *sha256,
                     bytes: Vec::new(),
                 });
-                true
+                Ok(())
             }
-            RestoreCommand::Chunk { id, offset, bytes } => self.stage_chunk(*id, *offset, bytes),
-            RestoreCommand::Commit { id } => self.commit_restore(index, *id),
+            RestoreCommand::Chunk { id, offset, bytes } => {
+                self.stage_chunk(*id, term, *offset, bytes)
+            }
+            RestoreCommand::Commit { id } => self.commit_restore(index, term, *id),
         }
     }
 
-    fn stage_chunk(&mut self, id: u64, offset: u64, bytes: &[u8]) -> bool {
-        let Some(staged) = self.staged_restore.as_mut().filter(|s| s.id == id) else {
-            return false;
-        };
+    /// The restore `id` staged in `term`, or why there is none.
+    fn staged_mut(&mut self, id: u64, term: u64) -> Result<&mut StagedRestore, String> {
+        match self.staged_restore.as_mut() {
+            Some(staged) if staged.id == id && staged.term == term => Ok(staged),
+            Some(staged) if staged.id == id => Err(format!(
+                "restore {id} was begun in term {} and this step is of term {term}",
+                staged.term
+            )),
+            _ => Err(format!(
+                "restore {id} is not under way (dropped, replaced or never begun)"
+            )),
+        }
+    }
+
+    fn stage_chunk(&mut self, id: u64, term: u64, offset: u64, bytes: &[u8]) -> Result<(), String> {
+        let staged = self.staged_mut(id, term)?;
         let staged_bytes = staged.bytes.len() as u64;
         let fits = staged_bytes + bytes.len() as u64 <= staged.total_bytes;
         if offset != staged_bytes || !fits || bytes.len() > RESTORE_CHUNK_BYTES_MAX {
-            return false;
+            return Err(format!(
+                "restore {id}: a chunk of {} bytes at offset {offset} does not follow the {} \
+                 staged bytes of {}",
+                bytes.len(),
+                staged_bytes,
+                staged.total_bytes
+            ));
         }
         staged.bytes.extend_from_slice(bytes);
-        true
+        Ok(())
     }
 
     /// Replaces the state with the staged one if it is complete, its hash matches and it
     /// decodes to a consistent state; then every index is brought to `index` (see
     /// `clamp_and_raise`). A refused commit drops the staged bytes and leaves the state.
-    fn commit_restore(&mut self, index: u64, id: u64) -> bool {
-        if self.staged_restore.as_ref().is_none_or(|s| s.id != id) {
-            return false;
-        }
+    fn commit_restore(&mut self, index: u64, term: u64, id: u64) -> Result<(), String> {
+        self.staged_mut(id, term)?;
         let staged = self.staged_restore.take().expect("checked just now");
-        let complete = staged.bytes.len() as u64 == staged.total_bytes;
-        let hash: [u8; 32] = Sha256::digest(&staged.bytes).into();
-        if !complete || hash != staged.sha256 {
-            return false;
+        let staged_bytes = staged.bytes.len() as u64;
+        if staged_bytes != staged.total_bytes {
+            return Err(format!(
+                "restore {id} is incomplete: {staged_bytes} of {} bytes arrived",
+                staged.total_bytes
+            ));
         }
-        let Ok(mut restored) = StateMachine::from_snapshot_bytes(&staged.bytes) else {
-            return false;
-        };
+        let hash: [u8; 32] = Sha256::digest(&staged.bytes).into();
+        if hash != staged.sha256 {
+            return Err(format!(
+                "restore {id}: the bytes do not match their SHA-256"
+            ));
+        }
+        let mut restored = StateMachine::from_snapshot_bytes(&staged.bytes)
+            .map_err(|e| format!("restore {id}: {e}"))?;
         restored.staged_restore = None;
         restored.clamp_and_raise(index);
         restored.planted.bug = self.planted.bug;
         *self = restored;
         debug_assert_eq!(self.check_invariants(), Ok(()));
-        true
+        Ok(())
     }
 
     /// The restored state at raft index `index`: every object index above `index` is lowered

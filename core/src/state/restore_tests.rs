@@ -162,3 +162,45 @@ fn a_staged_restore_survives_a_snapshot() {
     assert!(back.apply(16, &commit(7)));
     assert_eq!(back.sessions().len(), 2);
 }
+
+/// A leader proposed Begin and a chunk in term 2 and lost its leadership before the rest
+/// committed: the first entry of term 3 (a no-op or any command) drops the staged bytes, and
+/// no chunk or commit of another term lands on them.
+#[test]
+fn a_restore_cut_by_a_leader_change_is_dropped_by_the_next_term() {
+    let bytes = source().to_snapshot_bytes();
+    let (mut state, _) = target();
+    let before = state.clone();
+    assert!(state.apply_traced(13, 2, &begin(7, &bytes)).ok);
+    assert!(state.apply_traced(14, 2, &chunk(7, 0, &bytes[..100])).ok);
+    assert_eq!(state.staged_restore().map(|s| s.term), Some(2));
+    assert!(state.apply_traced(15, 3, &set("other", "v")).ok);
+    assert_eq!(state.staged_restore(), None, "a later term drops it");
+    assert!(!state.apply_traced(16, 3, &chunk(7, 100, &bytes[100..])).ok);
+    assert!(!state.apply_traced(17, 3, &commit(7)).ok);
+    assert_eq!(state.kv().get("old").map(|e| e.modify_index), Some(10));
+    // A no-op of a later term (observed by the agent) drops it too.
+    let mut state = before;
+    assert!(state.apply_traced(13, 2, &begin(7, &bytes)).ok);
+    state.observe_term(2);
+    assert!(state.staged_restore().is_some(), "its own term keeps it");
+    state.observe_term(3);
+    assert_eq!(state.staged_restore(), None);
+}
+
+#[test]
+fn a_chunk_or_commit_of_another_term_than_the_begin_is_refused() {
+    let bytes = source().to_snapshot_bytes();
+    let (mut state, _) = target();
+    assert!(state.apply_traced(13, 5, &begin(7, &bytes)).ok);
+    assert!(
+        !state.apply_traced(14, 4, &chunk(7, 0, &bytes)).ok,
+        "older term"
+    );
+    assert_eq!(state.staged_restore().map(|s| s.bytes.len()), Some(0));
+    assert!(state.apply_traced(15, 5, &chunk(7, 0, &bytes)).ok);
+    assert!(!state.apply_traced(16, 4, &commit(7)).ok, "older term");
+    assert!(state.staged_restore().is_some(), "a refused step leaves it");
+    assert!(state.apply_traced(17, 5, &commit(7)).ok);
+    assert_eq!(state.sessions().len(), 2);
+}

@@ -11,11 +11,12 @@
 //! is still read. The magic cannot begin a format-1 snapshot: those begin with the count of
 //! live keys as a little-endian u64, and the magic read that way is above 2^63.
 
-use super::{StateMachine, TableId};
+use super::{StagedRestore, StateMachine, TableId};
 use crate::agent::autopilot::AutopilotConfig;
 use crate::catalog::CatalogStore;
 use crate::kv::KvStore;
-use serde::Deserialize;
+use crate::session::SessionStore;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Begins every snapshot of format 2 or later.
@@ -31,6 +32,26 @@ impl StateMachine {
         bytes.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
         // Only strings, bytes and integers in ordered maps: bincode has nothing to refuse.
         bincode::serialize_into(&mut bytes, self).expect("the state machine always encodes");
+        bytes
+    }
+
+    /// The state as `to_snapshot_bytes` encodes it, but with no restore under way: what a
+    /// snapshot save answers. Staged bytes belong to a restore in flight on this cluster's
+    /// log; restored elsewhere they would sit there forever, and they may be most of the
+    /// size. Encoded from borrows (no copy of the state).
+    pub fn to_archive_bytes(&self) -> Vec<u8> {
+        let view = StateMachineView {
+            kv: &self.kv,
+            table_indexes: &self.table_indexes,
+            catalog: &self.catalog,
+            autopilot: &self.autopilot,
+            sessions: &self.sessions,
+            staged_restore: None,
+        };
+        let mut bytes = Vec::with_capacity(HEADER_BYTES);
+        bytes.extend_from_slice(&SNAPSHOT_MAGIC);
+        bytes.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
+        bincode::serialize_into(&mut bytes, &view).expect("the state machine always encodes");
         bytes
     }
 
@@ -70,6 +91,18 @@ impl StateMachine {
             .map_err(|e| format!("snapshot of format {version} is inconsistent: {e}"))?;
         Ok(state)
     }
+}
+
+/// `StateMachine`'s fields by reference, in its order: bincode encodes it exactly as the
+/// state machine (a test holds them equal).
+#[derive(Serialize)]
+struct StateMachineView<'a> {
+    kv: &'a KvStore,
+    table_indexes: &'a BTreeMap<TableId, u64>,
+    catalog: &'a CatalogStore,
+    autopilot: &'a Option<AutopilotConfig>,
+    sessions: &'a SessionStore,
+    staged_restore: Option<&'a StagedRestore>,
 }
 
 /// Format 1: the KV store alone, as `StateSnapshot { kv }` encoded it before tables existed.
@@ -373,6 +406,34 @@ mod tests {
             Some("s1".into())
         );
         assert_eq!(back.table_index(TableId::Sessions), 4);
+    }
+
+    #[test]
+    fn an_archive_is_the_snapshot_without_the_staged_restore() {
+        use crate::state::test_support::{lock, with_sessions};
+        use crate::state::RestoreCommand;
+        let mut state = with_sessions();
+        assert!(state.apply(11, &lock("k", "v", "s1")));
+        assert_eq!(state.to_archive_bytes(), state.to_snapshot_bytes());
+        let begin = RestoreCommand::Begin {
+            id: 1,
+            total_bytes: 4,
+            sha256: [0; 32],
+        };
+        assert!(state.apply(12, &Command::Restore(begin)));
+        let chunk = RestoreCommand::Chunk {
+            id: 1,
+            offset: 0,
+            bytes: b"abc".to_vec(),
+        };
+        assert!(state.apply(13, &Command::Restore(chunk)));
+        let archive = StateMachine::from_snapshot_bytes(&state.to_archive_bytes()).expect("reads");
+        assert_eq!(archive.staged_restore(), None);
+        let mut unstaged = state.clone();
+        unstaged.staged_restore = None;
+        assert_eq!(archive, unstaged);
+        let full = StateMachine::from_snapshot_bytes(&state.to_snapshot_bytes()).expect("reads");
+        assert_eq!(full.staged_restore().map(|s| s.bytes.len()), Some(3));
     }
 
     #[test]
