@@ -254,9 +254,14 @@ fn write_answer(command: Option<&Command>, outcome: ApplyOutcome, index: u64) ->
             applied: true,
             index,
         }),
+        // A refused commit cannot succeed if sent again as it was: the caller's mistake, or a
+        // restore cut short (a new restore starts over).
         Some(Command::Restore(RestoreCommand::Commit { .. })) => match outcome.ok {
             true => Ok(Response::Done),
-            false => refused("snapshot restore refused at apply: its bytes were incomplete or did not match their hash"),
+            false => Err(ApiError::BadRequest(format!(
+                "snapshot restore refused at apply: {}",
+                outcome.refusal.as_deref().unwrap_or("no reason given")
+            ))),
         },
         _ => Ok(Response::KvWritten {
             applied: outcome.ok,
@@ -273,4 +278,27 @@ pub fn payload_digest(payload: &EntryPayload) -> u64 {
         EntryPayload::Config(config) => format!("{config:?}").into_bytes(),
     };
     crate::digest::fnv1a(&bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_restore_commit_is_a_bad_request_naming_why() {
+        let commit = Command::Restore(RestoreCommand::Commit { id: 7 });
+        let outcome = ApplyOutcome {
+            refusal: Some("restore 7: the bytes do not match their SHA-256".into()),
+            ..ApplyOutcome::default()
+        };
+        let answer = write_answer(Some(&commit), outcome, 12);
+        assert!(
+            matches!(&answer, Err(ApiError::BadRequest(why)) if why.contains("SHA-256")),
+            "{answer:?}"
+        );
+        assert_eq!(
+            write_answer(Some(&commit), applied_outcome(), 12),
+            Ok(Response::Done)
+        );
+    }
 }

@@ -62,10 +62,13 @@ impl StateMachine {
                 outcome(true, changes.unwrap_or_default())
             }
             Command::Txn(ops) => self.apply_txn(index, ops),
-            Command::Restore(restore) => {
-                let ok = self.apply_restore(index, term, restore).is_ok();
-                outcome(ok, Vec::new())
-            }
+            Command::Restore(restore) => match self.apply_restore(index, term, restore) {
+                Ok(()) => outcome(true, Vec::new()),
+                Err(why) => ApplyOutcome {
+                    refusal: Some(why),
+                    ..outcome(false, Vec::new())
+                },
+            },
         }
     }
 
@@ -138,6 +141,7 @@ impl StateMachine {
                     ok: true,
                     lock_changes: changes,
                     txn: Some(TxnOutcome::Committed { entries }),
+                    refusal: None,
                 }
             }
             // Rolled back: the state is exactly as before.
@@ -145,6 +149,7 @@ impl StateMachine {
                 ok: false,
                 lock_changes: Vec::new(),
                 txn: Some(TxnOutcome::Failed { errors }),
+                refusal: None,
             },
         }
     }
@@ -197,5 +202,6 @@ fn outcome(ok: bool, lock_changes: Vec<LockChange>) -> ApplyOutcome {
         ok,
         lock_changes,
         txn: None,
+        refusal: None,
     }
 }

@@ -70,6 +70,8 @@ pub struct ApplyOutcome {
     pub lock_changes: Vec<LockChange>,
     /// A transaction's results or errors.
     pub txn: Option<TxnOutcome>,
+    /// Why a refused restore step was refused (the answer to a restore names it).
+    pub refusal: Option<String>,
 }
 
 impl StateMachine {

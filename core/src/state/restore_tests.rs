@@ -204,3 +204,16 @@ fn a_chunk_or_commit_of_another_term_than_the_begin_is_refused() {
     assert!(state.apply_traced(17, 5, &commit(7)).ok);
     assert_eq!(state.sessions().len(), 2);
 }
+
+#[test]
+fn a_refused_commit_says_why() {
+    let bytes = source().to_snapshot_bytes();
+    let (mut state, _) = target();
+    assert!(state.apply(13, &begin(7, &bytes)));
+    assert!(state.apply(14, &chunk(7, 0, &bytes[..10])));
+    let refused = state.apply_traced(15, 0, &commit(7));
+    let why = refused.refusal.expect("a reason");
+    assert!(why.contains("incomplete: 10 of"), "{why}");
+    let refused = state.apply_traced(16, 0, &commit(7));
+    assert!(refused.refusal.expect("a reason").contains("not under way"));
+}
