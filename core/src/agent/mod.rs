@@ -109,6 +109,9 @@ pub struct Agent {
     config: AgentConfig,
     now_ms: u64,
     rng: Rng,
+    /// Draws the ids that must never repeat, even across restarts (sessions, restores):
+    /// seeded with the seed and the incarnation (`incarnation_rng`).
+    id_rng: Rng,
     membership: Membership,
     raft: Option<Raft>,
     /// The replicated tables (servers; empty on clients).
@@ -160,6 +163,15 @@ pub struct AppliedEntry {
     pub state_digest: u64,
 }
 
+/// A generator for this incarnation: a simulated machine restarts with the same seed, but
+/// at a later clock, so what it draws differs from what it drew before the restart. Its own
+/// stream: drawing from it moves nothing the seed alone decides.
+fn incarnation_rng(seed: u64, now_ms: u64) -> Rng {
+    const ID_STREAM: u64 = 0x5E55_1011_1D5E_ED00;
+    let mut mixer = Rng::new(seed ^ ID_STREAM);
+    Rng::new(mixer.next_u64() ^ now_ms.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
 /// Entries a journal holds before the oldest are dropped (a checker drains it every round).
 pub const APPLY_JOURNAL_MAX: usize = 65_536;
 
@@ -172,6 +184,7 @@ impl Agent {
         // Different for every incarnation (a restarted process has the same seed but a later
         // clock), so request ids never repeat across restarts.
         let first_request_id = (rng.next_u64() ^ now_ms.wrapping_mul(0x9E37_79B9_7F4A_7C15)) >> 1;
+        let id_rng = incarnation_rng(seed, now_ms);
         let raft = (config.role == Role::Server).then(|| {
             Raft::new(
                 crate::raft::NodeId::new(&config.node_name),
@@ -202,6 +215,7 @@ impl Agent {
             config,
             now_ms,
             rng,
+            id_rng,
             membership,
             raft,
             state,

@@ -35,7 +35,7 @@ impl Agent {
         }
         let node = (spec.node.clone()).unwrap_or_else(|| self.config.node_name.clone());
         let id = loop {
-            let id = uuid_v4(&mut self.rng);
+            let id = uuid_v4(&mut self.id_rng);
             if self.state.sessions().get(&id).is_none() {
                 break id;
             }
@@ -105,7 +105,8 @@ fn session_from_spec(id: String, node: String, spec: SessionSpec) -> Session {
     }
 }
 
-/// A random (version 4) UUID in its text form, from the agent's seeded generator.
+/// A random (version 4) UUID in its text form, from the agent's seeded generator (its
+/// `id_rng`, so a restarted agent does not draw the ids it drew before).
 pub(super) fn uuid_v4(rng: &mut Rng) -> String {
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&rng.next_u64().to_be_bytes());
@@ -139,5 +140,26 @@ mod tests {
         assert!("89ab".contains(&parts[3][..1]), "{id}");
         assert_eq!(id, uuid_v4(&mut Rng::new(7)));
         assert_ne!(id, uuid_v4(&mut Rng::new(8)));
+    }
+
+    /// A simulated machine restarts with the same seed at a later clock: the session ids it
+    /// draws must not be those it drew before (they would collide with live sessions).
+    #[test]
+    fn a_restarted_agent_draws_other_session_ids() {
+        use crate::agent::{Agent, AgentConfig};
+        use crate::membership::Role;
+        let config = AgentConfig::new("s1", "10.0.0.1", Role::Server);
+        let draw = |now_ms: u64| {
+            let mut agent = Agent::new(config.clone(), 7, now_ms, Default::default());
+            let ids: Vec<String> = (0..3).map(|_| uuid_v4(&mut agent.id_rng)).collect();
+            ids
+        };
+        let first = draw(1_000);
+        assert_eq!(first, draw(1_000), "the same incarnation replays");
+        let restarted = draw(61_000);
+        assert!(
+            first.iter().all(|id| !restarted.contains(id)),
+            "{first:?} {restarted:?}"
+        );
     }
 }

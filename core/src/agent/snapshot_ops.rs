@@ -54,7 +54,7 @@ impl Agent {
         if let Err(error) = self.restore_room(state.len(), chunks + 2) {
             return self.reply(origin, Err(error));
         }
-        let id = self.rng.next_u64();
+        let id = self.id_rng.next_u64();
         let sha256: [u8; 32] = Sha256::digest(&state).into();
         let begin = RestoreCommand::Begin {
             id,
