@@ -280,3 +280,47 @@ fn a_holder_whose_agent_dies_loses_the_lock_and_lock_delay_applies() {
         "after the lock-delay: {later:?}"
     );
 }
+
+/// A new leader whose first entry of its term is not applied yet may not know the sessions,
+/// releases and lock-delays its predecessor committed: an acquire or a transaction's lock is
+/// answered 503 "catching up" then, before any check or proposal.
+#[test]
+fn a_leader_not_caught_up_with_its_term_refuses_acquires_and_txn_locks() {
+    let mut net = cluster(SEED);
+    let id = create_session(&mut net, "c1", spec(None, None, 0));
+    let old = the_leader(&net);
+    let target = SERVERS.iter().find(|n| **n != old).unwrap().to_string();
+    // The target's appends (its term's first entry among them) are held back: it wins the
+    // election but cannot commit.
+    for other in SERVERS.iter().filter(|n| **n != target) {
+        let rule = (
+            target.clone(),
+            other.to_string(),
+            "AppendEntries".to_string(),
+        );
+        net.hold_rules.insert(rule);
+    }
+    let transfer = Request::RaftTransferLeader {
+        target: Some(target.clone()),
+    };
+    assert_eq!(ask(&mut net, &old, transfer), Ok(Response::Done));
+    for _ in 0..100 {
+        if net.agent(&target).is_leader() {
+            break;
+        }
+        run(&mut net, 10);
+    }
+    assert!(net.agent(&target).is_leader(), "seed {SEED}: no transfer");
+    let before = last_index(&net, &target);
+    let catching_up = |answer: &ApiResult| matches!(answer, Err(ApiError::Unavailable(why)) if why.starts_with("leader is catching up"));
+    let answer = acquire(&mut net, &target, "k", &id);
+    assert!(catching_up(&answer), "{answer:?}");
+    let ops = vec![txn_op(TxnVerb::Lock, "k", &id)];
+    let request = Request::Txn {
+        ops,
+        consistency: Consistency::Default,
+    };
+    let answer = ask(&mut net, &target, request);
+    assert!(catching_up(&answer), "{answer:?}");
+    assert_eq!(last_index(&net, &target), before, "nothing was proposed");
+}

@@ -87,6 +87,9 @@ impl Agent {
         let KvCommand::Lock { key, session, .. } = command else {
             return None;
         };
+        if let Err(error) = self.check_caught_up("acquire") {
+            return Some(Err(error));
+        }
         if self.lock_delays.delayed_until(key, self.now_ms).is_some() {
             let index = self.raft.as_ref().map_or(0, |r| r.applied_index());
             return Some(Ok(Response::KvWritten {
@@ -99,6 +102,18 @@ impl Agent {
             return Some(Err(ApiError::BadRequest(why)));
         }
         None
+    }
+
+    /// A leader that has not applied its own term's first entry may lack sessions, releases
+    /// and lock-delays its predecessor committed: its checks of an acquire would judge an old
+    /// state. 503 then (as a renew), and the client retries in a moment.
+    pub(super) fn check_caught_up(&self, what: &str) -> Result<(), ApiError> {
+        match self.caught_up_leader_term() {
+            Some(_) => Ok(()),
+            None => Err(ApiError::Unavailable(format!(
+                "leader is catching up; retry the {what} shortly"
+            ))),
+        }
     }
 
     /// Keys under lock-delay now (for tests and the simulator's reports).

@@ -28,6 +28,11 @@ impl Agent {
                 }
             };
         }
+        if ops.iter().any(|op| op.verb == TxnVerb::Lock) {
+            if let Err(error) = self.check_caught_up("transaction") {
+                return self.reply(origin, Err(error));
+            }
+        }
         let errors = self.lock_delay_errors(&ops);
         if !errors.is_empty() {
             let outcome = TxnOutcome::Failed { errors };
