@@ -131,3 +131,35 @@ fn destroy_answers_true_even_for_an_unknown_id_and_removes_the_session() {
         assert!(session(&mut net, server, &id).is_none(), "{server}");
     }
 }
+
+/// A create over a bound (here a 1 MiB name, the HTTP body's limit) is refused before the
+/// log: the largest entry stays within the command bound the node's storage counts on.
+#[test]
+fn a_session_create_over_its_bounds_is_refused_before_the_log() {
+    let mut net = cluster(SEED);
+    let leader = the_leader(&net);
+    let before = net.agent(&leader).raft().unwrap().last_index();
+    let mut huge = spec(None, None, 0);
+    huge.name = "n".repeat(1 << 20);
+    let answer = ask(&mut net, "s2", Request::SessionCreate { spec: huge });
+    assert!(
+        matches!(&answer, Err(ApiError::BadRequest(why)) if why.contains("SESSION_NAME_BYTES_MAX")),
+        "{answer:?}"
+    );
+    let mut many = spec(None, None, 0);
+    many.node_checks = vec!["serfHealth".to_string(); 65];
+    let answer = ask(&mut net, "c1", Request::SessionCreate { spec: many });
+    assert!(
+        matches!(&answer, Err(ApiError::BadRequest(why)) if why.contains("SESSION_CHECKS_MAX")),
+        "{answer:?}"
+    );
+    let destroy = Request::SessionDestroy {
+        id: "x".repeat(200),
+    };
+    let answer = ask(&mut net, "c1", destroy);
+    assert!(
+        matches!(&answer, Err(ApiError::BadRequest(why)) if why.contains("SESSION_ID_BYTES_MAX")),
+        "{answer:?}"
+    );
+    assert_eq!(net.agent(&leader).raft().unwrap().last_index(), before);
+}

@@ -8,7 +8,9 @@ use super::pending::Origin;
 use super::requests::raft_error;
 use super::Agent;
 use crate::rng::Rng;
-use crate::session::{Session, SessionCommand, SessionSpec, SESSIONS_MAX};
+use crate::session::{
+    check_spec_bounds, Session, SessionCommand, SessionSpec, SESSIONS_MAX, SESSION_ID_BYTES_MAX,
+};
 
 impl Agent {
     /// Fills in what the agent that takes a request knows and the leader does not: a session
@@ -33,6 +35,9 @@ impl Agent {
             let why = format!("more than {SESSIONS_MAX} sessions exist (SESSIONS_MAX)");
             return self.reply(origin, Err(ApiError::RateLimited(why)));
         }
+        if let Err(why) = check_spec_bounds(&spec) {
+            return self.reply(origin, Err(ApiError::BadRequest(why)));
+        }
         let node = (spec.node.clone()).unwrap_or_else(|| self.config.node_name.clone());
         let id = loop {
             let id = uuid_v4(&mut self.id_rng);
@@ -52,6 +57,13 @@ impl Agent {
     pub(super) fn destroy_session(&mut self, origin: Origin, id: String) {
         if id.is_empty() {
             return self.reply(origin, Err(ApiError::BadRequest("Missing session".into())));
+        }
+        if id.len() > SESSION_ID_BYTES_MAX {
+            let why = format!(
+                "session id is {} bytes, over SESSION_ID_BYTES_MAX ({SESSION_ID_BYTES_MAX})",
+                id.len()
+            );
+            return self.reply(origin, Err(ApiError::BadRequest(why)));
         }
         let command = Command::Session(SessionCommand::Destroy { id });
         self.propose_and_wait(origin, command);
@@ -140,6 +152,51 @@ mod tests {
         assert!("89ab".contains(&parts[3][..1]), "{id}");
         assert_eq!(id, uuid_v4(&mut Rng::new(7)));
         assert_ne!(id, uuid_v4(&mut Rng::new(8)));
+    }
+
+    /// Every bound of a create at its maximum, every number at its widest: the command fits
+    /// one log entry (node/src/bounds.rs counts on no entry being larger).
+    #[test]
+    fn the_largest_session_create_fits_one_command() {
+        use crate::kv::COMMAND_SIZE_BYTES_MAX;
+        use crate::session::{
+            ServiceCheck, SESSION_CHECKS_MAX, SESSION_FIELD_BYTES_MAX, SESSION_NAME_BYTES_MAX,
+        };
+        let text = "x".repeat(SESSION_FIELD_BYTES_MAX);
+        let check = ServiceCheck {
+            id: text.clone(),
+            namespace: text.clone(),
+        };
+        let spec = SessionSpec {
+            name: "n".repeat(SESSION_NAME_BYTES_MAX),
+            node: Some(text.clone()),
+            lock_delay_ns: u64::MAX,
+            ttl: text.clone(),
+            ttl_ms: Some(u64::MAX),
+            node_checks: Vec::new(),
+            service_checks: vec![check; SESSION_CHECKS_MAX],
+            ..SessionSpec::default()
+        };
+        assert_eq!(check_spec_bounds(&spec), Ok(()));
+        let mut session = session_from_spec("0".repeat(36), text, spec.clone());
+        (session.create_index, session.modify_index) = (u64::MAX, u64::MAX);
+        let encoded = Command::Session(SessionCommand::Create(Box::new(session))).encode();
+        assert!(encoded.len() <= COMMAND_SIZE_BYTES_MAX, "{}", encoded.len());
+        let mut over = spec.clone();
+        over.name.push('n');
+        assert!(check_spec_bounds(&over)
+            .unwrap_err()
+            .contains("SESSION_NAME_BYTES_MAX"));
+        let mut over = spec.clone();
+        over.node_checks.push("serfHealth".into());
+        assert!(check_spec_bounds(&over).unwrap_err().contains("65 checks"));
+        let mut over = spec;
+        over.service_checks[3].namespace.push('x');
+        let why = check_spec_bounds(&over).unwrap_err();
+        assert!(
+            why.contains("ServiceChecks") && why.contains("1025 bytes"),
+            "{why}"
+        );
     }
 
     /// A simulated machine restarts with the same seed at a later clock: the session ids it

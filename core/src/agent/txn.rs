@@ -10,6 +10,7 @@ use super::pending::{Origin, PendingRead};
 use super::Agent;
 use crate::kv::txn::{TxnError, TxnOp, TxnOutcome, TxnVerb, TXN_OPS_MAX};
 use crate::kv::{KvError, KEY_SIZE_BYTES_MAX, VALUE_SIZE_BYTES_MAX};
+use crate::session::SESSION_ID_BYTES_MAX;
 
 impl Agent {
     /// Serves `Request::Txn` on the place `route` chose.
@@ -93,6 +94,12 @@ pub fn validate_txn(ops: &[TxnOp]) -> Result<(), ApiError> {
                 size_bytes_max: KEY_SIZE_BYTES_MAX,
             }));
         }
+        if op.session.len() > SESSION_ID_BYTES_MAX {
+            return Err(ApiError::Kv(KvError::SessionTooLong {
+                size_bytes: op.session.len(),
+                size_bytes_max: SESSION_ID_BYTES_MAX,
+            }));
+        }
     }
     let total_bytes: usize = ops
         .iter()
@@ -140,6 +147,13 @@ mod tests {
         let long_key = "k".repeat(KEY_SIZE_BYTES_MAX + 1);
         let error = validate_txn(&[op(TxnVerb::Get, &long_key, 0)]).unwrap_err();
         assert!(matches!(error, ApiError::Kv(KvError::KeyTooLarge { .. })));
+        let mut long_session = op(TxnVerb::Lock, "k", 0);
+        long_session.session = "s".repeat(SESSION_ID_BYTES_MAX + 1);
+        let error = validate_txn(&[long_session]).unwrap_err();
+        assert!(matches!(
+            error,
+            ApiError::Kv(KvError::SessionTooLong { .. })
+        ));
     }
 
     #[test]

@@ -317,3 +317,40 @@ fn validate_keys() {
         })
     );
 }
+
+#[test]
+fn validate_bounds_an_acquires_session_and_value() {
+    use crate::kv::COMMAND_SIZE_BYTES_MAX;
+    use crate::session::SESSION_ID_BYTES_MAX;
+    let lock = |session_bytes: usize, value_bytes: usize| KvCommand::Lock {
+        key: "k".repeat(KEY_SIZE_BYTES_MAX),
+        value: vec![0; value_bytes],
+        flags: u64::MAX,
+        session: "s".repeat(session_bytes),
+    };
+    let largest = lock(SESSION_ID_BYTES_MAX, VALUE_SIZE_BYTES_MAX);
+    assert_eq!(validate(&largest), Ok(()));
+    let encoded = crate::agent::command::Command::Kv(largest).encode();
+    assert!(encoded.len() <= COMMAND_SIZE_BYTES_MAX, "{}", encoded.len());
+    assert_eq!(
+        validate(&lock(SESSION_ID_BYTES_MAX + 1, 1)),
+        Err(KvError::SessionTooLong {
+            size_bytes: SESSION_ID_BYTES_MAX + 1,
+            size_bytes_max: SESSION_ID_BYTES_MAX
+        })
+    );
+    let unlock = KvCommand::Unlock {
+        key: "k".into(),
+        value: Vec::new(),
+        flags: 0,
+        session: "s".repeat(1 << 20),
+    };
+    assert!(matches!(
+        validate(&unlock),
+        Err(KvError::SessionTooLong { .. })
+    ));
+    assert!(matches!(
+        validate(&lock(36, VALUE_SIZE_BYTES_MAX + 1)),
+        Err(KvError::ValueTooLarge { .. })
+    ));
+}

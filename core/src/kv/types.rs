@@ -99,6 +99,11 @@ pub enum KvError {
         size_bytes_max: usize,
     },
     EmptyKey,
+    /// An acquire or release names a session id longer than any session's.
+    SessionTooLong {
+        size_bytes: usize,
+        size_bytes_max: usize,
+    },
 }
 
 impl std::fmt::Display for KvError {
@@ -112,6 +117,10 @@ impl std::fmt::Display for KvError {
                 write!(f, "Key too long: {size_bytes} bytes, the maximum is {size_bytes_max} bytes")
             }
             KvError::EmptyKey => write!(f, "Missing key name"),
+            KvError::SessionTooLong { size_bytes, size_bytes_max } => write!(
+                f,
+                "Session id too long: {size_bytes} bytes, the maximum is {size_bytes_max} bytes"
+            ),
         }
     }
 }

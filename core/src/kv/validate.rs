@@ -2,8 +2,10 @@
 //! never reaches the log and nothing is ever half-written.
 
 use super::types::{KvCommand, KvError, KEY_SIZE_BYTES_MAX, VALUE_SIZE_BYTES_MAX};
+use crate::session::SESSION_ID_BYTES_MAX;
 
-/// Refuses what Consul refuses at its HTTP layer: a missing key, and sizes over our bounds.
+/// Refuses what Consul refuses at its HTTP layer: a missing key, and sizes over our bounds
+/// (a key, a value, an acquire's or release's session id).
 ///
 /// `apply` deliberately does not re-check this: the limits are admission policy, and re-checking
 /// them on replay would make a change of limits between versions diverge (or crash) replicas.
@@ -20,7 +22,19 @@ pub fn validate(cmd: &KvCommand) -> Result<(), KvError> {
             size_bytes_max: KEY_SIZE_BYTES_MAX,
         });
     }
-    if let KvCommand::Set { value, .. } | KvCommand::Cas { value, .. } = cmd {
+    if let KvCommand::Lock { session, .. } | KvCommand::Unlock { session, .. } = cmd {
+        if session.len() > SESSION_ID_BYTES_MAX {
+            return Err(KvError::SessionTooLong {
+                size_bytes: session.len(),
+                size_bytes_max: SESSION_ID_BYTES_MAX,
+            });
+        }
+    }
+    if let KvCommand::Set { value, .. }
+    | KvCommand::Cas { value, .. }
+    | KvCommand::Lock { value, .. }
+    | KvCommand::Unlock { value, .. } = cmd
+    {
         if value.len() > VALUE_SIZE_BYTES_MAX {
             return Err(KvError::ValueTooLarge {
                 size_bytes: value.len(),

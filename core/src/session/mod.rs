@@ -14,4 +14,4 @@ mod tests;
 
 pub use store::SessionStore;
 pub use types::*;
-pub use validate::check_against_catalog;
+pub use validate::{check_against_catalog, check_spec_bounds};

@@ -12,6 +12,16 @@ pub const SESSION_TTL_MS_MIN: u64 = 10_000;
 pub const SESSION_TTL_MS_MAX: u64 = 86_400_000;
 /// Most sessions stored at once; past it a create is refused with 429.
 pub const SESSIONS_MAX: usize = 65_536;
+/// Longest session id accepted anywhere one is named (an acquire, a release, a destroy, a
+/// transaction's op): ours are 36-byte UUIDs; Consul's too.
+pub const SESSION_ID_BYTES_MAX: usize = 128;
+/// Longest session name.
+pub const SESSION_NAME_BYTES_MAX: usize = 1024;
+/// Longest node name, check id, check namespace or TTL text a session create may carry.
+pub const SESSION_FIELD_BYTES_MAX: usize = 1024;
+/// Most checks (node checks and service checks together) one session may name.
+pub const SESSION_CHECKS_MAX: usize = 64;
+
 /// The node check every session gets when it names no checks (Consul's default).
 pub const SESSION_DEFAULT_CHECK: &str = "serfHealth";
 
