@@ -75,7 +75,9 @@ pub(crate) fn grant(
         None => (index, 1),
         Some(e) if e.session.as_deref() == Some(request.session) => (e.create_index, e.lock_index),
         Some(e) if e.session.is_some() && !steal => return Err(LockRefusal::HeldByAnother),
-        Some(e) => (e.create_index, e.lock_index + 1),
+        // Saturating: a restored state may carry any LockIndex; at the top the fencing token
+        // still rises through the ModifyIndex.
+        Some(e) => (e.create_index, e.lock_index.saturating_add(1)),
     };
     Ok(KvEntry {
         key: request.key.to_string(),
@@ -114,4 +116,46 @@ pub(crate) fn release(
 /// The error text of an `unlock` operation that was refused.
 pub(crate) fn unlock_error(key: &str) -> String {
     format!("failed to unlock key {key:?}, lock isn't held, or is held by another session")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::{Session, SessionSpec};
+
+    #[test]
+    fn a_new_holder_at_the_largest_lock_index_keeps_it() {
+        let spec = SessionSpec::default();
+        let mut sessions = SessionStore::default();
+        sessions.insert(Session {
+            id: "s1".into(),
+            name: spec.name,
+            node: "n1".into(),
+            lock_delay_ns: spec.lock_delay_ns,
+            behavior: spec.behavior,
+            ttl: spec.ttl,
+            ttl_ms: spec.ttl_ms,
+            node_checks: spec.node_checks,
+            service_checks: spec.service_checks,
+            create_index: 3,
+            modify_index: 3,
+        });
+        let existing = KvEntry {
+            key: "k".into(),
+            value: Vec::new(),
+            flags: 0,
+            create_index: 4,
+            modify_index: 5,
+            lock_index: u64::MAX,
+            session: None,
+        };
+        let request = LockRequest {
+            key: "k",
+            value: b"v",
+            flags: 0,
+            session: "s1",
+        };
+        let granted = grant(Some(&existing), request, &sessions, 9, false).expect("granted");
+        assert_eq!((granted.lock_index, granted.modify_index), (u64::MAX, 9));
+    }
 }

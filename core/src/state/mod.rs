@@ -199,6 +199,7 @@ impl StateMachine {
         self.sessions
             .check_invariants(self.table_index(TableId::Sessions))?;
         self.check_locks()?;
+        self.check_session_catalog()?;
         self.check_staged_restore()
     }
 
@@ -211,6 +212,31 @@ impl StateMachine {
                     "key {:?} is locked by session {session:?}, which does not exist",
                     entry.key
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every session's node and checks are registered: a create applies only if they are,
+    /// and every catalog write that removes a node or a check sweeps that node's sessions at
+    /// once (`apply_catalog`); a restore brings a whole state that held this.
+    fn check_session_catalog(&self) -> Result<(), String> {
+        for session in self.sessions.list() {
+            if !self.catalog.has_node(&session.node) {
+                return Err(format!(
+                    "session {:?} is on node {:?}, which is not registered",
+                    session.id, session.node
+                ));
+            }
+            let service_checks = session.service_checks.iter().map(|c| &c.id);
+            for check in session.node_checks.iter().chain(service_checks) {
+                if self.catalog.check(&session.node, check).is_none() {
+                    return Err(format!(
+                        "session {:?} names check {check:?} on node {:?}, which is not \
+                         registered",
+                        session.id, session.node
+                    ));
+                }
             }
         }
         Ok(())

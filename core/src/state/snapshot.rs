@@ -437,6 +437,30 @@ mod tests {
     }
 
     #[test]
+    fn a_session_whose_node_or_check_is_gone_is_refused() {
+        use crate::state::test_support::with_sessions;
+        for check_id in [Some("serfHealth".to_string()), None] {
+            let mut state = with_sessions();
+            // Deregistered without the sweep that ends the sessions of the node.
+            let gone = CatalogCommand::Deregister {
+                node: "n1".into(),
+                service_id: None,
+                check_id: check_id.clone(),
+            };
+            let applied = state.catalog.apply(20, &gone);
+            for table in applied.tables {
+                state.table_indexes.insert(table, 20);
+            }
+            let error = StateMachine::from_snapshot_bytes(&state.to_snapshot_bytes()).unwrap_err();
+            let expected = match check_id {
+                Some(_) => r#"names check "serfHealth" on node "n1""#,
+                None => r#"is on node "n1", which is not registered"#,
+            };
+            assert!(error.contains(expected), "{error}");
+        }
+    }
+
+    #[test]
     fn a_lock_naming_no_session_is_refused() {
         use crate::state::test_support::{lock, with_sessions};
         let mut state = with_sessions();
