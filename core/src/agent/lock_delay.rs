@@ -12,42 +12,54 @@ use super::api::{ApiError, ApiResult, Response};
 use super::Agent;
 use crate::kv::KvCommand;
 use crate::state::LockChange;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Keys under lock-delay remembered at once. Past it the delay closest to its end is
 /// forgotten first (an invalidation of more keys than this at once is the only way there).
 pub const LOCK_DELAYS_MAX: usize = 65_536;
-/// How often expired delays are pruned (a lookup ignores expired ones anyway).
-const PRUNE_INTERVAL_MS: u64 = 1_000;
 
-/// Until when (ms on this agent's clock) each key may not be locked again.
+/// Until when (ms on this agent's clock) each key may not be locked again. `by_end` orders
+/// the same delays by their end, so expired ones are pruned from its front and the soonest
+/// is found at once when the table is full: each record and tick costs O(log n) per delay
+/// it adds or drops, never a scan of the table.
 #[derive(Clone, Debug, Default)]
 pub(super) struct LockDelays {
     until_ms: BTreeMap<String, u64>,
-    next_prune_ms: u64,
+    by_end: BTreeSet<(u64, String)>,
 }
 
 impl LockDelays {
     /// Records the delays that `changes`, applied at `now_ms`, start.
     pub(super) fn record(&mut self, changes: &[LockChange], now_ms: u64) {
-        for change in changes.iter().filter(|c| c.delay_ns > 0) {
+        let mut delayed = changes.iter().filter(|c| c.delay_ns > 0).peekable();
+        if delayed.peek().is_none() {
+            return;
+        }
+        self.prune(now_ms);
+        for change in delayed {
             let until_ms = now_ms + change.delay_ns.div_ceil(1_000_000);
-            self.insert(&change.key, until_ms, now_ms);
+            self.insert(&change.key, until_ms);
         }
     }
 
-    fn insert(&mut self, key: &str, until_ms: u64, now_ms: u64) {
-        if self.until_ms.len() >= LOCK_DELAYS_MAX && !self.until_ms.contains_key(key) {
-            self.prune(now_ms);
-        }
-        if self.until_ms.len() >= LOCK_DELAYS_MAX && !self.until_ms.contains_key(key) {
-            let soonest = self.until_ms.iter().min_by_key(|(_, until)| **until);
-            let soonest = soonest.map(|(k, _)| k.clone()).expect("the table is full");
-            self.until_ms.remove(&soonest);
-        }
-        let until = self.until_ms.entry(key.to_string()).or_insert(0);
-        *until = (*until).max(until_ms);
+    fn insert(&mut self, key: &str, until_ms: u64) {
+        let until_ms = match self.until_ms.get(key) {
+            Some(&old) => {
+                self.by_end.remove(&(old, key.to_string()));
+                old.max(until_ms)
+            }
+            None => {
+                if self.until_ms.len() >= LOCK_DELAYS_MAX {
+                    let (_, soonest) = self.by_end.pop_first().expect("the table is full");
+                    self.until_ms.remove(&soonest);
+                }
+                until_ms
+            }
+        };
+        self.until_ms.insert(key.to_string(), until_ms);
+        self.by_end.insert((until_ms, key.to_string()));
         assert!(self.until_ms.len() <= LOCK_DELAYS_MAX);
+        debug_assert_eq!(self.until_ms.len(), self.by_end.len());
     }
 
     /// Until when `key` is under lock-delay, if it is at `now_ms`.
@@ -58,20 +70,25 @@ impl LockDelays {
             .filter(|until| *until > now_ms)
     }
 
-    /// Forgets expired delays, at most once per `PRUNE_INTERVAL_MS`.
+    /// Forgets expired delays (called every tick: cheap, it looks only at expired ones).
     pub(super) fn prune_due(&mut self, now_ms: u64) {
-        if now_ms >= self.next_prune_ms {
-            self.next_prune_ms = now_ms + PRUNE_INTERVAL_MS;
-            self.prune(now_ms);
-        }
+        self.prune(now_ms);
     }
 
     fn prune(&mut self, now_ms: u64) {
-        self.until_ms.retain(|_, until| *until > now_ms);
+        while let Some((until, _)) = self.by_end.first() {
+            if *until > now_ms {
+                break;
+            }
+            let (_, key) = self.by_end.pop_first().expect("looked at just now");
+            self.until_ms.remove(&key);
+        }
+        debug_assert_eq!(self.until_ms.len(), self.by_end.len());
     }
 
     pub(super) fn clear(&mut self) {
         self.until_ms.clear();
+        self.by_end.clear();
     }
 
     pub(super) fn len(&self) -> usize {
@@ -154,12 +171,49 @@ mod tests {
     fn the_table_is_bounded_and_forgets_the_soonest_first() {
         let mut delays = LockDelays::default();
         for i in 0..LOCK_DELAYS_MAX as u64 {
-            delays.insert(&format!("k{i}"), 10_000 + i, 0);
+            delays.insert(&format!("k{i}"), 10_000 + i);
         }
-        delays.insert("new", 50_000, 0);
+        delays.insert("new", 50_000);
         assert_eq!(delays.len(), LOCK_DELAYS_MAX);
         assert_eq!(delays.delayed_until("k0", 0), None, "the soonest went");
         assert_eq!(delays.delayed_until("new", 0), Some(50_000));
         assert_eq!(delays.delayed_until("k1", 0), Some(10_001));
+    }
+
+    /// A full table taking as many new keys again: each one evicts the soonest in
+    /// O(log n) (a scan of the table per key took hours here), and a longer delay of a key
+    /// already there moves its end.
+    #[test]
+    fn a_full_table_takes_new_keys_without_scanning_it() {
+        let mut delays = LockDelays::default();
+        let n = LOCK_DELAYS_MAX as u64;
+        let batch: Vec<LockChange> = (0..n)
+            .map(|i| released(&format!("old{i}"), (1_000 + i) * 1_000_000))
+            .collect();
+        delays.record(&batch, 0);
+        assert_eq!(delays.len(), LOCK_DELAYS_MAX);
+        for i in 0..n {
+            delays.record(&[released(&format!("new{i}"), 200_000_000_000)], 10);
+        }
+        assert_eq!(delays.len(), LOCK_DELAYS_MAX);
+        let last_old = format!("old{}", n - 1);
+        assert_eq!(
+            delays.delayed_until(&last_old, 10),
+            None,
+            "every old one evicted"
+        );
+        assert_eq!(
+            delays.delayed_until(&format!("new{}", n - 1), 10),
+            Some(200_010)
+        );
+        delays.record(&[released("new0", 300_000_000_000)], 20);
+        assert_eq!(
+            delays.delayed_until("new0", 20),
+            Some(300_020),
+            "moved later"
+        );
+        delays.prune_due(200_010);
+        assert_eq!(delays.len(), 1, "only the moved one is left");
+        assert_eq!(delays.by_end.len(), 1);
     }
 }

@@ -194,6 +194,27 @@ impl KvStore {
             .collect()
     }
 
+    /// The keys each of `sessions` locks, in key order, from one pass over the locked
+    /// entries (a sweep that ends many sessions at once scans the store once).
+    pub(crate) fn keys_held_by_each(
+        &self,
+        sessions: &std::collections::BTreeSet<&str>,
+    ) -> std::collections::BTreeMap<String, Vec<String>> {
+        let mut held: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for entry in self.locked() {
+            let session = entry
+                .session
+                .as_deref()
+                .expect("locked entries have a session");
+            if sessions.contains(session) {
+                held.entry(session.to_string())
+                    .or_default()
+                    .push(entry.key.clone());
+            }
+        }
+        held
+    }
+
     /// Every locked entry, in key order.
     pub(crate) fn locked(&self) -> impl Iterator<Item = &KvEntry> {
         self.entries.values().filter(|e| e.session.is_some())

@@ -17,9 +17,22 @@ pub(crate) fn invalidate(
     kv: &mut KvStore,
     sessions: &mut SessionStore,
 ) -> Option<Vec<LockChange>> {
+    sessions.get(id)?;
+    let keys = kv.keys_held_by(id);
+    end_session(index, id, keys, kv, sessions)
+}
+
+/// Ends session `id` at `index`, whose locked keys are `keys` (in key order): removes it and
+/// releases or deletes each key.
+fn end_session(
+    index: u64,
+    id: &str,
+    keys: Vec<String>,
+    kv: &mut KvStore,
+    sessions: &mut SessionStore,
+) -> Option<Vec<LockChange>> {
     let session = sessions.remove(id)?;
     let delay_ns = session.lock_delay_ns.min(LOCK_DELAY_NS_MAX);
-    let keys = kv.keys_held_by(id);
     if !keys.is_empty() {
         kv.reach(index);
     }
@@ -72,9 +85,14 @@ pub(crate) fn sweep(
         .filter(|s| check_against_catalog(catalog, s).is_err())
         .map(|s| s.id)
         .collect();
+    // One pass over the store for every doomed session's keys, not one per session.
+    let ids: std::collections::BTreeSet<&str> = doomed.iter().map(String::as_str).collect();
+    let mut held = kv.keys_held_by_each(&ids);
     let mut changes = Vec::new();
     for id in &doomed {
-        changes.extend(invalidate(index, id, kv, sessions).expect("listed just now"));
+        let keys = held.remove(id).unwrap_or_default();
+        let ended = end_session(index, id, keys, kv, sessions);
+        changes.extend(ended.expect("listed just now"));
     }
     (doomed.len(), changes)
 }
