@@ -145,3 +145,48 @@ fn a_restore_the_log_cannot_take_now_is_refused_naming_the_bound() {
     );
     assert_eq!(net.agent(&leader).raft().unwrap().last_index(), before);
 }
+
+/// The transport drops frames over its maximum: a snapshot over `forward_bytes_max` is
+/// refused (413 over HTTP) where it would be forwarded, a restore before it leaves the
+/// follower, a save's reply before it leaves the leader, instead of waiting out the timeout.
+/// On the leader itself both work.
+#[test]
+fn a_snapshot_over_the_forward_bound_is_refused_not_forwarded() {
+    const BOUND: usize = 4_096;
+    let mut net = cluster_configured(SEED, |config| config.forward_bytes_max = BOUND);
+    let big = vec![b'x'; 2 * BOUND];
+    let command = KvCommand::Set {
+        key: "big".into(),
+        value: big,
+        flags: 0,
+    };
+    let answer = ask(&mut net, "s1", Request::KvWrite { command });
+    assert!(
+        matches!(answer, Ok(Response::KvWritten { applied: true, .. })),
+        "{answer:?}"
+    );
+    let leader = the_leader(&net);
+    let follower = SERVERS.iter().find(|s| **s != leader).unwrap().to_string();
+    let too_large = |answer: &ApiResult, what: &str| {
+        matches!(answer, Err(ApiError::TooLarge(why))
+            if why.contains(&format!("over the {BOUND} bytes one forwarded {what} may carry")))
+    };
+    let save = Request::SnapshotSave {
+        consistency: Consistency::Default,
+    };
+    let answer = ask(&mut net, &follower, save.clone());
+    assert!(too_large(&answer, "reply"), "{:?}", answer.err());
+    let Ok(Response::Snapshot { state, .. }) = ask(&mut net, &leader, save) else {
+        panic!("the leader saves");
+    };
+    assert!(state.len() > BOUND);
+    let before = net.agent(&leader).raft().unwrap().last_index();
+    let request = Request::SnapshotRestore {
+        state: state.clone(),
+    };
+    let answer = ask(&mut net, &follower, request);
+    assert!(too_large(&answer, "request"), "{:?}", answer.err());
+    assert_eq!(net.agent(&leader).raft().unwrap().last_index(), before);
+    let answer = ask(&mut net, &leader, Request::SnapshotRestore { state });
+    assert_eq!(answer, Ok(Response::Done));
+}

@@ -308,6 +308,9 @@ pub enum ApiError {
     /// Too much is in progress (queue full, too many uncommitted entries): refused before it
     /// was proposed, so it did not happen. Consul's HTTP 429; the client backs off and retries.
     RateLimited(String),
+    /// More than can be carried where it must go (a snapshot over what one forwarded request
+    /// or reply may carry); the reason names the size, the bound and what to do instead.
+    TooLarge(String),
 }
 
 impl std::fmt::Display for ApiError {
@@ -330,6 +333,7 @@ impl std::fmt::Display for ApiError {
             ApiError::Unavailable(why) => write!(f, "{why}"),
             ApiError::JoinFailed(why) => write!(f, "Failed to join: {why}"),
             ApiError::RateLimited(why) => write!(f, "rate limit exceeded: {why}"),
+            ApiError::TooLarge(why) => write!(f, "{why}"),
         }
     }
 }

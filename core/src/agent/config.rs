@@ -6,6 +6,10 @@ use crate::ports::{SERF_LAN_PORT_DEFAULT, SERVER_PORT_DEFAULT};
 use crate::raft::RaftOptions;
 use crate::state::StateBug;
 
+/// Default of `AgentConfig::forward_bytes_max`: the node's frame maximum (8 MiB) less room
+/// for the envelope (64 KiB). The node sets it from its transport's own constants.
+pub const FORWARD_BYTES_MAX_DEFAULT: usize = 8 * 1024 * 1024 - 64 * 1024;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AgentConfig {
     pub node_name: String,
@@ -43,6 +47,10 @@ pub struct AgentConfig {
     /// A state-machine bug planted on purpose, to prove the simulator's checkers catch it.
     /// Always `None` in the product.
     pub planted_state_bug: Option<StateBug>,
+    /// Most snapshot state bytes one forwarded request or reply may carry: the transport
+    /// drops larger frames, so a snapshot over it is refused with `ApiError::TooLarge`
+    /// instead of waiting for an answer that cannot come.
+    pub forward_bytes_max: usize,
 }
 
 impl AgentConfig {
@@ -68,6 +76,7 @@ impl AgentConfig {
             complaint_interval_ms: 10_000,
             autopilot: AutopilotOptions::default(),
             planted_state_bug: None,
+            forward_bytes_max: FORWARD_BYTES_MAX_DEFAULT,
         }
     }
 
@@ -93,6 +102,9 @@ impl AgentConfig {
         }
         if self.role == Role::Client && self.bootstrap_expect > 0 {
             return Err("bootstrap_expect is for servers only".into());
+        }
+        if self.forward_bytes_max == 0 {
+            return Err("forward_bytes_max must be above 0".into());
         }
         if self.snapshot_threshold_bytes > self.raft.log_bytes_max / 2 {
             return Err("snapshot_threshold_bytes must be at most half of log_bytes_max".into());

@@ -155,6 +155,7 @@ impl Agent {
         match origin {
             Origin::Local(request_id) => self.actions.push(Action::Reply { request_id, result }),
             Origin::Remote { addr, request_id } => {
+                let result = self.forwardable_reply(result);
                 self.send(addr, WireMessage::ForwardReply { request_id, result })
             }
             Origin::Internal(id) => self.on_internal_reply(id, result),
@@ -173,6 +174,9 @@ impl Agent {
     }
 
     fn forward(&mut self, addr: String, origin: Origin, request: Request, hops: u8) {
+        if let Err(error) = self.check_forwardable(&request) {
+            return self.reply(origin, Err(error));
+        }
         let route = route(&request);
         let deadline_ms = self.now_ms + self.config.request_timeout_ms + route.held_ms_max;
         let retry = route.repeatable.then(|| (request.clone(), hops));

@@ -5,7 +5,7 @@
 //! server clears its lock-delays, journals a lock reset, and wakes every parked blocking read
 //! (they read the new state).
 
-use super::api::{ApiError, Consistency, Response};
+use super::api::{ApiError, ApiResult, Consistency, Request, Response};
 use super::command::Command;
 use super::pending::{Origin, PendingRead};
 use super::requests::raft_error;
@@ -106,6 +106,39 @@ impl Agent {
             )));
         }
         Ok(())
+    }
+
+    /// Refuses a request that would not fit one forwarded frame: a restore whose state is
+    /// over `forward_bytes_max` (the transport would drop it and the caller wait in vain).
+    pub(super) fn check_forwardable(&self, request: &Request) -> Result<(), ApiError> {
+        let Request::SnapshotRestore { state } = request else {
+            return Ok(());
+        };
+        let bytes_max = self.config.forward_bytes_max;
+        if state.len() <= bytes_max {
+            return Ok(());
+        }
+        Err(ApiError::TooLarge(format!(
+            "snapshot of {} bytes is over the {bytes_max} bytes one forwarded request may \
+             carry; send it to the leader's HTTP address",
+            state.len()
+        )))
+    }
+
+    /// A reply going back to another agent, made to fit one frame: a snapshot over
+    /// `forward_bytes_max` is replaced by the error saying so.
+    pub(super) fn forwardable_reply(&self, result: ApiResult) -> ApiResult {
+        let bytes_max = self.config.forward_bytes_max;
+        match result {
+            Ok(Response::Snapshot { state, .. }) if state.len() > bytes_max => {
+                Err(ApiError::TooLarge(format!(
+                    "snapshot of {} bytes is over the {bytes_max} bytes one forwarded reply may \
+                     carry; save it through the leader's HTTP address",
+                    state.len()
+                )))
+            }
+            other => other,
+        }
     }
 
     /// A restore committed at `index`: the new state has no lock-delays, checkers reseed

@@ -53,6 +53,7 @@ pub fn status_of(error: &ApiError) -> StatusCode {
         ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+        ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
     }
 }
 
@@ -104,6 +105,10 @@ mod tests {
         assert_eq!(
             mapped(ApiError::RateLimited("queue full".into())),
             (429, "rate limit exceeded: queue full".into())
+        );
+        assert_eq!(
+            mapped(ApiError::TooLarge("snapshot of 9 bytes".into())),
+            (413, "snapshot of 9 bytes".into())
         );
         assert_eq!(
             mapped(ApiError::Kv(KvError::EmptyKey)),

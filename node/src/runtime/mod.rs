@@ -140,6 +140,9 @@ pub async fn start_with(
         PlantedBug::None | PlantedBug::VoteNotDurable => {}
     }
     crate::bounds::check(&config.agent.raft).map_err(StartError::Io)?;
+    // What the transport carries in one frame, less the envelope: a larger snapshot is refused.
+    config.agent.forward_bytes_max =
+        transport::frame::FRAME_SIZE_BYTES_MAX - crate::bounds::ENVELOPE_OVERHEAD_BYTES_MAX;
     let disk: Arc<dyn Disk> = Arc::from(disk);
     let shared = Box::new(local_disk::SharedDisk(disk.clone()));
     let (storage, recovered) = RaftStorage::recover(shared).map_err(StartError::Storage)?;
