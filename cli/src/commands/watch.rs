@@ -191,6 +191,7 @@ pub fn run(args: &WatchArgs) -> i32 {
         return fail(format!("Error querying Concord agent: {e}"));
     }
     let stale = args.stale.unwrap_or(false);
+    super::signals::exit_on_shutdown();
     let handler = Handler {
         words: args.handler.clone(),
         shell: args.shell.unwrap_or(true),

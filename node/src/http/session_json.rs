@@ -150,32 +150,36 @@ fn ttl(text: &str) -> Result<(String, Option<u64>), HttpError> {
     Ok((text.to_string(), Some(ms as u64)))
 }
 
-/// The checks a session depends on. None of the three fields given: the default (serfHealth).
-/// Any given, even an empty `"Checks":[]` (the Go api's CreateNoChecks): exactly those, the
-/// deprecated `Checks` merged into `NodeChecks`.
+/// The session's checks as Consul's create endpoint settles them: `Checks` and `NodeChecks`
+/// both start as `["serfHealth"]`; a `Checks` given empty (the Go api's CreateNoChecks)
+/// means no node checks at all (a `null` member reads as absent, `json_body`'s rule); a `Checks` that is just the default defers to `NodeChecks`; a `NodeChecks` given empty
+/// drops `Checks`; what is left of `Checks` is merged into `NodeChecks` (Consul's
+/// `fixupEmptySessionChecks`, kept for clients older than 1.7). `ServiceChecks` never changes
+/// the node checks.
 fn checks(
     checks: Option<Vec<String>>,
     node_checks: Option<Vec<String>>,
     service_checks: Option<Vec<ServiceCheckBody>>,
 ) -> (Vec<String>, Vec<ServiceCheck>) {
-    if checks.is_none() && node_checks.is_none() && service_checks.is_none() {
-        return (vec![SESSION_DEFAULT_CHECK.to_string()], Vec::new());
+    let default = || vec![SESSION_DEFAULT_CHECK.to_string()];
+    let mut checks = checks.unwrap_or_else(default);
+    let node_checks = node_checks.unwrap_or_else(default);
+    let service = service_checks.into_iter().flatten().map(|c| ServiceCheck {
+        id: c.id,
+        namespace: c.namespace,
+    });
+    if checks.is_empty() {
+        return (Vec::new(), service.collect());
+    }
+    if checks == default() || node_checks.is_empty() {
+        checks.clear();
     }
     let mut merged: Vec<String> = Vec::new();
-    for id in node_checks
-        .into_iter()
-        .flatten()
-        .chain(checks.into_iter().flatten())
-    {
+    for id in node_checks.into_iter().chain(checks) {
         if !merged.contains(&id) {
             merged.push(id);
         }
     }
-    let service = service_checks.into_iter().flatten();
-    let service = service.map(|c| ServiceCheck {
-        id: c.id,
-        namespace: c.namespace,
-    });
     (merged, service.collect())
 }
 
@@ -288,7 +292,10 @@ mod tests {
         assert_eq!(ns(r#"{"LockDelay": "0s"}"#), 0);
         assert_eq!(ns(r#"{"LockDelay": null}"#), 15_000_000_000);
         // Past Go's i64 Duration a Go client could not read the session back.
-        assert_eq!(ns(r#"{"LockDelay": 10000000000000000000}"#), i64::MAX as u64);
+        assert_eq!(
+            ns(r#"{"LockDelay": 10000000000000000000}"#),
+            i64::MAX as u64
+        );
         assert_eq!(ns(r#"{"LockDelay": "3000000h"}"#), i64::MAX as u64);
         let why = refused(r#"{"LockDelay": "soon"}"#);
         assert!(why.starts_with("Request decode failed: LockDelay"), "{why}");
@@ -330,15 +337,25 @@ mod tests {
     }
 
     #[test]
-    fn present_but_empty_checks_mean_none() {
-        let s = spec(r#"{"Checks": []}"#);
-        assert!(s.node_checks.is_empty() && s.service_checks.is_empty());
-        let s = spec(r#"{"Checks": null}"#);
-        assert_eq!(s.node_checks, ["serfHealth"], "null is absent");
-        let s = spec(r#"{"NodeChecks": ["a", "serfHealth"], "Checks": ["serfHealth", "b"]}"#);
-        assert_eq!(s.node_checks, ["a", "serfHealth", "b"]);
+    fn checks_settle_as_consuls_fixup_empty_session_checks() {
+        let node_checks = |body: &str| spec(body).node_checks;
+        let none: [&str; 0] = [];
+        assert_eq!(node_checks(r#"{"Checks": []}"#), none);
+        assert_eq!(
+            node_checks(r#"{"Checks": null}"#),
+            ["serfHealth"],
+            "null is absent"
+        );
+        assert_eq!(node_checks(r#"{"Checks": [], "NodeChecks": ["x"]}"#), none);
+        assert_eq!(node_checks(r#"{"NodeChecks": []}"#), none);
+        assert_eq!(node_checks(r#"{"NodeChecks": ["x"]}"#), ["x"]);
+        assert_eq!(node_checks(r#"{"Checks": ["b"]}"#), ["serfHealth", "b"]);
+        assert_eq!(node_checks(r#"{"Checks": ["b"], "NodeChecks": []}"#), none);
+        let both = r#"{"NodeChecks": ["a", "serfHealth"], "Checks": ["serfHealth", "b"]}"#;
+        assert_eq!(node_checks(both), ["a", "serfHealth", "b"]);
+        // Service checks come on top of the default node check, not instead of it.
         let s = spec(r#"{"ServiceChecks": [{"ID": "svc:web", "Namespace": ""}]}"#);
-        assert!(s.node_checks.is_empty());
+        assert_eq!(s.node_checks, ["serfHealth"]);
         assert_eq!(s.service_checks[0].id, "svc:web");
     }
 

@@ -45,7 +45,7 @@ async fn serve(
     let body = read_body(headers, body)?;
     let ops = match parse_txn(&body)? {
         ParsedTxn::Ops(ops) => ops,
-        ParsedTxn::UnknownVerbs(errors) => {
+        ParsedTxn::Refused(errors) => {
             return Ok(answer(
                 StatusCode::CONFLICT,
                 &TxnAnswer::failed(&errors),

@@ -57,12 +57,13 @@ struct KvOpBody {
     session: Option<String>,
 }
 
-/// What a body asks for: the operations, or (Consul's answer to a verb it does not know, which
-/// its state store gives per operation) the unknown verbs as a 409's errors.
+/// What a body asks for: the operations, or the operations refused before anything is read
+/// (a verb not known; an empty key, Consul's pre-check `Must provide key` for every verb but
+/// delete-tree), as a 409's errors.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ParsedTxn {
     Ops(Vec<TxnOp>),
-    UnknownVerbs(Vec<TxnError>),
+    Refused(Vec<TxnError>),
 }
 
 fn parse_failed(e: impl std::fmt::Display) -> HttpError {
@@ -85,22 +86,25 @@ pub fn parse_txn(body: &[u8]) -> Result<ParsedTxn, HttpError> {
         ));
     }
     let mut parsed = Vec::with_capacity(ops.len());
-    let mut unknown = Vec::new();
+    let mut refused = Vec::new();
     for (op_index, op) in ops.into_iter().enumerate() {
         let kv = kv_op(op_index, op)?;
         let verb_name = kv.verb.clone().unwrap_or_default();
+        let refuse = |what: String| TxnError { op_index, what };
         match TxnVerb::from_name(&verb_name) {
+            None => refused.push(refuse(format!("unknown KV verb {verb_name:?}"))),
+            Some(verb)
+                if verb != TxnVerb::DeleteTree && kv.key.as_deref().unwrap_or("").is_empty() =>
+            {
+                refused.push(refuse("Must provide key".to_string()))
+            }
             Some(verb) => parsed.push(txn_op(verb, kv)?),
-            None => unknown.push(TxnError {
-                op_index,
-                what: format!("unknown KV verb {verb_name:?}"),
-            }),
         }
     }
-    Ok(if unknown.is_empty() {
+    Ok(if refused.is_empty() {
         ParsedTxn::Ops(parsed)
     } else {
-        ParsedTxn::UnknownVerbs(unknown)
+        ParsedTxn::Refused(refused)
     })
 }
 
@@ -313,7 +317,21 @@ mod tests {
                 what: "unknown KV verb \"\"".into(),
             },
         ];
-        assert_eq!(parsed, Ok(ParsedTxn::UnknownVerbs(expected)));
+        assert_eq!(parsed, Ok(ParsedTxn::Refused(expected)));
+    }
+
+    #[test]
+    fn an_empty_key_is_refused_except_for_delete_tree() {
+        let parsed = parse_txn(
+            br#"[{"KV":{"Verb":"set","Key":""}},{"KV":{"Verb":"delete-tree","Key":""}},{"KV":{"Verb":"get"}}]"#,
+        );
+        let must = |op_index| TxnError {
+            op_index,
+            what: "Must provide key".into(),
+        };
+        assert_eq!(parsed, Ok(ParsedTxn::Refused(vec![must(0), must(2)])));
+        let tree = parse_txn(br#"[{"KV":{"Verb":"delete-tree","Key":""}}]"#);
+        assert!(matches!(tree, Ok(ParsedTxn::Ops(ops)) if ops.len() == 1));
     }
 
     #[test]
