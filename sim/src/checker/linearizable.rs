@@ -309,6 +309,8 @@ const REFUSALS_BEFORE_PROPOSAL: &[&str] = &[
     "leadership transfer in progress",
     "configuration change is already in progress",
     "leader has not committed an entry of its term yet",
+    // An acquire or a txn lock on a leader not caught up with its term (`lock_delay.rs`).
+    "leader is catching up",
 ];
 
 /// Whether `error` says the write was never proposed (and so can never be applied).
