@@ -73,7 +73,11 @@ fn a_key_watch_runs_its_handler_once_per_change() {
     // Consul's watch ends with status 0 on a shutdown signal, even in a blocking read.
     unsafe { libc::kill(watch.id() as libc::pid_t, libc::SIGTERM) };
     let status = watch.wait().expect("the watch ends");
-    assert_eq!(status.code(), Some(0), "SIGTERM ends the watch cleanly: {status:?}");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "SIGTERM ends the watch cleanly: {status:?}"
+    );
     assert_eq!(lines_later.len(), 4, "one run per change: {lines_later:?}");
     let values: Vec<&str> = ["djE=", "djI=", "djM="].to_vec(); // base64 of v1, v2, v3
     for (line, value) in lines[1..].iter().zip(values) {
