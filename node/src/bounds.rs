@@ -35,6 +35,12 @@ const _: () = assert!(
 // The largest command fits one frame when forwarded, and one entry fits a record.
 const _: () = assert!(COMMAND_SIZE_BYTES_MAX + ENVELOPE_OVERHEAD_BYTES_MAX <= FRAME_SIZE_BYTES_MAX);
 const _: () = assert!(FRAME_SIZE_BYTES_MAX <= RECORD_SIZE_BYTES_MAX as usize);
+// The core's default for what one forwarded request or answer may carry is the node's frame
+// less its envelope (the node sets exactly that; core tests use the default).
+const _: () = assert!(
+    concord_core::agent::config::FORWARD_BYTES_MAX_DEFAULT
+        == FRAME_SIZE_BYTES_MAX - ENVELOPE_OVERHEAD_BYTES_MAX
+);
 
 /// The largest batch a bound of `bytes_max` lets through, encoded: batches stop before passing
 /// the bound but always take one entry, which may be the largest.

@@ -29,6 +29,23 @@ pub enum TxnVerb {
 }
 
 impl TxnVerb {
+    /// Every verb, in Consul's order.
+    pub const ALL: [TxnVerb; 13] = [
+        TxnVerb::Set,
+        TxnVerb::Cas,
+        TxnVerb::Lock,
+        TxnVerb::Unlock,
+        TxnVerb::Get,
+        TxnVerb::GetOrEmpty,
+        TxnVerb::GetTree,
+        TxnVerb::CheckIndex,
+        TxnVerb::CheckSession,
+        TxnVerb::CheckNotExists,
+        TxnVerb::Delete,
+        TxnVerb::DeleteTree,
+        TxnVerb::DeleteCas,
+    ];
+
     /// Consul's name of the verb (`"delete-cas"`).
     pub fn name(self) -> &'static str {
         match self {
@@ -49,7 +66,7 @@ impl TxnVerb {
     }
 
     pub fn from_name(name: &str) -> Option<TxnVerb> {
-        ALL_VERBS.into_iter().find(|v| v.name() == name)
+        TxnVerb::ALL.into_iter().find(|v| v.name() == name)
     }
 
     /// Whether the verb only reads (a transaction of only these writes nothing to the log).
@@ -65,22 +82,6 @@ impl TxnVerb {
         )
     }
 }
-
-const ALL_VERBS: [TxnVerb; 13] = [
-    TxnVerb::Set,
-    TxnVerb::Cas,
-    TxnVerb::Lock,
-    TxnVerb::Unlock,
-    TxnVerb::Get,
-    TxnVerb::GetOrEmpty,
-    TxnVerb::GetTree,
-    TxnVerb::CheckIndex,
-    TxnVerb::CheckSession,
-    TxnVerb::CheckNotExists,
-    TxnVerb::Delete,
-    TxnVerb::DeleteTree,
-    TxnVerb::DeleteCas,
-];
 
 /// One KV operation of a transaction (`{"KV":{"Verb","Key","Value","Flags","Index","Session"}}`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

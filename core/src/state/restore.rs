@@ -12,6 +12,13 @@ pub const RESTORE_SIZE_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// Largest chunk of a restore in one log entry: 512 KiB (a value's maximum, so a chunk
 /// entry fits every bound a KV write does).
 pub const RESTORE_CHUNK_BYTES_MAX: usize = 512 * 1024;
+/// What a chunk's command adds to its bytes: the command tags, id, offset and length.
+const RESTORE_CHUNK_OVERHEAD_BYTES_MAX: usize = 64;
+// A chunk entry is no larger than the largest KV command, so every bound sized for that
+// (an entry in a WAL record, a forwarded or replicated entry in a frame) holds a chunk too.
+const _: () = assert!(
+    RESTORE_CHUNK_BYTES_MAX + RESTORE_CHUNK_OVERHEAD_BYTES_MAX <= crate::kv::COMMAND_SIZE_BYTES_MAX
+);
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RestoreCommand {

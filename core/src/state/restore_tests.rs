@@ -1,7 +1,7 @@
 //! Restores through the log: staged chunks, the hash check, and indexes after a commit.
 
 use super::test_support::*;
-use super::{RestoreCommand, StateMachine, TableId, WatchKey};
+use super::{RestoreCommand, StateMachine, TableId, WatchKey, RESTORE_CHUNK_BYTES_MAX};
 use crate::agent::command::Command;
 use crate::catalog::test_support::{catalog, register};
 use crate::kv::KvCommand;
@@ -216,4 +216,20 @@ fn a_refused_commit_says_why() {
     assert!(why.contains("incomplete: 10 of"), "{why}");
     let refused = state.apply_traced(16, 0, &commit(7));
     assert!(refused.refusal.expect("a reason").contains("not under way"));
+}
+
+#[test]
+fn the_largest_chunk_fits_one_command() {
+    let chunk = Command::Restore(RestoreCommand::Chunk {
+        id: u64::MAX,
+        offset: u64::MAX,
+        bytes: vec![0xff; RESTORE_CHUNK_BYTES_MAX],
+    });
+    let encoded_bytes = chunk.encode().len();
+    assert!(encoded_bytes > RESTORE_CHUNK_BYTES_MAX, "{encoded_bytes}");
+    assert!(
+        encoded_bytes <= crate::kv::COMMAND_SIZE_BYTES_MAX,
+        "{encoded_bytes} > {}",
+        crate::kv::COMMAND_SIZE_BYTES_MAX
+    );
 }

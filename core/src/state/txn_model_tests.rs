@@ -11,21 +11,6 @@ use std::collections::BTreeMap;
 
 const KEYS: [&str; 4] = ["a", "a/x", "a/y", "b"];
 const SESSIONS: [&str; 3] = ["s1", "s2", "s9"];
-const VERBS: [TxnVerb; 13] = [
-    TxnVerb::Set,
-    TxnVerb::Cas,
-    TxnVerb::Lock,
-    TxnVerb::Unlock,
-    TxnVerb::Get,
-    TxnVerb::GetOrEmpty,
-    TxnVerb::GetTree,
-    TxnVerb::CheckIndex,
-    TxnVerb::CheckSession,
-    TxnVerb::CheckNotExists,
-    TxnVerb::Delete,
-    TxnVerb::DeleteTree,
-    TxnVerb::DeleteCas,
-];
 
 type Model = BTreeMap<String, KvEntry>;
 
@@ -149,14 +134,14 @@ fn model_txn(m: &mut Model, ops: &[TxnOp], index: u64) -> Result<Vec<KvEntry>, V
 fn arb_op() -> impl Strategy<Value = TxnOp> {
     let index = prop_oneof![Just(0u64), 1u64..8, 20u64..26];
     (
-        0..VERBS.len(),
+        0..TxnVerb::ALL.len(),
         0..KEYS.len() + 1,
         index,
         0..SESSIONS.len(),
         0u8..3,
     )
         .prop_map(|(verb, key, index, session, value)| TxnOp {
-            verb: VERBS[verb],
+            verb: TxnVerb::ALL[verb],
             // The last choice is the empty key: a get-tree or delete-tree of everything.
             key: KEYS.get(key).copied().unwrap_or("").to_string(),
             value: vec![b'v', value],

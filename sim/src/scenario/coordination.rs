@@ -163,7 +163,11 @@ fn session_spec(settings: &[&str]) -> Result<SessionSpec, String> {
                 spec.ttl = format!("{}s", ttl_ms / 1_000);
                 spec.ttl_ms = Some(ttl_ms);
             }
-            "lock-delay" => spec.lock_delay_ns = parse_duration(value)?.as_nanos() as u64,
+            "lock-delay" => {
+                let ns = parse_duration(value)?.as_nanos();
+                let too_long = || format!("lock-delay={value} is too long");
+                spec.lock_delay_ns = u64::try_from(ns).map_err(|_| too_long())?;
+            }
             "behavior" if value == "delete" => spec.behavior = Behavior::Delete,
             "behavior" if value == "release" => spec.behavior = Behavior::Release,
             "checks" if value == "none" => spec.node_checks.clear(),

@@ -244,6 +244,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn load_start_takes_exactly_the_load_mix_settings() {
+        let load = SETTINGS.iter().find(|s| s.command == ["load-start"]);
+        let keys = load.expect("load-start is a command").keys;
+        assert_eq!(keys[..2], ["clients", "ops"]);
+        assert_eq!(keys[2..], crate::load::LoadMix::SETTINGS);
+    }
+
+    #[test]
     fn words_and_quotes() {
         let lines = parse("# c\n\nexpect error s1 put k v \"No cluster leader\"\n").unwrap();
         assert_eq!(lines.len(), 1);
