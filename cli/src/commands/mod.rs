@@ -22,7 +22,7 @@ pub mod validate;
 pub mod version;
 pub mod watch;
 
-use crate::http_client::{Client, Target};
+use crate::http_client::{Client, Reply, Target};
 use clap::Args;
 
 /// Where the agent is: Consul's client flags, shared by every command that calls the API.
@@ -49,6 +49,15 @@ impl HttpArgs {
             target.token = self.token.clone();
         }
         Ok(Client::new(target))
+    }
+
+    /// A client whose agent answered `/v1/agent/self`: commands that wait on the agent for a
+    /// long time (`lock`, `watch`) first check it is there, as Consul's do.
+    pub fn connected_client(&self) -> Result<Client, String> {
+        let client = self.client()?;
+        let answered = client.get("/v1/agent/self", &[]).and_then(Reply::success);
+        answered.map_err(|e| format!("Error querying Concord agent: {e}"))?;
+        Ok(client)
     }
 }
 

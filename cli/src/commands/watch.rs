@@ -5,7 +5,7 @@
 
 use super::blocking::{blocking_get, next_index};
 use super::{clean_key, fail, subprocess, HttpArgs};
-use crate::http_client::{Client, HttpError, Reply};
+use crate::http_client::{Client, HttpError};
 use clap::Args;
 use concord_node::api_types::catalog::{CatalogNode, HealthCheck, ServiceEntry};
 use concord_node::api_types::KvPair;
@@ -183,13 +183,10 @@ pub fn run(args: &WatchArgs) -> i32 {
         Ok(watch) => watch,
         Err(why) => return fail(why),
     };
-    let client = match args.http.client() {
+    let client = match args.http.connected_client() {
         Ok(client) => client,
         Err(why) => return fail(why),
     };
-    if let Err(e) = client.get("/v1/agent/self", &[]).and_then(Reply::success) {
-        return fail(format!("Error querying Concord agent: {e}"));
-    }
     let stale = args.stale.unwrap_or(false);
     super::signals::exit_on_shutdown();
     let handler = Handler {

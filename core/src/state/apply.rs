@@ -14,33 +14,28 @@ use crate::session::{Session, SessionCommand, SESSIONS_MAX};
 impl StateMachine {
     pub(super) fn route(&mut self, index: u64, term: u64, command: &Command) -> ApplyOutcome {
         match command {
-            Command::Kv(KvCommand::Lock {
-                key,
-                value,
-                flags,
-                session,
-            }) => {
+            Command::Kv(
+                KvCommand::Lock {
+                    key,
+                    value,
+                    flags,
+                    session,
+                }
+                | KvCommand::Unlock {
+                    key,
+                    value,
+                    flags,
+                    session,
+                },
+            ) => {
                 let request = LockRequest {
                     key,
                     value,
                     flags: *flags,
                     session,
                 };
-                self.apply_lock(index, term, request, true)
-            }
-            Command::Kv(KvCommand::Unlock {
-                key,
-                value,
-                flags,
-                session,
-            }) => {
-                let request = LockRequest {
-                    key,
-                    value,
-                    flags: *flags,
-                    session,
-                };
-                self.apply_lock(index, term, request, false)
+                let acquire = matches!(command, Command::Kv(KvCommand::Lock { .. }));
+                self.apply_lock(index, term, request, acquire)
             }
             Command::Kv(kv) => self.apply_kv(index, kv),
             Command::Catalog(catalog) => self.apply_catalog(index, catalog),

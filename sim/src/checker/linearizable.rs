@@ -114,10 +114,20 @@ fn convert(op: &Operation, stale: bool, keys: &BTreeSet<String>) -> Vec<lin::Ope
         KvOutcome::Failed if conditional && op.result.is_ok() => KvOutcome::Rejected,
         other => other,
     };
-    let return_ms = if outcome == KvOutcome::Unknown {
-        u64::MAX
-    } else {
-        op.return_ms
+    placed(op, kv_ops, outcome, index)
+}
+
+/// The checker's operations for `kv_ops`, all at `op`'s client and times (an unknown outcome
+/// may take effect any time after the invoke), at `index` when the answer named one.
+fn placed(
+    op: &Operation,
+    kv_ops: Vec<KvOp>,
+    outcome: KvOutcome,
+    index: Option<u64>,
+) -> Vec<lin::Operation> {
+    let return_ms = match outcome {
+        KvOutcome::Unknown => u64::MAX,
+        _ => op.return_ms,
     };
     let at = |kv_op: KvOp| {
         let converted =
@@ -202,19 +212,7 @@ pub fn txn_ops(
         (Err(error), false) if refused_before_proposal(error) => return Vec::new(),
         (Err(_), false) => (txn_writes(ops, keys), KvOutcome::Unknown, None),
     };
-    let return_ms = match outcome {
-        KvOutcome::Unknown => u64::MAX,
-        _ => op.return_ms,
-    };
-    let at = |kv_op: KvOp| {
-        let converted =
-            lin::Operation::new(op.client, kv_op, outcome.clone(), op.invoke_ms, return_ms);
-        match index {
-            Some(i) => converted.at_index(i),
-            None => converted,
-        }
-    };
-    kv_ops.into_iter().map(at).collect()
+    placed(op, kv_ops, outcome, index)
 }
 
 /// The writes of a transaction, one per key (per known key under a deleted prefix).

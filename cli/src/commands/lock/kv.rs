@@ -79,6 +79,22 @@ pub fn delete(client: &Client, key: &str, query: &[(&str, &str)]) -> Result<bool
     Ok(written(&reply).applied)
 }
 
+/// Deletes a lock key nobody holds if it is still at `modify_index` (Go's Destroy: a
+/// delete-cas); `what` names it in the error.
+pub fn delete_unchanged(
+    client: &Client,
+    key: &str,
+    modify_index: u64,
+    what: &str,
+) -> Result<super::Cleanup, String> {
+    let cas = modify_index.to_string();
+    match delete(client, key, &[("cas", cas.as_str())]) {
+        Ok(true) => Ok(super::Cleanup::Done),
+        Ok(false) => Ok(super::Cleanup::InUse),
+        Err(e) => Err(format!("failed to remove {what}: {e}")),
+    }
+}
+
 fn written(reply: &Reply) -> Written {
     Written {
         applied: reply.text().trim() == "true",

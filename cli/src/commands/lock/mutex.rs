@@ -120,12 +120,7 @@ impl Mutex {
         if pair.session.is_some() {
             return Ok(Cleanup::InUse);
         }
-        let cas = pair.modify_index.to_string();
-        match kv::delete(&self.client, &self.key, &[("cas", cas.as_str())]) {
-            Ok(true) => Ok(Cleanup::Done),
-            Ok(false) => Ok(Cleanup::InUse),
-            Err(e) => Err(format!("failed to remove lock: {e}")),
-        }
+        kv::delete_unchanged(&self.client, &self.key, pair.modify_index, "lock")
     }
 
     fn read(&self, index: u64, wait: Duration, consistent: bool) -> Result<Read, ReadError> {

@@ -8,7 +8,7 @@ use super::semaphore::Semaphore;
 use super::session::{LockSession, SessionSpec};
 use super::{plan, AcquireClock, Cleanup, Event, LockArgs, Plan};
 use crate::commands::{fail, signals, subprocess};
-use crate::http_client::{Client, Reply};
+use crate::http_client::Client;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;
 
@@ -57,13 +57,10 @@ pub fn run(args: &LockArgs) -> i32 {
         Ok(plan) => plan,
         Err(why) => return fail(why),
     };
-    let client = match args.http.client() {
+    let client = match args.http.connected_client() {
         Ok(client) => client,
         Err(why) => return fail(why),
     };
-    if let Err(e) = client.get("/v1/agent/self", &[]).and_then(Reply::success) {
-        return fail(format!("Error querying Concord agent: {e}"));
-    }
     signals::catch_shutdown();
     say(&plan, &setup_text(&plan));
     say(&plan, "Attempting lock acquisition");

@@ -183,12 +183,7 @@ impl Semaphore {
         if !lock.holders.is_empty() {
             return Ok(Cleanup::InUse);
         }
-        let cas = modify_index.to_string();
-        match kv::delete(&self.client, &self.lock_key(), &[("cas", cas.as_str())]) {
-            Ok(true) => Ok(Cleanup::Done),
-            Ok(false) => Ok(Cleanup::InUse),
-            Err(e) => Err(format!("failed to remove semaphore: {e}")),
-        }
+        kv::delete_unchanged(&self.client, &self.lock_key(), modify_index, "semaphore")
     }
 
     /// Everything under the prefix (the lock key and every contender key).
