@@ -4,7 +4,7 @@ use super::api::{ApiError, ApiResult, Response};
 use super::command::Command;
 use super::pending::{Pending, Waiting};
 use super::{Action, Agent, LogLevel};
-use crate::raft::{Entry, EntryPayload, ReadState, Ready};
+use crate::raft::{Entry, EntryPayload, RaftMessage, ReadState, Ready};
 use crate::session::SessionCommand;
 use crate::state::{ApplyOutcome, RestoreCommand, StateMachine};
 
@@ -12,6 +12,8 @@ impl Agent {
     /// Durable writes, then messages, then applying and answering: the Ready order.
     pub(super) fn handle_ready(&mut self, ready: Ready, out: &mut Vec<Action>) {
         let restored = ready.snapshot.as_ref().is_some_and(|save| save.restore);
+        // A leader's appends go out first, to be written by followers while it writes too.
+        self.send_raft_messages(ready.early_messages, out);
         if let Some(save) = ready.snapshot {
             if save.restore {
                 self.restore_snapshot(&save.snapshot.data, save.snapshot.meta.last_index);
@@ -22,20 +24,10 @@ impl Agent {
             out.push(Action::Persist {
                 hard_state: ready.hard_state,
                 entries: ready.entries,
+                sync: ready.must_sync,
             });
         }
-        for msg in ready.messages {
-            match self.rpc_addr_of(&msg.to) {
-                Some(to) => {
-                    let envelope = super::Envelope {
-                        from_addr: self.config.rpc_addr.clone(),
-                        msg: super::WireMessage::Raft(msg),
-                    };
-                    out.push(Action::Send { to, envelope });
-                }
-                None => self.stats.raft_messages_unroutable += 1,
-            }
-        }
+        self.send_raft_messages(ready.messages, out);
         let state_moved = restored || !ready.committed.is_empty();
         let mut restore_committed = false;
         for entry in &ready.committed {
@@ -55,6 +47,21 @@ impl Agent {
             self.on_leader_changed(leader.map(|l| l.to_string()));
         }
         self.maybe_compact();
+    }
+
+    fn send_raft_messages(&mut self, messages: Vec<RaftMessage>, out: &mut Vec<Action>) {
+        for msg in messages {
+            match self.rpc_addr_of(&msg.to) {
+                Some(to) => {
+                    let envelope = super::Envelope {
+                        from_addr: self.config.rpc_addr.clone(),
+                        msg: super::WireMessage::Raft(msg),
+                    };
+                    out.push(Action::Send { to, envelope });
+                }
+                None => self.stats.raft_messages_unroutable += 1,
+            }
+        }
     }
 
     /// Applies one committed entry and answers the write waiting on it; true when it was a

@@ -58,6 +58,8 @@ pub enum Action {
     Persist {
         hard_state: Option<HardState>,
         entries: Vec<Entry>,
+        /// Whether to fsync: false only for a hard state that just moved the commit index.
+        sync: bool,
     },
     Send {
         to: String,

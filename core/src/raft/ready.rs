@@ -1,7 +1,13 @@
 //! What one round of Raft asks the driver to do, in the order it must be done.
 //!
+//! 0. `early_messages`: a leader's appends, snapshots and transfer orders, which may go out
+//!    before (and while) its own log is written: the leader counts its own copy towards
+//!    commit only once storage reports it durable (Raft thesis §10.2.1; etcd does the same).
+//!    Empty whenever this round changed the term or the vote.
 //! 1. `snapshot`: write it (and compact the log) durably.
-//! 2. `hard_state` and `entries`: write them with one write and one fsync (group commit).
+//! 2. `hard_state` and `entries`: write them with one write, and one fsync when `must_sync`
+//!    (group commit). A hard state that only moved the commit index need not be synced:
+//!    a lower commit index after a crash is learnt again (etcd-io/raft's `MustSync`).
 //! 3. `messages`: send them; they may depend on 1 and 2 (a vote, an append acknowledgement).
 //! 4. `committed`: apply them to the state machine, in order.
 //! 5. `read_states`: answer the linearizable reads they release, once applied that far.
@@ -16,6 +22,9 @@ pub struct Ready {
     pub snapshot: Option<SnapshotToSave>,
     pub hard_state: Option<HardState>,
     pub entries: Vec<Entry>,
+    /// Whether 2 must be fsynced: entries, or a changed term or vote, are to be written.
+    pub must_sync: bool,
+    pub early_messages: Vec<RaftMessage>,
     pub messages: Vec<RaftMessage>,
     pub committed: Vec<Entry>,
     pub read_states: Vec<ReadState>,
@@ -29,6 +38,7 @@ impl Ready {
             && self.hard_state.is_none()
             && self.entries.is_empty()
             && self.messages.is_empty()
+            && self.early_messages.is_empty()
             && self.committed.is_empty()
             && self.read_states.is_empty()
             && self.leader_changed.is_none()

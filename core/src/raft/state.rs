@@ -372,8 +372,16 @@ impl Raft {
     /// to storage too large; what depends on them waits for the Ready that takes the last.
     pub fn poll_ready(&mut self) -> Ready {
         let snapshot = self.snapshot_to_save.take();
+        let vote_before = (
+            self.given_hard_state.term,
+            self.given_hard_state.voted_for.clone(),
+        );
         let hard_state = self.take_hard_state_changed();
+        let vote_changed = hard_state
+            .as_ref()
+            .is_some_and(|h| (h.term, &h.voted_for) != (vote_before.0, &vote_before.1));
         let entries = self.log.take_unpersisted(self.options.persist_bytes_max);
+        let must_sync = vote_changed || !entries.is_empty();
         if self.log.has_unpersisted() {
             // Only durable state: a commit index ahead of the entries on disk is clamped
             // on restart, and no message or reply of this round may go out before the rest.
@@ -381,21 +389,50 @@ impl Raft {
                 snapshot,
                 hard_state,
                 entries,
+                must_sync,
                 ..Ready::default()
             };
         }
         let leader_changed =
             (self.reported_leader != self.leader_id).then(|| self.leader_id.clone());
         self.reported_leader = self.leader_id.clone();
+        let (early_messages, messages) = self.split_early_messages(vote_changed);
         Ready {
             snapshot,
             hard_state,
             entries,
-            messages: std::mem::take(&mut self.messages),
+            must_sync,
+            early_messages,
+            messages,
             committed: self.log.take_committed(),
             read_states: self.reads.take_ready(),
             leader_changed,
         }
+    }
+
+    /// The messages that need nothing of this round on disk (a leader's appends, snapshots
+    /// and transfer orders: its term and vote are already durable, and its own copy of new
+    /// entries counts only once persisted), and the rest, each in the order sent.
+    fn split_early_messages(&mut self, vote_changed: bool) -> (Vec<RaftMessage>, Vec<RaftMessage>) {
+        let messages = std::mem::take(&mut self.messages);
+        if vote_changed {
+            return (Vec::new(), messages);
+        }
+        let (early, late): (Vec<_>, Vec<_>) = messages.into_iter().partition(|m| {
+            matches!(
+                m.body,
+                RaftBody::AppendEntries { .. }
+                    | RaftBody::InstallSnapshot { .. }
+                    | RaftBody::TimeoutNow
+            )
+        });
+        assert!(
+            early.iter().all(|m| m.term == self.given_hard_state.term),
+            "{}: term {}: an early message of another term",
+            self.id,
+            self.term
+        );
+        (early, late)
     }
 
     /// The hard state, if it changed since it was last handed out.

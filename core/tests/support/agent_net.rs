@@ -179,6 +179,7 @@ impl AgentNet {
                     Action::Persist {
                         hard_state,
                         entries,
+                        ..
                     } => {
                         if let Some(first) = entries.first() {
                             host.disk.entries.retain(|e| e.index < first.index);

@@ -227,7 +227,9 @@ impl Network {
             )
             .unwrap();
         }
-        let mut messages = ready.messages;
+        // Early messages (a leader's appends) were sent before the write; the rest after.
+        let mut messages = ready.early_messages;
+        messages.extend(ready.messages);
         // Anything the persist report released (a lone leader's commit) goes out next round.
         self.queue.append(&mut messages);
     }

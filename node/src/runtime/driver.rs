@@ -158,11 +158,10 @@ impl Driver {
                     .zip(save.retained_entries.last())
                     .map(|(a, b)| (a.index, b.index));
                 tracing::debug!(target: "concord", "{}: storage: snapshot at {} (restore: {}), keeping entries {retained:?}", self.agent.name(), save.snapshot.meta.last_index, save.restore);
-                let result = self.storage.save_snapshot(
-                    &save.snapshot,
-                    &save.hard_state,
-                    &save.retained_entries,
-                );
+                let storage = &mut self.storage;
+                let result = blocking(|| {
+                    storage.save_snapshot(&save.snapshot, &save.hard_state, &save.retained_entries)
+                });
                 if let Err(e) = result {
                     tracing::error!(target: "concord", "storage: saving snapshot failed: {e}");
                     return Some(Stop::StorageFailed);
@@ -171,7 +170,8 @@ impl Driver {
             Action::Persist {
                 hard_state,
                 entries,
-            } => return self.persist(hard_state, entries),
+                sync,
+            } => return self.persist(hard_state, entries, sync),
             Action::Send { to, envelope } => {
                 if let Some(observer) = &self.observer {
                     observer.on_send(self.agent.name(), &to, envelope.msg.kind());
@@ -210,6 +210,7 @@ impl Driver {
         &mut self,
         hard_state: Option<concord_core::raft::HardState>,
         entries: Vec<concord_core::raft::Entry>,
+        sync: bool,
     ) -> Option<Stop> {
         if self.bug == PlantedBug::VoteNotDurable && entries.is_empty() {
             return None; // the planted bug: a vote that never reaches the disk
@@ -217,7 +218,15 @@ impl Driver {
         if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
             tracing::trace!(target: "concord", "{}: storage: persist entries {}..={}", self.agent.name(), first.index, last.index);
         }
-        if let Err(e) = self.storage.persist(hard_state.as_ref(), &entries) {
+        let storage = &mut self.storage;
+        let result = match (&hard_state, sync) {
+            (Some(hard_state), false) => {
+                assert!(entries.is_empty(), "entries to write without an fsync");
+                storage.persist_commit(hard_state)
+            }
+            _ => blocking(|| storage.persist(hard_state.as_ref(), &entries)),
+        };
+        if let Err(e) = result {
             tracing::error!(target: "concord", "storage: write failed: {e}");
             return Some(Stop::StorageFailed);
         }
@@ -226,6 +235,22 @@ impl Driver {
         }
         None
     }
+}
+
+/// Runs `f`, an fsync or a snapshot write, telling a multi-threaded tokio runtime that this
+/// worker blocks, so that its other tasks (HTTP requests, the transport's writers sending a
+/// leader's appends meanwhile) move to another worker rather than wait behind the disk.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    #[cfg(not(madsim))]
+    {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        let multi_thread =
+            Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+        if multi_thread {
+            return tokio::task::block_in_place(f);
+        }
+    }
+    f()
 }
 
 /// In the simulator many nodes share one log, so each line names its node; a real process

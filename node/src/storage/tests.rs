@@ -812,3 +812,39 @@ mod crash_property {
         }
     }
 }
+
+/// A hard state that only moves the commit index is appended without an fsync (MustSync):
+/// a crash keeps it or loses it whole, never the entries synced before it, and the next
+/// synced write makes it durable with its own record.
+#[test]
+fn a_commit_only_hard_state_is_written_without_an_fsync_and_a_crash_may_lose_only_it() {
+    for draw in 0..100 {
+        let disk = SimDisk::new();
+        let (mut storage, _) = recover(&disk);
+        storage
+            .persist(Some(&hard_state(1, 0)), &entries(1, 1..=3))
+            .unwrap();
+        let syncs_before = disk.stats().syncs;
+        storage.persist_commit(&hard_state(1, 3)).unwrap();
+        assert_eq!(disk.stats().syncs, syncs_before, "no fsync for a commit");
+        assert_eq!(storage.stats().unsynced_commits, 1);
+        disk.crash(draw);
+        let (_, recovered) = recover(&disk);
+        assert_eq!(recovered.entries, entries(1, 1..=3), "draw {draw}");
+        let commit = recovered.hard_state.commit_index;
+        assert!(commit == 0 || commit == 3, "draw {draw}: commit {commit}");
+    }
+    let disk = SimDisk::new();
+    let (mut storage, _) = recover(&disk);
+    storage
+        .persist(Some(&hard_state(1, 0)), &entries(1, 1..=3))
+        .unwrap();
+    storage.persist_commit(&hard_state(1, 3)).unwrap();
+    storage.persist(None, &entries(1, 4..=4)).unwrap();
+    disk.crash(7);
+    let (_, recovered) = recover(&disk);
+    assert_eq!(
+        recovered.hard_state.commit_index, 3,
+        "synced by the next persist"
+    );
+}

@@ -31,6 +31,8 @@ pub struct StorageStats {
     pub entries_written: u64,
     /// fsyncs of the log asked for by `persist` (atomic writes sync on their own).
     pub syncs: u64,
+    /// Hard states written by `persist_commit`, without an fsync.
+    pub unsynced_commits: u64,
     /// Bytes handed to the disk: log appends and whole-file rewrites.
     pub bytes_written: u64,
     pub snapshots_saved: u64,
@@ -51,7 +53,8 @@ pub struct Recovered {
     pub finished_interrupted_compaction: bool,
 }
 
-/// The node's Raft storage. One writer; every write is durable when the call returns.
+/// The node's Raft storage. One writer; every write is durable when the call returns, but
+/// for `persist_commit`'s, which the next synced write makes durable.
 pub struct RaftStorage {
     disk: Box<dyn Disk>,
     snapshot_index: u64,
@@ -152,6 +155,28 @@ impl RaftStorage {
         if let Some(last) = entries.last() {
             self.last_index = last.index;
         }
+        Ok(())
+    }
+
+    /// Writes a hard state that differs from the last only in its commit index, without an
+    /// fsync (etcd-io/raft's `MustSync`): a crash may lose it, and recovery then starts from
+    /// an older commit index, which Raft learns again from the leader. The next `persist`
+    /// syncs it along with its own record (records are appended in order).
+    pub fn persist_commit(&mut self, hard_state: &HardState) -> io::Result<()> {
+        self.check_usable()?;
+        assert!(
+            hard_state.commit_index <= self.last_index,
+            "commit index {} beyond the log's end {}",
+            hard_state.commit_index,
+            self.last_index
+        );
+        let frame = encode_frame(
+            &Record::HardState(Cow::Borrowed(hard_state)),
+            RECORD_SIZE_BYTES_MAX,
+        )?;
+        self.write(|disk| disk.append(LOG_FILE, &frame))?;
+        self.stats.unsynced_commits += 1;
+        self.stats.bytes_written += frame.len() as u64;
         Ok(())
     }
 
