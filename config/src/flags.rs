@@ -150,6 +150,8 @@ impl AgentFlags {
             // Consul has no flags for `limits`: config files only.
             limits: Default::default(),
             raft_snapshot_threshold: self.raft_snapshot_threshold,
+            // Consul has `raft_snapshot_interval` in config files only.
+            raft_snapshot_interval_ms: None,
             raft_snapshot_chunk_bytes: self.raft_snapshot_chunk_bytes,
             // `-domain` is not a flag yet; `dns_config` has none in Consul.
             domain: None,

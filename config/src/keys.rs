@@ -90,6 +90,7 @@ fn apply_key(
         }
         "pid_file" => layer.pid_file = Some(string(key, value)?),
         "raft_snapshot_threshold" => layer.raft_snapshot_threshold = Some(positive(key, value)?),
+        "raft_snapshot_interval" => layer.raft_snapshot_interval_ms = Some(duration(key, value)?),
         "raft_snapshot_chunk_bytes" => {
             layer.raft_snapshot_chunk_bytes = Some(positive(key, value)?)
         }
@@ -347,6 +348,22 @@ mod tests {
         assert_eq!(layer.ports.serf_lan, Some(8303));
         assert_eq!(layer.log_level, Some(Level::Warn));
         assert_eq!(layer.ui, Some(true));
+    }
+
+    #[test]
+    fn raft_snapshot_interval_is_a_duration_that_reaches_the_agent() {
+        let value = json!({"raft_snapshot_interval": "5s", "raft_snapshot_threshold": 100,
+            "data_dir": "/tmp/c"});
+        let (layer, _) = layer_from_value(&value).unwrap();
+        assert_eq!(layer.raft_snapshot_interval_ms, Some(5_000));
+        let plan = crate::plan::build(&layer, &crate::plan::tests::host()).unwrap();
+        assert_eq!(plan.node.agent.snapshot_interval_ms, 5_000);
+        assert_eq!(plan.node.agent.snapshot_threshold_entries, 100);
+        let err = layer_from_value(&json!({"raft_snapshot_interval": "soon"})).unwrap_err();
+        assert!(
+            err.starts_with(r#"key "raft_snapshot_interval": invalid duration"#),
+            "{err}"
+        );
     }
 
     #[test]

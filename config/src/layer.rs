@@ -69,6 +69,8 @@ pub struct ConfigLayer {
     pub limits: Limits,
     /// Consul's `raft_snapshot_threshold`: applied entries between snapshots.
     pub raft_snapshot_threshold: Option<u64>,
+    /// Consul's `raft_snapshot_interval`: the least time between snapshots taken by count.
+    pub raft_snapshot_interval_ms: Option<u64>,
     /// Concord's own `raft_snapshot_chunk_bytes`: the bytes of one InstallSnapshot chunk.
     pub raft_snapshot_chunk_bytes: Option<u64>,
     /// Consul's `domain`: the DNS interface answers names under it.
@@ -118,6 +120,10 @@ impl ConfigLayer {
         over(
             &mut self.raft_snapshot_threshold,
             later.raft_snapshot_threshold,
+        );
+        over(
+            &mut self.raft_snapshot_interval_ms,
+            later.raft_snapshot_interval_ms,
         );
         over(
             &mut self.raft_snapshot_chunk_bytes,

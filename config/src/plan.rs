@@ -279,6 +279,9 @@ fn agent_config(
     if let Some(entries) = layer.raft_snapshot_threshold {
         agent.snapshot_threshold_entries = entries;
     }
+    if let Some(interval_ms) = layer.raft_snapshot_interval_ms {
+        agent.snapshot_interval_ms = interval_ms;
+    }
     layer.autopilot.apply(&mut agent.autopilot);
     if let Some(bytes) = layer.raft_snapshot_chunk_bytes {
         agent.raft.snapshot_chunk_bytes_max = usize::try_from(bytes).unwrap_or(usize::MAX);
@@ -317,10 +320,10 @@ fn join_addrs(addrs: &[String], serf_lan_port: u16) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn host() -> HostFacts {
+    pub(crate) fn host() -> HostFacts {
         HostFacts {
             hostname: "myhost".into(),
             interfaces: vec![Interface {

@@ -218,10 +218,15 @@ impl Agent {
         let threshold_bytes = self.config.snapshot_threshold_bytes;
         let log_full = raft.log().size_bytes() >= threshold_bytes
             && raft.log().size_bytes_through(applied) >= threshold_bytes / 2;
-        let due = since >= self.config.snapshot_threshold_entries || log_full;
+        let interval_passed = self.now_ms
+            >= self
+                .last_snapshot_ms
+                .saturating_add(self.config.snapshot_interval_ms);
+        let due = (since >= self.config.snapshot_threshold_entries && interval_passed) || log_full;
         if !due || applied > raft.log().persisted_index() {
             return;
         }
+        self.last_snapshot_ms = self.now_ms;
         let data = self.state.to_snapshot_bytes();
         self.raft
             .as_mut()

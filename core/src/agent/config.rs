@@ -33,8 +33,14 @@ pub struct AgentConfig {
     pub leader_wait_ms: u64,
     /// How long a leaving server waits to be removed from the voters.
     pub leave_timeout_ms: u64,
-    /// Applied entries after which the log is compacted into a snapshot.
+    /// Applied entries after which the log is compacted into a snapshot (Consul's
+    /// `raft_snapshot_threshold`, 16384 by default).
     pub snapshot_threshold_entries: u64,
+    /// The least time between two snapshots taken by count (Consul's `raft_snapshot_interval`,
+    /// 30 s): each snapshot serializes the whole state, so under a heavy write load a count
+    /// alone would stall the Raft loop every fraction of a second. The byte threshold below
+    /// ignores it: memory stays bounded.
+    pub snapshot_interval_ms: u64,
     /// Bytes of log in memory after which it is compacted, whatever the count of entries;
     /// well under `RaftOptions::log_bytes_max`, so compaction comes before refusals.
     pub snapshot_threshold_bytes: usize,
@@ -70,7 +76,8 @@ impl AgentConfig {
             request_timeout_ms: 10_000,
             leader_wait_ms: 5_000,
             leave_timeout_ms: 5_000,
-            snapshot_threshold_entries: 8192,
+            snapshot_threshold_entries: 16_384,
+            snapshot_interval_ms: 30_000,
             snapshot_threshold_bytes: 64 * 1024 * 1024,
             pending_requests_max: 8192,
             complaint_interval_ms: 10_000,
@@ -93,6 +100,8 @@ impl AgentConfig {
         self.request_timeout_ms = 5_000;
         self.leave_timeout_ms = 3_000;
         self.complaint_interval_ms = 5_000;
+        // Tests and the simulator compact as soon as the count is reached.
+        self.snapshot_interval_ms = 0;
         self
     }
 

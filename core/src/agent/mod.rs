@@ -149,6 +149,8 @@ pub struct Agent {
     session_timers: session_timers::SessionTimers,
     /// Keys that may not be locked yet (see `lock_delay.rs`).
     lock_delays: lock_delay::LockDelays,
+    /// When the log was last compacted by count (see `AgentConfig::snapshot_interval_ms`).
+    last_snapshot_ms: u64,
     pub stats: AgentStats,
 }
 
@@ -236,6 +238,7 @@ impl Agent {
             lock_journal: None,
             session_timers: Default::default(),
             lock_delays: Default::default(),
+            last_snapshot_ms: now_ms,
             stats: AgentStats::default(),
         };
         agent.plant_state_bug();
