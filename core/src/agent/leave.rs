@@ -81,6 +81,18 @@ impl Agent {
         self.actions.push(Action::LeaveComplete);
     }
 
+    /// When `tick_leave` acts: at once when we are out of the voters, else at the timeout.
+    pub(super) fn leave_deadline_ms(&self) -> Option<u64> {
+        let leave = self.leave.as_ref()?;
+        if self.membership.me().announced == MemberStatus::Left {
+            return None;
+        }
+        Some(match self.still_in_raft() {
+            true => leave.deadline_ms,
+            false => self.now_ms,
+        })
+    }
+
     pub fn is_leaving(&self) -> bool {
         self.leave.is_some()
     }

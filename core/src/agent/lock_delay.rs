@@ -86,6 +86,11 @@ impl LockDelays {
         debug_assert_eq!(self.until_ms.len(), self.by_end.len());
     }
 
+    /// When `prune_due` next forgets a delay (the soonest end).
+    pub(super) fn next_deadline_ms(&self) -> Option<u64> {
+        self.by_end.first().map(|(until, _)| *until)
+    }
+
     pub(super) fn clear(&mut self) {
         self.until_ms.clear();
         self.by_end.clear();

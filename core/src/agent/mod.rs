@@ -26,6 +26,7 @@ pub mod session_timers;
 mod sessions;
 mod snapshot_ops;
 mod ticks;
+mod timers;
 pub mod txn;
 pub mod watch;
 pub mod wire;

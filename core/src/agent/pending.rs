@@ -125,6 +125,11 @@ impl PendingTable {
             .collect()
     }
 
+    /// The earliest deadline of a request in progress (a scan: called once a driver round).
+    pub fn next_deadline_ms(&self) -> Option<u64> {
+        self.entries.values().map(|p| p.deadline_ms).min()
+    }
+
     /// Requests whose deadline passed, removed.
     pub fn take_expired(&mut self, now_ms: u64) -> Vec<Pending> {
         let ids = self.ids_where(|p| p.deadline_ms <= now_ms);

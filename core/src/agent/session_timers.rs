@@ -8,7 +8,7 @@
 //! `initializeSessionTimers`), so a leader change never expires a session early. Sessions
 //! created later get a timer when the leader sees them (the sessions table moved); a renew
 //! restarts the timer; a due timer proposes `Session(Destroy)` once (a failed proposal is
-//! retried at the next tick); timers of sessions that vanished are dropped.
+//! retried after `DESTROY_RETRY_MS`); timers of sessions that vanished are dropped.
 
 use super::command::Command;
 use super::{Agent, LogLevel};
@@ -18,6 +18,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Consul's `SessionTTLMultiplier`: a session expires after twice its TTL without a renew.
 pub const SESSION_TTL_MULTIPLIER: u64 = 2;
+/// A destroy the leader could not propose (a transfer in progress, the log full) is tried
+/// again after this (the old 10 ms tick's period).
+pub const DESTROY_RETRY_MS: u64 = 10;
 
 /// The leader's timers of one term.
 #[derive(Clone, Debug, Default)]
@@ -31,6 +34,8 @@ pub(super) struct SessionTimers {
     by_deadline: BTreeSet<(u64, String)>,
     /// Destroys proposed and not yet applied, with their log index.
     in_flight: BTreeMap<String, u64>,
+    /// No destroy is proposed before this (a refused proposal's back-off).
+    retry_at_ms: u64,
 }
 
 impl SessionTimers {
@@ -55,6 +60,14 @@ impl SessionTimers {
         due.map(|(_, id)| id.clone())
             .filter(|id| !self.in_flight.contains_key(id))
             .collect()
+    }
+
+    /// The first deadline whose destroy is not in flight (those applied by `applied` are not:
+    /// the tick forgets them), not before a refused proposal's back-off.
+    fn next_due_ms(&self, applied: u64) -> Option<u64> {
+        let in_flight = |id: &String| self.in_flight.get(id).is_some_and(|i| *i > applied);
+        let mut waiting = self.by_deadline.iter().filter(|(_, id)| !in_flight(id));
+        waiting.next().map(|(d, _)| (*d).max(self.retry_at_ms))
     }
 
     /// The running timer's deadline of `id`, if any.
@@ -132,6 +145,9 @@ impl Agent {
         let applied = self.raft.as_ref().map_or(0, |r| r.applied_index());
         // A destroy that applied and left the session (it cannot; a lost one) is retried.
         (self.session_timers.in_flight).retain(|_, index| *index > applied);
+        if self.now_ms < self.session_timers.retry_at_ms {
+            return;
+        }
         for id in self.session_timers.due(self.now_ms) {
             let command = Command::Session(SessionCommand::Destroy { id: id.clone() });
             let raft = self.raft.as_mut().expect("leaders have raft");
@@ -144,10 +160,24 @@ impl Agent {
                 Err(e) => {
                     let message = format!("session: cannot destroy expired {id} yet: {e}");
                     self.log(LogLevel::Debug, message);
+                    self.session_timers.retry_at_ms = self.now_ms + DESTROY_RETRY_MS;
                     break;
                 }
             }
         }
+    }
+
+    /// When `tick_sessions` acts next: at once when the timers must be (re)matched with the
+    /// sessions table, else at the first due destroy. Not leading: never (a lost term's timers
+    /// are dropped lazily, at the next tick, and a new term starts its own anyway).
+    pub(super) fn sessions_deadline_ms(&self) -> Option<u64> {
+        let term = self.caught_up_leader_term()?;
+        let timers = &self.session_timers;
+        if timers.term != term || timers.seen_index != self.state.table_index(TableId::Sessions) {
+            return Some(self.now_ms);
+        }
+        let applied = self.raft.as_ref().map_or(0, |r| r.applied_index());
+        timers.next_due_ms(applied)
     }
 
     /// Restarts the TTL timer of a renewed session (leader, caught up).

@@ -188,6 +188,11 @@ impl ParkedReads {
         self.entries.len()
     }
 
+    /// When the first parked read's wait is over (`release_watches_due`).
+    pub(super) fn next_deadline_ms(&self) -> Option<u64> {
+        self.entries.values().map(|p| p.deadline_ms).min()
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -15,6 +15,7 @@ mod replication;
 pub mod snapshot;
 pub mod state;
 mod term;
+mod timers;
 mod transfer;
 pub mod types;
 

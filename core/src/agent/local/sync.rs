@@ -82,6 +82,40 @@ impl Agent {
         }
     }
 
+    /// When `local_sync_changes` would send something: the conditions it checks, and for
+    /// each entry out of sync the time its write is due (a deferred output-only change waits).
+    pub(crate) fn sync_deadline_ms(&self) -> Option<u64> {
+        let sync = &self.local.sync;
+        let writing = sync.in_flight.values().any(|i| !i.is_read());
+        if !self.local.options.sync_enabled || !self.servers_reachable() || writing {
+            return None;
+        }
+        let retry_ms = sync.retry_at_ms;
+        let deletions =
+            !self.local.deleted_services.is_empty() || !self.local.deleted_checks.is_empty();
+        if deletions || !self.local.node_synced {
+            return Some(retry_ms);
+        }
+        // As `sync_registrations`: a service goes when it or one of its checks is due; the
+        // node-level checks ("") when one of them is.
+        let due_ms = |c: &super::LocalCheck| match (c.in_sync(), c.deferred_until_ms) {
+            (true, _) => None,
+            (false, deferred) => Some(deferred.unwrap_or(0)),
+        };
+        let services = self.local.services.iter().map(|(id, service)| {
+            let checks_ms = checks_of(&self.local, id.clone()).filter_map(due_ms).min();
+            match service.in_sync() {
+                true => checks_ms,
+                false => Some(0),
+            }
+        });
+        let node_ms = checks_of(&self.local, String::new())
+            .filter_map(due_ms)
+            .min();
+        let first_ms = services.chain([node_ms]).flatten().min()?;
+        Some(first_ms.max(retry_ms))
+    }
+
     fn sync_deletions(&self) -> Vec<(SyncItem, CatalogCommand)> {
         let node = &self.config.node_name;
         let services = self.local.deleted_services.iter().map(|id| {

@@ -36,6 +36,23 @@ impl Agent {
         self.local_sync_changes();
     }
 
+    /// When `tick_local` acts next: a TTL check expires, the reaper's round, the full sync
+    /// (once a server is reachable: a gossip message moves this), or the changes' sync.
+    pub(crate) fn local_deadline_ms(&self) -> u64 {
+        let checks = self.local.checks.values();
+        let ttl_ms = checks.filter_map(|c| c.ttl_deadline_ms).min();
+        let mut next_ms = ttl_ms.map_or(self.local.sync.reap_at_ms, |t| {
+            t.min(self.local.sync.reap_at_ms)
+        });
+        if !self.local.options.sync_enabled {
+            return next_ms;
+        }
+        if self.servers_reachable() {
+            next_ms = next_ms.min(self.local.sync.full_sync_at_ms);
+        }
+        self.sync_deadline_ms().map_or(next_ms, |s| next_ms.min(s))
+    }
+
     /// `deregister_critical_service_after`: a service with a check critical that long goes.
     fn reap_critical_services(&mut self) {
         let now_ms = self.now_ms;
