@@ -22,8 +22,6 @@ pub struct NodeConfig {
     /// `-retry-join`: addresses to keep trying every `retry_interval_ms` until one answers.
     pub retry_join: Vec<String>,
     pub retry_interval_ms: u64,
-    /// How often the driver ticks the agent.
-    pub tick_interval_ms: u64,
     /// What peers may hold on the cluster ports (`limits.rpc_max_conns_per_client`, buffers).
     pub inbound: InboundLimits,
     /// What HTTP clients may hold (`limits.http_max_conns_per_client`, idle timeout).
@@ -81,7 +79,6 @@ impl NodeConfig {
             join: Vec::new(),
             retry_join: Vec::new(),
             retry_interval_ms: RETRY_INTERVAL_MS_DEFAULT,
-            tick_interval_ms: 10,
             inbound: InboundLimits::default(),
             http: HttpLimits::default(),
             enable_script_checks: false,

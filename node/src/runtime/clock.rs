@@ -40,6 +40,18 @@ impl Clock {
         }
     }
 
+    /// The real time in which this clock advances `ms` (it runs fast or slow by its drift),
+    /// rounded up, plus a millisecond for `now_ms`'s rounding down: sleeping that long never
+    /// wakes before a deadline `ms` ahead.
+    pub fn real_duration(&self, ms: u64) -> Duration {
+        if ms == 0 {
+            return Duration::ZERO;
+        }
+        let rate_ppm = (1_000_000 + self.drift_ppm) as u64;
+        let slack_ms = u64::from(self.drift_ppm != 0);
+        Duration::from_millis((ms * 1_000_000).div_ceil(rate_ppm) + slack_ms)
+    }
+
     /// Milliseconds on this node's clock.
     pub fn now_ms(&self) -> u64 {
         let elapsed_ms = self.started.elapsed().as_millis() as i64;

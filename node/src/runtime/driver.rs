@@ -16,6 +16,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 /// group commit without starving the timer. It does not bound a write's size: a round's new
 /// entries reach storage `RaftOptions::persist_bytes_max` at a time (see `crate::bounds`).
 pub const EVENTS_PER_ROUND_MAX: usize = 256;
+/// The longest the driver sleeps without ticking, whatever the agent's next deadline: a
+/// safety net. A tick at such a wake that does anything is a deadline the agent's timer table
+/// missed, a bug (logged, and an assertion in debug builds).
+pub const WAKE_INTERVAL_MAX_MS: u64 = 1_000;
 /// How long a leaving agent waits for its last messages to go out.
 pub const LEAVE_DRAIN_TIMEOUT: Duration = Duration::from_millis(1000);
 
@@ -27,7 +31,6 @@ pub struct Driver {
     clock: Clock,
     transport: Transport,
     bug: PlantedBug,
-    tick_interval_ms: u64,
     next_request_id: u64,
     replies: BTreeMap<u64, oneshot::Sender<ApiResult>>,
     observer: Option<Arc<dyn Observer>>,
@@ -46,10 +49,8 @@ impl Driver {
         clock: Clock,
         transport: Transport,
         bug: PlantedBug,
-        tick_interval_ms: u64,
         observer: Option<Arc<dyn Observer>>,
     ) -> Driver {
-        assert!(tick_interval_ms > 0);
         let replies = BTreeMap::new();
         Driver {
             agent,
@@ -58,7 +59,6 @@ impl Driver {
             clock,
             transport,
             bug,
-            tick_interval_ms,
             next_request_id: 1,
             replies,
             observer,
@@ -71,12 +71,14 @@ impl Driver {
         mut requests: mpsc::Receiver<RequestEnvelope>,
         running: watch::Sender<bool>,
     ) {
-        let mut ticker = tokio::time::interval(Duration::from_millis(self.tick_interval_ms));
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // Re-armed every round: a message or request may have moved the deadline earlier.
+            let deadline_ms = self.agent.next_deadline_ms();
+            let wait_ms =
+                (deadline_ms.saturating_sub(self.clock.now_ms())).min(WAKE_INTERVAL_MAX_MS);
             tokio::select! {
                 biased;
-                _ = ticker.tick() => self.agent.tick(self.clock.now_ms()),
+                _ = tokio::time::sleep(self.clock.real_duration(wait_ms)) => self.on_timer(deadline_ms),
                 Some(received) = inbox.recv() => self.on_message(received.envelope),
                 Some(request) = requests.recv() => self.on_request(request),
             }
@@ -98,6 +100,23 @@ impl Driver {
             }
         }
         let _ = running.send(false);
+    }
+
+    /// Ticks the agent. Before its deadline (the safety wake, or a wake the clock's rounding
+    /// made early) the tick must do nothing: if it does, the timer table missed a deadline.
+    fn on_timer(&mut self, deadline_ms: u64) {
+        let now_ms = self.clock.now_ms();
+        let early = now_ms < deadline_ms;
+        let queued = self.agent.actions_queued();
+        self.agent.tick(now_ms);
+        let moved = self.agent.next_deadline_ms() != deadline_ms;
+        if early && (moved || self.agent.actions_queued() != queued) {
+            tracing::warn!(target: "concord", "{}: agent: a tick at {now_ms}, before the announced deadline {deadline_ms}, acted: a missed deadline", self.agent.name());
+            debug_assert!(
+                false,
+                "missed deadline: tick at {now_ms} before {deadline_ms} acted"
+            );
+        }
     }
 
     fn on_message(&mut self, envelope: Envelope) {

@@ -173,7 +173,6 @@ pub async fn start_with(
         clock,
         transport,
         bug,
-        config.tick_interval_ms,
         observer,
     );
     tokio::spawn(driver.run(inbox_rx, requests_rx, running_tx));
