@@ -55,7 +55,38 @@ impl Clock {
     /// Milliseconds on this node's clock.
     pub fn now_ms(&self) -> u64 {
         let elapsed_ms = self.started.elapsed().as_millis() as i64;
-        let drifted_ms = elapsed_ms + elapsed_ms * self.drift_ppm / 1_000_000;
-        (self.base_ms as i64 + self.offset_ms + drifted_ms).max(0) as u64
+        (self.base_ms as i64 + self.offset_ms + self.drifted_ms(elapsed_ms)).max(0) as u64
+    }
+
+    /// How far this clock moved in `elapsed_ms` of real time.
+    fn drifted_ms(&self, elapsed_ms: i64) -> i64 {
+        elapsed_ms + elapsed_ms * self.drift_ppm / 1_000_000
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A driver that sleeps `real_duration(ms)` from any moment finds the clock moved at
+    /// least `ms`: it never wakes before the deadline it slept for (and at most a few ms late).
+    #[test]
+    fn sleeping_the_real_duration_never_wakes_before_the_deadline() {
+        for drift_ppm in [-DRIFT_PPM_MAX, -12_345, -1, 0, 1, 54_321, DRIFT_PPM_MAX] {
+            let clock = Clock::skewed(0, drift_ppm);
+            for ms in [1, 7, 30, 999, 1_000, 123_457] {
+                let real_ms = clock.real_duration(ms).as_millis() as i64;
+                for start_ms in (0..5_000).chain([86_400_000, 86_400_001]) {
+                    let moved = clock.drifted_ms(start_ms + real_ms) - clock.drifted_ms(start_ms);
+                    let ctx = format!("drift {drift_ppm} ppm, {ms} ms from {start_ms}");
+                    assert!(moved >= ms as i64, "{ctx}: woke after {moved} ms");
+                    assert!(
+                        moved <= ms as i64 + 4 + ms as i64 / 10_000,
+                        "{ctx}: {moved} ms"
+                    );
+                }
+            }
+        }
+        assert_eq!(Clock::real().real_duration(0), Duration::ZERO);
     }
 }
