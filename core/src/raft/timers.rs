@@ -1,6 +1,7 @@
 //! When `Raft::tick` next has something to do (the driver's timer table): a follower's or
-//! candidate's election timeout; a leader's heartbeat, CheckQuorum and transfer deadlines, and
-//! a learner promotion that would go through now. Between two deadlines a tick does nothing.
+//! candidate's election timeout; a leader's heartbeat (when it has peers), CheckQuorum and
+//! transfer deadlines, and a learner promotion that would go through now. Between two
+//! deadlines a tick does nothing.
 
 use super::membership_change::ConfigChange;
 use super::state::{Raft, Role};
@@ -12,7 +13,13 @@ impl Raft {
         if self.role != Role::Leader {
             return self.election_deadline_ms;
         }
-        let mut next_ms = self.heartbeat_deadline_ms;
+        // A leader alone (`-dev`, a single server) has no one to send heartbeats to: its
+        // heartbeat timer would wake it for nothing. A peer added later finds the heartbeat
+        // overdue and gets one at once.
+        let mut next_ms = match self.progress.is_empty() {
+            true => u64::MAX,
+            false => self.heartbeat_deadline_ms,
+        };
         if self.options.check_quorum {
             next_ms = next_ms.min(self.check_quorum_deadline_ms);
         }
