@@ -473,7 +473,7 @@ write_header() {
 - Concord $rev ($BIN), 3 servers on ${CONCORD_IPS[*]}
 - Load: wrk, $DURATION_S s per load after a $WARMUP_S s warm-up, threads min(2, connections), 100-byte values, random keys; reads pick among $READ_KEYS preloaded keys; every load is sent to the LEADER's HTTP address (column "url" in the raw results). One system runs at a time.
 - Failover and dev-start figures: $TRIALS trials each. Errors = non-2xx answers + socket errors (connect/read/write/timeout > ${WRK_TIMEOUT_S}s) counted by wrk; a row with errors is flagged ⚠.
-- Machine load (uptime): at start $start_load; at end $end_load. Other compilers/simulators at start: ${start_busy:-none}; at end: ${end_busy:-none} (the "beside" column lists those seen at the start or end of each load). Wall time of this run: $wall_s s.
+- Machine load (uptime): at start $start_load; at end $end_load. Other compilers/simulators at start: ${start_busy:-none}; at end: ${end_busy:-none} (the last column lists those seen at the start or end of each load). Wall time of this run: $wall_s s.
 EOF
 }
 
