@@ -2,8 +2,8 @@
 //!
 //! A discrete-event world of three servers and a client: messages arrive after random
 //! latencies, requests at random times (joins, writes, a TTL session, a TTL check, a blocking
-//! query, a join to nowhere that must time out); the client dies part way, and at the end two
-//! servers die so the last complains of no leader. The agents' periods are drawn per seed, so
+//! query, a join to nowhere that must time out); the client dies part way, a server leaves,
+//! and at the end another dies so the last complains of no leader. The agents' periods are drawn per seed, so
 //! no two timers stay in step (one would hide the other's absence from the table). Two
 //! properties:
 //!
@@ -36,8 +36,10 @@ const SESSION_TTL_MS: u64 = 10_000;
 const CHECK_TTL_MS: u64 = 1_500;
 const WATCH_WAIT_MS: u64 = 3_000;
 const KILL_AT_MS: u64 = 15_000;
-/// Two servers die then: the last one has no leader and complains.
-const QUORUM_LOST_AT_MS: u64 = 30_000;
+/// s3 leaves gracefully then (its removal from the voters commits first).
+const LEAVE_AT_MS: u64 = 27_000;
+/// s1 dies then: s2, the last of the two voters, has no leader and complains.
+const QUORUM_LOST_AT_MS: u64 = 31_000;
 /// Ticks of one agent at one instant before the test calls it a busy loop.
 const SAME_INSTANT_TICKS_MAX: u32 = 8;
 
@@ -74,6 +76,7 @@ enum Tag {
     Check,
     Watch,
     JoinNowhere,
+    Leave,
 }
 
 /// When each milestone was reached (ms), if it was.
@@ -88,6 +91,7 @@ struct Milestones {
     join_failed_ms: Option<u64>,
     failure_detected_ms: Option<u64>,
     complaint_ms: Option<u64>,
+    leave_completed_ms: Option<u64>,
     ticks: u64,
 }
 
@@ -271,10 +275,18 @@ impl World {
                 name: CLIENT.into(),
             },
         );
-        for name in ["s1", "s2"] {
-            let at = QUORUM_LOST_AT_MS + self.rng.range(0, 1_000);
-            self.push(at, Event::Kill { name: name.into() });
-        }
+        let at = LEAVE_AT_MS + self.rng.range(0, 1_000);
+        let (to, tag) = ("s3".to_string(), Tag::Leave);
+        self.push(
+            at,
+            Event::Request {
+                to,
+                tag,
+                request: Request::Leave,
+            },
+        );
+        let at = QUORUM_LOST_AT_MS + self.rng.range(0, 1_000);
+        self.push(at, Event::Kill { name: "s1".into() });
         if self.mode == Mode::Grid {
             self.push(GRID_MS, Event::GridTick);
         }
@@ -342,8 +354,11 @@ impl World {
         let agent = self.agents.get_mut(name).expect("ticked agents are up");
         agent.tick(now_ms);
         self.after_input(name);
+        let Some(agent) = self.agents.get(name) else {
+            return; // it left
+        };
         if self.mode == Mode::Deadlines {
-            let next_ms = self.agents[name].next_deadline_ms();
+            let next_ms = agent.next_deadline_ms();
             let (last, at, n) = &mut self.same_instant;
             if *last == name && *at == now_ms {
                 *n += 1;
@@ -361,7 +376,10 @@ impl World {
     /// Polls `name` until idle, executes its actions, and (deadlines) re-arms its timer.
     fn after_input(&mut self, name: &str) {
         for _ in 0..64 {
-            let actions = self.agents.get_mut(name).expect("up").poll();
+            let Some(agent) = self.agents.get_mut(name) else {
+                return; // it left
+            };
+            let actions = agent.poll();
             if actions.is_empty() {
                 break;
             }
@@ -393,8 +411,8 @@ impl World {
     fn execute(&mut self, name: &str, action: Action) {
         match action {
             Action::Persist { entries, .. } => {
-                if let Some(last) = entries.last() {
-                    let agent = self.agents.get_mut(name).expect("up");
+                let agent = self.agents.get_mut(name);
+                if let (Some(last), Some(agent)) = (entries.last(), agent) {
                     agent.on_persisted(last.index, last.term);
                 }
             }
@@ -416,7 +434,11 @@ impl World {
                 }
             }
             Action::SaveSnapshot(_) | Action::PersistLocal { .. } => {}
-            Action::LeaveComplete => panic!("seed {}: nobody leaves here", self.seed),
+            Action::LeaveComplete => {
+                self.reached.leave_completed_ms = Some(self.now_ms);
+                self.agents.remove(name);
+                self.armed_ms.remove(name);
+            }
         }
     }
 
@@ -436,7 +458,7 @@ impl World {
             (Tag::JoinNowhere, Err(ApiError::JoinFailed(_))) => {
                 self.reached.join_failed_ms = now_ms
             }
-            (Tag::Join | Tag::Check, Ok(_)) => {}
+            (Tag::Join | Tag::Check | Tag::Leave, Ok(_)) => {}
             (tag, other) => panic!(
                 "seed {} ({:?}): {tag:?} on {name}: {other:?}",
                 self.seed, self.mode
@@ -484,7 +506,10 @@ impl World {
                 self.reached.session_expired_ms = now_ms;
             }
         }
-        let check = self.agents["s3"].local().checks.get("beat");
+        let check = self
+            .agents
+            .get("s3")
+            .and_then(|a| a.local().checks.get("beat"));
         if self.reached.check_critical_ms.is_none()
             && check.is_some_and(|c| c.status() == CheckStatus::Critical)
         {
@@ -532,6 +557,7 @@ fn assert_all_reached(seed: u64, mode: Mode, m: &Milestones) {
         m.failure_detected_ms.is_some(),
         "dead client never detected: {ctx}"
     );
+    assert!(m.leave_completed_ms.is_some(), "s3 never left: {ctx}");
     assert!(
         m.complaint_ms.is_some(),
         "no complaint without a leader: {ctx}"
