@@ -10,6 +10,7 @@ pub mod message;
 pub mod options;
 mod periodic;
 pub mod probe;
+mod states;
 pub mod stats;
 pub mod suspicion;
 pub mod swim;

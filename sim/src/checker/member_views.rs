@@ -12,8 +12,9 @@ const DECLARATIONS_KEPT_MAX: usize = 64;
 
 #[derive(Default)]
 pub struct MemberViews {
-    /// (observer, member) -> the observer's detector state of the member now.
-    current: BTreeMap<(String, String), SwimState>,
+    /// observer -> member -> the observer's detector state of the member now. Nested, so that
+    /// the update after every round allocates nothing for members already seen.
+    current: BTreeMap<String, BTreeMap<String, SwimState>>,
     /// member -> (observer, world ms) of its first failure declarations.
     failed_by: BTreeMap<String, Vec<(String, u64)>>,
     /// member -> every failure declaration seen, kept or not.
@@ -22,19 +23,28 @@ pub struct MemberViews {
 
 impl MemberViews {
     /// Records `observer`'s view after one of its rounds; a change to Dead is a declaration.
+    /// Runs after every round of every node: it borrows the detector's states (no member is
+    /// cloned) and allocates only for a pair seen the first time.
     pub fn observe(&mut self, observer: &str, membership: &Membership, world_ms: u64) {
-        for (member, _) in membership.list(0) {
-            if member.name == observer {
+        if !self.current.contains_key(observer) {
+            self.current.insert(observer.to_string(), BTreeMap::new());
+        }
+        let views = self.current.get_mut(observer).expect("inserted above");
+        let mut declared = Vec::new();
+        for (member, state) in membership.swim_states() {
+            if member == observer {
                 continue;
             }
-            let Some(state) = membership.swim_state(&member.name) else {
-                continue;
+            let before = match views.get_mut(member) {
+                Some(held) => Some(std::mem::replace(held, state)),
+                None => views.insert(member.to_string(), state),
             };
-            let key = (observer.to_string(), member.name.clone());
-            let before = self.current.insert(key, state);
             if state == SwimState::Dead && before != Some(SwimState::Dead) {
-                self.declare_failed(observer, &member.name, world_ms);
+                declared.push(member);
             }
+        }
+        for member in declared {
+            self.declare_failed(observer, member, world_ms);
         }
     }
 
@@ -52,7 +62,8 @@ impl MemberViews {
         answering
             .iter()
             .filter(|o| {
-                self.current.get(&((*o).clone(), member.to_string())) == Some(&SwimState::Suspect)
+                let views = self.current.get(o.as_str());
+                views.and_then(|v| v.get(member)) == Some(&SwimState::Suspect)
             })
             .cloned()
             .collect()
