@@ -24,7 +24,7 @@ pub mod txn_atomic;
 
 use crate::trace::Trace;
 use concord_core::agent::{Agent, AppliedEntry};
-use concord_core::raft::Role;
+use concord_core::raft::{NodeId, Role};
 use concord_node::Observer;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -40,7 +40,7 @@ pub struct CheckState {
     /// (node, term) pairs whose leader log was checked already.
     pub leaders_checked: BTreeMap<(String, u64), ()>,
     /// Each node's last seen (role, term, leader, commit), to trace only changes.
-    pub last_seen: BTreeMap<String, String>,
+    pub last_seen: BTreeMap<String, Seen>,
     /// Each server's last observed (term, last log index).
     pub log_ends: BTreeMap<String, acked_entries_kept::LogEnd>,
     /// (leader, term) -> the commit index it had when first observed leading.
@@ -208,19 +208,28 @@ impl Observer for Checker {
         state
             .log_ends
             .insert(name.clone(), (raft.term(), raft.last_index()));
-        let seen = format!(
-            "{} term={} leader={:?} commit={}",
-            raft.role().name(),
+        // Compared as values every round; formatted only when it changed.
+        let seen = (
+            raft.role(),
             raft.term(),
-            raft.leader(),
-            raft.commit_index()
+            raft.leader().cloned(),
+            raft.commit_index(),
         );
         if state.last_seen.get(&name) != Some(&seen) {
-            self.trace.record(&format!("{name}: {seen}"));
+            self.trace.record(&format!(
+                "{name}: {} term={} leader={:?} commit={}",
+                raft.role().name(),
+                raft.term(),
+                raft.leader(),
+                raft.commit_index()
+            ));
             state.last_seen.insert(name, seen);
         }
     }
 }
+
+/// A node's (role, term, leader, commit) as last traced.
+pub type Seen = (Role, u64, Option<NodeId>, u64);
 
 impl Checker {
     /// Clients gossip too: their view is recorded before the Raft checks, which skip them.
