@@ -33,19 +33,33 @@ pub enum FrameError {
     TimedOut,
 }
 
-/// Encodes an envelope as one frame, or says why it cannot be sent.
+/// The length prefix and the version byte, ahead of the payload.
+const HEADER_BYTES: usize = 5;
+
+/// A frame's first capacity: most messages fit, larger ones grow the buffer as they encode.
+const ENCODE_BYTES_MIN: usize = 256;
+
+/// Encodes an envelope as one frame, or says why it cannot be sent. One pass: the payload is
+/// encoded behind a reserved header, then sized (bincode's limit would walk it twice).
 pub fn encode(envelope: &Envelope) -> Result<Vec<u8>, FrameError> {
-    let payload = codec()
-        .serialize(envelope)
+    let mut frame = Vec::with_capacity(ENCODE_BYTES_MIN);
+    frame.extend_from_slice(&[0; HEADER_BYTES]);
+    bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .serialize_into(&mut frame, envelope)
         .map_err(|e| FrameError::Undecodable(e.to_string()))?;
-    let size_bytes = payload.len() + 1;
+    let payload_bytes = frame.len() - HEADER_BYTES;
+    if payload_bytes > FRAME_SIZE_BYTES_MAX {
+        // What the codec's limit said when it walked the payload first.
+        let limit = bincode::ErrorKind::SizeLimit.to_string();
+        return Err(FrameError::Undecodable(limit));
+    }
+    let size_bytes = payload_bytes + 1;
     if size_bytes > FRAME_SIZE_BYTES_MAX {
         return Err(FrameError::TooLarge { size_bytes });
     }
-    let mut frame = Vec::with_capacity(4 + size_bytes);
-    frame.extend_from_slice(&(size_bytes as u32).to_be_bytes());
-    frame.push(FRAME_VERSION);
-    frame.extend_from_slice(&payload);
+    frame[..4].copy_from_slice(&(size_bytes as u32).to_be_bytes());
+    frame[4] = FRAME_VERSION;
     Ok(frame)
 }
 
