@@ -8,6 +8,7 @@
 mod apply;
 mod autopilot;
 mod bug;
+mod digest;
 mod restore;
 mod snapshot;
 mod tables;
@@ -27,6 +28,7 @@ mod watch_model_tests;
 
 pub use crate::kv::LockChange;
 pub use bug::StateBug;
+pub use digest::encoding_digest;
 pub use restore::{RestoreCommand, StagedRestore, RESTORE_CHUNK_BYTES_MAX, RESTORE_SIZE_BYTES_MAX};
 pub use snapshot::{SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC};
 pub use tables::{TableId, WatchKey};
@@ -171,8 +173,7 @@ impl StateMachine {
         if only_kv {
             return self.kv.digest();
         }
-        let bytes = bincode::serialize(self).expect("the state machine always encodes");
-        crate::digest::fnv1a(&bytes)
+        encoding_digest(self)
     }
 
     /// Every property `apply` maintains, across tables; an error names the first broken.
