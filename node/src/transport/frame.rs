@@ -42,12 +42,13 @@ const ENCODE_BYTES_MIN: usize = 256;
 /// Encodes an envelope as one frame, or says why it cannot be sent. One pass: the payload is
 /// encoded behind a reserved header, then sized (bincode's limit would walk it twice).
 pub fn encode(envelope: &Envelope) -> Result<Vec<u8>, FrameError> {
-    let mut frame = Vec::with_capacity(ENCODE_BYTES_MIN);
-    frame.extend_from_slice(&[0; HEADER_BYTES]);
+    let mut writer = FrameWriter(Vec::with_capacity(ENCODE_BYTES_MIN));
+    writer.0.extend_from_slice(&[0; HEADER_BYTES]);
     bincode::DefaultOptions::new()
         .with_fixint_encoding()
-        .serialize_into(&mut frame, envelope)
+        .serialize_into(&mut writer, envelope)
         .map_err(|e| FrameError::Undecodable(e.to_string()))?;
+    let mut frame = writer.0;
     let payload_bytes = frame.len() - HEADER_BYTES;
     if payload_bytes > FRAME_SIZE_BYTES_MAX {
         // What the codec's limit said when it walked the payload first.
@@ -61,6 +62,30 @@ pub fn encode(envelope: &Envelope) -> Result<Vec<u8>, FrameError> {
     frame[..4].copy_from_slice(&(size_bytes as u32).to_be_bytes());
     frame[4] = FRAME_VERSION;
     Ok(frame)
+}
+
+/// The encoder's output. Serde hands bincode a `Vec<u8>` (a command's bytes) one byte at a
+/// time, each a `write_all`: a single byte is pushed here rather than copied by `memcpy`.
+struct FrameWriter(Vec<u8>);
+
+impl std::io::Write for FrameWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match bytes {
+            [byte] => self.0.push(*byte),
+            _ => self.0.extend_from_slice(bytes),
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Decodes the payload of one frame (after the length).
