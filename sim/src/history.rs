@@ -96,7 +96,7 @@ impl Recorder {
         };
         let return_ms = self.now_ms();
         let summary = match &result {
-            Ok(r) => format!("{r:?}").chars().take(120).collect::<String>(),
+            Ok(r) => debug_prefix(r, SUMMARY_CHARS_MAX),
             Err(e) => format!("error: {e}"),
         };
         self.trace.record(&format!(
@@ -118,5 +118,55 @@ impl Recorder {
             .operations
             .push(op);
         result
+    }
+}
+
+/// The characters of a response kept in its trace line.
+const SUMMARY_CHARS_MAX: usize = 120;
+
+/// The first `chars_max` characters of `value`'s `Debug` text. Formatting stops once they are
+/// written: a long listing is not formatted whole to keep its start.
+fn debug_prefix(value: &impl std::fmt::Debug, chars_max: usize) -> String {
+    let mut prefix = Prefix {
+        text: String::new(),
+        chars_left: chars_max,
+    };
+    // An error here only means the prefix filled up.
+    let _ = std::fmt::write(&mut prefix, format_args!("{value:?}"));
+    debug_assert!(prefix.text.chars().count() <= chars_max);
+    prefix.text
+}
+
+/// A `fmt::Write` that keeps a bounded number of characters, then refuses more.
+struct Prefix {
+    text: String,
+    chars_left: usize,
+}
+
+impl std::fmt::Write for Prefix {
+    fn write_str(&mut self, piece: &str) -> std::fmt::Result {
+        for c in piece.chars() {
+            if self.chars_left == 0 {
+                return Err(std::fmt::Error);
+            }
+            self.text.push(c);
+            self.chars_left -= 1;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod prefix_tests {
+    use super::debug_prefix;
+
+    #[test]
+    fn keeps_the_first_characters_of_the_whole_text() {
+        let long: Vec<String> = (0..100).map(|i| format!("key-é{i}")).collect();
+        let whole = format!("{long:?}");
+        for chars_max in [0, 1, 7, 120, 10_000] {
+            let expected: String = whole.chars().take(chars_max).collect();
+            assert_eq!(debug_prefix(&long, chars_max), expected);
+        }
     }
 }

@@ -2,11 +2,20 @@
 //! and seed can be compared (they must be equal: determinism), and kept (bounded) with its time
 //! for the HTML timeline, together with the messages nodes sent and received.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// Events and messages kept for the timeline; later ones are only hashed.
 pub const EVENTS_KEPT_MAX: usize = 20_000;
 pub const MESSAGES_KEPT_MAX: usize = 40_000;
+
+static TRACE_TO_STDERR: OnceLock<bool> = OnceLock::new();
+static MESSAGES_TO_STDERR: OnceLock<bool> = OnceLock::new();
+
+/// Whether the environment variable `name` is set; looked up once per process, not once per
+/// event (every message passes here).
+fn switch_on(cell: &'static OnceLock<bool>, name: &str) -> bool {
+    *cell.get_or_init(|| std::env::var_os(name).is_some())
+}
 
 #[derive(Clone, Debug)]
 pub struct MessageEvent {
@@ -65,7 +74,7 @@ impl Trace {
         if state.events.len() < EVENTS_KEPT_MAX {
             state.events.push((at_ms, event.to_string()));
         }
-        if std::env::var_os("CONCORD_SIM_TRACE").is_some() {
+        if switch_on(&TRACE_TO_STDERR, "CONCORD_SIM_TRACE") {
             eprintln!("trace {at_ms}ms: {event}");
         }
     }
@@ -74,7 +83,7 @@ impl Trace {
     /// causes are).
     pub fn record_message(&self, node: &str, peer: &str, kind: &str, sent: bool) {
         let at_ms = self.now_ms();
-        if std::env::var_os("CONCORD_SIM_MESSAGES").is_some() {
+        if switch_on(&MESSAGES_TO_STDERR, "CONCORD_SIM_MESSAGES") {
             eprintln!(
                 "message {at_ms}ms: {node} {} {peer} {kind}",
                 if sent { "->" } else { "<-" }

@@ -165,15 +165,18 @@ impl Observer for Checker {
         let applied = agent.take_applied();
         let reads = agent.take_read_events();
         let lock_changes = agent.take_lock_changes();
-        self.observe_members(agent);
-        let Some(raft) = agent.raft() else { return };
-        let name = agent.name().to_string();
-        let mut state = self.state.lock().expect("checker lock");
-        let now_ms = agent.now_ms();
-        state.round += 1;
         // The newer checkers report world time (the timeline's), not the node's skewed clock;
         // read arrivals are ordered against elections in it.
         let world_ms = self.trace.now_ms();
+        let mut state = self.state.lock().expect("checker lock");
+        // Clients gossip too: their view is recorded before the Raft checks, which skip them.
+        state
+            .member_views
+            .observe(agent.name(), agent.membership(), world_ms);
+        let Some(raft) = agent.raft() else { return };
+        let name = agent.name().to_string();
+        let now_ms = agent.now_ms();
+        state.round += 1;
         let applied_index = raft.applied_index();
         lock_holders::check(
             &mut state,
@@ -230,17 +233,6 @@ impl Observer for Checker {
 
 /// A node's (role, term, leader, commit) as last traced.
 pub type Seen = (Role, u64, Option<NodeId>, u64);
-
-impl Checker {
-    /// Clients gossip too: their view is recorded before the Raft checks, which skip them.
-    fn observe_members(&self, agent: &Agent) {
-        let world_ms = self.trace.now_ms();
-        let mut state = self.state.lock().expect("checker lock");
-        state
-            .member_views
-            .observe(agent.name(), agent.membership(), world_ms);
-    }
-}
 
 fn note_latest_leader(state: &mut CheckState, node: &str, term: u64) {
     if state.latest_leader.as_ref().is_none_or(|(t, _)| *t <= term) {
