@@ -1,11 +1,12 @@
-//! The digest the simulator's state-agreement checker compares after every applied entry:
-//! FNV-1a over a value's bincode encoding, folded as the encoder writes it (no buffer of the
-//! whole encoding, no sizing pass before it: `bincode::serialize` walks the value twice).
+//! The tables other than KV in the digest the simulator's state-agreement checker compares
+//! after every applied entry: FNV-1a over their bincode encoding, folded as the encoder writes
+//! it (no buffer of the whole encoding, no sizing pass before it: `bincode::serialize` walks
+//! the value twice). KV is walked field by field (`kv/store/digest.rs`).
 
 use serde::Serialize;
 
 /// FNV-1a over `value`'s encoding as `bincode::serialize` writes it.
-pub fn encoding_digest<T: Serialize>(value: &T) -> u64 {
+pub(crate) fn encoding_digest<T: Serialize>(value: &T) -> u64 {
     let mut hasher = Fnv1aWriter {
         hash: crate::digest::FNV_OFFSET,
     };

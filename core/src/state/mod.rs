@@ -28,7 +28,7 @@ mod watch_model_tests;
 
 pub use crate::kv::LockChange;
 pub use bug::StateBug;
-pub use digest::encoding_digest;
+use digest::encoding_digest;
 pub use restore::{RestoreCommand, StagedRestore, RESTORE_CHUNK_BYTES_MAX, RESTORE_SIZE_BYTES_MAX};
 pub use snapshot::{SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC};
 pub use tables::{TableId, WatchKey};
@@ -161,19 +161,31 @@ impl StateMachine {
         }
     }
 
-    /// FNV-1a over every table's encoding: servers that applied the same entries agree on it
-    /// (the simulator's state-agreement checker compares it at each index). For a state with
-    /// only KV data it equals `KvStore::digest`, so digests recorded before tables existed
-    /// still compare (every catalog write that changes something moves a table index).
+    /// A digest of every table: servers that applied the same entries agree on it (the
+    /// simulator's state-agreement checker compares it at each index). For a state with only
+    /// KV data it is `KvStore::digest`; otherwise that folded with FNV-1a over the other
+    /// tables' encoding (every catalog write that changes something moves a table index).
     pub fn digest(&self) -> u64 {
-        let only_kv = self.table_indexes.is_empty()
-            && self.catalog == CatalogStore::default()
-            && self.sessions.is_empty()
-            && self.staged_restore.is_none();
+        // Destructured so that a new table cannot be left out of the digest unnoticed.
+        let StateMachine {
+            kv,
+            table_indexes,
+            catalog,
+            autopilot,
+            sessions,
+            staged_restore,
+            planted: _,
+        } = self;
+        let only_kv = table_indexes.is_empty()
+            && *catalog == CatalogStore::default()
+            && sessions.is_empty()
+            && staged_restore.is_none();
         if only_kv {
-            return self.kv.digest();
+            return kv.digest();
         }
-        encoding_digest(self)
+        let others = (table_indexes, catalog, autopilot, sessions, staged_restore);
+        let hash = encoding_digest(&others);
+        crate::digest::fnv1a_extend(hash, &kv.digest().to_le_bytes())
     }
 
     /// Every property `apply` maintains, across tables; an error names the first broken.
