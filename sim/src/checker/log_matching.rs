@@ -40,7 +40,11 @@ pub fn check(state: &mut CheckState, node: &str, raft: &Raft, now_ms: u64) {
             }
         }
     }
-    state
-        .log_checked
-        .insert(node.to_string(), (log.last_index(), log.last_term()));
+    let end = (log.last_index(), log.last_term());
+    match state.log_checked.get_mut(node) {
+        Some(checked) => *checked = end,
+        None => {
+            state.log_checked.insert(node.to_string(), end);
+        }
+    }
 }

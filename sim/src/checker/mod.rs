@@ -208,9 +208,13 @@ impl Observer for Checker {
             commit_rule::check(&mut state, &name, raft, now_ms);
             commit_quorum::check(&mut state, &name, raft, now_ms);
         }
-        state
-            .log_ends
-            .insert(name.clone(), (raft.term(), raft.last_index()));
+        let log_end = (raft.term(), raft.last_index());
+        match state.log_ends.get_mut(name.as_str()) {
+            Some(end) => *end = log_end,
+            None => {
+                state.log_ends.insert(name.clone(), log_end);
+            }
+        }
         // Compared as values every round; formatted only when it changed.
         let seen = (
             raft.role(),
