@@ -44,6 +44,9 @@ where
         runtime.set_time_limit(RUN_SIM_TIME_MAX);
         runtime.block_on(async move {
             let world = World::new(seed, bug);
+            if !timeline {
+                world.trace.drop_timeline();
+            }
             let (world, result) = body(world).await;
             let (hash, events) = world.trace.summary();
             let html = if timeline {

@@ -31,6 +31,9 @@ pub struct MessageEvent {
 struct State {
     hash: u64,
     count: u64,
+    /// Whether events and messages are kept for a timeline (a run that draws none keeps
+    /// only the hash: every message would otherwise cost three strings).
+    keeps_timeline: bool,
     events: Vec<(u64, String)>,
     messages: Vec<MessageEvent>,
 }
@@ -50,12 +53,22 @@ impl Trace {
     pub fn new() -> Trace {
         let state = State {
             hash: concord_core::digest::FNV_OFFSET,
+            keeps_timeline: true,
             ..State::default()
         };
         Trace {
             state: Mutex::new(state),
             origin: madsim::time::Instant::now(),
         }
+    }
+
+    /// Keeps nothing for a timeline from now on (the run draws none); the hash and the count
+    /// of events are as before.
+    pub fn drop_timeline(&self) {
+        let mut state = self.state.lock().expect("trace lock");
+        state.keeps_timeline = false;
+        state.events = Vec::new();
+        state.messages = Vec::new();
     }
 
     pub fn now_ms(&self) -> u64 {
@@ -71,7 +84,7 @@ impl Trace {
         let hash = concord_core::digest::fnv1a_extend(state.hash, event.as_bytes());
         state.hash = concord_core::digest::fnv1a_extend(hash, b"\n");
         state.count += 1;
-        if state.events.len() < EVENTS_KEPT_MAX {
+        if state.keeps_timeline && state.events.len() < EVENTS_KEPT_MAX {
             state.events.push((at_ms, event.to_string()));
         }
         if switch_on(&TRACE_TO_STDERR, "CONCORD_SIM_TRACE") {
@@ -82,15 +95,20 @@ impl Trace {
     /// A message a node sent or received (kept for the timeline; not hashed: the events it
     /// causes are).
     pub fn record_message(&self, node: &str, peer: &str, kind: &str, sent: bool) {
+        let to_stderr = switch_on(&MESSAGES_TO_STDERR, "CONCORD_SIM_MESSAGES");
+        let mut state = self.state.lock().expect("trace lock");
+        let kept = state.keeps_timeline && state.messages.len() < MESSAGES_KEPT_MAX;
+        if !kept && !to_stderr {
+            return;
+        }
         let at_ms = self.now_ms();
-        if switch_on(&MESSAGES_TO_STDERR, "CONCORD_SIM_MESSAGES") {
+        if to_stderr {
             eprintln!(
                 "message {at_ms}ms: {node} {} {peer} {kind}",
                 if sent { "->" } else { "<-" }
             );
         }
-        let mut state = self.state.lock().expect("trace lock");
-        if state.messages.len() < MESSAGES_KEPT_MAX {
+        if kept {
             let event = MessageEvent {
                 at_ms,
                 node: node.into(),
