@@ -12,9 +12,10 @@ const DECLARATIONS_KEPT_MAX: usize = 64;
 
 #[derive(Default)]
 pub struct MemberViews {
-    /// observer -> member -> the observer's detector state of the member now. Nested, so that
-    /// the update after every round allocates nothing for members already seen.
-    current: BTreeMap<String, BTreeMap<String, SwimState>>,
+    /// observer -> (member, the observer's detector state of it now), sorted by member as the
+    /// detector lists them: the update after every round walks both in step, allocating
+    /// nothing for members already seen. Reaped members keep their last state.
+    current: BTreeMap<String, Vec<(String, SwimState)>>,
     /// member -> (observer, world ms) of its first failure declarations.
     failed_by: BTreeMap<String, Vec<(String, u64)>>,
     /// member -> every failure declaration seen, kept or not.
@@ -24,27 +25,42 @@ pub struct MemberViews {
 impl MemberViews {
     /// Records `observer`'s view after one of its rounds; a change to Dead is a declaration.
     /// Runs after every round of every node: it borrows the detector's states (no member is
-    /// cloned) and allocates only for a pair seen the first time.
-    pub fn observe(&mut self, observer: &str, membership: &Membership, world_ms: u64) {
+    /// cloned); `world_ms` is asked only for a declaration.
+    pub fn observe(
+        &mut self,
+        observer: &str,
+        membership: &Membership,
+        world_ms: &mut dyn FnMut() -> u64,
+    ) {
         if !self.current.contains_key(observer) {
-            self.current.insert(observer.to_string(), BTreeMap::new());
+            self.current.insert(observer.to_string(), Vec::new());
         }
         let views = self.current.get_mut(observer).expect("inserted above");
         let mut declared = Vec::new();
+        // Both are sorted by name: `at` only moves forward.
+        let mut at = 0;
         for (member, state) in membership.swim_states() {
             if member == observer {
                 continue;
             }
-            let before = match views.get_mut(member) {
-                Some(held) => Some(std::mem::replace(held, state)),
-                None => views.insert(member.to_string(), state),
+            while at < views.len() && views[at].0.as_str() < member {
+                at += 1;
+            }
+            let before = match views.get_mut(at) {
+                Some((held, view)) if held == member => Some(std::mem::replace(view, state)),
+                _ => {
+                    views.insert(at, (member.to_string(), state));
+                    None
+                }
             };
+            at += 1;
             if state == SwimState::Dead && before != Some(SwimState::Dead) {
                 declared.push(member);
             }
         }
+        debug_assert!(views.windows(2).all(|w| w[0].0 < w[1].0));
         for member in declared {
-            self.declare_failed(observer, member, world_ms);
+            self.declare_failed(observer, member, world_ms());
         }
     }
 
@@ -62,8 +78,12 @@ impl MemberViews {
         answering
             .iter()
             .filter(|o| {
-                let views = self.current.get(o.as_str());
-                views.and_then(|v| v.get(member)) == Some(&SwimState::Suspect)
+                let views = self
+                    .current
+                    .get(o.as_str())
+                    .map_or(&[][..], |v| v.as_slice());
+                let at = views.binary_search_by(|(m, _)| m.as_str().cmp(member));
+                at.is_ok_and(|at| views[at].1 == SwimState::Suspect)
             })
             .cloned()
             .collect()
@@ -100,7 +120,7 @@ mod tests {
     fn an_observer_alone_declares_nothing() {
         let membership = Membership::new(member("a"), MembershipOptions::default(), 1, 0);
         let mut views = MemberViews::default();
-        views.observe("a", &membership, 10);
+        views.observe("a", &membership, &mut || 10);
         assert_eq!(views.failures("b").1, 0);
         assert!(views.suspecting("b", &["a".to_string()]).is_empty());
     }

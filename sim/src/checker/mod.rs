@@ -166,13 +166,14 @@ impl Observer for Checker {
         let reads = agent.take_read_events();
         let lock_changes = agent.take_lock_changes();
         // The newer checkers report world time (the timeline's), not the node's skewed clock;
-        // read arrivals are ordered against elections in it.
-        let world_ms = self.trace.now_ms();
+        // read arrivals are ordered against elections in it. Read once, and only if needed.
+        let mut world_ms_read = None;
+        let mut world_ms = || *world_ms_read.get_or_insert_with(|| self.trace.now_ms());
         let mut state = self.state.lock().expect("checker lock");
         // Clients gossip too: their view is recorded before the Raft checks, which skip them.
         state
             .member_views
-            .observe(agent.name(), agent.membership(), world_ms);
+            .observe(agent.name(), agent.membership(), &mut world_ms);
         let Some(raft) = agent.raft() else { return };
         let name = agent.name().to_string();
         let now_ms = agent.now_ms();
@@ -187,15 +188,15 @@ impl Observer for Checker {
             lock_changes,
         );
         for entry in applied {
-            state_agreement::check(&mut state, &name, &entry, world_ms);
+            state_agreement::check(&mut state, &name, &entry, world_ms());
             applied_agreement::check(&mut state, &name, entry, now_ms);
         }
         if raft.role() == Role::Leader {
-            read_release::on_leader(&mut state, &name, raft.term(), world_ms);
+            read_release::on_leader(&mut state, &name, raft.term(), world_ms());
             note_latest_leader(&mut state, &name, raft.term());
         }
         for event in reads {
-            read_release::on_read(&mut state, &name, event, world_ms);
+            read_release::on_read(&mut state, &name, event, world_ms());
         }
         log_matching::check(&mut state, &name, raft, now_ms);
         if let Some(leader) = raft.leader() {
