@@ -231,6 +231,54 @@ mod tests {
         assert_eq!(decode(&frame[4..]).unwrap(), envelope());
     }
 
+    /// The frame as it was built before the one-pass encoder: bincode with its limit, then
+    /// the header in front.
+    fn encode_two_pass(envelope: &Envelope) -> Result<Vec<u8>, FrameError> {
+        let payload = codec()
+            .serialize(envelope)
+            .map_err(|e| FrameError::Undecodable(e.to_string()))?;
+        let mut frame = ((payload.len() + 1) as u32).to_be_bytes().to_vec();
+        frame.push(FRAME_VERSION);
+        frame.extend_from_slice(&payload);
+        Ok(frame)
+    }
+
+    #[test]
+    fn one_pass_frames_are_the_two_pass_frames_byte_for_byte() {
+        let large = Envelope {
+            from_addr: "127.0.0.1:8300".into(),
+            msg: WireMessage::ForwardReply {
+                request_id: 9,
+                result: Err(concord_core::agent::ApiError::BadRequest(
+                    "x".repeat(70_000),
+                )),
+            },
+        };
+        for envelope in [envelope(), large] {
+            let frame = encode(&envelope).unwrap();
+            assert_eq!(frame, encode_two_pass(&envelope).unwrap());
+        }
+    }
+
+    #[test]
+    fn an_envelope_over_the_frame_bound_is_refused_as_before() {
+        let huge = Envelope {
+            from_addr: "127.0.0.1:8300".into(),
+            msg: WireMessage::ForwardReply {
+                request_id: 9,
+                result: Err(concord_core::agent::ApiError::BadRequest(
+                    "x".repeat(FRAME_SIZE_BYTES_MAX),
+                )),
+            },
+        };
+        let (Err(FrameError::Undecodable(now)), Err(FrameError::Undecodable(before))) =
+            (encode(&huge), encode_two_pass(&huge))
+        else {
+            panic!("an oversized envelope must not encode");
+        };
+        assert_eq!(now, before);
+    }
+
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         assert!(matches!(
