@@ -386,10 +386,12 @@ impl Agent {
             }
             self.handle_ready(ready, &mut out);
         }
-        out.append(&mut self.actions);
+        // The agent's own services and checks are written before the replies that
+        // acknowledge them: a registration answered 200 survives a crash right after.
         if let Some(bytes) = self.take_local_to_persist() {
             out.push(Action::PersistLocal { bytes });
         }
+        out.append(&mut self.actions);
         out
     }
 

@@ -220,7 +220,8 @@ impl Driver {
     /// is still in memory and the next change writes it again (as Consul's agent does).
     fn persist_local(&mut self, bytes: &[u8]) {
         let file = super::local_disk::LOCAL_STATE_FILE;
-        if let Err(e) = self.local_disk.write_atomic(file, bytes) {
+        let disk = &self.local_disk;
+        if let Err(e) = blocking(|| disk.write_atomic(file, bytes)) {
             tracing::error!(target: "concord", "agent: failed to save local state to {file}: {e}");
         }
     }
