@@ -88,6 +88,7 @@ impl TxnVerb {
 pub struct TxnOp {
     pub verb: TxnVerb,
     pub key: String,
+    #[serde(with = "serde_bytes")]
     pub value: Vec<u8>,
     pub flags: u64,
     pub index: u64,

@@ -14,6 +14,7 @@ pub const COMMAND_SIZE_BYTES_MAX: usize = VALUE_SIZE_BYTES_MAX + KEY_SIZE_BYTES_
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KvEntry {
     pub key: String,
+    #[serde(with = "serde_bytes")]
     pub value: Vec<u8>,
     pub flags: u64,
     pub create_index: u64,
@@ -28,12 +29,14 @@ pub enum KvCommand {
     /// Write unconditionally.
     Set {
         key: String,
+        #[serde(with = "serde_bytes")]
         value: Vec<u8>,
         flags: u64,
     },
     /// Write only if the key's ModifyIndex equals `modify_index`; 0 means "only if absent".
     Cas {
         key: String,
+        #[serde(with = "serde_bytes")]
         value: Vec<u8>,
         flags: u64,
         modify_index: u64,
@@ -48,6 +51,7 @@ pub enum KvCommand {
     /// Refused (false) if another session holds it or the session does not exist.
     Lock {
         key: String,
+        #[serde(with = "serde_bytes")]
         value: Vec<u8>,
         flags: u64,
         session: String,
@@ -55,6 +59,7 @@ pub enum KvCommand {
     /// `?release=SESSION`: give the lock up if `session` holds it, writing the value.
     Unlock {
         key: String,
+        #[serde(with = "serde_bytes")]
         value: Vec<u8>,
         flags: u64,
         session: String,

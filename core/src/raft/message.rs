@@ -46,6 +46,7 @@ pub enum RaftBody {
     InstallSnapshot {
         meta: SnapshotMeta,
         offset_bytes: u64,
+        #[serde(with = "serde_bytes")]
         data: Vec<u8>,
         done: bool,
     },

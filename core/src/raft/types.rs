@@ -67,7 +67,7 @@ pub enum EntryPayload {
     /// Appended by a new leader so that it commits an entry of its own term at once.
     Noop,
     /// An encoded state-machine command; the Raft module never looks inside.
-    Command(Vec<u8>),
+    Command(#[serde(with = "serde_bytes")] Vec<u8>),
     /// A new cluster configuration; it takes effect as soon as it is in the log.
     Config(ClusterConfig),
 }
@@ -111,5 +111,6 @@ pub struct SnapshotMeta {
 pub struct Snapshot {
     pub meta: SnapshotMeta,
     /// The state machine at `meta.last_index`, encoded by the state machine.
+    #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
 }
