@@ -167,15 +167,8 @@ pub async fn start_with(
     let info = Arc::new(node_info(&config));
     let chaos = chaos.map(|knobs| transport::chaos::Chaos::new(knobs, config.seed));
     let transport = transport::Transport::new(stats, chaos).with_datagrams(datagrams);
-    let driver = driver::Driver::new(
-        agent,
-        (storage, disk),
-        clock,
-        transport,
-        bug,
-        observer,
-    );
-    tokio::spawn(driver.run(inbox_rx, requests_rx, running_tx));
+    let driver = driver::Driver::new(agent, (storage, disk), clock, transport, bug, observer);
+    spawn_driver(driver.run(inbox_rx, requests_rx, running_tx));
     let handle = NodeHandle {
         requests: requests_tx,
         running: running_rx,
@@ -187,6 +180,26 @@ pub async fn start_with(
     register_config_services(&handle, &config).await?;
     join_at_start(&handle, &config).await?;
     Ok(handle)
+}
+
+/// Runs the driver on a thread of its own in a multi-threaded runtime: its rounds (apply,
+/// fsync, a snapshot) never hold up the HTTP and transport tasks queued on a worker, and a
+/// reply it wakes is not parked behind it in that worker's LIFO slot. Elsewhere (tests on a
+/// current-thread runtime, the simulator) it is an ordinary task.
+fn spawn_driver(run: impl std::future::Future<Output = ()> + Send + 'static) {
+    #[cfg(not(madsim))]
+    {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        let handle = Handle::current();
+        if handle.runtime_flavor() == RuntimeFlavor::MultiThread {
+            let thread = std::thread::Builder::new().name("concord-driver".into());
+            thread
+                .spawn(move || handle.block_on(run))
+                .expect("cannot start the driver's thread");
+            return;
+        }
+    }
+    tokio::spawn(run);
 }
 
 /// Binds the RPC and gossip stream listeners (one when they share an address) and the gossip
