@@ -1,5 +1,7 @@
 //! The driver: one task that owns the agent, feeds it events and executes its actions in order.
-//! Durable writes happen (with fsync) before the messages and replies that follow them.
+//! Durable writes happen (with fsync) before the messages and replies that follow them; a
+//! leader's early appends go out before its own write. In the product it runs on a thread of
+//! its own (`super::spawn_driver`), so its blocking fsyncs hold up no other task.
 
 use super::clock::Clock;
 use super::{Observer, PlantedBug};
@@ -178,9 +180,8 @@ impl Driver {
                     .map(|(a, b)| (a.index, b.index));
                 tracing::debug!(target: "concord", "{}: storage: snapshot at {} (restore: {}), keeping entries {retained:?}", self.agent.name(), save.snapshot.meta.last_index, save.restore);
                 let storage = &mut self.storage;
-                let result = blocking(|| {
-                    storage.save_snapshot(&save.snapshot, &save.hard_state, &save.retained_entries)
-                });
+                let result =
+                    storage.save_snapshot(&save.snapshot, &save.hard_state, &save.retained_entries);
                 if let Err(e) = result {
                     tracing::error!(target: "concord", "storage: saving snapshot failed: {e}");
                     return Some(Stop::StorageFailed);
@@ -221,7 +222,7 @@ impl Driver {
     fn persist_local(&mut self, bytes: &[u8]) {
         let file = super::local_disk::LOCAL_STATE_FILE;
         let disk = &self.local_disk;
-        if let Err(e) = blocking(|| disk.write_atomic(file, bytes)) {
+        if let Err(e) = disk.write_atomic(file, bytes) {
             tracing::error!(target: "concord", "agent: failed to save local state to {file}: {e}");
         }
     }
@@ -244,7 +245,7 @@ impl Driver {
                 assert!(entries.is_empty(), "entries to write without an fsync");
                 storage.persist_commit(hard_state)
             }
-            _ => blocking(|| storage.persist(hard_state.as_ref(), &entries)),
+            _ => storage.persist(hard_state.as_ref(), &entries),
         };
         if let Err(e) = result {
             tracing::error!(target: "concord", "storage: write failed: {e}");
@@ -255,22 +256,6 @@ impl Driver {
         }
         None
     }
-}
-
-/// Runs `f`, an fsync or a snapshot write, telling a multi-threaded tokio runtime that this
-/// worker blocks, so that its other tasks (HTTP requests, the transport's writers sending a
-/// leader's appends meanwhile) move to another worker rather than wait behind the disk.
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    #[cfg(not(madsim))]
-    {
-        use tokio::runtime::{Handle, RuntimeFlavor};
-        let multi_thread =
-            Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
-        if multi_thread {
-            return tokio::task::block_in_place(f);
-        }
-    }
-    f()
 }
 
 /// In the simulator many nodes share one log, so each line names its node; a real process
