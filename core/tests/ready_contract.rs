@@ -34,6 +34,11 @@ fn vote_is_in_the_ready_that_carries_the_reply() {
     let ready = raft.poll_ready();
     let hard_state = ready.hard_state.expect("the vote must be persisted");
     assert_eq!((hard_state.term, hard_state.voted_for), (2, Some(id("n1"))));
+    assert!(ready.must_sync, "a vote is fsynced");
+    assert!(
+        ready.early_messages.is_empty(),
+        "nothing goes out early with a vote"
+    );
     assert!(matches!(
         ready.messages[0].body,
         RaftBody::RequestVoteResponse { granted: true, .. }

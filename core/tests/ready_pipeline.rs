@@ -1,6 +1,6 @@
 //! The Ready's two speed-ups, and what keeps them safe: a leader's appends go out before its
 //! own write (it counts itself towards commit only once durable), and a hard state that only
-//! moved the commit index is written without an fsync.
+//! moved the commit index is written without an fsync (a vote's fsync: ready_contract.rs).
 
 use concord_core::raft::*;
 
@@ -96,32 +96,6 @@ fn a_leaders_appends_go_out_before_its_own_write_and_it_counts_itself_only_once_
     );
     raft.on_persisted(index, raft.term());
     assert_eq!(raft.commit_index(), index, "n2 and the leader: a quorum");
-}
-
-#[test]
-fn a_vote_is_fsynced_and_nothing_goes_out_early_with_it() {
-    let mut raft = fresh("n2", &["n1", "n2", "n3"]);
-    raft.poll_ready();
-    let vote = RaftMessage {
-        from: id("n1"),
-        to: id("n2"),
-        term: 2,
-        body: RaftBody::RequestVote {
-            last_log_index: 1,
-            last_log_term: 1,
-            pre_vote: false,
-            transfer: false,
-        },
-    };
-    raft.step(10, vote);
-    let ready = raft.poll_ready();
-    assert!(ready.must_sync && ready.entries.is_empty());
-    assert!(ready.early_messages.is_empty());
-    assert_eq!(
-        ready.messages.len(),
-        1,
-        "the vote reply waits for the fsync"
-    );
 }
 
 #[test]
