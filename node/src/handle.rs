@@ -1,6 +1,7 @@
 //! `NodeHandle`: how the HTTP API, DNS and the simulator talk to a running node. It speaks the
 //! core's typed request API; the driver task owns the agent.
 
+use crate::metrics::{Metrics, RaftStatus, RaftStatusCell};
 use concord_core::agent::{ApiError, ApiResult, Request};
 use concord_core::membership::Role;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -81,11 +82,25 @@ pub struct NodeHandle {
     pub(crate) info: Arc<NodeInfo>,
     /// Payload bytes in the request queue (see `REQUEST_QUEUE_BYTES_MAX`).
     pub(crate) queued_bytes: Arc<AtomicUsize>,
+    /// This node's metrics (written by the driver, storage and the HTTP API).
+    pub(crate) metrics: Arc<Metrics>,
+    /// The driver's copy of the Raft figures, as of its last round.
+    pub(crate) raft_status: RaftStatusCell,
 }
 
 impl NodeHandle {
     pub fn info(&self) -> &NodeInfo {
         &self.info
+    }
+
+    /// This node's metrics registry.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// This node's Raft figures as of the driver's last round (the default on a client).
+    pub fn raft_status(&self) -> RaftStatus {
+        self.raft_status.get()
     }
 
     /// Sends a request to the node and waits for its answer.

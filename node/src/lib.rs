@@ -8,6 +8,7 @@ pub mod checks;
 pub mod config;
 pub mod dns;
 pub mod handle;
+pub mod metrics;
 pub mod runtime;
 pub mod storage;
 pub mod time_fmt;
@@ -18,4 +19,5 @@ pub mod http;
 
 pub use config::NodeConfig;
 pub use handle::{NodeHandle, NodeInfo};
+pub use metrics::{Metrics, RaftStatus};
 pub use runtime::{start, start_with, Clock, Hooks, Observer, PlantedBug, StartError};

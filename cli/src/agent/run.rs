@@ -6,6 +6,7 @@ use super::data_dir::{self, DataDirLock};
 use super::watched_disk::{StorageWatch, WatchedDisk};
 use concord_config::plan::AgentPlan;
 use concord_core::agent::Request;
+use concord_node::http::HttpExtras;
 use concord_node::{Hooks, NodeHandle};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -110,10 +111,12 @@ async fn start(plan: &AgentPlan) -> Result<Running, String> {
     if let Some(sockets) = dns_sockets {
         concord_node::dns::serve(sockets, handle.clone(), plan.dns.clone())?;
     }
+    let extras = http_extras(plan);
     for listener in listeners {
-        let (handle, conns) = (handle.clone(), http_conns.clone());
+        let (handle, conns, extras) = (handle.clone(), http_conns.clone(), extras.clone());
         tokio::spawn(async move {
-            if let Err(e) = concord_node::http::serve_with(listener, handle, conns).await {
+            let served = concord_node::http::serve_with(listener, handle, conns, extras);
+            if let Err(e) = served.await {
                 tracing::error!("agent: HTTP server stopped: {e}");
             }
         });
@@ -127,6 +130,11 @@ async fn start(plan: &AgentPlan) -> Result<Running, String> {
         storage,
         _lock: lock,
     })
+}
+
+/// The optional pieces of the HTTP API this agent serves (each feature adds its own).
+fn http_extras(_plan: &AgentPlan) -> HttpExtras {
+    HttpExtras::default()
 }
 
 /// The node on the data dir, watched for failed writes; in memory for `-dev`.

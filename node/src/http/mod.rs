@@ -20,6 +20,7 @@ mod catalog_body;
 mod catalog_json;
 pub mod conns;
 mod errors;
+pub mod extras;
 mod headers;
 mod health;
 pub mod json_body;
@@ -43,6 +44,7 @@ mod e2e_tests;
 
 pub use conns::HttpConns;
 pub use errors::HttpError;
+pub use extras::HttpExtras;
 
 use crate::config::HttpLimits;
 use crate::handle::NodeHandle;
@@ -62,8 +64,15 @@ use std::time::Instant;
 /// size (and the client, done sending, reads that answer) instead of axum cutting it off.
 pub const BODY_BYTES_MAX: usize = 1024 * 1024;
 
-/// Every route of the API, over `handle`.
+/// Every route of the API, over `handle`, with no extras (tests).
 pub fn router(handle: NodeHandle) -> Router {
+    router_with(handle, HttpExtras::default())
+}
+
+/// Every route of the API, over `handle`, with the optional pieces in `extras`.
+pub fn router_with(handle: NodeHandle, extras: HttpExtras) -> Router {
+    // Each optional piece merges its routes below (none yet).
+    let _ = &extras;
     Router::new()
         .merge(kv::routes())
         .merge(catalog::routes())
@@ -87,7 +96,7 @@ pub fn router(handle: NodeHandle) -> Router {
 /// Serves the API on `listener` with the default limits (tests; the agent uses `serve_with`).
 pub async fn serve(listener: tokio::net::TcpListener, handle: NodeHandle) -> std::io::Result<()> {
     let conns = HttpConns::for_process(HttpLimits::default()).map_err(std::io::Error::other)?;
-    serve_with(listener, handle, conns).await
+    serve_with(listener, handle, conns, HttpExtras::default()).await
 }
 
 /// Serves the API on `listener` until the node stops (after a graceful leave, or a fatal
@@ -99,11 +108,12 @@ pub async fn serve_with(
     listener: tokio::net::TcpListener,
     handle: NodeHandle,
     conns: Arc<HttpConns>,
+    extras: HttpExtras,
 ) -> std::io::Result<()> {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "agent: started HTTP server");
     }
-    let service = TowerToHyperService::new(router(handle.clone()));
+    let service = TowerToHyperService::new(router_with(handle.clone(), extras));
     let mut http1 = hyper::server::conn::http1::Builder::new();
     http1
         .timer(TokioTimer::new())

@@ -6,6 +6,7 @@
 use super::clock::Clock;
 use super::{Observer, PlantedBug};
 use crate::handle::RequestEnvelope;
+use crate::metrics::{Metrics, RaftStatusCell};
 use crate::storage::{Disk, RaftStorage};
 use crate::transport::{Received, Transport};
 use concord_core::agent::{Action, Agent, ApiResult, Envelope, LogLevel};
@@ -36,6 +37,9 @@ pub struct Driver {
     next_request_id: u64,
     replies: BTreeMap<u64, oneshot::Sender<ApiResult>>,
     observer: Option<Arc<dyn Observer>>,
+    /// Where the figures of each round go (`NodeHandle::metrics`, `NodeHandle::raft_status`).
+    metrics: Arc<Metrics>,
+    raft_status: RaftStatusCell,
 }
 
 /// Why the driver stopped.
@@ -64,7 +68,15 @@ impl Driver {
             next_request_id: 1,
             replies,
             observer,
+            metrics: Arc::default(),
+            raft_status: RaftStatusCell::default(),
         }
+    }
+
+    /// Publishes this node's figures to `metrics` and `raft_status` (the handle's).
+    pub fn publish_to(&mut self, metrics: Arc<Metrics>, raft_status: RaftStatusCell) {
+        self.metrics = metrics;
+        self.raft_status = raft_status;
     }
 
     pub async fn run(
@@ -86,6 +98,7 @@ impl Driver {
             }
             self.drain_ready_events(&mut inbox, &mut requests);
             let stop = self.execute();
+            self.publish_round();
             if let Some(observer) = &self.observer {
                 observer.after_round(&mut self.agent);
             }
@@ -102,6 +115,12 @@ impl Driver {
             }
         }
         let _ = running.send(false);
+    }
+
+    /// Copies the round's Raft figures out for readers; counts role changes.
+    fn publish_round(&mut self) {
+        let before = self.raft_status.publish(&self.agent, self.clock.now_ms());
+        let _ = (before, &self.metrics);
     }
 
     /// Ticks the agent. Before its deadline (the safety wake, or a wake the clock's rounding

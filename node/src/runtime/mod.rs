@@ -167,13 +167,18 @@ pub async fn start_with(
     let info = Arc::new(node_info(&config));
     let chaos = chaos.map(|knobs| transport::chaos::Chaos::new(knobs, config.seed));
     let transport = transport::Transport::new(stats, chaos).with_datagrams(datagrams);
-    let driver = driver::Driver::new(agent, (storage, disk), clock, transport, bug, observer);
+    let metrics = Arc::new(crate::metrics::Metrics::default());
+    let raft_status = crate::metrics::RaftStatusCell::default();
+    let mut driver = driver::Driver::new(agent, (storage, disk), clock, transport, bug, observer);
+    driver.publish_to(metrics.clone(), raft_status.clone());
     spawn_driver(driver.run(inbox_rx, requests_rx, running_tx));
     let handle = NodeHandle {
         requests: requests_tx,
         running: running_rx,
         info,
         queued_bytes: Arc::default(),
+        metrics,
+        raft_status,
     };
     #[cfg(not(madsim))]
     tokio::spawn(crate::checks::supervise(handle.clone()));
