@@ -4,11 +4,12 @@
 //! `check.rs` one check and the rules that move its status, `state.rs` the registry and its
 //! bounds, `maintenance.rs` maintenance mode, `requests.rs` the API requests, `sync.rs`
 //! anti-entropy (on change and periodic), `timers.rs` what the tick does, `persist.rs` the
-//! bytes that survive a restart.
+//! bytes that survive a restart, `reload.rs` the config files' definitions read again.
 
 pub mod check;
 mod maintenance;
 mod persist;
+mod reload;
 pub mod requests;
 mod state;
 mod sync;

@@ -58,6 +58,11 @@ pub enum LocalRequest {
     /// A registration read from the agent's config files: its script checks are allowed by
     /// `enable_local_script_checks` too (Consul's "local" scripts).
     FromConfig(Box<LocalRequest>),
+    /// The config files' registrations as they are now (`concord reload`): new and changed
+    /// ones are registered, those the files no longer define are removed, all or nothing.
+    ReloadConfig {
+        definitions: Vec<LocalRequest>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +89,7 @@ impl LocalRequest {
             LocalRequest::Checks => "agent-checks",
             LocalRequest::CheckSpecs => "agent-check-specs",
             LocalRequest::FromConfig(request) => request.kind(),
+            LocalRequest::ReloadConfig { .. } => "agent-reload",
         }
     }
 }
@@ -129,7 +135,7 @@ impl Agent {
         self.local_sync_changes();
     }
 
-    fn change_local(&mut self, request: LocalRequest) -> Result<(), LocalError> {
+    pub(super) fn change_local(&mut self, request: LocalRequest) -> Result<(), LocalError> {
         let now_ms = self.now_ms;
         match request {
             LocalRequest::RegisterService {
@@ -156,6 +162,7 @@ impl Agent {
                 self.local.from_config = false;
                 result
             }
+            LocalRequest::ReloadConfig { definitions } => self.reload_config(definitions),
             // Served by `serve_local`; here only when wrapped in `FromConfig`.
             other @ (LocalRequest::Services
             | LocalRequest::Checks

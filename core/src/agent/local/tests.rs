@@ -682,3 +682,76 @@ fn a_full_service_table_refuses_the_next_registration_and_keeps_the_rest() {
         "re-registering a known service still works"
     );
 }
+
+fn service_def(name: &str, port: u16, checks: Vec<CheckInput>) -> LocalRequest {
+    let service = ServiceRegistration {
+        name: name.into(),
+        port,
+        ..Default::default()
+    };
+    LocalRequest::RegisterService {
+        service: Box::new(service),
+        checks,
+        replace_existing_checks: false,
+    }
+}
+
+fn reload(agent: &mut Agent, definitions: Vec<LocalRequest>) -> ApiResult {
+    local(agent, LocalRequest::ReloadConfig { definitions })
+}
+
+#[test]
+fn reload_registers_new_and_changed_definitions_and_removes_dropped_ones() {
+    let mut agent = agent(false);
+    let ttl = || input("disk", "", CheckKind::Ttl { ttl_ms: TTL_MS });
+    let first = vec![
+        service_def("web", 80, vec![]),
+        service_def("db", 5432, vec![]),
+        LocalRequest::RegisterCheck {
+            check: Box::new(ttl()),
+        },
+    ];
+    reload(&mut agent, first).unwrap();
+    register(&mut agent, "from-api", vec![]).unwrap();
+    let second = vec![
+        service_def("web", 8080, vec![]),
+        service_def("cache", 6379, vec![]),
+    ];
+    reload(&mut agent, second).unwrap();
+    let local = agent.local();
+    let kept: Vec<&String> = local.services.keys().collect();
+    assert_eq!(
+        kept,
+        ["cache", "from-api", "web"],
+        "db is gone, the API's stays"
+    );
+    assert_eq!(local.services["web"].service.port, 8080, "changed in place");
+    assert!(
+        !local.checks.contains_key("disk"),
+        "the dropped check is gone"
+    );
+    let ids: Vec<&String> = local.options.config_service_ids.iter().collect();
+    assert_eq!(
+        ids,
+        ["cache", "web"],
+        "what the next restart will not persist"
+    );
+}
+
+#[test]
+fn a_refused_definition_on_reload_changes_nothing() {
+    let mut agent = agent(false);
+    reload(&mut agent, vec![service_def("web", 80, vec![])]).unwrap();
+    let orphan = LocalRequest::RegisterCheck {
+        check: Box::new(input(
+            "c",
+            "no-such-service",
+            CheckKind::Ttl { ttl_ms: TTL_MS },
+        )),
+    };
+    let refused = reload(&mut agent, vec![service_def("db", 5432, vec![]), orphan]);
+    assert!(refused.is_err(), "{refused:?}");
+    let kept: Vec<&String> = agent.local().services.keys().collect();
+    assert_eq!(kept, ["web"], "web stays, db was not added");
+    assert!(agent.local().options.config_service_ids.contains("web"));
+}
