@@ -8,10 +8,12 @@
 //!   cargo xtask sim gossip-bench [--sizes 5,50,500,1000] [--trials T] [--member-hours H] [--seed S]
 //!   cargo xtask test                              everything CI runs
 //!   cargo xtask npm                               the npm consul client against a real agent
+//!   cargo xtask ui                                the web UI in headless Chromium (3 servers + client)
 //!   cargo xtask mutants [--shard K/N] [--skip-core]  mutants of the Raft core caught (slow)
 
 mod mutants;
 mod npm;
+mod ui;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         ["sim", "build"] => build_sim().map(|_| ()),
         ["test"] => test_all(),
         ["npm"] => npm::npm_consul(),
+        ["ui"] => ui::ui_browser(),
         ["mutants", rest @ ..] => mutants::run(rest),
         _ => Err(USAGE.to_string()),
     };
@@ -51,7 +54,7 @@ const USAGE: &str =
     "usage: cargo xtask test | sim run SCENARIO [--seed N] | sim fuzz --seeds A..B [--bug NAME] \
                      | sim scenarios --seeds A..B | sim determinism SCENARIO --seed N | sim build \
                      | sim gossip-bench [--sizes 5,50,500] [--trials T] [--member-hours H] [--seed S] \
-                     | npm | mutants [--shard K/N] [--skip-core]";
+                     | npm | ui | mutants [--shard K/N] [--skip-core]";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -264,7 +267,8 @@ fn test_all() -> Result<(), String> {
     println!("==> fuzz, seeds {CI_FUZZ_SEEDS}");
     sim(&["fuzz", "--seeds", CI_FUZZ_SEEDS, "--jobs", "2"])?;
     py_consul()?;
-    npm::npm_consul()
+    npm::npm_consul()?;
+    ui::ui_browser()
 }
 
 /// Installs `dig` with apt-get when it is not on the PATH (through sudo when not root).

@@ -8,7 +8,7 @@ use std::process::Command;
 use crate::{root, step};
 
 /// Installs Node.js and npm from Debian when `npm` is not on the PATH (through sudo when not root).
-const INSTALL_NODE: &str =
+pub(crate) const INSTALL_NODE: &str =
     "command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { S=; \
      [ \"$(id -u)\" = 0 ] || S=sudo; \
      $S apt-get update -qq && $S apt-get install -y -qq nodejs npm; }";

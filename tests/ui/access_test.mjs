@@ -1,0 +1,54 @@
+// Readable on a phone, usable by keyboard.
+import { PAGE_LOAD_MS_MAX, PHONE, openPage, sel, shot, waitAttr, waitLoaded } from "./browser.mjs";
+
+const NAV = ["nav-services", "nav-nodes", "nav-kv", "nav-sessions", "nav-raft"];
+/** Tab presses allowed to reach every nav link (a skip link and a few more may come first). */
+const TAB_PRESSES_MAX = 15;
+
+/** What has the focus: its data-testid, and whether a focus indicator is drawn. */
+function focused(page) {
+  return page.evaluate(() => {
+    const e = document.activeElement;
+    if (!e || e === document.body) return { testid: null, visible: false };
+    const style = getComputedStyle(e);
+    const visible = style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0 ||
+      style.boxShadow !== "none";
+    return { testid: e.getAttribute("data-testid"), visible };
+  });
+}
+
+async function test_tab_reaches_every_nav_link({ cluster, page }) {
+  await openPage(page, cluster.servers[0], "services", "services");
+  const reached = new Map();
+  for (let press = 0; press < TAB_PRESSES_MAX && reached.size < NAV.length; press++) {
+    await page.keyboard.press("Tab");
+    const { testid, visible } = await focused(page);
+    if (NAV.includes(testid)) reached.set(testid, visible);
+  }
+  const missing = NAV.filter((n) => !reached.has(n));
+  if (missing.length) throw new Error(`Tab (${TAB_PRESSES_MAX} presses) did not reach ${missing.join(", ")}`);
+  const unmarked = [...reached].filter(([, visible]) => !visible).map(([n]) => n);
+  if (unmarked.length) throw new Error(`no visible focus indicator (outline or box-shadow) on ${unmarked.join(", ")}`);
+  await page.focus(sel("nav-nodes"));
+  await page.keyboard.press("Enter");
+  await waitLoaded(page, "nodes");
+}
+
+async function test_phone_sized_services_page({ cluster, context }) {
+  const page = await context.browser().newPage({ viewport: PHONE, isMobile: true, hasTouch: true });
+  try {
+    await openPage(page, cluster.servers[0], "services", "services");
+    await waitAttr(page, sel("service-row", { service: "web" }), "health", "passing", PAGE_LOAD_MS_MAX, "web on a phone");
+    await shot(page, "services-phone");
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    if (width > PHONE.width) throw new Error(`page ${width} px wide on a ${PHONE.width} px screen: expected no sideways scrolling`);
+    const row = await page.locator(sel("service-row", { service: "web" })).boundingBox();
+    if (!row || row.x < 0 || row.x + row.width > PHONE.width) {
+      throw new Error(`web's row ${JSON.stringify(row)}: expected inside the ${PHONE.width} px screen`);
+    }
+  } finally {
+    await page.close();
+  }
+}
+
+export const accessTests = [test_tab_reaches_every_nav_link, test_phone_sized_services_page];

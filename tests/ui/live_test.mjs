@@ -1,0 +1,134 @@
+// Pages follow the cluster by blocking queries, without a reload and without layout jumps: a
+// TTL check failed and passed again, a short TTL left to expire, a client agent killed.
+import { kill9, ok } from "./cluster.mjs";
+import {
+  PAGE_LOAD_MS_MAX, REFRESH_MS_MAX, allAttrs, assertNotReloaded, markNoReload, openPage, sel, shot,
+  waitAttr, waitText,
+} from "./browser.mjs";
+import { expectEqual } from "./pages_test.mjs";
+import { SERVICES } from "./seed.mjs";
+
+/** Membership marks a killed member failed after a probe and its suspicion (about 7 s here). */
+const FAILED_MS_MAX = 25000;
+/** The expiry test's check: short, so the run stays short. */
+const TTL_SHORT_S = 3;
+const WEB_ROW = sel("service-row", { service: "web" });
+
+/** The rows' boxes, and layout shifts the browser records (PerformanceObserver). */
+async function watchLayout(page) {
+  await page.evaluate(() => {
+    window.__concordShifts = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        if (!e.hadRecentInput) window.__concordShifts.push(e.value);
+      }
+    }).observe({ type: "layout-shift" });
+  });
+}
+
+function boxes(page, selector) {
+  return page.evaluate((s) => [...document.querySelectorAll(s)].map((e) => {
+    const r = e.getBoundingClientRect();
+    return [e.getAttribute("data-service") ?? e.getAttribute("data-node"), r.x, r.y, r.width, r.height];
+  }), selector);
+}
+
+/** Two frames: what a refresh changed is laid out and painted. */
+const frames = (page) => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+
+/** A refresh that changes nothing shown (a service's Meta) moves nothing on the services page. */
+async function test_no_layout_jump_on_refresh({ cluster, page }) {
+  const [s1, c1] = [cluster.servers[0], cluster.client];
+  await openPage(page, s1, "services", "services");
+  await waitAttr(page, WEB_ROW, "health", "passing", PAGE_LOAD_MS_MAX, "web");
+  await watchLayout(page);
+  const before = await boxes(page, sel("service-row"));
+  const indexBefore = Number((await ok(s1, "GET", "/v1/catalog/services")).headers.get("x-consul-index"));
+  const refreshed = page.waitForResponse((r) => r.url().includes("/v1/") &&
+    Number(r.headers()["x-consul-index"]) > indexBefore, { timeout: REFRESH_MS_MAX });
+  const [id, port, tags] = SERVICES.api;
+  await ok(c1, "PUT", "/v1/agent/service/register",
+    { ID: id, Name: "api", Tags: tags, Address: c1.ip, Port: port, Meta: { rev: "2" } });
+  const response = await refreshed.catch(() => {
+    throw new Error(`no blocking query of the services page answered with an index above ${indexBefore} within ${REFRESH_MS_MAX} ms after a catalog change`);
+  });
+  console.log(`  refresh seen: ${new URL(response.url()).pathname} index ${response.headers()["x-consul-index"]}`);
+  await frames(page);
+  await frames(page);
+  expectEqual(await boxes(page, sel("service-row")), before, "service rows' boxes across a refresh that changes nothing shown");
+  const shifts = await page.evaluate(() => window.__concordShifts);
+  expectEqual(shifts, [], "layout-shift entries during the refresh");
+}
+
+async function test_ttl_check_fails_and_passes_without_reload({ cluster, page, context }) {
+  const [s1, c1] = [cluster.servers[0], cluster.client];
+  const servicePage = await context.newPage();
+  try {
+    await openPage(page, s1, "services", "services");
+    await openPage(servicePage, s1, "services/web", "service");
+    await Promise.all([markNoReload(page), markNoReload(servicePage)]);
+    const rowBefore = (await boxes(page, WEB_ROW))[0];
+    const check = sel("check-row", { "check-id": "web-ttl" });
+    await ok(c1, "PUT", "/v1/agent/check/fail/web-ttl?note=failed+by+the+browser+test");
+    await waitAttr(page, WEB_ROW, "health", "critical", REFRESH_MS_MAX, "web after /fail");
+    await waitAttr(servicePage, check, "status", "critical", REFRESH_MS_MAX, "web-ttl after /fail");
+    await waitAttr(servicePage, sel("instance-row", { "service-id": "web-1" }), "health", "critical",
+      REFRESH_MS_MAX, "web-1 after /fail");
+    await waitText(servicePage, `${check} ${sel("check-output")}`, REFRESH_MS_MAX, "the failing note",
+      (t) => t.includes("failed by the browser test"));
+    await shot(page, "services-critical");
+    await shot(servicePage, "service-web-critical");
+    const rowAfter = (await boxes(page, WEB_ROW))[0];
+    expectEqual([rowAfter[2], rowAfter[4]], [rowBefore[2], rowBefore[4]], "web row's top and height when it turns critical");
+    await ok(c1, "PUT", "/v1/agent/check/pass/web-ttl?note=passing+again");
+    await waitAttr(page, WEB_ROW, "health", "passing", REFRESH_MS_MAX, "web after /pass");
+    await waitAttr(servicePage, check, "status", "passing", REFRESH_MS_MAX, "web-ttl after /pass");
+    await assertNotReloaded(page);
+    await assertNotReloaded(servicePage);
+  } finally {
+    await servicePage.close();
+  }
+}
+
+/** Nobody calls /fail: the TTL runs out and the page shows it. */
+async function test_ttl_expiry_turns_the_service_critical({ cluster, page }) {
+  const [s1, c1] = [cluster.servers[0], cluster.client];
+  await openPage(page, s1, "services/web", "service");
+  await markNoReload(page);
+  const check = sel("check-row", { "check-id": "web-ttl-short" });
+  await ok(c1, "PUT", "/v1/agent/check/register", { ID: "web-ttl-short", Name: "web short TTL",
+    ServiceID: "web-1", TTL: `${TTL_SHORT_S}s`, Status: "passing" });
+  await waitAttr(page, check, "status", "critical", TTL_SHORT_S * 1000 + REFRESH_MS_MAX, "web-ttl-short once its TTL ran out");
+  await waitText(page, `${check} ${sel("check-output")}`, REFRESH_MS_MAX, "the expiry's output",
+    (t) => /TTL expired/i.test(t));
+  await waitAttr(page, sel("instance-row", { "service-id": "web-1" }), "health", "critical",
+    REFRESH_MS_MAX, "web-1 with an expired TTL");
+  await ok(c1, "PUT", "/v1/agent/check/deregister/web-ttl-short");
+  await waitAttr(page, sel("instance-row", { "service-id": "web-1" }), "health", "passing",
+    REFRESH_MS_MAX, "web-1 once the expired check is gone");
+  expectEqual(await allAttrs(page, check, "status"), [], "the deregistered check's rows");
+  await assertNotReloaded(page);
+}
+
+async function test_killed_client_is_marked_failed({ cluster, page }) {
+  const s1 = cluster.servers[0];
+  await openPage(page, s1, "nodes", "nodes");
+  await waitAttr(page, sel("node-row", { node: "c1" }), "status", "alive", PAGE_LOAD_MS_MAX, "c1 before the kill");
+  await markNoReload(page);
+  await kill9(cluster.client);
+  console.log(`  killed c1 (pid ${cluster.client.proc.pid}) with SIGKILL`);
+  await waitAttr(page, sel("node-row", { node: "c1" }), "status", "failed", FAILED_MS_MAX, "c1 after kill -9");
+  for (const node of ["s1", "s2", "s3"]) {
+    await waitAttr(page, sel("node-row", { node }), "status", "alive", PAGE_LOAD_MS_MAX, `${node} after c1's kill`);
+  }
+  await shot(page, "nodes-failed");
+  await assertNotReloaded(page);
+  const members = (await ok(s1, "GET", "/v1/agent/members")).json;
+  expectEqual(members.find((m) => m.Name === "c1")?.Status, 4, "c1's gossip status over HTTP (4 = failed)");
+}
+
+export const liveTests = [
+  test_no_layout_jump_on_refresh, test_ttl_check_fails_and_passes_without_reload,
+  test_ttl_expiry_turns_the_service_critical,
+];
+export const killTests = [test_killed_client_is_marked_failed];

@@ -1,0 +1,86 @@
+//! The browser test of the web UI: headless Chromium (Debian's `chromium`, driven by
+//! `playwright-core` from npm, which downloads no browser) against a real cluster of 3 servers
+//! and a client agent. The script starts and stops the agents itself; this step installs
+//! Chromium and Node.js if missing, the pinned packages into target/ui-npm, and runs it.
+//! Screenshots land in target/ui-screenshots/.
+
+use std::fs;
+use std::process::Command;
+
+use crate::{root, step};
+
+/// Installs Debian's Chromium when `chromium` is not on the PATH (through sudo when not root).
+const INSTALL_CHROMIUM: &str = "command -v chromium >/dev/null 2>&1 || { S=; \
+     [ \"$(id -u)\" = 0 ] || S=sudo; \
+     $S apt-get update -qq && $S apt-get install -y -qq chromium; }";
+
+/// Where `chromium` is, for playwright's `executablePath`.
+fn chromium_path() -> Result<String, String> {
+    let output = Command::new("sh")
+        .args(["-c", "command -v chromium"])
+        .output()
+        .map_err(|e| format!("looking for chromium: {e}"))?;
+    let path = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    if path.is_empty() {
+        return Err("chromium is not on the PATH after installing it".into());
+    }
+    Ok(path)
+}
+
+/// Copies the pinned package files to target/ui-npm and installs them there.
+fn install_packages() -> Result<std::path::PathBuf, String> {
+    let tests = root().join("tests/ui");
+    let npm_dir = root().join("target/ui-npm");
+    fs::create_dir_all(&npm_dir).map_err(|e| format!("create {}: {e}", npm_dir.display()))?;
+    // The pinned versions live in tests/ui; node_modules stays out of the source tree.
+    for file in ["package.json", "package-lock.json"] {
+        let (from, to) = (tests.join(file), npm_dir.join(file));
+        fs::copy(&from, &to)
+            .map_err(|e| format!("copy {} to {}: {e}", from.display(), to.display()))?;
+    }
+    step(
+        "install Node.js and npm if missing",
+        Command::new("sh").args(["-c", crate::npm::INSTALL_NODE]),
+    )?;
+    step(
+        "install playwright-core (pinned by tests/ui/package-lock.json)",
+        Command::new("npm").current_dir(&npm_dir).args([
+            "ci",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ]),
+    )?;
+    Ok(npm_dir)
+}
+
+pub fn ui_browser() -> Result<(), String> {
+    let script = root().join("tests/ui/test_ui.mjs");
+    if !script.exists() {
+        return Err(format!("missing {}", script.display()));
+    }
+    step(
+        "install Chromium (Debian's chromium) if missing",
+        Command::new("sh").args(["-c", INSTALL_CHROMIUM]),
+    )?;
+    let chromium = chromium_path()?;
+    let npm_dir = install_packages()?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    step(
+        "build the concord binary",
+        Command::new(cargo)
+            .current_dir(root())
+            .args(["build", "-p", "concord"]),
+    )?;
+    step(
+        "the web UI in headless Chromium against a real 3-server cluster",
+        Command::new("node")
+            .current_dir(root())
+            .arg(&script)
+            .env("CONCORD_BIN", root().join("target/debug/concord"))
+            .env("CONCORD_UI_NPM_DIR", &npm_dir)
+            .env("CONCORD_CHROMIUM", chromium)
+            .env("CONCORD_UI_SHOTS", root().join("target/ui-screenshots"))
+            .env("CONCORD_UI_WORK", root().join("target/ui-cluster")),
+    )
+}
