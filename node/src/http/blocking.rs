@@ -4,6 +4,7 @@
 //! forwards it to a server, which holds it, instead of polling.
 
 use crate::handle::NodeHandle;
+use crate::metrics::GaugeGuard;
 use concord_core::agent::watch::{WAIT_MS_DEFAULT, WAIT_MS_MAX};
 use concord_core::agent::{ApiError, ApiResult, Request};
 use std::time::Duration;
@@ -32,6 +33,8 @@ pub async fn read_blocking(
     let wait_ms = u64::try_from(blocking.wait.as_millis()).unwrap_or(WAIT_MS_MAX);
     let watch = Request::watch(request, blocking.min_index, wait_ms)
         .ok_or_else(|| ApiError::BadRequest(format!("?index cannot block a {kind} read")))?;
+    // In flight until answered, or dropped with a client that went away.
+    let _in_flight = GaugeGuard::hold(&handle.metrics().http.blocking_queries);
     handle.request(watch).await
 }
 

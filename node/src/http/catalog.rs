@@ -92,7 +92,13 @@ async fn deregister(State(handle): State<NodeHandle>, query: QueryParams, body: 
 /// Consul answers `true`. A write the state refused when it applied (another write changed
 /// the node between the leader's check and the apply) did not happen: an error, never `true`.
 async fn write(handle: &NodeHandle, command: CatalogCommand) -> Result<Response, HttpError> {
-    match handle.request(Request::CatalogWrite { command }).await? {
+    let writes = &handle.metrics().writes;
+    let timer = match command {
+        CatalogCommand::Register(_) => &writes.catalog_register,
+        _ => &writes.catalog_deregister,
+    };
+    let written = handle.request(Request::CatalogWrite { command });
+    match super::metrics::timed(timer, written).await? {
         ApiResponse::KvWritten { applied: true, .. } => Ok(json(&true, false)),
         ApiResponse::KvWritten { applied: false, .. } => Err(HttpError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -6,6 +6,7 @@
 
 use super::errors::HttpError;
 use super::headers::json;
+use super::metrics;
 use super::query::QueryParams;
 use super::BODY_BYTES_MAX;
 use crate::handle::NodeHandle;
@@ -77,7 +78,7 @@ async fn put(
     let value = read_value(headers, body)?;
     let command = put_command(query, key, value, flags, cas)?;
     let acquire = matches!(command, KvCommand::Lock { .. });
-    match handle.request(Request::KvWrite { command }).await? {
+    match timed_write(handle, command).await? {
         ApiResponse::KvWritten { applied, index } => {
             let mut response = json(&applied, false);
             if acquire && applied {
@@ -157,10 +158,20 @@ async fn delete(
 }
 
 async fn write(handle: &NodeHandle, command: KvCommand) -> Result<Response, HttpError> {
-    match handle.request(Request::KvWrite { command }).await? {
+    match timed_write(handle, command).await? {
         ApiResponse::KvWritten { applied, .. } => Ok(json(&applied, false)),
         other => Err(HttpError::unexpected("a KV write", &other)),
     }
+}
+
+/// Sends a KV write, timed into `consul.kvs.apply` by operation.
+async fn timed_write(handle: &NodeHandle, command: KvCommand) -> concord_core::agent::ApiResult {
+    let timer = handle
+        .metrics()
+        .writes
+        .kvs_apply
+        .with(&[metrics::kv_op(&command)]);
+    metrics::timed(&timer, handle.request(Request::KvWrite { command })).await
 }
 
 /// The PUT body is the value. It is checked here, before anything is sent to the cluster, so

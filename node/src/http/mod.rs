@@ -28,6 +28,7 @@ mod kv;
 mod kv_json;
 mod kv_write;
 mod members;
+pub mod metrics;
 mod operator;
 pub mod operator_autopilot;
 mod query;
@@ -86,10 +87,15 @@ pub fn router_with(handle: NodeHandle, extras: HttpExtras) -> Router {
         .merge(session::routes())
         .merge(txn::routes())
         .merge(snapshot::routes())
+        .merge(metrics::routes())
         .fallback(unknown_path)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(
+            handle.clone(),
+            metrics::record_request,
+        ))
         .with_state(handle)
 }
 

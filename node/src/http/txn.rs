@@ -53,7 +53,9 @@ async fn serve(
             ))
         }
     };
-    match handle.request(Request::Txn { ops, consistency }).await? {
+    let applied = handle.request(Request::Txn { ops, consistency });
+    let timer = &handle.metrics().writes.txn_apply;
+    match super::metrics::timed(timer, applied).await? {
         ApiResponse::Txn { outcome, meta, .. } => {
             let (status, body) = TxnAnswer::of(&outcome);
             Ok(answer(status, &body, meta.as_ref()))

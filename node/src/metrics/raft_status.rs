@@ -34,13 +34,29 @@ pub struct RaftStatus {
 impl RaftStatus {
     /// Consul's name for the role (`/v1/agent/self` Stats `raft.state`).
     pub fn state_name(&self) -> &'static str {
-        match self.role {
-            None => "None",
-            Some(Role::Leader) => "Leader",
-            Some(Role::Candidate) | Some(Role::PreCandidate) => "Candidate",
-            Some(Role::Follower) => "Follower",
-        }
+        self.role.map_or("None", state_name)
     }
+}
+
+/// Consul's name for a role: a pre-candidate is a candidate.
+fn state_name(role: Role) -> &'static str {
+    match role {
+        Role::Leader => "Leader",
+        Role::Candidate | Role::PreCandidate => "Candidate",
+        Role::Follower => "Follower",
+    }
+}
+
+/// What one `publish` found changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Published {
+    /// The role entered, when Consul's state name changed (a pre-candidate becoming a
+    /// candidate is one election, counted once).
+    pub entered: Option<Role>,
+    /// A leader is known that was not the last time (ours or another's).
+    pub new_leader: bool,
+    /// Entries committed since the last copy while this server leads.
+    pub committed_as_leader: u64,
 }
 
 /// Where the driver publishes `RaftStatus` and readers copy it from.
@@ -54,13 +70,13 @@ impl RaftStatusCell {
         lock(&self.status).clone()
     }
 
-    /// Copies the agent's figures in; returns the role before the update (the driver counts
-    /// role changes with it).
-    pub fn publish(&self, agent: &Agent, now_ms: u64) -> Option<Role> {
+    /// Copies the agent's figures in; returns what changed since the last copy (the driver
+    /// counts role and leader changes with it).
+    pub fn publish(&self, agent: &Agent, now_ms: u64) -> Published {
         let mut status = lock(&self.status);
-        let before = status.role;
+        let (role_before, commit_before) = (status.role, status.commit_index);
         let Some(raft) = agent.raft() else {
-            return before;
+            return Published::default();
         };
         status.term = raft.term();
         status.role = Some(raft.role());
@@ -80,6 +96,7 @@ impl RaftStatusCell {
                 .map(|at| now_ms.saturating_sub(at)),
         };
         let leader = raft.leader().map(|id| id.0.as_str());
+        let new_leader = leader.is_some() && status.leader_name.as_deref() != leader;
         if status.leader_name.as_deref() != leader {
             status.leader_name = leader.map(str::to_string);
             status.leader_addr = agent.leader_addr();
@@ -87,7 +104,15 @@ impl RaftStatusCell {
             // The leader's address arrives with gossip, possibly after its name.
             status.leader_addr = agent.leader_addr();
         }
-        before
+        let state_before = role_before.map(state_name);
+        Published {
+            entered: (state_before != status.role.map(state_name)).then_some(raft.role()),
+            new_leader,
+            committed_as_leader: match raft.role() {
+                Role::Leader => status.commit_index.saturating_sub(commit_before),
+                _ => 0,
+            },
+        }
     }
 }
 

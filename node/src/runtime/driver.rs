@@ -10,9 +10,10 @@ use crate::metrics::{Metrics, RaftStatusCell};
 use crate::storage::{Disk, RaftStorage};
 use crate::transport::{Received, Transport};
 use concord_core::agent::{Action, Agent, ApiResult, Envelope, LogLevel};
+use concord_core::raft::Role;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Events taken in one round before the agent's actions run: batches proposals into one
@@ -75,6 +76,8 @@ impl Driver {
 
     /// Publishes this node's figures to `metrics` and `raft_status` (the handle's).
     pub fn publish_to(&mut self, metrics: Arc<Metrics>, raft_status: RaftStatusCell) {
+        self.storage
+            .time_fsyncs_into(metrics.raft.storage_fsync.clone());
         self.metrics = metrics;
         self.raft_status = raft_status;
     }
@@ -119,8 +122,20 @@ impl Driver {
 
     /// Copies the round's Raft figures out for readers; counts role changes.
     fn publish_round(&mut self) {
-        let before = self.raft_status.publish(&self.agent, self.clock.now_ms());
-        let _ = (before, &self.metrics);
+        let published = self.raft_status.publish(&self.agent, self.clock.now_ms());
+        let raft = &self.metrics.raft;
+        match published.entered {
+            Some(Role::Leader) => raft.state_leader.inc(),
+            Some(Role::Candidate | Role::PreCandidate) => raft.state_candidate.inc(),
+            Some(Role::Follower) => raft.state_follower.inc(),
+            None => {}
+        }
+        if published.new_leader {
+            raft.leader_changes.inc();
+        }
+        if published.committed_as_leader > 0 {
+            raft.apply.add(published.committed_as_leader);
+        }
     }
 
     /// Ticks the agent. Before its deadline (the safety wake, or a wake the clock's rounding
@@ -199,8 +214,15 @@ impl Driver {
                     .map(|(a, b)| (a.index, b.index));
                 tracing::debug!(target: "concord", "{}: storage: snapshot at {} (restore: {}), keeping entries {retained:?}", self.agent.name(), save.snapshot.meta.last_index, save.restore);
                 let storage = &mut self.storage;
+                let started = Instant::now();
                 let result =
                     storage.save_snapshot(&save.snapshot, &save.hard_state, &save.retained_entries);
+                let raft = &self.metrics.raft;
+                raft.snapshot_persist.observe_since(started);
+                match save.restore {
+                    true => raft.snapshot_installed.inc(),
+                    false => raft.snapshot_taken.inc(),
+                }
                 if let Err(e) = result {
                     tracing::error!(target: "concord", "storage: saving snapshot failed: {e}");
                     return Some(Stop::StorageFailed);
@@ -264,7 +286,12 @@ impl Driver {
                 assert!(entries.is_empty(), "entries to write without an fsync");
                 storage.persist_commit(hard_state)
             }
-            _ => storage.persist(hard_state.as_ref(), &entries),
+            _ => {
+                let started = Instant::now();
+                let result = storage.persist(hard_state.as_ref(), &entries);
+                self.metrics.raft.storage_append.observe_since(started);
+                result
+            }
         };
         if let Err(e) = result {
             tracing::error!(target: "concord", "storage: write failed: {e}");

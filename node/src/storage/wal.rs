@@ -11,9 +11,12 @@ use super::record::{
     decode_frame, encode_frame, scan_log, Record, RECORD_HEADER_BYTES, RECORD_SIZE_BYTES_MAX,
     SNAPSHOT_FRAME_BYTES_MAX,
 };
+use crate::metrics::Histogram;
 use concord_core::raft::{Entry, HardState, Snapshot};
 use std::borrow::Cow;
 use std::io;
+use std::sync::Arc;
+use std::time::Instant;
 
 pub const LOG_FILE: &str = "raft.log";
 /// The most bytes one write can add to the log: one record, plus a filesystem block that a
@@ -64,6 +67,8 @@ pub struct RaftStorage {
     /// more could bury garbage mid-log. Only a restart, which scans and repairs, clears it.
     failed: bool,
     stats: StorageStats,
+    /// Where the time of each log fsync goes (`NodeHandle::metrics`), if anywhere.
+    fsync_timer: Option<Arc<Histogram>>,
 }
 
 impl RaftStorage {
@@ -99,6 +104,7 @@ impl RaftStorage {
             last_index: entries.last().map_or(snapshot_index, |entry| entry.index),
             failed: false,
             stats: StorageStats::default(),
+            fsync_timer: None,
         };
         if compaction_interrupted {
             tracing::info!(
@@ -117,6 +123,11 @@ impl RaftStorage {
             finished_interrupted_compaction: compaction_interrupted,
         };
         Ok((storage, recovered))
+    }
+
+    /// Records the time of each log fsync into `timer`.
+    pub fn time_fsyncs_into(&mut self, timer: Arc<Histogram>) {
+        self.fsync_timer = Some(timer);
     }
 
     /// Makes `hard_state` (if any) and `entries` durable with one append and one fsync: group
@@ -144,10 +155,12 @@ impl RaftStorage {
         };
         // Encoding fails before anything is written, so an oversized batch leaves no trace.
         let frame = encode_frame(&record, RECORD_SIZE_BYTES_MAX)?;
-        self.write(|disk| {
-            disk.append(LOG_FILE, &frame)?;
-            disk.sync(LOG_FILE)
-        })?;
+        self.write(|disk| disk.append(LOG_FILE, &frame))?;
+        let started = Instant::now();
+        self.write(|disk| disk.sync(LOG_FILE))?;
+        if let Some(timer) = &self.fsync_timer {
+            timer.observe_since(started);
+        }
         self.stats.persists += 1;
         self.stats.syncs += 1;
         self.stats.entries_written += entries.len() as u64;
