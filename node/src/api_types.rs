@@ -67,7 +67,13 @@ pub struct AgentSelf {
     pub member: AgentMember,
     /// Node metadata (none yet); present because Consul clients read it.
     pub meta: BTreeMap<String, String>,
+    /// Consul's debugging figures by section (`agent`, `build`, `consul`, `raft`, `serf_lan`,
+    /// `runtime`), every value a string: what `concord info` prints.
+    pub stats: Stats,
 }
+
+/// `Stats` of `/v1/agent/self`: section, key, value.
+pub type Stats = BTreeMap<String, BTreeMap<String, String>>;
 
 /// `Config` of `/v1/agent/self`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

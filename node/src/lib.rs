@@ -8,6 +8,9 @@ pub mod checks;
 pub mod config;
 pub mod dns;
 pub mod handle;
+/// The agent's log lines for `/v1/agent/monitor` (per process, like the tracing subscriber).
+#[cfg(not(madsim))]
+pub mod log_stream;
 pub mod metrics;
 pub mod runtime;
 pub mod storage;

@@ -1,17 +1,20 @@
-//! `/v1/agent/*`: this agent and its gossip pool (self, members, join, leave, force-leave,
-//! reload).
+//! `/v1/agent/*`: this agent and its gossip pool (self, members, join, leave, force-leave);
+//! reload is `reload.rs`, monitor `monitor.rs`.
 
+use super::agent_stats::{stats, RuntimeFigures, StatsInput};
 use super::errors::HttpError;
 use super::headers::json;
 use super::members::member_json;
 use super::query::QueryParams;
-use crate::api_types::{AgentMember, AgentSelf, AgentSelfConfig};
+use crate::api_types::{AgentMember, AgentSelf, AgentSelfConfig, Stats};
 use crate::handle::{NodeHandle, NodeInfo};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::Router;
-use concord_core::agent::{MemberInfo, Request, Response as ApiResponse};
+use concord_core::agent::{
+    LocalAnswer, LocalRequest, MemberInfo, Request, Response as ApiResponse,
+};
 use concord_core::membership::{Member, MemberStatus, Role};
 use concord_core::ports::{with_default_port, SERF_LAN_PORT_DEFAULT};
 use std::collections::BTreeMap;
@@ -23,7 +26,6 @@ pub fn routes() -> Router<NodeHandle> {
         .route("/v1/agent/join/{address}", put(join))
         .route("/v1/agent/leave", put(leave))
         .route("/v1/agent/force-leave/{node}", put(force_leave))
-        .route("/v1/agent/reload", put(reload))
 }
 
 async fn agent_self(State(handle): State<NodeHandle>, query: QueryParams) -> Response {
@@ -41,12 +43,48 @@ async fn agent_self(State(handle): State<NodeHandle>, query: QueryParams) -> Res
             Some(&info.node_id),
         ),
     };
+    let stats = gather_stats(&handle, &members).await;
     let body = AgentSelf {
         config: config_json(info),
         member,
         meta: BTreeMap::new(),
+        stats,
     };
     json(&body, query.pretty())
+}
+
+/// The `Stats` sections; a figure the node cannot give right now (no leader to answer the
+/// Raft configuration) is left out rather than failing the whole answer.
+async fn gather_stats(handle: &NodeHandle, members: &[MemberInfo]) -> Stats {
+    let local = |request| handle.request(Request::Local(request));
+    let services = match local(LocalRequest::Services).await {
+        Ok(ApiResponse::Local {
+            answer: LocalAnswer::Services(services),
+        }) => services.len(),
+        _ => 0,
+    };
+    let checks = match local(LocalRequest::Checks).await {
+        Ok(ApiResponse::Local {
+            answer: LocalAnswer::Checks(checks),
+        }) => checks,
+        _ => Vec::new(),
+    };
+    let raft_servers = match handle.info().role {
+        Role::Server => match handle.request(Request::RaftConfiguration).await {
+            Ok(ApiResponse::RaftConfiguration { servers, .. }) => Some(servers),
+            _ => None,
+        },
+        Role::Client => None,
+    };
+    stats(&StatsInput {
+        info: handle.info(),
+        raft: handle.raft_status(),
+        members,
+        services,
+        checks: &checks,
+        raft_servers,
+        runtime: RuntimeFigures::current(),
+    })
 }
 
 fn config_json(info: &NodeInfo) -> AgentSelfConfig {
@@ -148,19 +186,6 @@ async fn force_leave(
     done(&handle, Request::ForceLeave { node, prune }).await
 }
 
-/// Configuration reload does not exist yet. Consul's own reload applies only part of the
-/// configuration and answers 200, and tools (config managers, `consul reload` in scripts) call
-/// it routinely after every change, so failing it would break them for no gain; instead the
-/// agent logs loudly that nothing was reloaded.
-async fn reload(State(handle): State<NodeHandle>) -> Response {
-    tracing::warn!(
-        node = %handle.info().node_name,
-        "agent: configuration reload requested, but reload is not supported yet: nothing \
-         changed; restart the agent to apply a new configuration"
-    );
-    ().into_response()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +209,7 @@ mod tests {
                 Some(&info.node_id),
             ),
             meta: BTreeMap::new(),
+            stats: Stats::new(),
         };
         let v = serde_json::to_value(&body).unwrap();
         assert_eq!(v["Config"]["Datacenter"], "dc1");

@@ -4,4 +4,7 @@
 
 /// Optional pieces of the router; `Default` is none of them.
 #[derive(Clone, Default)]
-pub struct HttpExtras {}
+pub struct HttpExtras {
+    /// Asks the agent binary to read its config files again (`PUT /v1/agent/reload`).
+    pub reload: Option<super::reload::ReloadHook>,
+}

@@ -14,6 +14,7 @@
 mod agent;
 mod agent_checks;
 mod agent_services;
+mod agent_stats;
 mod blocking;
 mod catalog;
 mod catalog_body;
@@ -28,10 +29,12 @@ mod kv;
 mod kv_json;
 mod kv_write;
 mod members;
+mod monitor;
 pub mod metrics;
 mod operator;
 pub mod operator_autopilot;
 mod query;
+pub mod reload;
 mod session;
 mod session_json;
 mod snapshot;
@@ -80,6 +83,8 @@ pub fn router_with(handle: NodeHandle, extras: HttpExtras) -> Router {
         .merge(health::routes())
         .merge(status::routes())
         .merge(agent::routes())
+        .merge(monitor::routes())
+        .merge(reload::routes(extras.reload.clone()))
         .merge(agent_services::routes())
         .merge(agent_checks::routes())
         .merge(operator::routes())
