@@ -60,9 +60,12 @@ pub struct AgentFlags {
     /// Time between -retry-join attempts (default 30s).
     #[arg(long, value_name = "DURATION", value_parser = parse_setting_ms)]
     pub retry_interval: Option<u64>,
-    /// Serve the web UI (accepted; the UI is not built yet).
+    /// Serve the web UI at /ui/ (on with -dev).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub ui: Option<bool>,
+    /// Serve the web UI from this directory instead of the built-in one (`ui_config.dir`).
+    #[arg(long, value_name = "DIR")]
+    pub ui_dir: Option<String>,
     /// HTTP API port (default 8500; -1 turns it off).
     #[arg(long, value_name = "PORT", allow_hyphen_values = true, value_parser = ports::or_off_flag)]
     pub http_port: Option<i32>,
@@ -140,6 +143,7 @@ impl AgentFlags {
             log_level: self.log_level,
             log_json: self.log_json,
             ui: self.ui,
+            ui_dir: self.ui_dir.clone(),
             encrypt: self.encrypt.clone(),
             enable_script_checks: self.enable_script_checks,
             // Service definitions come from files (`concord services register` at run time).
@@ -270,6 +274,14 @@ mod tests {
         let matches = agent_command().try_get_matches_from(argv).unwrap();
         let wrapper = Wrapper::from_arg_matches(&matches).unwrap();
         (wrapper.flags, sources_in_order(&matches))
+    }
+
+    #[test]
+    fn ui_dir_flag_reaches_the_layer() {
+        let (flags, _) = parse(&["-dev", "-ui-dir", "node/ui"]);
+        assert_eq!(flags.to_layer().ui_dir.as_deref(), Some("node/ui"));
+        let (flags, _) = parse(&["-dev"]);
+        assert_eq!(flags.to_layer().ui_dir, None);
     }
 
     #[test]

@@ -77,7 +77,8 @@ fn apply_key(
         "log_level" => layer.log_level = Some(level(key, value)?),
         "log_json" => layer.log_json = Some(boolean(key, value)?),
         "ui" => layer.ui = Some(boolean(key, value)?),
-        "ui_config" => layer.ui = ui_config(value)?.or(layer.ui),
+        "ui_config" => ui_config(layer, value, warnings)?,
+        "ui_dir" => layer.ui_dir = Some(ui_dir(key, value)?),
         "encrypt" => return Err(encrypt_refused()),
         "enable_script_checks" => layer.enable_script_checks = Some(boolean(key, value)?),
         "enable_local_script_checks" => {
@@ -125,14 +126,32 @@ fn apply_ports(
     Ok(())
 }
 
-fn ui_config(value: &Value) -> Result<Option<bool>, String> {
-    let mut enabled = None;
+/// `ui_config { enabled, dir }`; Consul's other UI keys (content_path, metrics) are noted and
+/// ignored: Concord's UI lives at /ui/ and draws no metrics graphs.
+fn ui_config(
+    layer: &mut ConfigLayer,
+    value: &Value,
+    warnings: &mut Vec<String>,
+) -> Result<(), String> {
     for (name, inner) in block("ui_config", value)? {
-        if name == "enabled" {
-            enabled = Some(boolean("ui_config.enabled", inner)?);
+        match name.as_str() {
+            "enabled" => layer.ui = Some(boolean("ui_config.enabled", inner)?),
+            "dir" => layer.ui_dir = Some(ui_dir("ui_config.dir", inner)?),
+            _ => warnings.push(format!(
+                "config key \"ui_config.{name}\" is not supported by Concord's UI; ignored"
+            )),
         }
     }
-    Ok(enabled)
+    Ok(())
+}
+
+/// A UI directory: a non-empty path (that it holds an index.html is checked at start).
+fn ui_dir(key: &str, value: &Value) -> Result<String, String> {
+    let dir = string(key, value)?;
+    if dir.trim().is_empty() {
+        return Err(format!("key {key:?}: must name a directory"));
+    }
+    Ok(dir)
 }
 
 /// `limits { ... }`: the connection limits Concord enforces, under Consul's names (0 means no
@@ -348,6 +367,19 @@ mod tests {
         assert_eq!(layer.ports.serf_lan, Some(8303));
         assert_eq!(layer.log_level, Some(Level::Warn));
         assert_eq!(layer.ui, Some(true));
+    }
+
+    #[test]
+    fn ui_config_dir_turns_the_ui_on_from_that_directory() {
+        let value = json!({"ui_config": {"dir": "/srv/ui", "content_path": "/x/"}, "data_dir": "/d"});
+        let (layer, warnings) = layer_from_value(&value).unwrap();
+        assert_eq!(layer.ui_dir.as_deref(), Some("/srv/ui"));
+        assert!(warnings[0].contains("ui_config.content_path"), "{warnings:?}");
+        let plan = crate::plan::build(&layer, &crate::plan::tests::host()).unwrap();
+        assert!(plan.ui);
+        assert_eq!(plan.ui_dir, Some(std::path::PathBuf::from("/srv/ui")));
+        let empty = json!({"ui_config": {"dir": " "}});
+        assert!(layer_from_value(&empty).unwrap_err().contains("ui_config.dir"));
     }
 
     #[test]

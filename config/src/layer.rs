@@ -57,6 +57,8 @@ pub struct ConfigLayer {
     pub log_level: Option<Level>,
     pub log_json: Option<bool>,
     pub ui: Option<bool>,
+    /// `ui_config.dir` / `-ui-dir`: serve the UI from this directory (turns the UI on).
+    pub ui_dir: Option<String>,
     pub encrypt: Option<String>,
     pub enable_script_checks: Option<bool>,
     /// Script checks of config files only.
@@ -105,6 +107,7 @@ impl ConfigLayer {
         over(&mut self.log_level, later.log_level);
         over(&mut self.log_json, later.log_json);
         over(&mut self.ui, later.ui);
+        over(&mut self.ui_dir, later.ui_dir);
         over(&mut self.encrypt, later.encrypt);
         over(&mut self.enable_script_checks, later.enable_script_checks);
         self.services.extend(later.services);

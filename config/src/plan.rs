@@ -42,6 +42,8 @@ pub struct AgentPlan {
     pub server_port: u16,
     pub serf_lan_port: u16,
     pub ui: bool,
+    /// `ui_config.dir`: the UI's files come from here, not from the binary.
+    pub ui_dir: Option<PathBuf>,
     pub log_level: Level,
     pub log_json: bool,
     pub pid_file: Option<PathBuf>,
@@ -167,7 +169,10 @@ pub fn build(layer: &ConfigLayer, host: &HostFacts) -> Result<AgentPlan, String>
         advertise: choice.advertise,
         server_port,
         serf_lan_port,
-        ui: dev || layer.ui.unwrap_or(false),
+        // A UI directory turns the UI on (Consul refuses -ui with -ui-dir; Concord takes both,
+        // so that `-dev -ui-dir DIR` works as one expects).
+        ui: dev || layer.ui_dir.is_some() || layer.ui.unwrap_or(false),
+        ui_dir: layer.ui_dir.as_ref().map(PathBuf::from),
         log_level: layer
             .log_level
             .unwrap_or(if dev { Level::Debug } else { Level::Info }),

@@ -97,6 +97,8 @@ async fn start(plan: &AgentPlan) -> Result<Running, String> {
         );
     }
     concord_node::transport::limits::return_freed_buffers_to_the_system();
+    // A bad ui_config.dir stops the agent before it binds or joins anything.
+    let ui = ui_assets(plan)?;
     // Raises the open-file limit and keeps the cluster ports' share of it away from HTTP.
     let http_conns = concord_node::http::HttpConns::for_process(plan.node.http.clone())?;
     let mut listeners = Vec::new();
@@ -111,7 +113,8 @@ async fn start(plan: &AgentPlan) -> Result<Running, String> {
     if let Some(sockets) = dns_sockets {
         concord_node::dns::serve(sockets, handle.clone(), plan.dns.clone())?;
     }
-    let extras = http_extras(plan);
+    let mut extras = http_extras(plan);
+    extras.ui = ui;
     for listener in listeners {
         let (handle, conns, extras) = (handle.clone(), http_conns.clone(), extras.clone());
         tokio::spawn(async move {
@@ -135,6 +138,19 @@ async fn start(plan: &AgentPlan) -> Result<Running, String> {
 /// The optional pieces of the HTTP API this agent serves (each feature adds its own).
 fn http_extras(_plan: &AgentPlan) -> HttpExtras {
     HttpExtras::default()
+}
+
+/// The web UI's files (`-ui`, `-dev`): compiled in, or from `ui_config.dir` / `-ui-dir`.
+fn ui_assets(plan: &AgentPlan) -> Result<Option<concord_node::http::ui::UiAssets>, String> {
+    use concord_node::http::ui::UiAssets;
+    if !plan.ui {
+        return Ok(None);
+    }
+    let assets = match &plan.ui_dir {
+        Some(dir) => UiAssets::from_dir(dir)?,
+        None => UiAssets::embedded(),
+    };
+    Ok(Some(assets))
 }
 
 /// The node on the data dir, watched for failed writes; in memory for `-dev`.
@@ -172,8 +188,10 @@ fn announce_unbuilt_features(plan: &AgentPlan) {
             "agent: -dev mode: state is kept in memory only and is lost when the agent stops"
         );
     }
-    if plan.ui {
-        tracing::info!("agent: the web UI (-ui) is not built yet; the HTTP API is served as usual");
+    match (&plan.ui_dir, plan.ui) {
+        (Some(dir), true) => tracing::info!("agent: web UI at /ui/, from {}", dir.display()),
+        (None, true) => tracing::info!("agent: web UI at /ui/"),
+        (_, false) => {}
     }
 }
 

@@ -5,6 +5,8 @@
 /// Optional pieces of the router; `Default` is none of them.
 #[derive(Clone, Default)]
 pub struct HttpExtras {
+    /// The web UI's assets (`-ui`); `None` answers Consul's "UI disabled" text at `/`.
+    pub ui: Option<super::ui::UiAssets>,
     /// Asks the agent binary to read its config files again (`PUT /v1/agent/reload`).
     pub reload: Option<super::reload::ReloadHook>,
 }

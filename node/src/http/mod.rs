@@ -42,6 +42,7 @@ pub mod snapshot_archive;
 mod status;
 mod txn;
 mod txn_json;
+pub mod ui;
 
 #[cfg(test)]
 mod e2e_tests;
@@ -78,6 +79,7 @@ pub fn router_with(handle: NodeHandle, extras: HttpExtras) -> Router {
     // Each optional piece merges its routes below (none yet).
     let _ = &extras;
     Router::new()
+        .merge(ui::routes(extras.ui.clone()))
         .merge(kv::routes())
         .merge(catalog::routes())
         .merge(health::routes())

@@ -1,0 +1,215 @@
+// Shared pieces: building elements, the public HTTP API, blocking-query watches with
+// back-off, the connection banner, flash messages, and keyed row updates.
+
+/** An element: h('a', {href: '/x', 'data-testid': 'y'}, 'text', child, [more]). */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith('on')) el.addEventListener(name.slice(2), value);
+    else if (name === 'class') el.className = value;
+    else el.setAttribute(name, value === true ? '' : String(value));
+  }
+  el.append(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+  return el;
+}
+
+/** An HTTP answer that was not 2xx (the body is the agent's reason, as text). */
+export class HttpError extends Error {
+  constructor(status, text) {
+    super(text.trim() || `HTTP ${status}`);
+    this.status = status;
+  }
+}
+
+/** One request to the API; JSON in and out. `raw` returns the Response itself. */
+export async function api(path, { method = 'GET', body, signal, raw = false } = {}) {
+  const init = { method, signal, headers: {} };
+  if (body !== undefined) init.body = body;
+  const res = await fetch(path, init);
+  if (raw) return res;
+  if (!res.ok) throw new HttpError(res.status, await res.text());
+  connection.ok();
+  return res.json();
+}
+
+// Blocking queries: Consul's advice is to wait up to 5 minutes; shorter here so that a
+// proxy's idle timeout does not cut the request, and a paused laptop recovers soon.
+const WAIT = '60s';
+const BACKOFF_MS_MIN = 1000;
+const BACKOFF_MS_MAX = 30000;
+// A read that answers without an index must not spin: wait this long between its reads.
+const NO_INDEX_PAUSE_MS = 5000;
+
+/** Sleeps `ms`, or until `signal` aborts (then rejects). */
+export function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(timer); reject(signal.reason); }, { once: true });
+  });
+}
+
+/**
+ * Follows `path` with blocking queries until `signal` aborts: each answer's X-Consul-Index is
+ * the next request's `?index=`, so the agent holds the request until something changed.
+ * `onData(body, index)` runs on the first answer and on each change. `missing` is the body
+ * given for a 404 (a KV key that does not exist yet can be watched too). Errors back off
+ * exponentially (1 s to 30 s, with jitter) and raise the connection banner.
+ */
+export async function watch(path, onData, { signal, missing } = {}) {
+  let index = 0;
+  let backoffMs = 0;
+  const sep = path.includes('?') ? '&' : '?';
+  while (!signal.aborted) {
+    try {
+      const url = index ? `${path}${sep}index=${index}&wait=${WAIT}` : path;
+      const res = await fetch(url, { signal });
+      if (!res.ok && !(res.status === 404 && missing !== undefined)) {
+        throw new HttpError(res.status, await res.text());
+      }
+      const body = res.ok ? await res.json() : missing;
+      const next = Number(res.headers.get('X-Consul-Index')) || 0;
+      connection.ok();
+      backoffMs = 0;
+      // An unchanged index is a wait that timed out: nothing to draw.
+      if (next !== index || next === 0) await onData(body, next);
+      // An index going backwards (a restored snapshot, a new leader's store) starts over.
+      index = next < index ? 0 : next;
+      if (next === 0) await sleep(NO_INDEX_PAUSE_MS, signal);
+    } catch (e) {
+      if (signal.aborted) return;
+      backoffMs = Math.min(Math.max(backoffMs * 2, BACKOFF_MS_MIN), BACKOFF_MS_MAX);
+      connection.lost(e, backoffMs);
+      await sleep(backoffMs * (0.75 + Math.random() / 2), signal).catch(() => {});
+    }
+  }
+}
+
+/**
+ * Runs `read()` now and every `periodMs` until `signal` aborts, for reads that have no index
+ * to block on (autopilot health); errors back off as in `watch`.
+ */
+export async function poll(read, periodMs, { signal }) {
+  let backoffMs = 0;
+  while (!signal.aborted) {
+    try {
+      await read();
+      backoffMs = 0;
+      await sleep(periodMs, signal);
+    } catch (e) {
+      if (signal.aborted) return;
+      backoffMs = Math.min(Math.max(backoffMs * 2, BACKOFF_MS_MIN), BACKOFF_MS_MAX);
+      connection.lost(e, backoffMs);
+      await sleep(backoffMs, signal).catch(() => {});
+    }
+  }
+}
+
+/** The banner shown while the agent does not answer (fixed position: nothing moves). */
+export const connection = {
+  down: false,
+  lost(error, retryMs) {
+    const banner = document.getElementById('banner');
+    const why = error instanceof HttpError ? `the agent answered ${error.status}: ${error.message}` : 'no answer from the agent';
+    banner.textContent = `Connection problem (${why}). Retrying in ${Math.round(retryMs / 1000)} s…`;
+    banner.hidden = false;
+    this.down = true;
+  },
+  ok() {
+    if (!this.down) return;
+    this.down = false;
+    document.getElementById('banner').hidden = true;
+  },
+};
+
+let flashTimer;
+/** A status message (kept until the next one, or 8 s). kind: ok | error. */
+export function flash(text, kind = 'ok') {
+  const el = document.getElementById('flash');
+  el.textContent = text;
+  el.dataset.kind = kind;
+  clearTimeout(flashTimer);
+  flashTimer = setTimeout(() => { el.textContent = ''; }, 8000);
+}
+
+/**
+ * Makes `parent`'s children the rows for `items`, keyed by `key(item)`: a row whose item did
+ * not change is left alone (focus and selection survive a refresh), a changed one is redrawn
+ * in place by `fill(row, item)`, new ones are made by `make(item)`, gone ones removed.
+ */
+export function syncRows(parent, items, key, make, fill) {
+  const old = new Map();
+  for (const row of parent.children) if (row.dataset.row !== undefined) old.set(row.dataset.row, row);
+  let at = parent.firstElementChild;
+  for (const item of items) {
+    const k = key(item);
+    const sig = JSON.stringify(item);
+    let row = old.get(k);
+    if (row) {
+      old.delete(k);
+      if (row._sig !== sig) fill(row, item);
+    } else {
+      row = make(item);
+      row.dataset.row = k;
+      fill(row, item);
+    }
+    row._sig = sig;
+    if (row !== at) parent.insertBefore(row, at);
+    else at = at.nextElementSibling;
+  }
+  for (const row of old.values()) row.remove();
+  for (const extra of [...parent.children]) if (extra.dataset.row === undefined) extra.remove();
+  if (parent.tagName === 'TBODY') for (const row of parent.rows) label(row);
+}
+
+/** Names each cell of a table row after its column (a phone shows rows as labelled blocks). */
+function label(row) {
+  const head = row.closest('table')?.tHead?.rows[0];
+  if (!head) return;
+  [...row.cells].forEach((cell, i) => { if (i > 0 && head.cells[i]) cell.dataset.label = head.cells[i].textContent; });
+}
+
+const RANK = { passing: 0, warning: 1, critical: 2 };
+/** The worst of some check statuses (passing when there are none). */
+export function worst(statuses) {
+  let w = 'passing';
+  for (const s of statuses) if ((RANK[s] ?? 2) > RANK[w]) w = RANK[s] === undefined ? 'critical' : s;
+  return w;
+}
+
+/** A health badge: colour plus the word (never colour alone). */
+export function badge(status, text = status) {
+  return h('span', { class: `badge ${status}` }, text);
+}
+
+/** A page's frame: heading, a line of context, and the element that rows go into. */
+export function frame(main, name, title, ...rest) {
+  const root = h('section', { 'data-testid': `page-${name}`, class: `page page-${name}`, 'aria-busy': 'true' },
+    h('h1', {}, title), ...rest);
+  main.replaceChildren(root);
+  return root;
+}
+
+/** Marks a page loaded (once every part of its first load is done). */
+export function loaded(root) {
+  root.dataset.loaded = 'true';
+  root.setAttribute('aria-busy', 'false');
+}
+
+/** A table with a header row; returns [table, tbody]. */
+export function table(label, headings) {
+  const body = h('tbody', {}, h('tr', { class: 'placeholder' }, h('td', { colspan: headings.length }, 'Loading…')));
+  const t = h('table', { 'aria-label': label },
+    h('thead', {}, h('tr', {}, headings.map((x) => h('th', { scope: 'col' }, x)))), body);
+  return [h('div', { class: 'table-wrap' }, t), body];
+}
+
+/** An empty-list row for `tbody`. */
+export function emptyRow(tbody, colspan, text) {
+  tbody.replaceChildren(h('tr', { class: 'placeholder' }, h('td', { colspan }, text)));
+}
+
+/** "1 entry", "2 entries". */
+export function plural(n, one, many = `${one}s`) {
+  return `${n} ${n === 1 ? one : many}`;
+}
