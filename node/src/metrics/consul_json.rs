@@ -104,6 +104,13 @@ pub fn summary(entries: &[Entry], uptime_secs: f64, now_unix_secs: u64) -> Metri
             }
         }
     }
+    // go-metrics sorts each list by its name and labels: a stable order for readers.
+    out.gauges
+        .sort_by(|a, b| (&a.name, &a.labels).cmp(&(&b.name, &b.labels)));
+    out.counters
+        .sort_by(|a, b| (&a.name, &a.labels).cmp(&(&b.name, &b.labels)));
+    out.samples
+        .sort_by(|a, b| (&a.name, &a.labels).cmp(&(&b.name, &b.labels)));
     out
 }
 
