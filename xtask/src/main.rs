@@ -286,7 +286,8 @@ fn step(what: &str, command: &mut Command) -> Result<(), String> {
     }
 }
 
-/// The real-client test: py-consul against a real agent (installs py-consul if missing).
+/// The real-client tests: py-consul against a real agent, and the metrics endpoint through
+/// prometheus_client's parser (installs both packages if missing).
 fn py_consul() -> Result<(), String> {
     let script = root().join("tests/py/test_py_consul.py");
     if !script.exists() {
@@ -301,14 +302,29 @@ fn py_consul() -> Result<(), String> {
         )?;
     }
     step(
-        "install py-consul",
-        Command::new(&python).args(["-m", "pip", "install", "--quiet", "py-consul"]),
+        "install py-consul and prometheus-client",
+        Command::new(&python).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "py-consul",
+            "prometheus-client",
+        ]),
     )?;
     let binary = root().join("target/debug/concord");
     step(
         "py-consul against a real agent",
         Command::new(&python)
             .arg(&script)
-            .env("CONCORD_BIN", binary),
+            .env("CONCORD_BIN", &binary),
+    )?;
+    // The metrics endpoint, parsed by Prometheus' own Python parser.
+    step(
+        "/v1/agent/metrics?format=prometheus through prometheus_client's parser",
+        Command::new(&python)
+            .current_dir(root())
+            .arg(root().join("tests/py/test_metrics.py"))
+            .env("CONCORD_BIN", &binary),
     )
 }
