@@ -76,6 +76,10 @@ async function test_kv_create_edit_delete({ cluster, page }) {
   await page.click(sel("kv-delete"));
   await page.click(sel("kv-delete-confirm"), { timeout: PAGE_LOAD_MS_MAX });
   await expectValue(s1, KEY, null, "deleted in the browser");
+  await eventually(PAGE_LOAD_MS_MAX, `the page after the delete shows no ${KEY}`, async () => {
+    if (await page.$(sel("kv-key", { key: KEY }))) throw new Error("its kv-key row is still there");
+  });
+  await shot(page, "kv-deleted");
   noDialogs();
 }
 

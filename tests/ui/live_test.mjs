@@ -1,6 +1,6 @@
 // Pages follow the cluster by blocking queries, without a reload and without layout jumps: a
 // TTL check failed and passed again, a short TTL left to expire, a client agent killed.
-import { kill9, ok } from "./cluster.mjs";
+import { kill9, ok, sleep } from "./cluster.mjs";
 import {
   PAGE_LOAD_MS_MAX, REFRESH_MS_MAX, allAttrs, assertNotReloaded, markNoReload, openPage, sel, shot,
   waitAttr, waitText,
@@ -13,6 +13,12 @@ const FAILED_MS_MAX = 25000;
 /** The expiry test's check: short, so the run stays short. */
 const TTL_SHORT_S = 3;
 const WEB_ROW = sel("service-row", { service: "web" });
+/** After the first load, before watching: follow-up queries of the first answers start. */
+const QUIET_SETTLE_MS = 500;
+/** Nothing changes in the cluster meanwhile: a 1 s poll would start a request or more per list. */
+const QUIET_WINDOW_MS = 2500;
+/** A list may be re-asked once (an index that moved for something not shown). */
+const QUIET_REQUESTS_MAX = 2;
 
 /** The rows' boxes, and layout shifts the browser records (PerformanceObserver). */
 async function watchLayout(page) {
@@ -127,8 +133,47 @@ async function test_killed_client_is_marked_failed({ cluster, page }) {
   expectEqual(members.find((m) => m.Name === "c1")?.Status, 4, "c1's gossip status over HTTP (4 = failed)");
 }
 
+/** Track the page's API requests: how many started, and which are still waiting. */
+function trackApi(page) {
+  const state = { started: 0, open: new Set() };
+  page.on("request", (r) => {
+    if (!new URL(r.url()).pathname.startsWith("/v1/")) return;
+    state.started += 1;
+    state.open.add(r);
+  });
+  const done = (r) => state.open.delete(r);
+  page.on("requestfinished", done);
+  page.on("requestfailed", done);
+  return state;
+}
+
+/** With nothing changing, list pages hold blocking queries open (`?index=`) instead of
+ * polling: few requests start in a quiet window, and some wait with an index. */
+async function test_lists_wait_on_blocking_queries({ cluster, context }) {
+  const names = { services: "services", nodes: "nodes", "kv/app/": "kv", sessions: "sessions" };
+  const pages = await Promise.all(Object.keys(names).map(() => context.newPage()));
+  try {
+    const tracked = pages.map(trackApi);
+    await Promise.all(Object.entries(names).map(([path, name], i) =>
+      openPage(pages[i], cluster.servers[0], path, name)));
+    await sleep(QUIET_SETTLE_MS);
+    const before = tracked.map((t) => t.started);
+    await sleep(QUIET_WINDOW_MS);
+    Object.keys(names).forEach((path, i) => {
+      const started = tracked[i].started - before[i];
+      const blocking = [...tracked[i].open].filter((r) => Number(new URL(r.url()).searchParams.get("index")) > 0);
+      if (started > QUIET_REQUESTS_MAX || blocking.length === 0) {
+        throw new Error(`page ${path}: expected at most ${QUIET_REQUESTS_MAX} API requests in a quiet ${QUIET_WINDOW_MS} ms ` +
+          `and a blocking query (?index=N) waiting; saw ${started} started, waiting: ${[...tracked[i].open].map((r) => r.url()).join(" ") || "none"}`);
+      }
+    });
+  } finally {
+    await Promise.all(pages.map((p) => p.close()));
+  }
+}
+
 export const liveTests = [
-  test_no_layout_jump_on_refresh, test_ttl_check_fails_and_passes_without_reload,
+  test_lists_wait_on_blocking_queries, test_no_layout_jump_on_refresh, test_ttl_check_fails_and_passes_without_reload,
   test_ttl_expiry_turns_the_service_critical,
 ];
 export const killTests = [test_killed_client_is_marked_failed];
