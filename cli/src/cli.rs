@@ -1,8 +1,8 @@
 //! The command tree, parsing (with Consul's flag spellings) and dispatch.
 
 use crate::commands::{
-    self, catalog, info, join, kv, leave, lock, maint, members, operator, services, snapshot,
-    validate, version, watch,
+    self, catalog, info, join, kv, leave, lock, maint, members, monitor, operator, reload,
+    services, snapshot, validate, version, watch,
 };
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -58,6 +58,10 @@ enum Command {
     Operator(operator::OperatorCommand),
     /// Information about the local agent.
     Info(info::InfoArgs),
+    /// Stream the local agent's log lines as they occur.
+    Monitor(monitor::MonitorArgs),
+    /// Make the local agent read its config files again (services, checks, log level).
+    Reload(reload::ReloadArgs),
     /// Print the version.
     Version,
     /// Check config files or directories without starting an agent.
@@ -116,6 +120,8 @@ fn dispatch(command: Command) -> i32 {
         Command::Maint(args) => maint::run(&args),
         Command::Operator(command) => operator::run(&command),
         Command::Info(args) => info::run(&args),
+        Command::Monitor(args) => monitor::run(&args),
+        Command::Reload(args) => reload::run(&args),
         Command::Version => version::run(),
         Command::Validate(args) => validate::run(&args),
         Command::Keygen => commands::keygen::run(),

@@ -233,6 +233,27 @@ impl Client {
         })
     }
 
+    /// A GET whose answer is read as it arrives, with no overall timeout (`concord monitor`
+    /// follows `/v1/agent/monitor` until the agent ends it): the status, and the body.
+    pub fn get_streaming(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<(u16, Box<dyn std::io::Read + Send>), HttpError> {
+        let url = self.url(path, query);
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .build();
+        let agent: ureq::Agent = config.into();
+        let response = self
+            .with_token_get(agent.get(&url))
+            .call()
+            .map_err(|e| self.transport_error("GET", &url, e))?;
+        let status = response.status().as_u16();
+        Ok((status, Box::new(response.into_body().into_reader())))
+    }
+
     fn url(&self, path: &str, query: &[(&str, &str)]) -> String {
         let mut url = format!("http://{}{}", self.target.addr, encode_path(path));
         for (i, (name, value)) in query.iter().enumerate() {

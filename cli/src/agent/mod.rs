@@ -5,6 +5,7 @@ mod banner;
 mod bind;
 mod data_dir;
 pub mod logging;
+mod reload;
 mod run;
 mod watched_disk;
 
@@ -14,7 +15,12 @@ use concord_config::AgentError;
 
 /// Runs `concord agent WORDS...` (the words after `agent`); the process exit code.
 pub fn command(words: &[String]) -> i32 {
-    let planned = match concord_config::plan_agent(words, ConfigLayer::default(), &host_facts()) {
+    // A reload plans the same words with the same facts again (`reload::ConfigSource`).
+    let source = reload::ConfigSource {
+        words: words.to_vec(),
+        host: host_facts(),
+    };
+    let planned = match concord_config::plan_agent(words, ConfigLayer::default(), &source.host) {
         Ok(planned) => planned,
         Err(AgentError::Usage(error)) => return crate::cli::report_parse_error(error),
         Err(error @ AgentError::Config { .. }) => {
@@ -31,7 +37,7 @@ pub fn command(words: &[String]) -> i32 {
     for warning in &planned.warnings {
         tracing::warn!("agent: {warning}");
     }
-    run::run(plan)
+    run::run(plan, source)
 }
 
 fn host_facts() -> HostFacts {

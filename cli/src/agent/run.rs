@@ -3,9 +3,11 @@
 
 use super::banner;
 use super::data_dir::{self, DataDirLock};
+use super::reload::ConfigSource;
 use super::watched_disk::{StorageWatch, WatchedDisk};
 use concord_config::plan::AgentPlan;
 use concord_core::agent::Request;
+use concord_node::http::reload::{ReloadHook, ReloadRefused};
 use concord_node::http::HttpExtras;
 use concord_node::{Hooks, NodeHandle};
 use std::net::SocketAddr;
@@ -16,8 +18,9 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 /// How long to wait for the node to stop after its leave was answered.
 const STOP_WAIT: Duration = Duration::from_secs(30);
 
-/// Runs the agent until it leaves; the process exit code.
-pub fn run(plan: AgentPlan) -> i32 {
+/// Runs the agent until it leaves; the process exit code. `source` is what a reload plans
+/// again.
+pub fn run(plan: AgentPlan, source: ConfigSource) -> i32 {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -28,7 +31,7 @@ pub fn run(plan: AgentPlan) -> i32 {
             return 1;
         }
     };
-    let code = runtime.block_on(run_agent(plan));
+    let code = runtime.block_on(run_agent(plan, source));
     // Tasks still running (HTTP connections) must not hold the exit.
     runtime.shutdown_timeout(Duration::from_secs(2));
     code
@@ -38,11 +41,12 @@ pub fn run(plan: AgentPlan) -> i32 {
 struct Running {
     handle: NodeHandle,
     storage: Option<StorageWatch>,
+    reload: ReloadHook,
     _lock: Option<DataDirLock>,
 }
 
-async fn run_agent(plan: AgentPlan) -> i32 {
-    let running = match start(&plan).await {
+async fn run_agent(plan: AgentPlan, source: ConfigSource) -> i32 {
+    let running = match start(&plan, source).await {
         Ok(running) => running,
         Err(why) => {
             eprintln!("==> Error starting agent: {why}");
@@ -58,7 +62,8 @@ async fn run_agent(plan: AgentPlan) -> i32 {
     println!("==> Log data will now stream in as it occurs:");
     println!();
     announce_unbuilt_features(&plan);
-    let code = exit_code(wait_for_exit(handle).await, running.storage.as_ref());
+    let exit = wait_for_exit(handle, &running.reload).await;
+    let code = exit_code(exit, running.storage.as_ref());
     if let Some(path) = &plan.pid_file {
         let _ = std::fs::remove_file(path);
     }
@@ -83,7 +88,7 @@ fn exit_code(code: i32, storage: Option<&StorageWatch>) -> i32 {
 /// Claims the data dir first (another agent's, or one we cannot write, stops us before we
 /// serve anything), binds the HTTP and DNS listeners (a busy port fails before the node joins
 /// anyone), then starts the node and serves the API and DNS.
-async fn start(plan: &AgentPlan) -> Result<Running, String> {
+async fn start(plan: &AgentPlan, source: ConfigSource) -> Result<Running, String> {
     let lock = plan
         .node
         .data_dir
@@ -110,11 +115,13 @@ async fn start(plan: &AgentPlan) -> Result<Running, String> {
         None => None,
     };
     let (handle, storage) = start_node(plan).await?;
+    let reload = super::reload::start(&handle, source, plan.log_level);
     if let Some(sockets) = dns_sockets {
         concord_node::dns::serve(sockets, handle.clone(), plan.dns.clone())?;
     }
     let mut extras = http_extras(plan);
     extras.ui = ui;
+    extras.reload = Some(reload.clone());
     for listener in listeners {
         let (handle, conns, extras) = (handle.clone(), http_conns.clone(), extras.clone());
         tokio::spawn(async move {
@@ -131,6 +138,7 @@ async fn start(plan: &AgentPlan) -> Result<Running, String> {
     Ok(Running {
         handle,
         storage,
+        reload,
         _lock: lock,
     })
 }
@@ -195,8 +203,9 @@ fn announce_unbuilt_features(plan: &AgentPlan) {
     }
 }
 
-/// Waits for Ctrl+C, SIGTERM, or the node stopping by itself (after `concord leave`).
-async fn wait_for_exit(handle: &NodeHandle) -> i32 {
+/// Waits for Ctrl+C, SIGTERM, or the node stopping by itself (after `concord leave`); SIGHUP
+/// reloads the configuration meanwhile, as Consul's does.
+async fn wait_for_exit(handle: &NodeHandle, reload: &ReloadHook) -> i32 {
     let mut terminate = match signal(SignalKind::terminate()) {
         Ok(stream) => stream,
         Err(e) => {
@@ -205,12 +214,18 @@ async fn wait_for_exit(handle: &NodeHandle) -> i32 {
             return 0;
         }
     };
-    let caught = tokio::select! {
-        _ = tokio::signal::ctrl_c() => "interrupt",
-        _ = terminate.recv() => "terminated",
-        _ = handle.stopped() => {
-            tracing::info!("agent: the node has stopped; exiting");
-            return 0;
+    let mut hangup = signal(SignalKind::hangup())
+        .map_err(|e| tracing::error!("agent: cannot watch SIGHUP (no reload on it): {e}"))
+        .ok();
+    let caught = loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break "interrupt",
+            _ = terminate.recv() => break "terminated",
+            _ = hangups(&mut hangup) => reload_on_hangup(reload),
+            _ = handle.stopped() => {
+                tracing::info!("agent: the node has stopped; exiting");
+                return 0;
+            }
         }
     };
     println!("==> Caught signal: {caught}");
@@ -221,6 +236,32 @@ async fn wait_for_exit(handle: &NodeHandle) -> i32 {
             1
         }
     }
+}
+
+/// The next SIGHUP (never, when it cannot be watched).
+async fn hangups(hangup: &mut Option<Signal>) {
+    match hangup {
+        Some(stream) => {
+            stream.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Reloads in the background (the reload task logs the outcome), so signals stay watched.
+fn reload_on_hangup(reload: &ReloadHook) {
+    println!("==> Caught signal: hangup");
+    println!("==> Reloading configuration...");
+    let reload = reload.clone();
+    tokio::spawn(async move {
+        if let Err(refused) = reload.reload().await {
+            let why = match refused {
+                ReloadRefused::Busy => "too many reloads queued",
+                ReloadRefused::Stopped => "the agent is stopping",
+            };
+            tracing::warn!("agent: configuration not reloaded: {why}");
+        }
+    });
 }
 
 async fn second_signal(terminate: &mut Signal) {

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::Router;
 use concord_core::agent::{
-    LocalAnswer, LocalRequest, MemberInfo, Request, Response as ApiResponse,
+    LocalAnswer, LocalRequest, MemberInfo, RaftServer, Request, Response as ApiResponse,
 };
 use concord_core::membership::{Member, MemberStatus, Role};
 use concord_core::ports::{with_default_port, SERF_LAN_PORT_DEFAULT};
@@ -69,22 +69,33 @@ async fn gather_stats(handle: &NodeHandle, members: &[MemberInfo]) -> Stats {
         }) => checks,
         _ => Vec::new(),
     };
-    let raft_servers = match handle.info().role {
-        Role::Server => match handle.request(Request::RaftConfiguration).await {
-            Ok(ApiResponse::RaftConfiguration { servers, .. }) => Some(servers),
-            _ => None,
-        },
-        Role::Client => None,
+    let raft = handle.raft_status();
+    let raft_servers = match (handle.info().role, &raft.leader_addr) {
+        (Role::Server, Some(_)) => raft_configuration(handle).await,
+        _ => None,
     };
     stats(&StatsInput {
         info: handle.info(),
-        raft: handle.raft_status(),
+        raft,
         members,
         services,
         checks: &checks,
         raft_servers,
         runtime: RuntimeFigures::current(),
     })
+}
+
+/// How long `/v1/agent/self` waits for the leader's Raft configuration: scripts poll this
+/// endpoint for readiness, so it must answer at once even while the leader is slow.
+const RAFT_CONFIGURATION_WAIT_MS: u64 = 500;
+
+/// The Raft configuration (the leader answers it), or `None` when it does not answer soon.
+async fn raft_configuration(handle: &NodeHandle) -> Option<Vec<RaftServer>> {
+    let wait = std::time::Duration::from_millis(RAFT_CONFIGURATION_WAIT_MS);
+    match tokio::time::timeout(wait, handle.request(Request::RaftConfiguration)).await {
+        Ok(Ok(ApiResponse::RaftConfiguration { servers, .. })) => Some(servers),
+        _ => None,
+    }
 }
 
 fn config_json(info: &NodeInfo) -> AgentSelfConfig {
