@@ -4,6 +4,12 @@ import { PAGE_LOAD_MS_MAX, PHONE, openPage, sel, shot, waitAttr, waitLoaded } fr
 const NAV = ["nav-services", "nav-nodes", "nav-kv", "nav-sessions", "nav-raft"];
 /** Tab presses allowed to reach every nav link (a skip link and a few more may come first). */
 const TAB_PRESSES_MAX = 15;
+/** The other pages a phone must show without sideways scrolling: [path, page, screenshot]. */
+const PHONE_PAGES = [
+  ["services/web", "service", "service-web-phone"], ["nodes", "nodes", "nodes-phone"],
+  ["kv/app/config/db_url/edit", "kv", "kv-key-phone"], ["sessions", "sessions", "sessions-phone"],
+  ["raft", "raft", "raft-phone"],
+];
 
 /** What has the focus: its data-testid, and whether a focus indicator is drawn. */
 function focused(page) {
@@ -34,21 +40,31 @@ async function test_tab_reaches_every_nav_link({ cluster, page }) {
   await waitLoaded(page, "nodes");
 }
 
-async function test_phone_sized_services_page({ cluster, context }) {
+/** No sideways scrolling on a phone: the page is no wider than the screen. */
+async function expectFitsPhone(page, what) {
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  if (width > PHONE.width) throw new Error(`${what}: page ${width} px wide on a ${PHONE.width} px screen: expected no sideways scrolling`);
+}
+
+async function test_phone_sized_pages({ cluster, context }) {
   const page = await context.browser().newPage({ viewport: PHONE, isMobile: true, hasTouch: true });
   try {
     await openPage(page, cluster.servers[0], "services", "services");
     await waitAttr(page, sel("service-row", { service: "web" }), "health", "passing", PAGE_LOAD_MS_MAX, "web on a phone");
     await shot(page, "services-phone");
-    const width = await page.evaluate(() => document.documentElement.scrollWidth);
-    if (width > PHONE.width) throw new Error(`page ${width} px wide on a ${PHONE.width} px screen: expected no sideways scrolling`);
+    await expectFitsPhone(page, "services");
     const row = await page.locator(sel("service-row", { service: "web" })).boundingBox();
     if (!row || row.x < 0 || row.x + row.width > PHONE.width) {
       throw new Error(`web's row ${JSON.stringify(row)}: expected inside the ${PHONE.width} px screen`);
+    }
+    for (const [path, name, file] of PHONE_PAGES) {
+      await openPage(page, cluster.servers[0], path, name);
+      await shot(page, file);
+      await expectFitsPhone(page, path);
     }
   } finally {
     await page.close();
   }
 }
 
-export const accessTests = [test_tab_reaches_every_nav_link, test_phone_sized_services_page];
+export const accessTests = [test_tab_reaches_every_nav_link, test_phone_sized_pages];
