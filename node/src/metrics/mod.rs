@@ -123,3 +123,43 @@ impl Metrics {
         self.started.elapsed().as_secs_f64()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_is_exposed_once_with_help_and_type() {
+        let metrics = Metrics::new();
+        let text = prometheus::render(&metrics.entries());
+        for entry in metrics.entries() {
+            let name = entry.def().prometheus();
+            let help = format!("# HELP {name} ");
+            assert_eq!(text.matches(&help).count(), 1, "{name}");
+            assert!(text.contains(&format!("# TYPE {name} ")), "{name}");
+        }
+        // Families without labels show a value before anything happened.
+        assert!(text.contains("\nconsul_raft_apply 0\n"), "{text}");
+        assert!(!text.contains("\nconsul_kvs_apply_count"), "no op seen yet");
+    }
+
+    #[test]
+    fn a_kv_write_lands_in_its_op_series() {
+        let metrics = Metrics::new();
+        let set = metrics.writes.kvs_apply.with(&["set"]);
+        set.observe(std::time::Duration::from_millis(3));
+        let text = prometheus::render(&metrics.entries());
+        assert!(
+            text.contains("consul_kvs_apply_count{op=\"set\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("consul_kvs_apply_bucket{op=\"set\",le=\"2.5\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("consul_kvs_apply_bucket{op=\"set\",le=\"5\"} 1\n"),
+            "{text}"
+        );
+    }
+}
