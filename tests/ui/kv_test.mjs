@@ -56,6 +56,7 @@ async function test_kv_create_edit_delete({ cluster, page }) {
   await page.click(sel("kv-create"));
   await page.fill(sel("kv-key-input"), KEY, { timeout: PAGE_LOAD_MS_MAX });
   await page.fill(sel("kv-value-input"), "hello");
+  await shot(page, "kv-create");
   await page.click(sel("kv-save"));
   await expectValue(s1, KEY, "hello", "created in the browser");
   expectCas(writes, 0, "a new key");

@@ -3,16 +3,26 @@ import fs from "node:fs";
 import path from "node:path";
 import { http, ok } from "./cluster.mjs";
 import {
-  PAGE_LOAD_MS_MAX, allAttrs, attrOf, clickLink, openPage, sel, shot, uiUrl, waitAttr, waitLoaded, waitText,
+  LAPTOP, PAGE_LOAD_MS_MAX, allAttrs, attrOf, clickLink, openPage, sel, shot, uiUrl, waitAttr, waitLoaded, waitText,
 } from "./browser.mjs";
 import { KV_SEED, LOCK_KEY } from "./seed.mjs";
 
 const README_SHOT = path.resolve("docs/images/ui-services.png");
+const README_SHOT_MARGIN_PX = 24;
 
 function expectEqual(seen, want, what) {
   if (JSON.stringify(seen) !== JSON.stringify(want)) {
     throw new Error(`${what}: expected ${JSON.stringify(want)}, saw ${JSON.stringify(seen)}`);
   }
+}
+
+/** The README's picture: the services page cut below its last row (no empty screen). */
+async function readmeShot(page) {
+  const box = await page.locator(sel("page-services")).boundingBox();
+  const height = Math.ceil(box.y + box.height + README_SHOT_MARGIN_PX);
+  fs.mkdirSync(path.dirname(README_SHOT), { recursive: true });
+  await page.screenshot({ path: README_SHOT, clip: { x: 0, y: 0, width: LAPTOP.width, height } });
+  console.log(`  README screenshot ${README_SHOT}`);
 }
 
 async function test_root_redirects_to_services({ cluster, page }) {
@@ -36,17 +46,13 @@ async function test_ui_off_on_the_client({ cluster }) {
 
 async function test_services_page({ cluster, page }) {
   await openPage(page, cluster.servers[0], "services", "services");
-  const want = { web: "passing", api: "passing", cache: "warning", consul: "passing" };
+  const want = { web: "passing", api: "passing", cache: "warning", payments: "critical", consul: "passing" };
   for (const [name, health] of Object.entries(want)) {
     await waitAttr(page, sel("service-row", { service: name }), "health", health, PAGE_LOAD_MS_MAX,
       `service ${name}`);
   }
-  const file = await shot(page, "services");
-  if (process.env.CONCORD_UI_README_SHOT === "1") {
-    fs.mkdirSync(path.dirname(README_SHOT), { recursive: true });
-    fs.copyFileSync(file, README_SHOT);
-    console.log(`  README screenshot ${README_SHOT}`);
-  }
+  await shot(page, "services");
+  if (process.env.CONCORD_UI_README_SHOT === "1") await readmeShot(page);
   await clickLink(page, sel("service-row", { service: "web" }));
   await waitLoaded(page, "service");
   expectEqual(new URL(page.url()).pathname, "/ui/dc1/services/web", "the web row's link");

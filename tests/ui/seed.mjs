@@ -1,5 +1,5 @@
 // The data the pages must show, written through the public HTTP API: services with TTL checks
-// on the client agent (one passing, one warning), KV keys in folders, and a session holding a
+// on the client agent (passing, warning and critical ones), KV keys in folders, and a session holding a
 // lock.
 import { CLUSTER_UP_MS_MAX, eventually, ok } from "./cluster.mjs";
 
@@ -19,6 +19,7 @@ export const SERVICES = {
   web: ["web-1", 8080, ["v1", "http"], "web-ttl", "pass"],
   api: ["api-1", 9090, ["v2", "grpc"], "api-ttl", "pass"],
   cache: ["cache-1", 6379, ["redis"], "cache-ttl", "warn"],
+  payments: ["payments-1", 7070, ["v3"], "payments-ttl", "fail"],
 };
 
 async function registerServices(client) {
@@ -54,7 +55,8 @@ export async function seed({ servers, client }) {
   await eventually(CLUSTER_UP_MS_MAX, "the client's checks in s1's catalog", async () => {
     const checks = (await ok(servers[0], "GET", "/v1/health/node/c1")).json;
     const states = Object.fromEntries(checks.map((c) => [c.CheckID, c.Status]));
-    const want = { "serfHealth": "passing", "web-ttl": "passing", "api-ttl": "passing", "cache-ttl": "warning" };
+    const want = { "serfHealth": "passing", "web-ttl": "passing", "api-ttl": "passing", "cache-ttl": "warning",
+      "payments-ttl": "critical" };
     for (const [id, status] of Object.entries(want)) {
       if (states[id] !== status) throw new Error(JSON.stringify(states));
     }
