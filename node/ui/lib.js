@@ -78,6 +78,9 @@ export async function watch(path, onData, { signal, missing } = {}) {
       if (next === 0) await sleep(NO_INDEX_PAUSE_MS, signal);
     } catch (e) {
       if (signal.aborted) return;
+      // The agent may have restarted with a smaller index: a blocking read with the old one
+      // would hang until its wait ends, so the next read after an error does not block.
+      index = 0;
       backoffMs = Math.min(Math.max(backoffMs * 2, BACKOFF_MS_MIN), BACKOFF_MS_MAX);
       connection.lost(e, backoffMs);
       await sleep(backoffMs * (0.75 + Math.random() / 2), signal).catch(() => {});
@@ -113,12 +116,14 @@ export const connection = {
     const why = error instanceof HttpError ? `the agent answered ${error.status}: ${error.message}` : 'no answer from the agent';
     banner.textContent = `Connection problem (${why}). Retrying in ${Math.round(retryMs / 1000)} s…`;
     banner.hidden = false;
+    document.body.classList.add('offline');
     this.down = true;
   },
   ok() {
     if (!this.down) return;
     this.down = false;
     document.getElementById('banner').hidden = true;
+    document.body.classList.remove('offline');
   },
 };
 

@@ -207,13 +207,13 @@ export function raftPage(main, { dc }, signal) {
   const leaderName = h('dd', {}, '…');
   const applied = h('dd', {}, '…');
   const tolerance = h('dd', {}, '…');
+  const note = h('p', { class: 'muted' }, 'Loading…');
   const [wrap, tbody] = table('Raft servers', ['Server', 'Role', 'Gossip', 'Healthy', 'Last contact', 'Last index', 'Trailing']);
   const root = frame(main, 'raft', 'Raft',
     h('dl', { class: 'stats' }, h('div', {}, h('dt', {}, 'Leader'), leaderName), h('div', {}, h('dt', {}, 'Term'), term),
       h('div', {}, h('dt', {}, 'Commit index'), commit), h('div', {}, h('dt', {}, 'Applied index'), applied),
       h('div', {}, h('dt', {}, 'Failure tolerance'), tolerance)),
-    wrap,
-    h('p', { class: 'muted' }, `Term and indexes as this agent sees them; servers from autopilot health, re-read every ${RAFT_PERIOD_MS / 1000} s (it has no index to block on).`));
+    wrap, note);
   poll(async () => {
     const [health, config, self] = await Promise.all([
       api('/v1/operator/autopilot/health', { signal }),
@@ -223,6 +223,8 @@ export function raftPage(main, { dc }, signal) {
     const servers = health.Servers || [];
     const leader = servers.find((s) => s.Leader);
     const raft = self.Stats?.raft || {};
+    const source = self.Stats?.raft ? 'this agent\'s Raft state' : 'the leader\'s autopilot report (this agent is a client)';
+    note.textContent = `Term and commit index from ${source}; servers from autopilot health, re-read every ${RAFT_PERIOD_MS / 1000} s (it has no index to block on).`;
     const num = (v) => (v === undefined || v === '' ? undefined : Number(v));
     term.textContent = String(num(raft.term) ?? leader?.LastTerm ?? '—');
     commit.textContent = String(num(raft.commit_index) ?? leader?.LastIndex ?? '—');
