@@ -24,12 +24,12 @@ function expectValue(agent, key, want, what) {
     });
 }
 
-/** Records the query of every KV write the page sends (the contract wants `?cas=`). */
+/** Records the query of every KV write (PUT, DELETE) the page sends: each carries `?cas=`. */
 function recordWrites(page) {
   const writes = [];
   page.on("request", (request) => {
     const url = new URL(request.url());
-    if (request.method() === "PUT" && url.pathname.startsWith("/v1/kv/")) writes.push(url.search);
+    if (request.method() !== "GET" && url.pathname.startsWith("/v1/kv/")) writes.push(url.search);
   });
   return writes;
 }
@@ -37,7 +37,7 @@ function recordWrites(page) {
 function expectCas(writes, index, what) {
   const last = writes.at(-1);
   if (new URLSearchParams(last ?? "").get("cas") !== String(index)) {
-    throw new Error(`${what}: expected the PUT to carry ?cas=${index}, saw ${JSON.stringify(writes)}`);
+    throw new Error(`${what}: expected the write to carry ?cas=${index}, saw ${JSON.stringify(writes)}`);
   }
 }
 
@@ -77,6 +77,7 @@ async function test_kv_create_edit_delete({ cluster, page }) {
   await page.click(sel("kv-delete"));
   await page.click(sel("kv-delete-confirm"), { timeout: PAGE_LOAD_MS_MAX });
   await expectValue(s1, KEY, null, "deleted in the browser");
+  expectCas(writes, index, "a delete");
   await eventually(PAGE_LOAD_MS_MAX, `the page after the delete shows no ${KEY}`, async () => {
     if (await page.$(sel("kv-key", { key: KEY }))) throw new Error("its kv-key row is still there");
   });
