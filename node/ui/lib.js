@@ -61,9 +61,11 @@ export async function watch(path, onData, { signal, missing } = {}) {
   let backoffMs = 0;
   const sep = path.includes('?') ? '&' : '?';
   while (!signal.aborted) {
+    const whileShown = hiddenAborts();
     try {
+      await whenVisible(signal);
       const url = index ? `${path}${sep}index=${index}&wait=${WAIT}` : path;
-      const res = await fetch(url, { signal });
+      const res = await fetch(url, { signal: AbortSignal.any([signal, whileShown.signal]) });
       if (!res.ok && !(res.status === 404 && missing !== undefined)) {
         throw new HttpError(res.status, await res.text());
       }
@@ -78,14 +80,43 @@ export async function watch(path, onData, { signal, missing } = {}) {
       if (next === 0) await sleep(NO_INDEX_PAUSE_MS, signal);
     } catch (e) {
       if (signal.aborted) return;
+      if (whileShown.signal.aborted) continue; // hidden: resume with the same index when shown
       // The agent may have restarted with a smaller index: a blocking read with the old one
       // would hang until its wait ends, so the next read after an error does not block.
       index = 0;
       backoffMs = Math.min(Math.max(backoffMs * 2, BACKOFF_MS_MIN), BACKOFF_MS_MAX);
       connection.lost(e, backoffMs);
       await sleep(backoffMs * (0.75 + Math.random() / 2), signal).catch(() => {});
+    } finally {
+      whileShown.stop();
     }
   }
+}
+
+// A hidden tab holds no query open: browsers allow about 6 connections to one host, and a
+// few forgotten tabs each holding blocking queries would stall the one in front.
+
+/** Resolves at once, or when the tab is shown again. */
+function whenVisible(signal) {
+  if (!document.hidden) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const shown = () => {
+      if (document.hidden) return;
+      document.removeEventListener('visibilitychange', shown);
+      resolve();
+    };
+    document.addEventListener('visibilitychange', shown);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+/** A controller aborted when the tab is hidden; `stop()` when its request is over. */
+function hiddenAborts() {
+  const controller = new AbortController();
+  const hidden = () => { if (document.hidden) controller.abort(); };
+  document.addEventListener('visibilitychange', hidden);
+  controller.stop = () => document.removeEventListener('visibilitychange', hidden);
+  return controller;
 }
 
 /**
@@ -96,6 +127,7 @@ export async function poll(read, periodMs, { signal }) {
   let backoffMs = 0;
   while (!signal.aborted) {
     try {
+      await whenVisible(signal);
       await read();
       backoffMs = 0;
       await sleep(periodMs, signal);
