@@ -120,3 +120,62 @@ impl RaftStatusCell {
 fn lock(status: &Mutex<RaftStatus>) -> std::sync::MutexGuard<'_, RaftStatus> {
     status.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use concord_core::agent::AgentConfig;
+    use concord_core::membership::Role as MemberRole;
+    use concord_core::raft::RaftRestore;
+
+    /// Ticks `agent` until `done`, a simulated second at most.
+    fn tick_until(agent: &mut Agent, now_ms: &mut u64, done: impl Fn(&Agent) -> bool) {
+        for _ in 0..1_000 {
+            if done(agent) {
+                return;
+            }
+            *now_ms += 1;
+            agent.tick(*now_ms);
+            let _ = agent.poll();
+        }
+        panic!("not done within a simulated second");
+    }
+
+    #[test]
+    fn a_lone_server_is_seen_entering_follower_then_leader_once_each() {
+        let mut config = AgentConfig::new("s1", "10.0.0.1:8300", MemberRole::Server);
+        config.bootstrap_expect = 1;
+        let mut now_ms = 1_000;
+        let mut agent = Agent::new(config, 7, now_ms, RaftRestore::default());
+        let cell = RaftStatusCell::default();
+        let first = cell.publish(&agent, now_ms);
+        assert_eq!(first.entered, Some(Role::Follower));
+        assert_eq!(
+            cell.publish(&agent, now_ms),
+            Published::default(),
+            "nothing changed"
+        );
+        tick_until(&mut agent, &mut now_ms, Agent::is_leader);
+        let became = cell.publish(&agent, now_ms);
+        assert_eq!(
+            (became.entered, became.new_leader),
+            (Some(Role::Leader), true)
+        );
+        let status = cell.get();
+        assert_eq!(
+            (status.state_name(), status.leader_name.as_deref()),
+            ("Leader", Some("s1"))
+        );
+        assert_eq!((status.num_peers, status.last_contact_ms), (0, Some(0)));
+        assert!(status.term >= 1 && status.last_log_index >= status.commit_index);
+    }
+
+    #[test]
+    fn a_client_has_no_raft_to_report() {
+        let config = AgentConfig::new("c1", "10.0.0.2:8300", MemberRole::Client);
+        let agent = Agent::new(config, 7, 1_000, RaftRestore::default());
+        let cell = RaftStatusCell::default();
+        assert_eq!(cell.publish(&agent, 1_000), Published::default());
+        assert_eq!((cell.get().role, cell.get().state_name()), (None, "None"));
+    }
+}
