@@ -274,6 +274,7 @@ fn info_and_members_detailed_on_a_one_server_agent() {
         "\tlast_contact = 0",
         "\tmembers = 1",
         "\tfailed = 0",
+        "\thealth_score = 0",
         "\tservices = 0",
         "\tos = linux",
     ] {

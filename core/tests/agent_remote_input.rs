@@ -157,6 +157,7 @@ fn one_of_each() -> Vec<Request> {
             consistency: Consistency::Stale,
         },
         Request::SnapshotRestore { state: Vec::new() },
+        Request::GossipHealth,
     ];
     for request in &all {
         match request {
@@ -186,7 +187,8 @@ fn one_of_each() -> Vec<Request> {
             | Request::Session { .. }
             | Request::Txn { .. }
             | Request::SnapshotSave { .. }
-            | Request::SnapshotRestore { .. } => {}
+            | Request::SnapshotRestore { .. }
+            | Request::GossipHealth => {}
         }
     }
     all
@@ -198,6 +200,7 @@ fn is_membership(request: &Request) -> bool {
     matches!(
         request,
         Request::Members
+            | Request::GossipHealth
             | Request::Join { .. }
             | Request::Leave
             | Request::ForceLeave { .. }

@@ -127,6 +127,9 @@ pub enum Request {
     SnapshotRestore {
         state: Vec<u8>,
     },
+    /// This agent's gossip health (`Stats.serf_lan` of `/v1/agent/self`):
+    /// `Response::GossipHealth`.
+    GossipHealth,
 }
 
 /// The reads that can block: each covers something with an index (`WatchRead::key`). Its own
@@ -191,6 +194,7 @@ impl Request {
             Request::Txn { .. } => "txn",
             Request::SnapshotSave { .. } => "snapshot-save",
             Request::SnapshotRestore { .. } => "snapshot-restore",
+            Request::GossipHealth => "gossip-health",
         }
     }
 }
@@ -286,6 +290,11 @@ pub enum Response {
         index: u64,
         term: u64,
         servers: Vec<RaftServer>,
+    },
+    /// Lifeguard's local health score: 0 is healthy, higher means this agent's own probes
+    /// are failing (it may be the slow one).
+    GossipHealth {
+        health_score: u32,
     },
 }
 

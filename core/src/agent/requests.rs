@@ -66,7 +66,7 @@ pub fn route(request: &Request) -> Route {
         Request::RaftRemovePeer { .. } | Request::RaftTransferLeader { .. } => {
             (Place::Leader, false, 0)
         }
-        Request::Members => (Place::Local, true, 0),
+        Request::Members | Request::GossipHealth => (Place::Local, true, 0),
         // The agent's own services and checks: never another agent's.
         Request::Local(_) => (Place::Local, false, 0),
         Request::Join { .. } | Request::Leave | Request::ForceLeave { .. } => {
@@ -342,6 +342,10 @@ impl Agent {
             Request::Members => {
                 let response = self.members();
                 self.reply(origin, Ok(response));
+            }
+            Request::GossipHealth => {
+                let health_score = self.membership().health_score();
+                self.reply(origin, Ok(Response::GossipHealth { health_score }));
             }
             Request::Local(request) => self.serve_local(origin, request),
             Request::Join { addr } => self.start_join(origin, addr),

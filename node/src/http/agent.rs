@@ -74,10 +74,15 @@ async fn gather_stats(handle: &NodeHandle, members: &[MemberInfo]) -> Stats {
         (Role::Server, Some(_)) => raft_configuration(handle).await,
         _ => None,
     };
+    let health_score = match handle.request(Request::GossipHealth).await {
+        Ok(ApiResponse::GossipHealth { health_score }) => Some(health_score),
+        _ => None,
+    };
     stats(&StatsInput {
         info: handle.info(),
         raft,
         members,
+        health_score,
         services,
         checks: &checks,
         raft_servers,

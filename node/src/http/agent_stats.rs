@@ -8,9 +8,10 @@
 //!   datacenter); a client adds `known_servers`. `acl` is `disabled` (no ACLs).
 //! - `raft` (servers): hashicorp/raft's keys from the driver's last round (`fsm_pending` is
 //!   what is committed but not yet applied), `latest_configuration` when the leader answers.
-//! - `serf_lan`: `members`, `failed`, `left` counted from the member table, `encrypted`
-//!   (false: no gossip encryption). Serf's Lamport times, queues and the Lifeguard health
-//!   score are not reported: Concord's gossip has no such clocks and does not export them.
+//! - `serf_lan`: `members`, `failed`, `left` counted from the member table, Lifeguard's
+//!   `health_score`, `encrypted` (false: no gossip encryption). Serf's Lamport times
+//!   (`member_time`, `event_time`, `query_time`), its queues and `coordinate_resets` are not
+//!   reported: Concord's gossip has no user events, queries or coordinates.
 //! - `runtime`: `os`, `arch`, `cpu_count`; Go's `goroutines` is tokio's live tasks and
 //!   `max_procs` its worker threads (the process's runtime, not the driver's thread); Go's
 //!   `version` has no Rust counterpart at run time and is left out.
@@ -28,6 +29,8 @@ pub struct StatsInput<'a> {
     pub info: &'a NodeInfo,
     pub raft: RaftStatus,
     pub members: &'a [MemberInfo],
+    /// Lifeguard's local health score, when the node answered.
+    pub health_score: Option<u32>,
     pub services: usize,
     pub checks: &'a [HealthCheck],
     /// The Raft configuration, when asked (servers) and answered.
@@ -64,7 +67,10 @@ pub fn stats(input: &StatsInput<'_>) -> Stats {
     if server {
         stats.insert("raft".into(), raft_section(input));
     }
-    stats.insert("serf_lan".into(), serf_section(input.members));
+    stats.insert(
+        "serf_lan".into(),
+        serf_section(input.members, input.health_score),
+    );
     stats.insert("runtime".into(), runtime_section(&input.runtime));
     stats
 }
@@ -164,14 +170,18 @@ fn configuration(servers: &[RaftServer]) -> String {
     format!("[{}]", all.join(" "))
 }
 
-fn serf_section(members: &[MemberInfo]) -> Section {
+fn serf_section(members: &[MemberInfo], health_score: Option<u32>) -> Section {
     let count = |status: MemberStatus| members.iter().filter(|m| m.status == status).count();
-    section([
+    let mut serf = section([
         ("members", members.len().to_string()),
         ("failed", count(MemberStatus::Failed).to_string()),
         ("left", count(MemberStatus::Left).to_string()),
         ("encrypted", "false".into()),
-    ])
+    ]);
+    if let Some(score) = health_score {
+        serf.insert("health_score".into(), score.to_string());
+    }
+    serf
 }
 
 fn runtime_section(runtime: &RuntimeFigures) -> Section {
@@ -222,6 +232,7 @@ mod tests {
             info,
             raft: RaftStatus::default(),
             members,
+            health_score: Some(0),
             services: 2,
             checks: &[],
             raft_servers: None,
@@ -277,6 +288,7 @@ mod tests {
             ("2", "1")
         );
         assert_eq!(s["agent"]["services"], "2");
+        assert_eq!(s["serf_lan"]["health_score"], "0");
         assert_eq!(s["runtime"]["goroutines"], "40");
     }
 
