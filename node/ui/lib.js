@@ -233,11 +233,21 @@ export function loaded(root) {
   root.setAttribute('aria-busy', 'false');
 }
 
-/** A table with a header row; returns [table, tbody]. */
+/**
+ * A table with a header row; returns [wrapper, tbody]. Each heading is 'Name:width%' (a
+ * trailing '#' marks a number column): fixed column widths, so a refresh that changes a
+ * cell's text never moves the columns.
+ */
 export function table(label, headings) {
-  const body = h('tbody', {}, h('tr', { class: 'placeholder' }, h('td', { colspan: headings.length }, 'Loading…')));
+  const cols = headings.map((spec) => {
+    const [name, width = ''] = spec.split(':');
+    return { name, width: width.replace('#', ''), num: width.endsWith('#') };
+  });
+  const body = h('tbody', {}, h('tr', { class: 'placeholder' }, h('td', { colspan: cols.length }, 'Loading…')));
   const t = h('table', { 'aria-label': label },
-    h('thead', {}, h('tr', {}, headings.map((x) => h('th', { scope: 'col' }, x)))), body);
+    // Widths through the CSSOM: the page's Content-Security-Policy refuses style attributes.
+    h('colgroup', {}, cols.map((c) => { const col = h('col'); col.style.width = c.width; return col; })),
+    h('thead', {}, h('tr', {}, cols.map((c) => h('th', { scope: 'col', class: c.num ? 'num' : null }, c.name)))), body);
   return [h('div', { class: 'table-wrap' }, t), body];
 }
 

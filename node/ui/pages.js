@@ -27,7 +27,7 @@ function tagList(tags) {
 // ---- Services -------------------------------------------------------------------------
 
 export function servicesPage(main, { dc }, signal) {
-  const [wrap, tbody] = table('Services', ['Service', 'Health', 'Instances', 'Tags']);
+  const [wrap, tbody] = table('Services', ['Service:32%', 'Health:28%', 'Instances:11%#', 'Tags:29%']);
   const root = frame(main, 'services', 'Services', wrap);
   let seq = 0;
   const update = gather(['instances', 'checks'], ({ instances, checks }) => {
@@ -108,7 +108,7 @@ function fillInstance(card, r) {
 const MEMBER_STATUS = ['none', 'alive', 'leaving', 'left', 'failed'];
 
 export function nodesPage(main, { dc }, signal) {
-  const [wrap, tbody] = table('Nodes', ['Node', 'Status', 'Health', 'Role', 'Address', 'Datacenter']);
+  const [wrap, tbody] = table('Nodes', ['Node:22%', 'Status:13%', 'Health:13%', 'Role:18%', 'Address:20%', 'Datacenter:14%']);
   const root = frame(main, 'nodes', 'Nodes', wrap);
   let seq = 0;
   // Gossip status (alive, failed, left) is in /v1/agent/members, which cannot block. A member's
@@ -158,8 +158,8 @@ function fillNode(row, r) {
 // ---- Sessions and locks ---------------------------------------------------------------
 
 export function sessionsPage(main, { dc }, signal) {
-  const [swrap, sbody] = table('Sessions', ['Session', 'Name', 'Node', 'Behavior', 'TTL', 'Locks']);
-  const [lwrap, lbody] = table('Locks', ['Key', 'Held by session', 'Node']);
+  const [swrap, sbody] = table('Sessions', ['Session:35%', 'Name:19%', 'Node:14%', 'Behavior:12%', 'TTL:10%', 'Locks:10%#']);
+  const [lwrap, lbody] = table('Locks', ['Key:45%', 'Held by session:40%', 'Node:15%']);
   const root = frame(main, 'sessions', 'Sessions', swrap, h('h2', {}, 'Locks held'), lwrap);
   const update = gather(['sessions', 'entries'], ({ sessions, entries }) => {
     const byId = new Map(sessions.map((s) => [s.ID, s]));
@@ -208,7 +208,7 @@ export function raftPage(main, { dc }, signal) {
   const applied = h('dd', {}, '…');
   const tolerance = h('dd', {}, '…');
   const note = h('p', { class: 'muted' }, 'Loading…');
-  const [wrap, tbody] = table('Raft servers', ['Server', 'Role', 'Gossip', 'Healthy', 'Last contact', 'Last index', 'Trailing']);
+  const [wrap, tbody] = table('Raft servers', ['Server:22%', 'Role:12%', 'Gossip:12%', 'Healthy:14%', 'Last contact:14%', 'Last index:12%#', 'Trailing:14%#']);
   const root = frame(main, 'raft', 'Raft',
     h('dl', { class: 'stats' }, h('div', {}, h('dt', {}, 'Leader'), leaderName), h('div', {}, h('dt', {}, 'Term'), term),
       h('div', {}, h('dt', {}, 'Commit index'), commit), h('div', {}, h('dt', {}, 'Applied index'), applied),
