@@ -70,6 +70,7 @@ fn writes_and_a_failing_request_move_their_counters() {
     assert!(moved("consul_raft_apply") >= 4.0);
     assert!(moved("consul_raft_commit_index") >= 4.0);
     assert!(moved("consul_raft_storage_fsync_count") >= 4.0);
+    assert!(moved("consul_raft_commitTime_count") >= 4.0);
     assert_eq!(value(&after, "consul_server_isLeader"), 1.0);
     assert_eq!(value(&after, "consul_raft_state_leader"), 1.0);
     assert_eq!(value(&after, "consul_serf_members{status=\"alive\"}"), 1.0);

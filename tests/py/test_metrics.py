@@ -30,6 +30,7 @@ DASHBOARD = {
     "consul_raft_last_index": "gauge",
     "consul_raft_last_contact": "gauge",
     "consul_server_isLeader": "gauge",
+    "consul_raft_commitTime": "histogram",
     "consul_raft_storage_append": "histogram",
     "consul_raft_storage_fsync": "histogram",
     "consul_raft_snapshot_persist": "histogram",
@@ -153,6 +154,7 @@ def test_http_and_kv_figures_move_after_requests():
     assert moved("consul_api_http", "consul_api_http_count", **miss) == 1
     assert moved("consul_kvs_apply", "consul_kvs_apply_count", op="set") == 5
     assert moved("consul_raft_apply", "consul_raft_apply_total") >= 5
+    assert moved("consul_raft_commitTime", "consul_raft_commitTime_count") >= 5
     # Raw paths never become labels: only route templates.
     paths = {s.labels.get("path") for s in after["consul_api_http"].samples}
     assert not any(p and "py-metrics" in p for p in paths), paths

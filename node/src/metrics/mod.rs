@@ -6,8 +6,10 @@
 //! One concern per file: `names` (every metric's one definition), `series` (counters and
 //! gauges), `histogram`, `family` (label sets and their bound), `registry`, `prometheus` and
 //! `consul_json` (the two formats), `process` (/proc/self), `scrape` (figures read from the
-//! node when scraped), `raft_status` (the driver's copy of its Raft figures).
+//! node when scraped), `raft_status` (the driver's copy of its Raft figures), `commit_timer`
+//! (the leader's commit time).
 
+pub mod commit_timer;
 pub mod consul_json;
 pub mod family;
 pub mod histogram;
@@ -47,6 +49,7 @@ pub struct RaftMetrics {
     pub state_candidate: Arc<Counter>,
     pub state_follower: Arc<Counter>,
     pub leader_changes: Arc<Counter>,
+    pub commit_time: Arc<Histogram>,
     pub storage_append: Arc<Histogram>,
     pub storage_fsync: Arc<Histogram>,
     pub snapshot_persist: Arc<Histogram>,
@@ -85,6 +88,7 @@ impl Metrics {
             state_candidate: counter(&n::RAFT_STATE_CANDIDATE),
             state_follower: counter(&n::RAFT_STATE_FOLLOWER),
             leader_changes: counter(&n::RAFT_LEADER_CHANGES),
+            commit_time: registry.histogram(&n::RAFT_COMMIT_TIME).with(&[]),
             storage_append: registry.histogram(&n::RAFT_STORAGE_APPEND).with(&[]),
             storage_fsync: registry.histogram(&n::RAFT_STORAGE_FSYNC).with(&[]),
             snapshot_persist: registry.histogram(&n::RAFT_SNAPSHOT_PERSIST).with(&[]),

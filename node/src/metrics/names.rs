@@ -93,6 +93,10 @@ pub static RAFT_LEADER_CHANGES: MetricDef = def(
     Kind::Counter,
     "Concord: times this server saw a new leader (another server's or its own).",
 );
+pub static RAFT_COMMIT_TIME: MetricDef = timer(
+    "raft.commitTime",
+    "Time from the leader writing new entries to its log to their commit (ms).",
+);
 pub static RAFT_STORAGE_APPEND: MetricDef = timer(
     "raft.storage.append",
     "Concord: time to append Raft entries or a hard state to the log, fsync included (ms).",

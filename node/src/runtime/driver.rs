@@ -6,6 +6,7 @@
 use super::clock::Clock;
 use super::{Observer, PlantedBug};
 use crate::handle::RequestEnvelope;
+use crate::metrics::commit_timer::CommitTimer;
 use crate::metrics::{Metrics, RaftStatusCell};
 use crate::storage::{Disk, RaftStorage};
 use crate::transport::{Received, Transport};
@@ -41,6 +42,7 @@ pub struct Driver {
     /// Where the figures of each round go (`NodeHandle::metrics`, `NodeHandle::raft_status`).
     metrics: Arc<Metrics>,
     raft_status: RaftStatusCell,
+    commit_timer: CommitTimer,
 }
 
 /// Why the driver stopped.
@@ -71,6 +73,7 @@ impl Driver {
             observer,
             metrics: Arc::default(),
             raft_status: RaftStatusCell::default(),
+            commit_timer: CommitTimer::default(),
         }
     }
 
@@ -135,6 +138,12 @@ impl Driver {
         }
         if published.committed_as_leader > 0 {
             raft.apply.add(published.committed_as_leader);
+        }
+        match self.agent.raft().filter(|_| self.agent.is_leader()) {
+            Some(leader) => self
+                .commit_timer
+                .committed(leader.commit_index(), &raft.commit_time),
+            None => self.commit_timer.forget(),
         }
     }
 
@@ -281,13 +290,13 @@ impl Driver {
             tracing::trace!(target: "concord", "{}: storage: persist entries {}..={}", self.agent.name(), first.index, last.index);
         }
         let storage = &mut self.storage;
+        let started = Instant::now();
         let result = match (&hard_state, sync) {
             (Some(hard_state), false) => {
                 assert!(entries.is_empty(), "entries to write without an fsync");
                 storage.persist_commit(hard_state)
             }
             _ => {
-                let started = Instant::now();
                 let result = storage.persist(hard_state.as_ref(), &entries);
                 self.metrics.raft.storage_append.observe_since(started);
                 result
@@ -298,6 +307,9 @@ impl Driver {
             return Some(Stop::StorageFailed);
         }
         if let Some(last) = entries.last() {
+            if self.agent.is_leader() {
+                self.commit_timer.written(last.index, started);
+            }
             self.agent.on_persisted(last.index, last.term);
         }
         None
