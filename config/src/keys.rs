@@ -371,15 +371,21 @@ mod tests {
 
     #[test]
     fn ui_config_dir_turns_the_ui_on_from_that_directory() {
-        let value = json!({"ui_config": {"dir": "/srv/ui", "content_path": "/x/"}, "data_dir": "/d"});
+        let value =
+            json!({"ui_config": {"dir": "/srv/ui", "content_path": "/x/"}, "data_dir": "/d"});
         let (layer, warnings) = layer_from_value(&value).unwrap();
         assert_eq!(layer.ui_dir.as_deref(), Some("/srv/ui"));
-        assert!(warnings[0].contains("ui_config.content_path"), "{warnings:?}");
+        assert!(
+            warnings[0].contains("ui_config.content_path"),
+            "{warnings:?}"
+        );
         let plan = crate::plan::build(&layer, &crate::plan::tests::host()).unwrap();
         assert!(plan.ui);
         assert_eq!(plan.ui_dir, Some(std::path::PathBuf::from("/srv/ui")));
         let empty = json!({"ui_config": {"dir": " "}});
-        assert!(layer_from_value(&empty).unwrap_err().contains("ui_config.dir"));
+        assert!(layer_from_value(&empty)
+            .unwrap_err()
+            .contains("ui_config.dir"));
     }
 
     #[test]
