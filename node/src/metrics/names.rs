@@ -91,7 +91,7 @@ pub static RAFT_STATE_FOLLOWER: MetricDef = def(
 pub static RAFT_LEADER_CHANGES: MetricDef = def(
     "raft.leader.changes",
     Kind::Counter,
-    "Concord: times this server saw a new leader (another server's or its own).",
+    "Concord: times this server learned of a leader after having none or another (each election won counts, the same server re-elected too).",
 );
 pub static RAFT_COMMIT_TIME: MetricDef = timer(
     "raft.commitTime",

@@ -53,7 +53,7 @@ pub struct Published {
     /// The role entered, when Consul's state name changed (a pre-candidate becoming a
     /// candidate is one election, counted once).
     pub entered: Option<Role>,
-    /// A leader is known that was not the last time (ours or another's).
+    /// A leader is known that was not the last time: none or another (ours or another's).
     pub new_leader: bool,
     /// Entries committed since the last copy while this server leads.
     pub committed_as_leader: u64,
