@@ -36,7 +36,7 @@ function crumbs(base, folder) {
 function folderView(main, base, folder, signal) {
   const list = h('ul', { class: 'kv-list', 'aria-label': 'Keys and folders' }, h('li', { class: 'placeholder' }, 'Loading…'));
   const create = h('a', { class: 'button primary', 'data-testid': 'kv-create', href: `${base}${keyPath(folder)}create` }, 'Create');
-  const root = frame(main, 'kv', folder || 'Key/Value', crumbs(base, folder), h('div', { class: 'actions' }, create), list);
+  const root = frame(main, 'kv', folder || 'Key/Value', folder ? crumbs(base, folder) : null, h('div', { class: 'actions' }, create), list);
   watch(`/v1/kv/${keyPath(folder)}?keys&separator=/`, (keys) => {
     const entries = keys.filter((k) => k !== folder);
     if (!entries.length) list.replaceChildren(h('li', { class: 'placeholder' }, folder ? 'This folder is empty.' : 'There are no keys yet.'));
@@ -61,148 +61,146 @@ function decode(value) {
 
 /** The editor for `key`, or the form for a new key in `folder` when `key` is null. */
 function editView(main, base, folder, key, signal) {
-  const isNew = key === null;
-  const state = { base: 0, loaded: '', flags: 0, latest: undefined, busy: false };
-  const keyInput = isNew ? h('input', { id: 'kv-key', 'data-testid': 'kv-key-input', value: folder, required: true, autocomplete: 'off', spellcheck: 'false' }) : null;
-  const value = h('textarea', { id: 'kv-value', 'data-testid': 'kv-value-input', rows: 10, spellcheck: 'false' });
-  const modify = h('span', { 'data-testid': 'kv-modify-index' }, isNew ? '—' : '…');
-  const holder = h('span', {}, '—');
-  const notice = h('p', { class: 'notice', role: 'status' });
-  const conflict = h('div', { class: 'conflict', 'data-testid': 'kv-conflict', role: 'alert', hidden: true });
-  const save = h('button', { type: 'submit', class: 'primary', 'data-testid': 'kv-save' }, isNew ? 'Create' : 'Save');
-  const confirmBox = h('div', { class: 'confirm', hidden: true });
-  const del = isNew ? null : h('button', { type: 'button', class: 'danger', 'data-testid': 'kv-delete', onclick: () => askDelete() }, 'Delete');
-  const form = h('form', { class: 'kv-form', novalidate: true },
-    isNew ? [h('label', { for: 'kv-key' }, 'Key (a name ending in / makes a folder)'), keyInput] : null,
-    h('label', { for: 'kv-value' }, 'Value'), value,
-    isNew ? null : h('dl', { class: 'facts' }, h('dt', {}, 'ModifyIndex'), h('dd', {}, modify), h('dt', {}, 'Lock held by'), h('dd', {}, holder)),
-    notice, conflict,
-    h('div', { class: 'actions' }, save, del, h('a', { class: 'button', href: `${base}${keyPath(folder)}` }, 'Cancel')),
-    confirmBox);
-  const root = frame(main, 'kv', isNew ? 'New key' : key, crumbs(base, folder), form);
-  notice.hidden = true;
+  const editor = new KeyEditor(base, folder, key);
+  editor.root = frame(main, 'kv', key ?? 'New key', crumbs(base, folder), editor.form);
+  if (key === null) loaded(editor.root);
+  // The key is followed with a blocking query: the editor's text never changes under the
+  // user's hands, but a change made elsewhere is announced at once.
+  else watch(`/v1/kv/${keyPath(key)}`, (entries) => editor.seen(entries ? entries[0] : null), { signal, missing: null });
+}
 
-  /** Shows the editor's base (the version a save would replace). */
-  function show(entry) {
+/**
+ * One key's form. `base` is the ModifyIndex of the version being edited (0: none), the `cas`
+ * of a save or delete; `latest` is the newest version the watch has seen (null: deleted).
+ */
+class KeyEditor {
+  constructor(pageBase, folder, key) {
+    Object.assign(this, { pageBase, folder, key, isNew: key === null, base: 0, flags: 0, latest: undefined, busy: false });
+    this.keyInput = this.isNew ? h('input', { id: 'kv-key', 'data-testid': 'kv-key-input', value: folder, required: true, autocomplete: 'off', spellcheck: 'false' }) : null;
+    this.value = h('textarea', { id: 'kv-value', 'data-testid': 'kv-value-input', rows: 10, spellcheck: 'false' });
+    this.modify = h('span', { 'data-testid': 'kv-modify-index' }, '—');
+    this.holder = h('span', {}, '—');
+    this.notice = h('p', { class: 'notice', role: 'status', hidden: true });
+    this.conflict = h('div', { class: 'conflict', 'data-testid': 'kv-conflict', role: 'alert', hidden: true });
+    this.save = h('button', { type: 'submit', class: 'primary', 'data-testid': 'kv-save' }, this.isNew ? 'Create' : 'Save');
+    this.confirmBox = h('div', { class: 'confirm', hidden: true });
+    this.del = this.isNew ? null : h('button', { type: 'button', class: 'danger', 'data-testid': 'kv-delete', onclick: () => this.askDelete() }, 'Delete');
+    this.form = h('form', { class: 'kv-form', novalidate: true, onsubmit: (e) => { e.preventDefault(); this.submit(); } },
+      this.isNew ? [h('label', { for: 'kv-key' }, 'Key (a name ending in / makes a folder)'), this.keyInput] : null,
+      h('label', { for: 'kv-value' }, 'Value'), this.value,
+      this.isNew ? null : h('dl', { class: 'facts' }, h('dt', {}, 'ModifyIndex'), h('dd', {}, this.modify),
+        h('dt', {}, 'Lock held by'), h('dd', {}, this.holder)),
+      this.notice, this.conflict,
+      h('div', { class: 'actions' }, this.save, this.del, h('a', { class: 'button', href: this.folderUrl() }, 'Cancel')),
+      this.confirmBox);
+  }
+
+  folderUrl() { return `${this.pageBase}${keyPath(this.folder)}`; }
+
+  /** A version from the watch: the first one fills the form, later ones only compare. */
+  seen(entry) {
+    if (this.root.dataset.loaded !== 'true') {
+      if (entry) this.show(entry);
+      else flash(`There is no key ${this.key}; saving creates it`);
+      loaded(this.root);
+    }
+    this.latest = entry;
+    this.compare();
+  }
+
+  /** Makes `entry` the version being edited. */
+  show(entry) {
     const text = decode(entry.Value);
-    state.base = entry.ModifyIndex;
-    state.flags = entry.Flags || 0;
-    state.loaded = text ?? '';
-    value.value = text ?? `(binary value, ${atob(entry.Value || '').length} bytes: not editable here)`;
-    value.readOnly = text === null;
-    save.disabled = text === null;
-    modify.textContent = String(entry.ModifyIndex);
-    holder.replaceChildren(entry.Session ? h('code', {}, entry.Session) : '—');
+    Object.assign(this, { base: entry.ModifyIndex, flags: entry.Flags || 0 });
+    this.value.value = text ?? `(binary value, ${atob(entry.Value || '').length} bytes: not editable here)`;
+    this.value.readOnly = text === null;
+    this.save.disabled = text === null;
+    this.modify.textContent = String(entry.ModifyIndex);
+    this.holder.replaceChildren(entry.Session ? h('code', {}, entry.Session) : '—');
+    this.conflict.hidden = true;
   }
 
-  /** Tells the user when the key moved on since the version they edit (a save would be refused). */
-  function compare() {
-    const latest = state.latest;
-    const moved = !state.busy && latest !== undefined && (latest === null ? state.base !== 0 : latest.ModifyIndex !== state.base);
-    notice.hidden = !moved;
+  /** Tells the user when the key moved on from the version they edit (a save would be refused). */
+  compare() {
+    const latest = this.latest;
+    const moved = !this.busy && latest !== undefined && (latest === null ? this.base !== 0 : latest.ModifyIndex !== this.base);
+    this.notice.hidden = !moved;
     if (!moved) return;
-    notice.replaceChildren(latest === null ? 'This key was deleted by someone else. ' : `This key was changed by someone else (ModifyIndex ${latest.ModifyIndex}); saving will be refused. `,
-      latest === null ? '' : h('button', { type: 'button', onclick: () => reload() }, 'Load the new value'));
+    this.notice.replaceChildren(...latest === null
+      ? ['This key was deleted by someone else. ']
+      : [`This key was changed by someone else (ModifyIndex ${latest.ModifyIndex}); saving will be refused. `,
+        h('button', { type: 'button', onclick: () => { this.show(latest); this.compare(); } }, 'Load the new value')]);
   }
 
-  function reload() {
-    if (state.latest) show(state.latest);
-    conflict.hidden = true;
-    compare();
-  }
-
-  async function refused(why) {
-    const now = await api(`/v1/kv/${keyPath(key ?? keyInput.value)}`, { raw: true });
-    const entry = now.ok ? (await now.json())[0] : null;
-    const theirs = entry ? decode(entry.Value) : null;
-    conflict.replaceChildren(h('strong', {}, 'Not saved. '), why(entry),
-      entry && theirs !== null ? h('pre', { class: 'output' }, theirs) : '',
-      !isNew && entry ? h('button', { type: 'button', onclick: () => { state.latest = entry; reload(); } }, 'Load their value (drops your text)') : '');
-    conflict.hidden = false;
-    flash('Not saved: the key changed', 'error');
-  }
-
-  async function write(method, target, cas, body) {
-    state.busy = true;
-    save.disabled = true;
+  /** A PUT or DELETE with `?cas=`: true, false (refused), or undefined (failed, flashed). */
+  async write(method, target, cas, body) {
+    this.busy = true;
+    this.save.disabled = true;
     try {
-      const flags = method === 'PUT' && state.flags ? `&flags=${state.flags}` : '';
+      const flags = method === 'PUT' && this.flags ? `&flags=${this.flags}` : '';
       return await api(`/v1/kv/${keyPath(target)}?cas=${cas}${flags}`, { method, body });
     } catch (e) {
       flash(e instanceof HttpError ? `Failed: ${e.message}` : 'Failed: no answer from the agent', 'error');
       return undefined;
     } finally {
-      state.busy = false;
-      save.disabled = false;
+      this.busy = false;
+      this.save.disabled = false;
     }
   }
 
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    conflict.hidden = true;
-    const target = isNew ? keyInput.value.trim() : key;
+  async submit() {
+    this.conflict.hidden = true;
+    const target = this.isNew ? this.keyInput.value.trim() : this.key;
     if (!target || target.startsWith('/')) {
       flash('A key needs a name that does not start with /', 'error');
-      keyInput?.focus();
+      this.keyInput?.focus();
       return;
     }
-    const ok = await write('PUT', target, isNew ? 0 : state.base, value.value);
-    if (ok === true) {
+    const ok = await this.write('PUT', target, this.isNew ? 0 : this.base, this.value.value);
+    if (ok === true && this.isNew) {
       flash(`Saved ${target}`);
-      if (isNew) navigate(target.endsWith('/') ? `${base}${keyPath(target)}` : `${base}${keyPath(target)}/edit`, { replace: true });
-      else await afterSave();
+      navigate(`${this.pageBase}${keyPath(target)}${target.endsWith('/') ? '' : '/edit'}`, { replace: true });
+    } else if (ok === true) {
+      flash(`Saved ${target}`);
+      this.show((await api(`/v1/kv/${keyPath(target)}`))[0]);
+      this.compare();
     } else if (ok === false) {
-      await refused((entry) => isNew
+      await this.refused(target, (entry) => this.isNew
         ? `A key named ${target} already exists; it was not overwritten.`
-        : entry ? `Someone else changed this key after you loaded it (you edited ModifyIndex ${state.base}; it is now ${entry.ModifyIndex}). Your text is still here.`
+        : entry ? `Someone else changed this key after you loaded it (you edited ModifyIndex ${this.base}; it is now ${entry.ModifyIndex}). Your text is still here.`
           : 'Someone else deleted this key after you loaded it. Your text is still here.');
     }
-  });
-
-  async function afterSave() {
-    const entry = (await api(`/v1/kv/${keyPath(key)}`))[0];
-    show(entry);
-    compare();
   }
 
-  function askDelete() {
-    confirmBox.replaceChildren(h('p', {}, `Delete ${key}? This cannot be undone.`),
+  /** Shows why a write was refused, with the value that won. */
+  async refused(target, why) {
+    const now = await api(`/v1/kv/${keyPath(target)}`, { raw: true });
+    const entry = now.ok ? (await now.json())[0] : null;
+    const theirs = entry ? decode(entry.Value) : null;
+    this.conflict.replaceChildren(h('strong', {}, 'Not saved. '), why(entry),
+      entry && theirs !== null ? h('pre', { class: 'output' }, theirs) : '',
+      !this.isNew && entry ? h('button', { type: 'button', onclick: () => { this.show(entry); this.compare(); } }, 'Load their value (drops your text)') : '');
+    this.conflict.hidden = false;
+    flash('Not saved: the key changed', 'error');
+  }
+
+  askDelete() {
+    this.confirmBox.replaceChildren(h('p', {}, `Delete ${this.key}? This cannot be undone.`),
       h('div', { class: 'actions' },
-        h('button', { type: 'button', class: 'danger', 'data-testid': 'kv-delete-confirm', onclick: () => doDelete() }, 'Yes, delete'),
-        h('button', { type: 'button', onclick: () => { confirmBox.hidden = true; del.focus(); } }, 'Keep it')));
-    confirmBox.hidden = false;
-    confirmBox.querySelector('button').focus();
+        h('button', { type: 'button', class: 'danger', 'data-testid': 'kv-delete-confirm', onclick: () => this.doDelete() }, 'Yes, delete'),
+        h('button', { type: 'button', onclick: () => { this.confirmBox.hidden = true; this.del.focus(); } }, 'Keep it')));
+    this.confirmBox.hidden = false;
+    this.confirmBox.querySelector('button').focus();
   }
 
-  async function doDelete() {
-    const ok = await write('DELETE', key, state.base);
-    confirmBox.hidden = true;
+  async doDelete() {
+    const ok = await this.write('DELETE', this.key, this.base);
+    this.confirmBox.hidden = true;
     if (ok === true) {
-      flash(`Deleted ${key}`);
-      navigate(`${base}${keyPath(folder)}`, { replace: true });
+      flash(`Deleted ${this.key}`);
+      navigate(this.folderUrl(), { replace: true });
     } else if (ok === false) {
-      await refused((entry) => entry ? `Someone else changed this key (now ModifyIndex ${entry.ModifyIndex}); it was not deleted.` : 'It was already deleted.');
+      await this.refused(this.key, (entry) => entry ? `Someone else changed this key (now ModifyIndex ${entry.ModifyIndex}); it was not deleted.` : 'It was already deleted.');
     }
   }
-
-  if (isNew) {
-    loaded(root);
-    return;
-  }
-  // The key is followed with a blocking query: the editor's text never changes under the
-  // user's hands, but a change made elsewhere is announced at once.
-  watch(`/v1/kv/${keyPath(key)}`, (entries) => {
-    const entry = entries ? entries[0] : null;
-    if (root.dataset.loaded !== 'true') {
-      if (entry) show(entry);
-      else {
-        value.value = '';
-        modify.textContent = '—';
-        flash(`There is no key ${key}; saving creates it`);
-      }
-      loaded(root);
-    }
-    state.latest = entry;
-    compare();
-  }, { signal, missing: null });
 }
