@@ -1,8 +1,8 @@
-//! The operator commands on real processes: `concord reload` (services and checks of the
-//! config files, the log level, a broken file refused while the agent keeps serving),
-//! `concord monitor` (debug lines of an agent logging at info; the stream ends when the agent
-//! stops), `concord info` (Consul's sections on a one-server agent) and `concord members
-//! -detailed` (the tags).
+//! The operator commands on real processes: `concord reload` and SIGHUP (services and
+//! checks of the config files, the log level, a broken file refused while the agent keeps
+//! serving), `concord monitor` (debug lines of an agent logging at info; the stream ends
+//! when the agent stops), `concord info` (Consul's sections on a one-server agent) and
+//! `concord members -detailed` (the tags).
 
 mod support;
 
@@ -137,6 +137,20 @@ fn reload_applies_the_files_services_and_log_level_and_refuses_a_broken_file() {
         ["db", "from-api"],
         "nothing applied: db stays although its file is gone"
     );
+
+    // SIGHUP reloads too, as Consul's agent does.
+    std::fs::remove_file(config.join("broken.json")).unwrap();
+    let cache = r#"{"service": {"name": "cache", "port": 6379}}"#;
+    std::fs::write(config.join("cache.json"), cache).unwrap();
+    let pid = agent.child.as_ref().expect("running").id();
+    unsafe { libc::kill(pid as i32, libc::SIGHUP) };
+    eventually(SETTLE_TIMEOUT, "the services after SIGHUP", || {
+        let ids = agent_services(&agent);
+        (ids == ["cache", "from-api"])
+            .then_some(())
+            .ok_or(format!("{ids:?}"))
+    });
+    assert!(agent.log_text().contains("==> Caught signal: hangup"));
 }
 
 /// Reads a child's stdout lines on a thread: the test waits for them with a timeout.
