@@ -1,5 +1,5 @@
 // Readable on a phone, usable by keyboard.
-import { PAGE_LOAD_MS_MAX, PHONE, openPage, sel, shot, waitAttr, waitLoaded } from "./browser.mjs";
+import { PAGE_LOAD_MS_MAX, PHONE, openPage, sel, shot, waitAttr, waitLoaded, withPages } from "./browser.mjs";
 
 const NAV = ["nav-services", "nav-nodes", "nav-kv", "nav-sessions", "nav-raft"];
 /** Tab presses allowed to reach every nav link (a skip link and a few more may come first). */
@@ -48,7 +48,7 @@ async function expectFitsPhone(page, what) {
 
 async function test_phone_sized_pages({ cluster, context }) {
   const page = await context.browser().newPage({ viewport: PHONE, isMobile: true, hasTouch: true });
-  try {
+  await withPages([page], "phone", async () => {
     await openPage(page, cluster.servers[0], "services", "services");
     await waitAttr(page, sel("service-row", { service: "web" }), "health", "passing", PAGE_LOAD_MS_MAX, "web on a phone");
     await shot(page, "services-phone");
@@ -62,9 +62,7 @@ async function test_phone_sized_pages({ cluster, context }) {
       await shot(page, file);
       await expectFitsPhone(page, path);
     }
-  } finally {
-    await page.close();
-  }
+  });
 }
 
 export const accessTests = [test_tab_reaches_every_nav_link, test_phone_sized_pages];

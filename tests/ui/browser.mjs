@@ -107,3 +107,16 @@ export async function assertNotReloaded(page) {
 export async function clickLink(page, selector) {
   await page.locator(`a${selector}, ${selector} a`).first().click({ timeout: PAGE_LOAD_MS_MAX });
 }
+
+/** Runs `fn` with extra pages (tabs) that the test closes itself; when it fails, each
+ * page's screenshot is saved first (the runner only sees the test's main page). */
+export async function withPages(pages, what, fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    for (const [i, page] of pages.entries()) await shot(page, `FAILED-${what}-tab${i + 1}`).catch(() => {});
+    throw e;
+  } finally {
+    await Promise.all(pages.map((p) => p.close()));
+  }
+}

@@ -2,8 +2,8 @@
 // TTL check failed and passed again, a short TTL left to expire, a client agent killed.
 import { kill9, ok, sleep } from "./cluster.mjs";
 import {
-  PAGE_LOAD_MS_MAX, REFRESH_MS_MAX, allAttrs, assertNotReloaded, markNoReload, openPage, sel, shot,
-  waitAttr, waitText,
+  LAPTOP, PAGE_LOAD_MS_MAX, REFRESH_MS_MAX, allAttrs, assertNotReloaded, markNoReload, openPage, sel, shot,
+  waitAttr, waitText, withPages,
 } from "./browser.mjs";
 import { expectEqual } from "./pages_test.mjs";
 import { SERVICES } from "./seed.mjs";
@@ -84,7 +84,7 @@ async function test_no_layout_jump_on_refresh({ cluster, page }) {
 async function test_ttl_check_fails_and_passes_without_reload({ cluster, page, context }) {
   const [s1, c1] = [cluster.servers[0], cluster.client];
   const servicePage = await context.newPage();
-  try {
+  await withPages([servicePage], "service-page", async () => {
     await openPage(page, s1, "services", "services");
     await openPage(servicePage, s1, "services/web", "service");
     await Promise.all([markNoReload(page), markNoReload(servicePage)]);
@@ -106,9 +106,7 @@ async function test_ttl_check_fails_and_passes_without_reload({ cluster, page, c
     await waitAttr(servicePage, check, "status", "passing", REFRESH_MS_MAX, "web-ttl after /pass");
     await assertNotReloaded(page);
     await assertNotReloaded(servicePage);
-  } finally {
-    await servicePage.close();
-  }
+  });
 }
 
 /** Nobody calls /fail: the TTL runs out and the page shows it. */
@@ -164,10 +162,12 @@ function trackApi(page) {
 
 /** With nothing changing, list pages hold blocking queries open (`?index=`) instead of
  * polling: few requests start in a quiet window, and some wait with an index. */
-async function test_lists_wait_on_blocking_queries({ cluster, context }) {
+async function test_lists_wait_on_blocking_queries({ cluster, browser }) {
   const names = { services: "services", nodes: "nodes", "kv/app/": "kv", sessions: "sessions" };
-  const pages = await Promise.all(Object.keys(names).map(() => context.newPage()));
-  try {
+  // One context each: tabs of one context share Chromium's 6 connections per host, which
+  // four pages' held blocking queries would use up (a page then waits to load).
+  const pages = await Promise.all(Object.keys(names).map(() => browser.newPage({ viewport: LAPTOP })));
+  await withPages(pages, "blocking", async () => {
     const tracked = pages.map(trackApi);
     await Promise.all(Object.entries(names).map(([path, name], i) =>
       openPage(pages[i], cluster.servers[0], path, name)));
@@ -182,9 +182,7 @@ async function test_lists_wait_on_blocking_queries({ cluster, context }) {
           `and a blocking query (?index=N) waiting; saw ${started} started, waiting: ${[...tracked[i].open].map((r) => r.url()).join(" ") || "none"}`);
       }
     });
-  } finally {
-    await Promise.all(pages.map((p) => p.close()));
-  }
+  });
 }
 
 export const liveTests = [
