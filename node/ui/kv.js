@@ -90,9 +90,9 @@ class KeyEditor {
       h('label', { for: 'kv-value' }, 'Value'), this.value,
       this.isNew ? null : h('dl', { class: 'facts' }, h('dt', {}, 'ModifyIndex'), h('dd', {}, this.modify),
         h('dt', {}, 'Lock held by'), h('dd', {}, this.holder)),
-      this.notice, this.conflict,
+      // Messages go below the buttons, so that one arriving never moves the button under a pointer.
       h('div', { class: 'actions' }, this.save, this.del, h('a', { class: 'button', href: this.folderUrl() }, 'Cancel')),
-      this.confirmBox);
+      this.confirmBox, this.notice, this.conflict);
   }
 
   folderUrl() { return `${this.pageBase}${keyPath(this.folder)}`; }
@@ -123,7 +123,7 @@ class KeyEditor {
   /** Tells the user when the key moved on from the version they edit (a save would be refused). */
   compare() {
     const latest = this.latest;
-    const moved = !this.busy && latest !== undefined && (latest === null ? this.base !== 0 : latest.ModifyIndex !== this.base);
+    const moved = !this.busy && this.conflict.hidden && latest !== undefined && (latest === null ? this.base !== 0 : latest.ModifyIndex !== this.base);
     this.notice.hidden = !moved;
     if (!moved) return;
     this.notice.replaceChildren(...latest === null
@@ -181,6 +181,7 @@ class KeyEditor {
       entry && theirs !== null ? h('pre', { class: 'output' }, theirs) : '',
       !this.isNew && entry ? h('button', { type: 'button', onclick: () => { this.show(entry); this.compare(); } }, 'Load their value (drops your text)') : '');
     this.conflict.hidden = false;
+    this.notice.hidden = true;
     flash('Not saved: the key changed', 'error');
   }
 

@@ -165,6 +165,7 @@ export function flash(text, kind = 'ok') {
   const el = document.getElementById('flash');
   el.textContent = text;
   el.dataset.kind = kind;
+  el.onclick = () => { el.textContent = ''; };
   clearTimeout(flashTimer);
   flashTimer = setTimeout(() => { el.textContent = ''; }, 8000);
 }
