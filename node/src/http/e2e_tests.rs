@@ -1065,3 +1065,55 @@ async fn snapshot_save_and_restore_round_trip_and_refusals() {
     let big = call(at, "GET", "/v1/kv/big/2?raw", b"").await;
     assert_eq!(big.body.len(), 500_000);
 }
+
+#[tokio::test]
+async fn monitor_streams_published_lines_and_ends_when_the_node_stops() {
+    use crate::log_stream::{LogLevel, LogLine, LogStream};
+    let node = start_dev_node().await;
+    let at = node.http;
+    let refused = call(at, "GET", "/v1/agent/monitor?loglevel=loud", b"").await;
+    assert_eq!(
+        (refused.status, refused.text().as_str()),
+        (400, "Unknown log level: loud")
+    );
+    let stream = LogStream::global();
+    let watching = tokio::spawn(call(at, "GET", "/v1/agent/monitor?loglevel=warn", b""));
+    while stream.wanted().is_none() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let line = |level, text: &str| LogLine {
+        level,
+        text: format!("{text}\n"),
+        json: String::new(),
+    };
+    stream.publish(line(LogLevel::Debug, "too verbose for this monitor"));
+    stream.publish(line(LogLevel::Warn, "a warning"));
+    let left = call(at, "PUT", "/v1/agent/leave", b"").await;
+    assert_eq!(left.status, 200, "{}", left.text());
+    let answer = tokio::time::timeout(Duration::from_secs(10), watching)
+        .await
+        .expect("the stream ends when the node stops")
+        .unwrap();
+    assert_eq!(
+        (answer.status, answer.text().as_str()),
+        (200, "a warning\n")
+    );
+    assert_eq!(
+        answer.header("Content-Type"),
+        Some("text/plain; charset=utf-8")
+    );
+}
+
+#[tokio::test]
+async fn agent_self_has_consuls_stats_sections() {
+    let node = start_dev_node().await;
+    let me = call(node.http, "GET", "/v1/agent/self", b"").await.json();
+    let stats = &me["Stats"];
+    for section in ["agent", "build", "consul", "raft", "serf_lan", "runtime"] {
+        assert!(stats[section].is_object(), "{section} in {stats}");
+    }
+    assert_eq!(stats["raft"]["state"], "Leader");
+    assert_eq!(stats["consul"]["leader_addr"], node.rpc_addr.as_str());
+    assert_eq!(stats["serf_lan"]["members"], "1");
+    assert_eq!(stats["agent"]["services"], "0");
+}
