@@ -1,4 +1,4 @@
-// A real Concord cluster for the browser tests: 3 servers (with -ui) and 1 client agent, each
+// A real Concord cluster for the browser tests: 3 servers (with -ui) and 2 client agents, each
 // on its own loopback address like separate hosts, joined with `concord join`. Every port, data
 // dir and log is printed; every agent is killed with SIGKILL when the process exits, however
 // it ends.
@@ -6,8 +6,8 @@ import { spawn, execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 
-/** The agents' addresses: 127.0.78.1-3 are servers, 127.0.78.4 the client (no other test
- * uses 127.0.78.x). */
+/** The agents' addresses: 127.0.78.1-3 are servers, 127.0.78.4 the client with the services
+ * (killed at the end), 127.0.78.5 a client that leaves (no other test uses 127.0.78.x). */
 export const SUBNET = process.env.CONCORD_UI_SUBNET || "127.0.78";
 export const HTTP_PORT = 8500;
 export const SERVER_PORT = 8300;
@@ -18,8 +18,8 @@ export const DC = "dc1";
 export const CLUSTER_UP_MS_MAX = 30000;
 /** One HTTP call to an agent (a blocking query is never used here). */
 export const HTTP_TIMEOUT_MS = 5000;
-/** One `concord join`. */
-const JOIN_TIMEOUT_MS = 10000;
+/** One `concord join` or `concord leave`. */
+const CLI_TIMEOUT_MS = 10000;
 const POLL_INTERVAL_MS = 100;
 
 const BIN = path.resolve(process.env.CONCORD_BIN || "target/debug/concord");
@@ -101,15 +101,20 @@ export async function kill9(agent) {
   await Promise.race([exited, sleep(HTTP_TIMEOUT_MS)]);
 }
 
-function concordJoin(agent, target) {
-  const args = ["join", `-http-addr=${agent.ip}:${HTTP_PORT}`, target];
+/** `concord COMMAND -http-addr=AGENT ARGS...`; rejects with its stderr. */
+function concordCli(agent, command, ...rest) {
+  const args = [command, `-http-addr=${agent.ip}:${HTTP_PORT}`, ...rest];
   return new Promise((resolve, reject) => {
-    execFile(BIN, args, { timeout: JOIN_TIMEOUT_MS }, (err, stdout, stderr) => {
+    execFile(BIN, args, { timeout: CLI_TIMEOUT_MS }, (err, stdout, stderr) => {
       if (err) reject(new Error(`concord ${args.join(" ")}: ${err.message} ${stderr}`));
       else resolve(stdout);
     });
   });
 }
+
+const concordJoin = (agent, target) => concordCli(agent, "join", target);
+/** A graceful leave, as `concord leave` does it. */
+export const concordLeave = (agent) => concordCli(agent, "leave");
 
 async function waitUp(agent) {
   await eventually(CLUSTER_UP_MS_MAX, `${agent.name} answers HTTP (log ${agent.log})`, async () => {
@@ -119,24 +124,25 @@ async function waitUp(agent) {
   });
 }
 
-/** Starts s1-s3 and c1, joins them to s1, waits for a leader and four alive members. */
+/** Starts s1-s3, c1 and c2, joins them to s1, waits for a leader and five alive members. */
 export async function startCluster() {
   fs.rmSync(WORK_DIR, { recursive: true, force: true });
   console.log(`work dir ${WORK_DIR} (data dirs and logs)`);
   const servers = [1, 2, 3].map((i) =>
     startAgent(`s${i}`, `${SUBNET}.${i}`, ["-server", "-bootstrap-expect", "3", "-ui"]));
   const client = startAgent("c1", `${SUBNET}.4`, []);
-  const all = [...servers, client];
+  const leaver = startAgent("c2", `${SUBNET}.5`, []);
+  const all = [...servers, client, leaver];
   for (const agent of all) await waitUp(agent);
   for (const agent of all.slice(1)) await concordJoin(agent, servers[0].ip);
   await eventually(CLUSTER_UP_MS_MAX, "a Raft leader", async () => {
     const leader = (await ok(servers[0], "GET", "/v1/status/leader")).json;
     if (!leader) throw new Error("no leader yet");
   });
-  await eventually(CLUSTER_UP_MS_MAX, "four alive members seen by s1", async () => {
+  await eventually(CLUSTER_UP_MS_MAX, "five alive members seen by s1", async () => {
     const members = (await ok(servers[0], "GET", "/v1/agent/members")).json;
     const alive = members.filter((m) => m.Status === 1).map((m) => m.Name).sort();
-    if (alive.join() !== "c1,s1,s2,s3") throw new Error(`alive: ${alive.join()}`);
+    if (alive.join() !== "c1,c2,s1,s2,s3") throw new Error(`alive: ${alive.join()}`);
   });
-  return { servers, client, all };
+  return { servers, client, leaver, all };
 }

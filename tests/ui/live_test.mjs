@@ -1,6 +1,7 @@
 // Pages follow the cluster by blocking queries, without a reload and without layout jumps: a
-// TTL check failed and passed again, a short TTL left to expire, a client agent killed.
-import { kill9, ok, sleep } from "./cluster.mjs";
+// TTL check failed and passed again, a short TTL left to expire, a client agent leaving and
+// one killed.
+import { concordLeave, kill9, ok, sleep } from "./cluster.mjs";
 import {
   LAPTOP, PAGE_LOAD_MS_MAX, REFRESH_MS_MAX, allAttrs, assertNotReloaded, markNoReload, openPage, sel, shot,
   waitAttr, waitText, withPages,
@@ -129,6 +130,18 @@ async function test_ttl_expiry_turns_the_service_critical({ cluster, page }) {
   await assertNotReloaded(page);
 }
 
+/** `concord leave` on c2: its row says left (gossip keeps the member; the catalog drops it). */
+async function test_left_client_is_marked_left({ cluster, page }) {
+  await openPage(page, cluster.servers[0], "nodes", "nodes");
+  await waitAttr(page, sel("node-row", { node: "c2" }), "status", "alive", PAGE_LOAD_MS_MAX, "c2 before it leaves");
+  await markNoReload(page);
+  await concordLeave(cluster.leaver);
+  console.log("  c2 left (concord leave)");
+  await waitAttr(page, sel("node-row", { node: "c2" }), "status", "left", REFRESH_MS_MAX, "c2 after concord leave");
+  await shot(page, "nodes-left");
+  await assertNotReloaded(page);
+}
+
 async function test_killed_client_is_marked_failed({ cluster, page }) {
   const s1 = cluster.servers[0];
   await openPage(page, s1, "nodes", "nodes");
@@ -189,4 +202,4 @@ export const liveTests = [
   test_lists_wait_on_blocking_queries, test_no_layout_jump_on_refresh, test_ttl_check_fails_and_passes_without_reload,
   test_ttl_expiry_turns_the_service_critical,
 ];
-export const killTests = [test_killed_client_is_marked_failed];
+export const killTests = [test_left_client_is_marked_left, test_killed_client_is_marked_failed];

@@ -73,7 +73,7 @@ async function test_service_page({ cluster, page }) {
 
 async function test_nodes_page({ cluster, page }) {
   await openPage(page, cluster.servers[0], "nodes", "nodes");
-  for (const node of ["s1", "s2", "s3", "c1"]) {
+  for (const node of ["s1", "s2", "s3", "c1", "c2"]) {
     await waitAttr(page, sel("node-row", { node }), "status", "alive", PAGE_LOAD_MS_MAX, `node ${node}`);
   }
   const roles = await page.evaluate((s) => Object.fromEntries([...document.querySelectorAll(s)]
