@@ -1,6 +1,6 @@
 // The data the pages must show, written through the public HTTP API: services with TTL checks
-// on the client agent (passing, warning and critical ones), KV keys in folders, and a session holding a
-// lock.
+// on client c1 (passing, warning and critical ones), KV keys in folders, and a session holding
+// a lock.
 import { CLUSTER_UP_MS_MAX, eventually, ok } from "./cluster.mjs";
 
 /** Long enough never to expire during a run; the expiry test registers its own short one. */

@@ -1,5 +1,5 @@
 // The web UI in a real browser: headless Chromium (Debian's `chromium`, driven by
-// playwright-core) against a real cluster of 3 servers and 1 client agent with real data.
+// playwright-core) against a real cluster of 3 servers and 2 client agents with real data.
 // Prints each test's name and result; every failure says what was expected and where the
 // agents' logs are; exits non-zero on any failure. Screenshots go to target/ui-screenshots/
 // (with CONCORD_UI_README_SHOT=1 the services page also to docs/images/ui-services.png).

@@ -1,6 +1,6 @@
 //! The browser test of the web UI: headless Chromium (Debian's `chromium`, driven by
 //! `playwright-core` from npm, which downloads no browser) against a real cluster of 3 servers
-//! and a client agent. The script starts and stops the agents itself; this step installs
+//! and 2 client agents. The script starts and stops the agents itself; this step installs
 //! Chromium and Node.js if missing, the pinned packages into target/ui-npm, and runs it.
 //! Screenshots land in target/ui-screenshots/.
 
