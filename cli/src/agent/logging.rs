@@ -164,10 +164,15 @@ struct TextFields(String);
 
 impl Visit for TextFields {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let name = field.name();
+        // The `log` crate's records carry their origin as `log.*` fields: not shown, as
+        // tracing's default fields do not show them.
+        if name.starts_with("log.") {
+            return;
+        }
         if !self.0.is_empty() {
             self.0.push(' ');
         }
-        let name = field.name();
         let _ = match name {
             "message" => write!(self.0, "{value:?}"),
             _ => write!(self.0, "{}={value:?}", name.trim_start_matches("r#")),
