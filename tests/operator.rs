@@ -85,9 +85,15 @@ fn reload_applies_the_files_services_and_log_level_and_refuses_a_broken_file() {
         200
     );
     assert_eq!(agent_services(&agent), ["from-api", "web"]);
-    // At info, a request's debug line ("request finished") is not written.
-    call(&agent, "GET", "/v1/kv/marker-before-reload", "");
+    reload_moves_services_and_raises_the_level(&agent, &config);
+    a_broken_file_is_refused_and_nothing_applied(&agent, &config);
+    sighup_reloads(&agent, &config);
+}
 
+/// `concord reload`: web's file removed, db's added, the level raised to debug.
+fn reload_moves_services_and_raises_the_level(agent: &Agent, config: &std::path::Path) {
+    // At info, a request's debug line ("request finished") is not written.
+    call(agent, "GET", "/v1/kv/marker-before-reload", "");
     std::fs::remove_file(config.join("web.json")).unwrap();
     let db = r#"{"service": {"name": "db", "port": 5432, "check": {"ttl": "30s"}}}"#;
     std::fs::write(config.join("db.json"), db).unwrap();
@@ -96,11 +102,11 @@ fn reload_applies_the_files_services_and_log_level_and_refuses_a_broken_file() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "Configuration reload triggered");
     assert_eq!(
-        agent_services(&agent),
+        agent_services(agent),
         ["db", "from-api"],
         "web removed, the API's kept"
     );
-    call(&agent, "GET", "/v1/kv/marker-after-reload", "");
+    call(agent, "GET", "/v1/kv/marker-after-reload", "");
     eventually(SETTLE_TIMEOUT, "the debug line after the reload", || {
         let log = agent.log_text();
         log.contains("marker-after-reload").then_some(()).ok_or(log)
@@ -109,11 +115,14 @@ fn reload_applies_the_files_services_and_log_level_and_refuses_a_broken_file() {
         !agent.log_text().contains("marker-before-reload"),
         "a debug line was written before the level changed"
     );
+}
 
+/// A file the agent cannot read: 500 naming it and its key, nothing applied.
+fn a_broken_file_is_refused_and_nothing_applied(agent: &Agent, config: &std::path::Path) {
     let broken = r#"{"service": {"name": "broken", "port": "eighty"}}"#;
     std::fs::write(config.join("broken.json"), broken).unwrap();
     std::fs::remove_file(config.join("db.json")).unwrap();
-    let refused = call(&agent, "PUT", "/v1/agent/reload", "");
+    let refused = call(agent, "PUT", "/v1/agent/reload", "");
     assert_eq!(refused.status, 500, "{}", refused.body);
     assert!(
         refused.body.contains("broken.json"),
@@ -133,19 +142,21 @@ fn reload_applies_the_files_services_and_log_level_and_refuses_a_broken_file() {
         stderr(&out)
     );
     assert_eq!(
-        agent_services(&agent),
+        agent_services(agent),
         ["db", "from-api"],
         "nothing applied: db stays although its file is gone"
     );
+}
 
-    // SIGHUP reloads too, as Consul's agent does.
+/// SIGHUP reloads too, as Consul's agent does.
+fn sighup_reloads(agent: &Agent, config: &std::path::Path) {
     std::fs::remove_file(config.join("broken.json")).unwrap();
     let cache = r#"{"service": {"name": "cache", "port": 6379}}"#;
     std::fs::write(config.join("cache.json"), cache).unwrap();
     let pid = agent.child.as_ref().expect("running").id();
     unsafe { libc::kill(pid as i32, libc::SIGHUP) };
     eventually(SETTLE_TIMEOUT, "the services after SIGHUP", || {
-        let ids = agent_services(&agent);
+        let ids = agent_services(agent);
         (ids == ["cache", "from-api"])
             .then_some(())
             .ok_or(format!("{ids:?}"))
