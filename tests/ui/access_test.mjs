@@ -1,9 +1,11 @@
 // Readable on a phone, usable by keyboard.
+import { eventually, http, ok } from "./cluster.mjs";
 import { PAGE_LOAD_MS_MAX, PHONE, openPage, sel, shot, waitAttr, waitLoaded, withPages } from "./browser.mjs";
 
 const NAV = ["nav-services", "nav-nodes", "nav-kv", "nav-sessions", "nav-raft"];
 /** Tab presses allowed to reach every nav link (a skip link and a few more may come first). */
 const TAB_PRESSES_MAX = 15;
+const KEYBOARD_KEY = "ui-test/typed";
 /** The other pages a phone must show without sideways scrolling: [path, page, screenshot]. */
 const PHONE_PAGES = [
   ["services/web", "service", "service-web-phone"], ["nodes", "nodes", "nodes-phone"],
@@ -40,6 +42,40 @@ async function test_tab_reaches_every_nav_link({ cluster, page }) {
   await waitLoaded(page, "nodes");
 }
 
+/** Presses Tab until the element with `testid` has the focus, at most TAB_PRESSES_MAX times. */
+async function tabTo(page, testid) {
+  const seen = [];
+  for (let press = 0; press < TAB_PRESSES_MAX; press++) {
+    await page.keyboard.press("Tab");
+    const { testid: now } = await focused(page);
+    if (now === testid) return;
+    seen.push(now ?? "(no testid)");
+  }
+  throw new Error(`Tab did not reach ${testid} in ${TAB_PRESSES_MAX} presses; focus went ${seen.join(" > ")}`);
+}
+
+/** A key created with the keyboard alone: Enter on kv-create, Tab between fields, Enter on save. */
+async function test_kv_key_created_by_keyboard({ cluster, page }) {
+  const s1 = cluster.servers[0];
+  await openPage(page, s1, "kv/", "kv");
+  await page.focus(sel("kv-create"));
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(sel("kv-key-input"), { timeout: PAGE_LOAD_MS_MAX });
+  await page.focus("body");
+  await tabTo(page, "kv-key-input");
+  await page.keyboard.press("Control+A");
+  await page.keyboard.type(KEYBOARD_KEY);
+  await tabTo(page, "kv-value-input");
+  await page.keyboard.type("typed");
+  await tabTo(page, "kv-save");
+  await page.keyboard.press("Enter");
+  await eventually(PAGE_LOAD_MS_MAX, `${KEYBOARD_KEY} = "typed" over HTTP after Enter on save`, async () => {
+    const answer = await http(s1, "GET", `/v1/kv/${KEYBOARD_KEY}?raw`);
+    if (answer.text !== "typed") throw new Error(`${answer.status} ${answer.text}`);
+  });
+  await ok(s1, "DELETE", `/v1/kv/${KEYBOARD_KEY}`);
+}
+
 /** No sideways scrolling on a phone: the page is no wider than the screen. */
 async function expectFitsPhone(page, what) {
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
@@ -65,4 +101,4 @@ async function test_phone_sized_pages({ cluster, context }) {
   });
 }
 
-export const accessTests = [test_tab_reaches_every_nav_link, test_phone_sized_pages];
+export const accessTests = [test_tab_reaches_every_nav_link, test_kv_key_created_by_keyboard, test_phone_sized_pages];
