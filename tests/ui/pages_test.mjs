@@ -1,9 +1,9 @@
 // Each page opened in the browser shows the cluster's real data (seeded by seed.mjs).
 import fs from "node:fs";
 import path from "node:path";
-import { http, ok } from "./cluster.mjs";
+import { HTTP_PORT, http, ok } from "./cluster.mjs";
 import {
-  LAPTOP, PAGE_LOAD_MS_MAX, allAttrs, attrOf, clickLink, openPage, sel, shot, uiUrl, waitAttr, waitLoaded, waitText,
+  LAPTOP, PAGE_LOAD_MS_MAX, allAttrs, attrOf, clickLink, openPage, sel, shot, waitAttr, waitLoaded, waitText,
 } from "./browser.mjs";
 import { KV_SEED, LOCK_KEY } from "./seed.mjs";
 
@@ -29,7 +29,7 @@ async function test_root_redirects_to_services({ cluster, page }) {
   const s1 = cluster.servers[0];
   const root = await http(s1, "GET", "/");
   expectEqual([root.status, root.headers.get("location")], [302, "/ui/"], "GET / with -ui");
-  await page.goto(`http://${s1.ip}:8500/ui/`, { timeout: PAGE_LOAD_MS_MAX });
+  await page.goto(`http://${s1.ip}:${HTTP_PORT}/ui/`, { timeout: PAGE_LOAD_MS_MAX });
   await waitLoaded(page, "services");
   expectEqual(new URL(page.url()).pathname, "/ui/dc1/services", "/ui/ goes to the services page");
 }
