@@ -110,14 +110,13 @@ const MEMBER_STATUS = ['none', 'alive', 'leaving', 'left', 'failed'];
 export function nodesPage(main, { dc }, signal) {
   const [wrap, tbody] = table('Nodes', ['Node:22%', 'Status:13%', 'Health:13%', 'Role:18%', 'Address:20%', 'Datacenter:14%']);
   const root = frame(main, 'nodes', 'Nodes', wrap);
-  let seq = 0;
-  // Gossip status (alive, failed, left) is in /v1/agent/members, which cannot block. A member's
-  // change shows in the catalog (a failed node's serfHealth check turns critical; a node that
-  // left is deregistered), so members are re-read whenever those blocking queries move.
-  const update = gather(['nodes', 'checks'], async ({ nodes, checks }) => {
-    const mine = ++seq;
-    const [members, leader] = await Promise.all([api('/v1/agent/members', { signal }), api('/v1/status/leader', { signal })]);
-    if (mine !== seq) return;
+  // One blocking query per page where one suffices (a browser has ~6 connections to a host):
+  // every agent's node has a serfHealth check, so the checks move whenever a node joins,
+  // fails (critical) or leaves (deregistered). Each move re-reads the node list, and the
+  // gossip status from /v1/agent/members, which cannot block.
+  watch('/v1/health/state/any', async (checks) => {
+    const [nodes, members, leader] = await Promise.all(
+      ['/v1/catalog/nodes', '/v1/agent/members', '/v1/status/leader'].map((path) => api(path, { signal })));
     const rows = new Map();
     for (const m of members) {
       const server = m.Tags?.role === 'consul';
@@ -127,8 +126,7 @@ export function nodesPage(main, { dc }, signal) {
       });
     }
     for (const n of nodes) {
-      const row = rows.get(n.Node) || { name: n.Node, status: 'none', role: '—', address: n.Address, dc: n.Datacenter };
-      rows.set(n.Node, row);
+      if (!rows.has(n.Node)) rows.set(n.Node, { name: n.Node, status: 'none', role: '—', address: n.Address, dc: n.Datacenter });
     }
     for (const row of rows.values()) {
       row.health = worst(checks.filter((c) => c.Node === row.name && c.ServiceID === '').map((c) => c.Status));
@@ -136,9 +134,7 @@ export function nodesPage(main, { dc }, signal) {
     const sorted = [...rows.values()].sort((a, b) => a.name.localeCompare(b.name));
     syncRows(tbody, sorted, (r) => r.name, () => h('tr', { 'data-testid': 'node-row' }), fillNode);
     loaded(root);
-  });
-  watch('/v1/catalog/nodes', update('nodes'), { signal });
-  watch('/v1/health/state/any', update('checks'), { signal });
+  }, { signal });
 }
 
 function fillNode(row, r) {
