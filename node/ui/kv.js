@@ -101,7 +101,10 @@ class KeyEditor {
   seen(entry) {
     if (this.root.dataset.loaded !== 'true') {
       if (entry) this.show(entry);
-      else flash(`There is no key ${this.key}; saving creates it`);
+      else {
+        flash(`There is no key ${this.key}; saving creates it`);
+        this.del.hidden = true;
+      }
       loaded(this.root);
     }
     this.latest = entry;
@@ -117,6 +120,7 @@ class KeyEditor {
     this.save.disabled = text === null;
     this.modify.textContent = String(entry.ModifyIndex);
     this.holder.replaceChildren(entry.Session ? h('code', {}, entry.Session) : '—');
+    if (this.del) this.del.hidden = false;
     this.conflict.hidden = true;
   }
 
