@@ -166,7 +166,8 @@ class KeyEditor {
       navigate(`${this.pageBase}${keyPath(target)}${target.endsWith('/') ? '' : '/edit'}`, { replace: true });
     } else if (ok === true) {
       flash(`Saved ${target}`);
-      this.show((await api(`/v1/kv/${keyPath(target)}`))[0]);
+      const saved = await api(`/v1/kv/${keyPath(target)}`).catch(() => null);
+      if (saved) this.show(saved[0]);
       this.compare();
     } else if (ok === false) {
       await this.refused(target, (entry) => this.isNew
@@ -178,8 +179,8 @@ class KeyEditor {
 
   /** Shows why a write was refused, with the value that won. */
   async refused(target, why) {
-    const now = await api(`/v1/kv/${keyPath(target)}`, { raw: true });
-    const entry = now.ok ? (await now.json())[0] : null;
+    const now = await api(`/v1/kv/${keyPath(target)}`, { raw: true }).catch(() => null);
+    const entry = now?.ok ? (await now.json())[0] : null;
     const theirs = entry ? decode(entry.Value) : null;
     this.conflict.replaceChildren(h('strong', {}, 'Not saved. '), why(entry),
       entry && theirs !== null ? h('pre', { class: 'output' }, theirs) : '',

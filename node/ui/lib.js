@@ -22,11 +22,24 @@ export class HttpError extends Error {
   }
 }
 
+/** No answer at all (the agent is down or unreachable). */
+export class NetworkError extends Error {}
+
+/** `fetch`, with a failure to connect as a NetworkError (an abort stays an AbortError). */
+async function send(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    throw new NetworkError(e.message);
+  }
+}
+
 /** One request to the API; JSON in and out. `raw` returns the Response itself. */
 export async function api(path, { method = 'GET', body, signal, raw = false } = {}) {
   const init = { method, signal, headers: {} };
   if (body !== undefined) init.body = body;
-  const res = await fetch(path, init);
+  const res = await send(path, init);
   if (raw) return res;
   if (!res.ok) throw new HttpError(res.status, await res.text());
   connection.ok();
@@ -65,7 +78,7 @@ export async function watch(path, onData, { signal, missing } = {}) {
     try {
       await whenVisible(signal);
       const url = index ? `${path}${sep}index=${index}&wait=${WAIT}` : path;
-      const res = await fetch(url, { signal: AbortSignal.any([signal, whileShown.signal]) });
+      const res = await send(url, { signal: AbortSignal.any([signal, whileShown.signal]) });
       if (!res.ok && !(res.status === 404 && missing !== undefined)) {
         throw new HttpError(res.status, await res.text());
       }
@@ -145,6 +158,12 @@ export const connection = {
   down: false,
   lost(error, retryMs) {
     const banner = document.getElementById('banner');
+    if (!(error instanceof HttpError || error instanceof NetworkError)) {
+      // A bug of the page, not the agent's: say so rather than blame the connection.
+      console.error(error);
+      flash(`The page failed: ${error.message}`, 'error');
+      return;
+    }
     const why = error instanceof HttpError ? `the agent answered ${error.status}: ${error.message}` : 'no answer from the agent';
     banner.textContent = `Connection problem (${why}). Retrying in ${Math.round(retryMs / 1000)} s…`;
     banner.hidden = false;
