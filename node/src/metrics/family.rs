@@ -7,8 +7,9 @@
 //! label set is new. Hot paths that know their label sets up front keep the series they get.
 
 use super::names::MetricDef;
+use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -30,8 +31,10 @@ pub struct Family<S> {
 
 struct Series<S> {
     entries: Vec<(Box<[String]>, Arc<S>)>,
-    /// Hash of the label values to indexes into `entries`.
-    by_hash: HashMap<u64, Vec<usize>>,
+    /// Hash of the label values to indexes into `entries`. A fixed hasher, not `RandomState`:
+    /// making a `RandomState` moves the keys of every one made after it on the thread, so a
+    /// family made in the simulator would change the order of other maps there.
+    by_hash: HashMap<u64, Vec<usize>, BuildHasherDefault<DefaultHasher>>,
 }
 
 impl<S: NewSeries> Family<S> {
@@ -43,7 +46,7 @@ impl<S: NewSeries> Family<S> {
         );
         let series = Series {
             entries: Vec::new(),
-            by_hash: HashMap::new(),
+            by_hash: HashMap::default(),
         };
         Family {
             def,
@@ -119,7 +122,7 @@ impl<S> Series<S> {
 }
 
 fn hash_labels(labels: &[&str]) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let mut hasher = DefaultHasher::new();
     labels.hash(&mut hasher);
     hasher.finish()
 }
