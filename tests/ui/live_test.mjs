@@ -157,6 +157,9 @@ async function test_killed_client_is_marked_failed({ cluster, page }) {
   await assertNotReloaded(page);
   const members = (await ok(s1, "GET", "/v1/agent/members")).json;
   expectEqual(members.find((m) => m.Name === "c1")?.Status, 4, "c1's gossip status over HTTP (4 = failed)");
+  // Its node's serfHealth is critical now, so every service on it is.
+  await openPage(page, s1, "services", "services");
+  await waitAttr(page, WEB_ROW, "health", "critical", REFRESH_MS_MAX, "web on the killed c1");
 }
 
 /** Track the page's API requests: how many started, and which are still waiting. */
