@@ -2,7 +2,8 @@
 //! `playwright-core` from npm, which downloads no browser) against a real cluster of 3 servers
 //! and 2 client agents. The script starts and stops the agents itself; this step installs
 //! Chromium and Node.js if missing, the pinned packages into target/ui-npm, and runs it.
-//! Screenshots land in target/ui-screenshots/.
+//! Screenshots land in target/ui-screenshots/; `CONCORD_UI_README_SHOT=1 cargo xtask ui` also
+//! writes the README's docs/images/ui-services.png.
 
 use std::fs;
 use std::process::Command;
