@@ -27,15 +27,29 @@ pub enum LogLevel {
 }
 
 impl LogLevel {
-    /// Consul's names in any case (`err` and `warning` too).
-    pub fn parse(text: &str) -> Option<LogLevel> {
+    /// Consul's names in any case (`err` and `warning` too): `-log-level`, `log_level`, a
+    /// monitor's `?loglevel=`.
+    pub fn parse(text: &str) -> Result<LogLevel, String> {
         match text.trim().to_ascii_lowercase().as_str() {
-            "trace" => Some(LogLevel::Trace),
-            "debug" => Some(LogLevel::Debug),
-            "info" => Some(LogLevel::Info),
-            "warn" | "warning" => Some(LogLevel::Warn),
-            "err" | "error" => Some(LogLevel::Error),
-            _ => None,
+            "trace" => Ok(LogLevel::Trace),
+            "debug" => Ok(LogLevel::Debug),
+            "info" => Ok(LogLevel::Info),
+            "warn" | "warning" => Ok(LogLevel::Warn),
+            "err" | "error" => Ok(LogLevel::Error),
+            _ => Err(format!(
+                "invalid log level {text:?}: use trace, debug, info, warn or err"
+            )),
+        }
+    }
+
+    /// The name `tracing`'s filters take.
+    pub fn directive(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "trace",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
         }
     }
 
@@ -303,6 +317,6 @@ mod tests {
         assert_eq!(stream.attach(LogLevel::Info).err(), Some(MonitorsFull));
         drop(held);
         assert!(stream.attach(LogLevel::Info).is_ok(), "room again");
-        assert_eq!(LogLevel::parse("ERR"), Some(LogLevel::Error));
+        assert_eq!(LogLevel::parse("ERR"), Ok(LogLevel::Error));
     }
 }

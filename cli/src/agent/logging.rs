@@ -54,7 +54,7 @@ pub fn init(level: Level, json: bool) {
     // `reload` rebuilds tracing's callsite interest cache, so call sites disabled while no
     // monitor wanted them start firing (and stop again when it goes).
     LogStream::global().on_level_change(Box::new(move |wanted| {
-        let spec = wanted.map_or_else(|| "off".to_string(), |l| filter_spec(directive(l)));
+        let spec = wanted.map_or_else(|| "off".to_string(), |l| filter_spec(l.directive()));
         let _ = monitor_control.reload(EnvFilter::new(spec));
     }));
     let set_level: SetLevel = Box::new(move |level| {
@@ -82,16 +82,6 @@ fn filter_spec(lvl: &str) -> String {
         "{lvl},hyper=warn,h2=warn,tower=warn,tower_http=warn,axum=warn,mio=warn,\
          hickory_server=warn,hickory_net=warn,hickory_proto=warn"
     )
-}
-
-fn directive(level: LogLevel) -> &'static str {
-    match level {
-        LogLevel::Trace => "trace",
-        LogLevel::Debug => "debug",
-        LogLevel::Info => "info",
-        LogLevel::Warn => "warn",
-        LogLevel::Error => "error",
-    }
 }
 
 /// The agent's output: one line per event, hclog's text or JSON.

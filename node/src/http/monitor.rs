@@ -27,7 +27,7 @@ async fn monitor(State(handle): State<NodeHandle>, query: QueryParams) -> Respon
         .get("loglevel")
         .filter(|l| !l.is_empty())
         .unwrap_or("INFO");
-    let Some(level) = LogLevel::parse(asked) else {
+    let Ok(level) = LogLevel::parse(asked) else {
         return HttpError::bad_request(format!("Unknown log level: {asked}")).into_response();
     };
     let json = query.flag("logjson");
