@@ -5,7 +5,6 @@
 //! Screenshots land in target/ui-screenshots/; `CONCORD_UI_README_SHOT=1 cargo xtask ui` also
 //! writes the README's docs/images/ui-services.png.
 
-use std::fs;
 use std::process::Command;
 
 use crate::{root, step};
@@ -28,33 +27,6 @@ fn chromium_path() -> Result<String, String> {
     Ok(path)
 }
 
-/// Copies the pinned package files to target/ui-npm and installs them there.
-fn install_packages() -> Result<std::path::PathBuf, String> {
-    let tests = root().join("tests/ui");
-    let npm_dir = root().join("target/ui-npm");
-    fs::create_dir_all(&npm_dir).map_err(|e| format!("create {}: {e}", npm_dir.display()))?;
-    // The pinned versions live in tests/ui; node_modules stays out of the source tree.
-    for file in ["package.json", "package-lock.json"] {
-        let (from, to) = (tests.join(file), npm_dir.join(file));
-        fs::copy(&from, &to)
-            .map_err(|e| format!("copy {} to {}: {e}", from.display(), to.display()))?;
-    }
-    step(
-        "install Node.js and npm if missing",
-        Command::new("sh").args(["-c", crate::npm::INSTALL_NODE]),
-    )?;
-    step(
-        "install playwright-core (pinned by tests/ui/package-lock.json)",
-        Command::new("npm").current_dir(&npm_dir).args([
-            "ci",
-            "--no-audit",
-            "--no-fund",
-            "--loglevel=error",
-        ]),
-    )?;
-    Ok(npm_dir)
-}
-
 pub fn ui_browser() -> Result<(), String> {
     let script = root().join("tests/ui/test_ui.mjs");
     if !script.exists() {
@@ -65,7 +37,7 @@ pub fn ui_browser() -> Result<(), String> {
         Command::new("sh").args(["-c", INSTALL_CHROMIUM]),
     )?;
     let chromium = chromium_path()?;
-    let npm_dir = install_packages()?;
+    let npm_dir = crate::npm::install_pinned("tests/ui", "target/ui-npm", "playwright-core")?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     step(
         "build the concord binary",
