@@ -44,6 +44,7 @@ const ACCEPTED: &[(&str, &str)] = &[
     ("retry-join", "-retry-join 10.0.0.9:9301"),
     ("retry-interval", "-retry-interval 1m30s"),
     ("ui", "-ui"),
+    ("ui-dir", "-ui-dir /srv/ui"),
     ("http-port", "-http-port 8501"),
     ("dns-port", "-dns-port -1"),
     ("server-port", "-server-port 9300"),
