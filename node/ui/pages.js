@@ -129,7 +129,9 @@ export function nodesPage(main, { dc }, signal) {
       if (!rows.has(n.Node)) rows.set(n.Node, { name: n.Node, status: 'none', role: '—', address: n.Address, dc: n.Datacenter });
     }
     for (const row of rows.values()) {
-      row.health = worst(checks.filter((c) => c.Node === row.name && c.ServiceID === '').map((c) => c.Status));
+      // A node with no checks (one that left is deregistered) has no health to show.
+      const own = checks.filter((c) => c.Node === row.name && c.ServiceID === '');
+      row.health = own.length ? worst(own.map((c) => c.Status)) : 'none';
     }
     const sorted = [...rows.values()].sort((a, b) => a.name.localeCompare(b.name));
     syncRows(tbody, sorted, (r) => r.name, () => h('tr', { 'data-testid': 'node-row' }), fillNode);
@@ -145,7 +147,7 @@ function fillNode(row, r) {
   row.replaceChildren(
     h('th', { scope: 'row' }, r.name),
     h('td', {}, badge(statusClass, r.status)),
-    h('td', {}, badge(r.health)),
+    h('td', {}, r.health === 'none' ? '—' : badge(r.health)),
     h('td', {}, r.role === 'leader' ? h('strong', {}, 'server (leader)') : r.role),
     h('td', {}, h('code', {}, r.address)),
     h('td', {}, r.dc));
