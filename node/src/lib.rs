@@ -8,6 +8,7 @@ pub mod checks;
 pub mod config;
 pub mod dns;
 pub mod handle;
+pub mod log_level;
 /// The agent's log lines for `/v1/agent/monitor` (per process, like the tracing subscriber).
 #[cfg(not(madsim))]
 pub mod log_stream;

@@ -11,58 +11,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tokio::sync::mpsc;
 
+pub use crate::log_level::LogLevel;
+
 /// Monitors attached at once; the next is refused (each holds a queue and an HTTP stream).
 pub const MONITORS_MAX: usize = 16;
 /// Lines queued for one monitor before it loses lines (Consul's monitor buffer).
 pub const MONITOR_LINES_MAX: usize = 512;
-
-/// Consul's log levels, least verbose first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum LogLevel {
-    Error,
-    Warn,
-    Info,
-    Debug,
-    Trace,
-}
-
-impl LogLevel {
-    /// Consul's names in any case (`err` and `warning` too): `-log-level`, `log_level`, a
-    /// monitor's `?loglevel=`.
-    pub fn parse(text: &str) -> Result<LogLevel, String> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "trace" => Ok(LogLevel::Trace),
-            "debug" => Ok(LogLevel::Debug),
-            "info" => Ok(LogLevel::Info),
-            "warn" | "warning" => Ok(LogLevel::Warn),
-            "err" | "error" => Ok(LogLevel::Error),
-            _ => Err(format!(
-                "invalid log level {text:?}: use trace, debug, info, warn or err"
-            )),
-        }
-    }
-
-    /// The name `tracing`'s filters take.
-    pub fn directive(self) -> &'static str {
-        match self {
-            LogLevel::Trace => "trace",
-            LogLevel::Debug => "debug",
-            LogLevel::Info => "info",
-            LogLevel::Warn => "warn",
-            LogLevel::Error => "error",
-        }
-    }
-
-    pub fn from_tracing(level: &tracing::Level) -> LogLevel {
-        match *level {
-            tracing::Level::ERROR => LogLevel::Error,
-            tracing::Level::WARN => LogLevel::Warn,
-            tracing::Level::INFO => LogLevel::Info,
-            tracing::Level::DEBUG => LogLevel::Debug,
-            tracing::Level::TRACE => LogLevel::Trace,
-        }
-    }
-}
 
 /// One log line, formatted both ways (a monitor asks for text or JSON), newline included.
 #[derive(Debug)]
