@@ -203,19 +203,6 @@ fn monitor(agent: &Agent, flags: &[&str]) -> Child {
         .expect("concord monitor runs")
 }
 
-/// Waits for `child` to exit; its exit code.
-fn exit_code(child: &mut Child) -> Option<i32> {
-    let deadline = Instant::now() + SETTLE_TIMEOUT;
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status.code();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    None
-}
-
 #[test]
 fn monitor_at_debug_sees_debug_lines_of_an_agent_at_info_until_the_agent_stops() {
     let dir = scratch("operator-monitor");
@@ -254,7 +241,11 @@ fn monitor_at_debug_sees_debug_lines_of_an_agent_at_info_until_the_agent_stops()
     );
 
     assert_eq!(agent.interrupt(), Some(0), "the agent leaves and exits");
-    assert_eq!(exit_code(&mut text), Some(1), "the agent ended the stream");
+    assert_eq!(
+        wait_exit(&mut text, SETTLE_TIMEOUT),
+        Some(1),
+        "the agent ended the stream"
+    );
     let ended: Vec<String> = text_lines.try_iter().collect();
     assert!(
         ended
@@ -262,7 +253,7 @@ fn monitor_at_debug_sees_debug_lines_of_an_agent_at_info_until_the_agent_stops()
             .any(|l| l.starts_with("Remote side ended the monitor!")),
         "{ended:?}"
     );
-    assert_eq!(exit_code(&mut json), Some(1));
+    assert_eq!(wait_exit(&mut json, SETTLE_TIMEOUT), Some(1));
 }
 
 #[test]

@@ -106,15 +106,7 @@ impl Agent {
     pub fn interrupt(&mut self) -> Option<i32> {
         let mut child = self.child.take()?;
         unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        None
+        wait_exit(&mut child, Duration::from_secs(20))
     }
 
     pub fn log_text(&self) -> String {
@@ -271,4 +263,17 @@ pub fn dig_short(ip: &str, port: u16, name: &str, qtype: &str) -> Result<String,
         .success()
         .then_some(text)
         .ok_or_else(|| format!("dig {name} {qtype} failed"))
+}
+
+/// Waits up to `timeout` for `child` to exit: its exit code; killed and `None` past it.
+pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<i32> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    None
 }
