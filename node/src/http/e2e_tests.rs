@@ -924,6 +924,46 @@ async fn txn_commits_and_conflicts_in_consuls_shapes() {
     );
 }
 
+/// The Raft index a write answer names in `X-Concord-Index` (0: none sent).
+fn write_index(answer: &Answer) -> u64 {
+    answer
+        .header("X-Concord-Index")
+        .map_or(0, |v| v.parse().expect("X-Concord-Index is a number"))
+}
+
+#[tokio::test]
+async fn writes_answer_their_raft_index_in_x_concord_index() {
+    let node = start_dev_node().await;
+    let at = node.http;
+    let put = call(at, "PUT", "/v1/kv/ix/a", b"1").await;
+    let put_index = write_index(&put);
+    let entry = kv_entry(&call(at, "GET", "/v1/kv/ix/a", b"").await);
+    assert_eq!(entry["ModifyIndex"].as_u64(), Some(put_index), "{entry}");
+    // A cas that fails was still ordered by the log: it names its own, later, index.
+    let stale = call(at, "PUT", "/v1/kv/ix/a?cas=1", b"2").await;
+    assert_eq!(stale.text(), "false");
+    assert!(write_index(&stale) > put_index, "{:?}", stale.headers);
+    let deleted = call(at, "DELETE", "/v1/kv/ix/a", b"").await;
+    assert!(write_index(&deleted) > write_index(&stale));
+
+    let body = format!(
+        r#"[{{"KV":{{"Verb":"set","Key":"ix/t","Value":"{}"}}}}]"#,
+        b64("T")
+    );
+    let txn = call(at, "PUT", "/v1/txn", body.as_bytes()).await;
+    let modify_index = txn.json()["Results"][0]["KV"]["ModifyIndex"].as_u64();
+    assert_eq!(Some(write_index(&txn)), modify_index);
+    assert!(write_index(&txn) > write_index(&deleted));
+    let read = br#"[{"KV":{"Verb":"get","Key":"ix/t"}}]"#;
+    let read_only = call(at, "PUT", "/v1/txn", read).await;
+    assert_eq!(read_only.status, 200);
+    assert_eq!(
+        read_only.header("X-Concord-Index"),
+        None,
+        "a read writes nothing"
+    );
+}
+
 #[tokio::test]
 async fn txn_reads_are_served_as_reads_and_limits_hold() {
     let node = start_dev_node().await;

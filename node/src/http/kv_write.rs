@@ -2,7 +2,9 @@
 //! (`?recurse`, `?cas`), each answering `true` or `false` as Consul does. A `true` acquire also
 //! carries `X-Concord-Fencing-Token`: the index the lock was granted at, which only grows from
 //! one grant of a key to the next, so a resource that refuses smaller tokens than it has seen is
-//! never written by a holder that lost the lock.
+//! never written by a holder that lost the lock. Every answer also carries `X-Concord-Index`:
+//! the Raft index of the write (for an acquire refused before the log, under lock-delay, the
+//! index applied so far), so a client can order its writes as the log did.
 
 use super::errors::HttpError;
 use super::headers::json;
@@ -22,6 +24,20 @@ type Body = Result<Bytes, BytesRejection>;
 
 /// On a `true` `?acquire`: the log index the lock was granted at (Concord's fencing token).
 pub const X_CONCORD_FENCING_TOKEN: HeaderName = HeaderName::from_static("x-concord-fencing-token");
+
+/// On a write's answer (KV and `/v1/txn`): the Raft index of the write. Absent when the write
+/// never reached the log with an index (0), so a client reads a missing header as 0.
+pub const X_CONCORD_INDEX: HeaderName = HeaderName::from_static("x-concord-index");
+
+/// Adds `X-Concord-Index: index` to a write's answer, unless the index is 0 (none).
+pub fn with_write_index(mut response: Response, index: u64) -> Response {
+    if index > 0 {
+        response
+            .headers_mut()
+            .insert(X_CONCORD_INDEX, HeaderValue::from(index));
+    }
+    response
+}
 
 pub async fn put_key(
     State(handle): State<NodeHandle>,
@@ -86,7 +102,7 @@ async fn put(
                     .headers_mut()
                     .insert(X_CONCORD_FENCING_TOKEN, HeaderValue::from(index));
             }
-            Ok(response)
+            Ok(with_write_index(response, index))
         }
         other => Err(HttpError::unexpected("a KV write", &other)),
     }
@@ -159,7 +175,9 @@ async fn delete(
 
 async fn write(handle: &NodeHandle, command: KvCommand) -> Result<Response, HttpError> {
     match timed_write(handle, command).await? {
-        ApiResponse::KvWritten { applied, .. } => Ok(json(&applied, false)),
+        ApiResponse::KvWritten { applied, index } => {
+            Ok(with_write_index(json(&applied, false), index))
+        }
         other => Err(HttpError::unexpected("a KV write", &other)),
     }
 }

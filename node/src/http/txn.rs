@@ -1,11 +1,12 @@
 //! `PUT /v1/txn`: up to `TXN_OPS_MAX` KV operations applied all or nothing (`txn_json` for
 //! the shapes). A transaction of only reads (get*, check*) writes nothing to the log: it is
 //! served as a read of `?stale`/`?consistent`, with X-Consul-KnownLeader and
-//! X-Consul-LastContact (and, as Consul's, no X-Consul-Index; it never blocks).
+//! X-Consul-LastContact (and, as Consul's, no X-Consul-Index; it never blocks). A write's
+//! answer carries `X-Concord-Index`, the Raft index it was applied at.
 
 use super::errors::HttpError;
 use super::headers::{X_CONSUL_KNOWN_LEADER, X_CONSUL_LAST_CONTACT};
-use super::kv_write::declared_length;
+use super::kv_write::{declared_length, with_write_index};
 use super::query::QueryParams;
 use super::txn_json::{parse_txn, ParsedTxn, TxnAnswer};
 use crate::bounds::TXN_BODY_BYTES_MAX;
@@ -56,9 +57,16 @@ async fn serve(
     let applied = handle.request(Request::Txn { ops, consistency });
     let timer = &handle.metrics().writes.txn_apply;
     match super::metrics::timed(timer, applied).await? {
-        ApiResponse::Txn { outcome, meta, .. } => {
+        ApiResponse::Txn {
+            outcome,
+            index,
+            meta,
+        } => {
             let (status, body) = TxnAnswer::of(&outcome);
-            Ok(answer(status, &body, meta.as_ref()))
+            Ok(with_write_index(
+                answer(status, &body, meta.as_ref()),
+                index,
+            ))
         }
         other => Err(HttpError::unexpected("a transaction", &other)),
     }
