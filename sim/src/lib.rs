@@ -12,6 +12,8 @@ pub mod gossip_bench;
 #[cfg(madsim)]
 pub mod history;
 pub mod linearizability;
+#[cfg(not(madsim))]
+pub mod real;
 #[cfg(madsim)]
 pub mod load;
 #[cfg(madsim)]
@@ -28,5 +30,4 @@ pub mod timeline;
 pub mod trace;
 #[cfg(madsim)]
 pub mod txn_load;
-#[cfg(madsim)]
 pub mod world;
