@@ -2,8 +2,8 @@
 //! `Recorder` that every client (the scenario's and the load's) calls through.
 
 use crate::trace::Trace;
+use crate::world::Handle;
 use concord_core::agent::{ApiError, ApiResult, Request};
-use concord_node::NodeHandle;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -73,7 +73,7 @@ impl Recorder {
         &self,
         client: u64,
         node: &str,
-        handle: Option<NodeHandle>,
+        handle: Option<Handle>,
         request: Request,
     ) -> ApiResult {
         let invoke_ms = self.now_ms();

@@ -17,12 +17,11 @@ use crate::fencing::SharedResource;
 use crate::history::Recorder;
 use crate::locks::LockState;
 use crate::services;
-use crate::world::World;
+use crate::world::{Handle, World};
 use concord_core::agent::{ApiResult, Consistency, Request, Response};
 use concord_core::catalog::CheckStatus;
 use concord_core::kv::{KvCommand, VALUE_SIZE_BYTES_MAX};
 use concord_core::rng::Rng;
-use concord_node::NodeHandle;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,7 +38,7 @@ pub const LOAD_SERVICES: [&str; 3] = ["web", "api", "db"];
 /// itself, and syncs that), some outlive the run.
 const LOAD_TTLS_MS: [u64; 4] = [500, 2_000, 10_000, 600_000];
 
-type Slot = Arc<Mutex<Option<NodeHandle>>>;
+type Slot = Arc<Mutex<Option<Handle>>>;
 
 /// Percentages of a client's operations beyond set, delete and get (all 0: the original load).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -270,9 +270,7 @@ impl Runner<'_> {
         if let Some(handle) = self.world.handle(name) {
             handle.stopped().await;
         }
-        let node = self.world.nodes.get_mut(name).expect("known node");
-        madsim::runtime::Handle::current().kill(node.id);
-        node.up = false;
+        self.world.mark_stopped(name);
         Ok(())
     }
 }

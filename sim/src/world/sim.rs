@@ -38,7 +38,12 @@ impl World {
         }
     }
 
-    pub(super) fn spawn(&mut self, name: &str, spec: NodeSpec, machine: Machine) -> Result<(), String> {
+    pub(super) fn spawn(
+        &mut self,
+        name: &str,
+        spec: NodeSpec,
+        machine: Machine,
+    ) -> Result<(), String> {
         if self.nodes.contains_key(name) {
             return Err(format!("node {name} exists already"));
         }
@@ -115,6 +120,14 @@ impl World {
         node.up = false;
         let report = node.disk.crash(draw);
         self.trace.record(&format!("kill {name} ({report:?})"));
+    }
+
+    /// The node's process has exited by itself (after a graceful leave): its machine stops
+    /// too, with nothing lost, since the process synced before it exited.
+    pub fn mark_stopped(&mut self, name: &str) {
+        let node = self.nodes.get_mut(name).expect("known node");
+        Handle::current().kill(node.id);
+        node.up = false;
     }
 
     /// Starts a killed node again from its disk; returns once it takes requests.
