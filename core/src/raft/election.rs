@@ -146,10 +146,14 @@ impl Raft {
             .filter(|(_, g)| !**g)
             .map(|(id, _)| id)
             .collect();
+        let tally = granted.len() as u64;
         if quorum::has_quorum(&self.config.voters, granted) {
             match self.role {
                 Role::PreCandidate => self.become_candidate(),
-                Role::Candidate => self.become_leader(),
+                Role::Candidate => {
+                    self.stats.election_tally = tally;
+                    self.become_leader()
+                }
                 _ => unreachable!("tallying votes as {:?}", self.role),
             }
         } else if quorum::is_lost(&self.config.voters, rejected) {

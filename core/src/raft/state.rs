@@ -101,6 +101,9 @@ pub struct RaftStats {
     pub messages_dropped_unexpected: u64,
     pub votes_ignored_in_lease: u64,
     pub elections_started: u64,
+    /// The granted votes (its own included) of the last election this node won: Consul's
+    /// `tally` in `election won: term=N tally=M`.
+    pub election_tally: u64,
 }
 
 /// An in-progress leadership transfer.

@@ -128,7 +128,10 @@ impl Driver {
         let published = self.raft_status.publish(&self.agent, self.clock.now_ms());
         let raft = &self.metrics.raft;
         match published.entered {
-            Some(Role::Leader) => raft.state_leader.inc(),
+            Some(Role::Leader) => {
+                raft.state_leader.inc();
+                self.log_election_won();
+            }
             Some(Role::Candidate | Role::PreCandidate) => raft.state_candidate.inc(),
             Some(Role::Follower) => raft.state_follower.inc(),
             None => {}
@@ -145,6 +148,17 @@ impl Driver {
                 .committed(leader.commit_index(), &raft.commit_time),
             None => self.commit_timer.forget(),
         }
+    }
+
+    /// Consul's own line when this node becomes leader; the real-process runner reads it to
+    /// check that no two leaders share a term.
+    fn log_election_won(&self) {
+        let Some(raft) = self.agent.raft() else {
+            return;
+        };
+        let (term, tally) = (raft.term(), raft.stats.election_tally);
+        let message = format!("raft: election won: term={term} tally={tally}");
+        log(LogLevel::Info, self.agent.name(), &message);
     }
 
     /// Ticks the agent. Before its deadline (the safety wake, or a wake the clock's rounding
