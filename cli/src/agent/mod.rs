@@ -7,6 +7,7 @@ mod data_dir;
 pub mod logging;
 mod reload;
 mod run;
+mod test_hooks;
 mod watched_disk;
 
 use concord_config::layer::ConfigLayer;
@@ -15,10 +16,18 @@ use concord_config::AgentError;
 
 /// Runs `concord agent WORDS...` (the words after `agent`); the process exit code.
 pub fn command(words: &[String]) -> i32 {
+    // Debug builds only: the real-process runner's hooks (`test_hooks`).
+    let hooks = match test_hooks::from_env() {
+        Ok(hooks) => hooks,
+        Err(why) => {
+            eprintln!("==> Error starting agent: {why}");
+            return 1;
+        }
+    };
     // A reload plans the same words with the same facts again (`reload::ConfigSource`).
     let source = reload::ConfigSource {
         words: words.to_vec(),
-        host: host_facts(),
+        host: host_facts(hooks.quick_timings),
     };
     let planned = match concord_config::plan_agent(words, ConfigLayer::default(), &source.host) {
         Ok(planned) => planned,
@@ -31,21 +40,27 @@ pub fn command(words: &[String]) -> i32 {
     for note in &planned.notes {
         eprintln!("==> Warning: {note}");
     }
-    let plan = planned.plan;
+    let mut plan = planned.plan;
+    hooks.apply(&mut plan.node.agent.raft);
     logging::init(plan.log_level, plan.log_json);
     println!("{}", banner::STARTING);
+    for warning in hooks.warnings() {
+        eprintln!("==> Warning: {warning}");
+        tracing::warn!("agent: {warning}");
+    }
     for warning in &planned.warnings {
         tracing::warn!("agent: {warning}");
     }
-    run::run(plan, source)
+    run::run(plan, source, hooks.bug)
 }
 
-fn host_facts() -> HostFacts {
+/// This machine's facts; `quick_timings` only from a test hook (`-dev` asks on its own).
+fn host_facts(quick_timings: bool) -> HostFacts {
     HostFacts {
         hostname: hostname(),
         interfaces: bind::local_interfaces(),
         seed: seed(),
-        quick_timings: false,
+        quick_timings,
     }
 }
 

@@ -9,7 +9,7 @@ use concord_config::plan::AgentPlan;
 use concord_core::agent::Request;
 use concord_node::http::reload::{ReloadHook, ReloadRefused};
 use concord_node::http::HttpExtras;
-use concord_node::{Hooks, NodeHandle};
+use concord_node::{Hooks, NodeHandle, PlantedBug};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -19,8 +19,8 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 const STOP_WAIT: Duration = Duration::from_secs(30);
 
 /// Runs the agent until it leaves; the process exit code. `source` is what a reload plans
-/// again.
-pub fn run(plan: AgentPlan, source: ConfigSource) -> i32 {
+/// again; `bug` is a test hook's planted bug (`PlantedBug::None` in production).
+pub fn run(plan: AgentPlan, source: ConfigSource, bug: PlantedBug) -> i32 {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -31,7 +31,7 @@ pub fn run(plan: AgentPlan, source: ConfigSource) -> i32 {
             return 1;
         }
     };
-    let code = runtime.block_on(run_agent(plan, source));
+    let code = runtime.block_on(run_agent(plan, source, bug));
     // Tasks still running (HTTP connections) must not hold the exit.
     runtime.shutdown_timeout(Duration::from_secs(2));
     code
@@ -45,8 +45,8 @@ struct Running {
     _lock: Option<DataDirLock>,
 }
 
-async fn run_agent(plan: AgentPlan, source: ConfigSource) -> i32 {
-    let running = match start(&plan, source).await {
+async fn run_agent(plan: AgentPlan, source: ConfigSource, bug: PlantedBug) -> i32 {
+    let running = match start(&plan, source, bug).await {
         Ok(running) => running,
         Err(why) => {
             eprintln!("==> Error starting agent: {why}");
@@ -88,7 +88,7 @@ fn exit_code(code: i32, storage: Option<&StorageWatch>) -> i32 {
 /// Claims the data dir first (another agent's, or one we cannot write, stops us before we
 /// serve anything), binds the HTTP and DNS listeners (a busy port fails before the node joins
 /// anyone), then starts the node and serves the API and DNS.
-async fn start(plan: &AgentPlan, source: ConfigSource) -> Result<Running, String> {
+async fn start(plan: &AgentPlan, source: ConfigSource, bug: PlantedBug) -> Result<Running, String> {
     let lock = plan
         .node
         .data_dir
@@ -114,7 +114,7 @@ async fn start(plan: &AgentPlan, source: ConfigSource) -> Result<Running, String
         Some(port) => Some(concord_node::dns::bind(&dns_addrs(plan, port)).await?),
         None => None,
     };
-    let (handle, storage) = start_node(plan).await?;
+    let (handle, storage) = start_node(plan, bug).await?;
     let reload = super::reload::start(&handle, source, plan.log_level);
     if let Some(sockets) = dns_sockets {
         concord_node::dns::serve(sockets, handle.clone(), plan.dns.clone())?;
@@ -162,14 +162,22 @@ fn ui_assets(plan: &AgentPlan) -> Result<Option<concord_node::http::ui::UiAssets
 }
 
 /// The node on the data dir, watched for failed writes; in memory for `-dev`.
-async fn start_node(plan: &AgentPlan) -> Result<(NodeHandle, Option<StorageWatch>), String> {
+async fn start_node(
+    plan: &AgentPlan,
+    bug: PlantedBug,
+) -> Result<(NodeHandle, Option<StorageWatch>), String> {
+    let hooks = Hooks {
+        bug,
+        ..Hooks::real()
+    };
     let Some(dir) = &plan.node.data_dir else {
-        let handle = concord_node::start(plan.node.clone()).await;
+        let disk = Box::new(concord_node::storage::MemDisk::new());
+        let handle = concord_node::start_with(plan.node.clone(), disk, hooks).await;
         return handle.map(|h| (h, None)).map_err(|e| e.to_string());
     };
     let (disk, watch) =
         WatchedDisk::open(dir).map_err(|e| format!("data_dir {}: {e}", dir.display()))?;
-    let handle = concord_node::start_with(plan.node.clone(), Box::new(disk), Hooks::real())
+    let handle = concord_node::start_with(plan.node.clone(), Box::new(disk), hooks)
         .await
         .map_err(|e| e.to_string())?;
     Ok((handle, Some(watch)))
