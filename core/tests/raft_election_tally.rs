@@ -1,4 +1,4 @@
-//! `RaftStats.election_tally`: the granted votes of the election a node won, which the
+//! `Raft::election_tally`: the granted votes of the election a node won, which the
 //! runtime logs as Consul does (`raft: election won: term=N tally=M`).
 
 use concord_core::raft::*;
@@ -54,17 +54,17 @@ fn grant(from: &NodeId, term: u64, pre_vote: bool) -> RaftMessage {
 #[test]
 fn a_single_server_wins_with_its_own_vote() {
     let mut raft = fresh(&["n1"]);
-    assert_eq!(raft.stats.election_tally, 0, "no election won yet");
+    assert_eq!(raft.election_tally(), 0, "no election won yet");
     elect(&mut raft, &[]);
-    assert_eq!(raft.stats.election_tally, 1);
+    assert_eq!(raft.election_tally(), 1);
 }
 
 #[test]
 fn the_tally_counts_the_granted_votes_its_own_included() {
     let mut three = fresh(&["n1", "n2", "n3"]);
     elect(&mut three, &["n2"]);
-    assert_eq!(three.stats.election_tally, 2, "n1 and n2 of three");
+    assert_eq!(three.election_tally(), 2, "n1 and n2 of three");
     let mut five = fresh(&["n1", "n2", "n3", "n4", "n5"]);
     elect(&mut five, &["n2", "n3"]);
-    assert_eq!(five.stats.election_tally, 3, "a majority of five");
+    assert_eq!(five.election_tally(), 3, "a majority of five");
 }

@@ -151,7 +151,7 @@ impl Raft {
             match self.role {
                 Role::PreCandidate => self.become_candidate(),
                 Role::Candidate => {
-                    self.stats.election_tally = tally;
+                    self.election_tally = tally;
                     self.become_leader()
                 }
                 _ => unreachable!("tallying votes as {:?}", self.role),

@@ -101,9 +101,6 @@ pub struct RaftStats {
     pub messages_dropped_unexpected: u64,
     pub votes_ignored_in_lease: u64,
     pub elections_started: u64,
-    /// The granted votes (its own included) of the last election this node won: Consul's
-    /// `tally` in `election won: term=N tally=M`.
-    pub election_tally: u64,
 }
 
 /// An in-progress leadership transfer.
@@ -137,6 +134,9 @@ pub struct Raft {
     /// When a leader was last heard from (or, on a leader, when a quorum last answered).
     pub(super) leader_contact_ms: Option<u64>,
     pub(super) votes: BTreeMap<NodeId, bool>,
+    /// The granted votes (its own included) of the last election this node won: Consul's
+    /// `tally` in `election won: term=N tally=M`.
+    pub(super) election_tally: u64,
     pub(super) progress: BTreeMap<NodeId, Progress>,
     pub(super) heartbeat_deadline_ms: u64,
     pub(super) check_quorum_deadline_ms: u64,
@@ -181,6 +181,7 @@ impl Raft {
             election_deadline_ms: 0,
             leader_contact_ms: None,
             votes: BTreeMap::new(),
+            election_tally: 0,
             progress: BTreeMap::new(),
             heartbeat_deadline_ms: 0,
             check_quorum_deadline_ms: 0,
@@ -239,6 +240,10 @@ impl Raft {
     }
     pub fn role(&self) -> Role {
         self.role
+    }
+    /// The granted votes (its own included) of the last election this node won; 0 if none.
+    pub fn election_tally(&self) -> u64 {
+        self.election_tally
     }
     pub fn leader(&self) -> Option<&NodeId> {
         self.leader_id.as_ref()

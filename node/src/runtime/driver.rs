@@ -156,7 +156,7 @@ impl Driver {
         let Some(raft) = self.agent.raft() else {
             return;
         };
-        let (term, tally) = (raft.term(), raft.stats.election_tally);
+        let (term, tally) = (raft.term(), raft.election_tally());
         let message = format!("raft: election won: term={term} tally={tally}");
         log(LogLevel::Info, self.agent.name(), &message);
     }
