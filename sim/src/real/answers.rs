@@ -2,10 +2,11 @@
 //! `node/src/http` writes (`api_types` where they read back; the rest by Consul's field
 //! names). What HTTP does not carry is filled as documented on each decoder.
 
+use super::catalog::{catalog_answer, local_checks, local_services};
 use super::wire::Answer;
 use concord_core::agent::{
-    ApiError, ApiResult, MemberInfo, QueryMeta, RaftServer, Request, Response, Session,
-    SessionRead, WatchRead,
+    ApiError, ApiResult, CatalogRead, LocalAnswer, LocalRequest, MemberInfo, QueryMeta, RaftServer,
+    Request, Response, Session, SessionRead, WatchRead,
 };
 use concord_core::kv::txn::{TxnError, TxnOutcome};
 use concord_core::kv::KvEntry;
@@ -25,7 +26,7 @@ pub fn decode(request: &Request, answer: &Answer) -> Option<ApiResult> {
             WatchRead::KvGet { .. } | WatchRead::KvList { .. } => kv_entries(answer),
             WatchRead::KvKeys { .. } => kv_keys(answer),
             WatchRead::Session { .. } => ok.then(|| sessions(answer, meta(answer))),
-            WatchRead::Catalog { .. } => None,
+            WatchRead::Catalog { read, .. } => ok.then(|| catalog(read, answer)),
         },
         Request::Txn { .. } => txn(answer),
         _ if !ok => None,
@@ -65,6 +66,8 @@ fn success(request: &Request, answer: &Answer) -> ApiResult {
             index: write_index(answer),
         }),
         Request::SessionRenew { .. } => sessions(answer, QueryMeta::default()),
+        Request::Catalog { read, .. } => catalog(read, answer),
+        Request::Local(request) => local(request, answer),
         Request::Session { read, .. } => {
             let meta = meta(answer);
             match read {
@@ -367,4 +370,20 @@ fn session(s: SessionJson) -> Result<Session, ApiError> {
         create_index: s.create_index,
         modify_index: s.modify_index,
     })
+}
+
+fn catalog(read: &CatalogRead, answer: &Answer) -> ApiResult {
+    let meta = meta(answer);
+    let answer = catalog_answer(read, &answer.body)?;
+    Ok(Response::Catalog { answer, meta })
+}
+
+/// Agent writes answer an empty 200 (`agent_services::done`).
+fn local(request: &LocalRequest, answer: &Answer) -> ApiResult {
+    let answer = match request {
+        LocalRequest::Services => LocalAnswer::Services(local_services(&answer.body)?),
+        LocalRequest::Checks => LocalAnswer::Checks(local_checks(&answer.body)?),
+        _ => LocalAnswer::Done,
+    };
+    Ok(Response::Local { answer })
 }

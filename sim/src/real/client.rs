@@ -4,6 +4,7 @@
 //! `BadRequest` naming the kind, so a scenario that needs one fails loudly, never silently.
 
 use super::answers;
+use super::catalog::{catalog_call, local_call};
 use super::errors::api_error;
 use super::wire::{exchange, Answer, WireError};
 use concord_core::agent::{
@@ -28,7 +29,7 @@ pub struct Call {
 }
 
 impl Call {
-    fn new(method: &'static str, path: String) -> Call {
+    pub(super) fn new(method: &'static str, path: String) -> Call {
         Call {
             method,
             path,
@@ -36,7 +37,7 @@ impl Call {
         }
     }
 
-    fn with_body(mut self, body: Vec<u8>) -> Call {
+    pub(super) fn with_body(mut self, body: Vec<u8>) -> Call {
         self.body = body;
         self
     }
@@ -145,7 +146,11 @@ pub fn call_of(request: &Request) -> Result<Call, ApiError> {
             index,
             wait_ms,
             read,
-        } => watch(request, *index, *wait_ms, read)?,
+        } => watch(*index, *wait_ms, read),
+        Request::Local(local) => local_call(local).ok_or_else(|| unsupported(request))?,
+        Request::Catalog { read, consistency } => {
+            catalog_call(read, &[consistency_flag(*consistency)])
+        }
         _ => return Err(unsupported(request)),
     })
 }
@@ -159,7 +164,7 @@ fn consistency_flag(consistency: Consistency) -> &'static str {
 }
 
 /// `?` and the non-empty parts joined by `&` (nothing when all are empty).
-fn query(parts: &[&str]) -> String {
+pub(super) fn query(parts: &[&str]) -> String {
     let parts: Vec<&str> = parts.iter().copied().filter(|p| !p.is_empty()).collect();
     if parts.is_empty() {
         String::new()
@@ -228,9 +233,9 @@ fn session_read(read: &SessionRead, flags: &str, consistency: Consistency) -> Ca
 }
 
 /// `?index=&wait=` on the read's own route (Consul's blocking query).
-fn watch(request: &Request, index: u64, wait_ms: u64, read: &WatchRead) -> Result<Call, ApiError> {
+fn watch(index: u64, wait_ms: u64, read: &WatchRead) -> Call {
     let flags = format!("index={index}&wait={wait_ms}ms");
-    Ok(match read {
+    match read {
         WatchRead::KvGet { key, consistency } => kv_read(key, &flags, *consistency),
         WatchRead::KvList {
             prefix,
@@ -246,8 +251,10 @@ fn watch(request: &Request, index: u64, wait_ms: u64, read: &WatchRead) -> Resul
             *consistency,
         ),
         WatchRead::Session { read, consistency } => session_read(read, &flags, *consistency),
-        WatchRead::Catalog { .. } => return Err(unsupported(request)),
-    })
+        WatchRead::Catalog { read, consistency } => {
+            catalog_call(read, &[consistency_flag(*consistency), &flags])
+        }
+    }
 }
 
 /// The create body `session_json::create_spec` reads back into the same spec.
@@ -294,7 +301,7 @@ fn txn_body(ops: &[TxnOp]) -> Vec<u8> {
 }
 
 /// Percent-encodes all but the unreserved characters.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         match byte {

@@ -218,7 +218,11 @@ fn shared_corpus(id: &str) -> Vec<Request> {
 /// the session id named alike, log indexes and contact times zeroed.
 fn normalized(result: &ApiResult, prefix: &str, id: &str) -> Value {
     let text = serde_json::to_string(result).expect("answers serialize");
-    let text = text.replace(prefix, "P").replace(id, "ID");
+    let named = |text: String, from: &str, to: &str| match from {
+        "" => text,
+        from => text.replace(from, to),
+    };
+    let text = named(named(text, prefix, "P"), id, "ID");
     let mut value: Value = serde_json::from_str(&text).expect("answers parse");
     zero_indexes(&mut value);
     value
@@ -426,5 +430,167 @@ async fn http_writes_carry_their_log_index_and_watches_wake() {
     {
         Ok(concord_core::agent::Response::Kv { entries, .. }) => assert_eq!(entries[0].value, b"2"),
         other => panic!("watch: {other:?}"),
+    }
+}
+
+fn register(id: &str, ttl_ms: Option<u64>) -> Request {
+    use concord_core::agent::local::{CheckInput, CheckKind, LocalRequest};
+    use concord_core::catalog::{CheckRegistration, ServiceRegistration};
+    let check = |ttl_ms| CheckInput {
+        check: CheckRegistration::default(),
+        kind: CheckKind::Ttl { ttl_ms },
+        interval_ms: 0,
+        timeout_ms: 0,
+        success_before_passing: 0,
+        failures_before_critical: 0,
+        deregister_critical_service_after_ms: 0,
+    };
+    let service = ServiceRegistration {
+        id: id.into(),
+        name: if id.is_empty() {
+            String::new()
+        } else {
+            "web".into()
+        },
+        port: 8080,
+        tags: vec!["v1".into()],
+        ..Default::default()
+    };
+    Request::Local(LocalRequest::RegisterService {
+        service: Box::new(service),
+        checks: ttl_ms.map(check).into_iter().collect(),
+        replace_existing_checks: false,
+    })
+}
+
+fn local(request: concord_core::agent::local::LocalRequest) -> Request {
+    Request::Local(request)
+}
+
+fn catalog(read: concord_core::agent::CatalogRead) -> Request {
+    Request::Catalog {
+        read,
+        consistency: Consistency::Default,
+    }
+}
+
+/// Sent typed, then over HTTP at once, until two answers in a row agree (the agent's
+/// anti-entropy may change the catalog between them); both kept for the assertion.
+async fn both_ways(handle: &NodeHandle, client: &Client, request: &Request) -> (Value, Value) {
+    let mut last = (Value::Null, Value::Null);
+    for _ in 0..5 {
+        let typed = normalized(&handle.request(request.clone()).await, "", "");
+        let http = normalized(&client.send(request.clone()).await, "", "");
+        if typed == http {
+            return (typed, http);
+        }
+        last = (typed, http);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    last
+}
+
+/// The agent's own services and checks, and the catalog and health reads, both ways over
+/// one node's state: writes on their own service ids, reads back to back.
+#[tokio::test]
+async fn local_and_catalog_answers_agree() {
+    use concord_core::agent::local::LocalRequest;
+    use concord_core::agent::CatalogRead;
+    use concord_core::catalog::CheckStatus;
+    let (handle, client) = start_node().await;
+    let update = |id: &str, status| {
+        let output = "set by the test".to_string();
+        local(LocalRequest::TtlUpdate {
+            id: id.into(),
+            status,
+            output,
+        })
+    };
+    let writes = |p: &str| {
+        vec![
+            register(&format!("web-{p}"), Some(60_000)),
+            update(&format!("service:web-{p}"), CheckStatus::Passing),
+            register(&format!("db-{p}"), None),
+            local(LocalRequest::DeregisterService {
+                id: format!("db-{p}"),
+            }),
+            update("no-such-check", CheckStatus::Warning),
+            register("", None),
+        ]
+    };
+    for (typed, http) in writes("typed").into_iter().zip(writes("http")) {
+        let typed_answer = normalized(&handle.request(typed.clone()).await, "typed", "");
+        let http_answer = normalized(&client.send(http).await, "http", "");
+        assert_eq!(typed_answer, http_answer, "{typed:?}");
+    }
+    let health = CatalogRead::HealthService {
+        name: "web".into(),
+        tags: vec![],
+        passing: true,
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !matches!(
+        handle.request(catalog(health.clone())).await,
+        Ok(concord_core::agent::Response::Catalog {
+            answer: concord_core::agent::CatalogAnswer::Entries(ref e), ..
+        }) if e.len() == 2
+    ) {
+        assert!(
+            Instant::now() < deadline,
+            "both instances reach the catalog"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let reads = [
+        local(LocalRequest::Services),
+        local(LocalRequest::Checks),
+        catalog(health.clone()),
+        catalog(CatalogRead::HealthService {
+            name: "web".into(),
+            tags: vec!["v2".into()],
+            passing: false,
+        }),
+        catalog(CatalogRead::CatalogServices),
+        catalog(CatalogRead::CatalogService {
+            name: "web".into(),
+            tags: vec![],
+        }),
+        catalog(CatalogRead::CatalogNodes),
+        catalog(CatalogRead::CatalogNode {
+            name: "real1".into(),
+        }),
+        catalog(CatalogRead::CatalogNode {
+            name: "nowhere".into(),
+        }),
+        catalog(CatalogRead::HealthNode {
+            node: "real1".into(),
+        }),
+        catalog(CatalogRead::HealthChecks {
+            service: "web".into(),
+        }),
+        catalog(CatalogRead::HealthState { state: None }),
+        catalog(CatalogRead::HealthState {
+            state: Some(CheckStatus::Passing),
+        }),
+        Request::Watch {
+            index: 0,
+            wait_ms: 1000,
+            read: WatchRead::Catalog {
+                read: health,
+                consistency: Consistency::Default,
+            },
+        },
+    ];
+    for request in reads {
+        let (typed, http) = both_ways(&handle, &client, &request).await;
+        assert_eq!(typed, http, "{request:?}");
+        let text = typed.to_string();
+        assert!(text.contains("Ok"), "{request:?}: {text}");
+        if request == local(LocalRequest::Services) {
+            assert!(
+                text.contains("web-typed") && text.contains("web-http"),
+                "{text}"
+            );
+        }
     }
 }

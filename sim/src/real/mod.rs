@@ -2,6 +2,7 @@
 //! agents. Built without madsim only. So far: `client`, the typed requests over HTTP.
 
 mod answers;
+mod catalog;
 pub mod client;
 mod errors;
 mod wire;
