@@ -1,33 +1,33 @@
 //! Concord's deterministic simulator: the real node runtime under madsim, with scenarios,
 //! faults, checkers and a fuzzer. Build it with `--cfg madsim` (`cargo xtask sim ...`).
+//! Without madsim the crate is where the real-process runner grows: the scenario parser, the
+//! fuzz schedule generator, the checkers over histories and the world's shared half compile
+//! there too; what drives a world (the world's machines, the runner, the scenario commands,
+//! the loads) is madsim's until the real backend gives it the same methods.
 
-#[cfg(madsim)]
 pub mod checker;
 /// The fenced resource of the lock workload (no madsim in it).
 pub mod fencing;
-#[cfg(madsim)]
 pub mod fuzz;
 /// Runs without madsim: it drives the SWIM machines of concord-core directly.
 pub mod gossip_bench;
-#[cfg(madsim)]
 pub mod history;
 pub mod linearizability;
+// The clients are started by `World::start_load`, madsim's until the real backend has one.
+#[cfg_attr(not(madsim), allow(dead_code))]
+pub mod load;
+// The clients are started by `World::start_load`, madsim's until the real backend has one.
+#[cfg_attr(not(madsim), allow(dead_code))]
+pub mod locks;
 #[cfg(not(madsim))]
 pub mod real;
 #[cfg(madsim)]
-pub mod load;
-#[cfg(madsim)]
-pub mod locks;
-#[cfg(madsim)]
 pub mod runner;
-#[cfg(madsim)]
 pub mod scenario;
-#[cfg(madsim)]
 pub mod services;
-#[cfg(madsim)]
 pub mod timeline;
-#[cfg(madsim)]
 pub mod trace;
-#[cfg(madsim)]
+// The clients are started by `World::start_load`, madsim's until the real backend has one.
+#[cfg_attr(not(madsim), allow(dead_code))]
 pub mod txn_load;
 pub mod world;

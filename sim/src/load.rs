@@ -17,7 +17,9 @@ use crate::fencing::SharedResource;
 use crate::history::Recorder;
 use crate::locks::LockState;
 use crate::services;
-use crate::world::{Handle, World};
+use crate::world::Handle;
+#[cfg(madsim)]
+use crate::world::World;
 use concord_core::agent::{ApiResult, Consistency, Request, Response};
 use concord_core::catalog::CheckStatus;
 use concord_core::kv::{KvCommand, VALUE_SIZE_BYTES_MAX};
@@ -101,6 +103,7 @@ impl Load {
     }
 }
 
+#[cfg(madsim)]
 impl World {
     /// Starts `clients` clients doing `ops` operations each, in the background.
     pub fn start_load(&mut self, clients: u64, ops: u64, mix: LoadMix) -> Load {

@@ -7,6 +7,7 @@
 mod acked_entries_kept;
 pub mod acked_writes;
 mod applied_agreement;
+#[cfg(madsim)]
 pub mod catalog_synced;
 mod commit_quorum;
 mod commit_rule;
@@ -110,6 +111,7 @@ impl Checker {
 
 /// The end-of-run checks: safety violations seen along the way, acknowledged writes, and the
 /// linearizability of the history.
+#[cfg(madsim)]
 pub fn final_checks(world: &crate::world::World) -> Result<(), String> {
     let mut violations = world.checker.violations();
     let history = world.recorder.history();

@@ -5,13 +5,18 @@
 //! seed is shrunk to a minimal schedule, saved as a scenario file, and drawn as a timeline.
 
 pub mod schedule;
+#[cfg(madsim)]
 pub mod shrink;
 
+#[cfg(madsim)]
 use crate::runner::Outcome;
+#[cfg(madsim)]
 use crate::scenario::run_scenario;
+#[cfg(madsim)]
 use crate::world::World;
 use concord_node::PlantedBug;
 use std::path::PathBuf;
+#[cfg(madsim)]
 use std::time::Instant;
 
 /// Where failing schedules and their timelines are written when the running binary is in no
@@ -34,15 +39,18 @@ pub fn failures_dir() -> PathBuf {
 }
 
 /// Runs one seed's schedule.
+#[cfg(madsim)]
 pub fn run_schedule(seed: u64, bug: PlantedBug, text: String) -> Outcome {
     run_schedule_drawn(seed, bug, text, false)
 }
 
 /// Runs one schedule and draws its timeline.
+#[cfg(madsim)]
 pub fn run_schedule_with_timeline(seed: u64, bug: PlantedBug, text: String) -> Outcome {
     run_schedule_drawn(seed, bug, text, true)
 }
 
+#[cfg(madsim)]
 fn run_schedule_drawn(seed: u64, bug: PlantedBug, text: String, timeline: bool) -> Outcome {
     crate::runner::run_seed_with(seed, bug, timeline, move |mut world: World| async move {
         let result = run_scenario(&mut world, &text)
@@ -78,6 +86,7 @@ pub fn fold_hash(running: u64, hash: u64) -> u64 {
 
 pub const TRACE_HASH_START: u64 = concord_core::digest::FNV_OFFSET;
 
+#[cfg(madsim)]
 pub fn fuzz_range(options: &FuzzOptions) -> FuzzReport {
     let wall = Instant::now();
     let mut report = FuzzReport {
@@ -119,6 +128,7 @@ pub fn fuzz_range(options: &FuzzOptions) -> FuzzReport {
     report
 }
 
+#[cfg(madsim)]
 fn report_failure(outcome: &Outcome, failure: &str, options: &FuzzOptions) {
     println!("{}", outcome.summary("fuzz"));
     println!("  failed: {failure}");
