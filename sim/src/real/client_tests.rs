@@ -99,7 +99,7 @@ fn kv_corpus(p: &str, id: &str) -> Vec<Request> {
             },
         }
     };
-    vec![
+    let mut corpus = vec![
         set(k("a"), "one"),
         set(k("dir/x y"), "spaced?&#"),
         write(KvCommand::Cas {
@@ -145,6 +145,29 @@ fn kv_corpus(p: &str, id: &str) -> Vec<Request> {
                 consistency: Consistency::Default,
             },
         },
+    ];
+    // The transactions run before the deletes: they read and check what is there.
+    corpus.extend(txn_corpus(p));
+    corpus.extend([
+        write(KvCommand::DeleteCas {
+            key: k("b"),
+            modify_index: 1,
+        }),
+        write(KvCommand::Delete { key: k("a") }),
+        get(k("a"), Consistency::Consistent),
+        write(KvCommand::DeleteTree { prefix: k("") }),
+        Request::KvList {
+            prefix: k(""),
+            consistency: Consistency::Stale,
+        },
+    ]);
+    corpus
+}
+
+/// Transactions over prefix `p`: a write with a read, a read-only one, a rolled-back one.
+fn txn_corpus(p: &str) -> Vec<Request> {
+    let k = |name: &str| format!("{p}/{name}");
+    vec![
         Request::Txn {
             ops: vec![
                 txn_op(TxnVerb::Set, k("t"), "tv", 0),
@@ -163,17 +186,6 @@ fn kv_corpus(p: &str, id: &str) -> Vec<Request> {
             ],
             consistency: Consistency::Default,
         },
-        write(KvCommand::DeleteCas {
-            key: k("b"),
-            modify_index: 1,
-        }),
-        write(KvCommand::Delete { key: k("a") }),
-        get(k("a"), Consistency::Consistent),
-        write(KvCommand::DeleteTree { prefix: k("") }),
-        Request::KvList {
-            prefix: k(""),
-            consistency: Consistency::Stale,
-        },
     ]
 }
 
@@ -184,6 +196,14 @@ fn shared_corpus(id: &str) -> Vec<Request> {
         Request::StatusPeers,
         Request::RaftConfiguration,
         Request::Members,
+        Request::RaftTransferLeader { target: None },
+        Request::RaftTransferLeader {
+            target: Some("no-such-server".into()),
+        },
+        Request::ForceLeave {
+            node: "no-such-node".into(),
+            prune: true,
+        },
         Request::Session {
             read: SessionRead::Info(id.into()),
             consistency: Consistency::Consistent,
