@@ -10,6 +10,10 @@ use std::collections::BTreeMap;
 pub mod agent;
 /// The catalog's and health's answers (`api_types/catalog.rs`).
 pub mod catalog;
+/// A session as the session endpoints answer it (`api_types/session.rs`).
+pub mod session;
+/// The answer of a transaction (`api_types/txn.rs`).
+pub mod txn;
 
 /// One entry of `GET /v1/kv/...`: Consul's `api.KVPair` (`DirEntry` on the server), in its
 /// field order.

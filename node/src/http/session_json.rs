@@ -5,12 +5,13 @@
 
 use super::errors::HttpError;
 use super::json_body::{decode_json, BodyFields};
+use crate::api_types::session::{ServiceCheckJson, SessionJson};
 use concord_core::duration::{format_go_ms, parse_go_duration};
 use concord_core::session::{
     Behavior, ServiceCheck, Session, SessionSpec, LOCK_DELAY_DEFAULT_NS, SESSION_DEFAULT_CHECK,
     SESSION_TTL_MS_MAX, SESSION_TTL_MS_MIN,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// Consul's `lockDelayMinThreshold`: a lock-delay below 1000 (ns) was meant as seconds.
@@ -183,33 +184,6 @@ fn checks(
     (merged, service.collect())
 }
 
-/// A session as Consul shows it, in its field order. `LockDelay` is integer nanoseconds (the
-/// Go api decodes it into a time.Duration); empty check lists are `null`, as Go's nil slices.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct SessionJson {
-    #[serde(rename = "ID")]
-    id: String,
-    name: String,
-    node: String,
-    lock_delay: u64,
-    behavior: &'static str,
-    #[serde(rename = "TTL")]
-    ttl: String,
-    node_checks: Option<Vec<String>>,
-    service_checks: Option<Vec<ServiceCheckJson>>,
-    create_index: u64,
-    modify_index: u64,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ServiceCheckJson {
-    #[serde(rename = "ID")]
-    id: String,
-    namespace: String,
-}
-
 impl From<&Session> for SessionJson {
     fn from(s: &Session) -> SessionJson {
         let service_checks = s.service_checks.iter().map(|c| ServiceCheckJson {
@@ -221,7 +195,7 @@ impl From<&Session> for SessionJson {
             name: s.name.clone(),
             node: s.node.clone(),
             lock_delay: s.lock_delay_ns,
-            behavior: s.behavior.as_str(),
+            behavior: s.behavior.as_str().to_string(),
             ttl: s.ttl.clone(),
             node_checks: (!s.node_checks.is_empty()).then(|| s.node_checks.clone()),
             service_checks: (!s.service_checks.is_empty()).then(|| service_checks.collect()),

@@ -6,12 +6,13 @@
 
 use super::errors::HttpError;
 use super::json_body::{canonicalize_keys, BodyFields};
-use crate::api_types::KvPair;
+pub use crate::api_types::txn::TxnAnswer;
+use crate::api_types::txn::{TxnErrorJson, TxnResultJson};
 use axum::http::StatusCode;
 use base64::Engine;
 use concord_core::kv::txn::{TxnError, TxnOp, TxnOutcome, TxnVerb, TXN_OPS_MAX};
 use concord_core::kv::VALUE_SIZE_BYTES_MAX;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 const TXN_FIELDS: BodyFields<'static> = BodyFields {
@@ -152,30 +153,6 @@ fn txn_op(verb: TxnVerb, kv: KvOpBody) -> Result<TxnOp, HttpError> {
         index: kv.index.unwrap_or(0),
         session: kv.session.unwrap_or_default(),
     })
-}
-
-/// `{"Results":..,"Errors":..}`: exactly one of them non-null, as Consul's (an empty list of
-/// results, from a transaction of deletes, is `null` too, as Go's nil slice).
-#[derive(Debug, Serialize)]
-pub struct TxnAnswer {
-    #[serde(rename = "Results")]
-    results: Option<Vec<TxnResultJson>>,
-    #[serde(rename = "Errors")]
-    errors: Option<Vec<TxnErrorJson>>,
-}
-
-#[derive(Debug, Serialize)]
-struct TxnResultJson {
-    #[serde(rename = "KV")]
-    kv: KvPair,
-}
-
-#[derive(Debug, Serialize)]
-struct TxnErrorJson {
-    #[serde(rename = "OpIndex")]
-    op_index: usize,
-    #[serde(rename = "What")]
-    what: String,
 }
 
 impl TxnAnswer {

@@ -12,6 +12,8 @@ use concord_core::kv::txn::{TxnError, TxnOutcome};
 use concord_core::kv::KvEntry;
 use concord_core::membership::{Member, MemberStatus, Role};
 use concord_core::session::{Behavior, ServiceCheck};
+use concord_node::api_types::session::SessionJson;
+use concord_node::api_types::txn::TxnAnswer;
 use concord_node::api_types::{AgentMember, KvPair, RaftConfiguration};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -171,26 +173,6 @@ struct Created {
     id: String,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct TxnAnswerJson {
-    results: Option<Vec<TxnResultJson>>,
-    errors: Option<Vec<TxnErrorJson>>,
-}
-
-#[derive(Deserialize)]
-struct TxnResultJson {
-    #[serde(rename = "KV")]
-    kv: KvPair,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct TxnErrorJson {
-    op_index: usize,
-    what: String,
-}
-
 /// 200 committed, 409 rolled back (`txn_json::TxnAnswer`). A read-only transaction carries
 /// X-Consul-KnownLeader (its `meta`); a write carries no meta.
 fn txn(answer: &Answer) -> Option<ApiResult> {
@@ -198,7 +180,7 @@ fn txn(answer: &Answer) -> Option<ApiResult> {
         return None;
     }
     let meta = answer.header("X-Consul-KnownLeader").map(|_| meta(answer));
-    let decoded = json::<TxnAnswerJson>(answer).and_then(|body| {
+    let decoded = json::<TxnAnswer>(answer).and_then(|body| {
         let outcome = match (body.results, body.errors) {
             (_, Some(errors)) => TxnOutcome::Failed {
                 errors: errors
@@ -299,31 +281,6 @@ fn member_info(m: AgentMember) -> Result<MemberInfo, ApiError> {
         name: m.name,
     };
     Ok(MemberInfo { member, status })
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct SessionJson {
-    #[serde(rename = "ID")]
-    id: String,
-    name: String,
-    node: String,
-    lock_delay: u64,
-    behavior: String,
-    #[serde(rename = "TTL")]
-    ttl: String,
-    node_checks: Option<Vec<String>>,
-    service_checks: Option<Vec<ServiceCheckJson>>,
-    create_index: u64,
-    modify_index: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ServiceCheckJson {
-    #[serde(rename = "ID")]
-    id: String,
-    namespace: String,
 }
 
 fn sessions(answer: &Answer, meta: QueryMeta) -> ApiResult {
