@@ -30,7 +30,8 @@ pub fn ttl_check_id(service_id: &str) -> String {
     format!("service:{service_id}")
 }
 
-fn ttl_check(ttl_ms: u64) -> CheckInput {
+/// A TTL check of `ttl_ms` for a registration (the workload's, and the real client's tests).
+pub fn ttl_check(ttl_ms: u64) -> CheckInput {
     assert!(ttl_ms > 0, "a TTL check needs a TTL");
     CheckInput {
         check: CheckRegistration::default(),

@@ -454,17 +454,8 @@ async fn http_writes_carry_their_log_index_and_watches_wake() {
 }
 
 fn register(id: &str, ttl_ms: Option<u64>) -> Request {
-    use concord_core::agent::local::{CheckInput, CheckKind, LocalRequest};
-    use concord_core::catalog::{CheckRegistration, ServiceRegistration};
-    let check = |ttl_ms| CheckInput {
-        check: CheckRegistration::default(),
-        kind: CheckKind::Ttl { ttl_ms },
-        interval_ms: 0,
-        timeout_ms: 0,
-        success_before_passing: 0,
-        failures_before_critical: 0,
-        deregister_critical_service_after_ms: 0,
-    };
+    use concord_core::agent::local::LocalRequest;
+    use concord_core::catalog::ServiceRegistration;
     let service = ServiceRegistration {
         id: id.into(),
         name: if id.is_empty() {
@@ -478,7 +469,7 @@ fn register(id: &str, ttl_ms: Option<u64>) -> Request {
     };
     Request::Local(LocalRequest::RegisterService {
         service: Box::new(service),
-        checks: ttl_ms.map(check).into_iter().collect(),
+        checks: ttl_ms.map(crate::services::ttl_check).into_iter().collect(),
         replace_existing_checks: false,
     })
 }
