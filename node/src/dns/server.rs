@@ -18,6 +18,11 @@ pub struct DnsSockets {
     tcp: Vec<TcpListener>,
 }
 
+/// Tries at most this many port pairs for a port 0 address: the port the system gave UDP
+/// may already be taken for TCP (by another process's TCP socket), and then a new pair is
+/// drawn. A fixed port is tried once: there is nothing else to try.
+const PORT_ZERO_BIND_ATTEMPTS_MAX: usize = 16;
+
 /// Binds UDP and TCP on each of `addrs`; the error names the address and the protocol.
 pub async fn bind(addrs: &[SocketAddr]) -> Result<DnsSockets, String> {
     let mut sockets = DnsSockets {
@@ -25,18 +30,37 @@ pub async fn bind(addrs: &[SocketAddr]) -> Result<DnsSockets, String> {
         tcp: Vec::new(),
     };
     for addr in addrs {
+        let (udp, tcp) = bind_pair(*addr).await?;
+        sockets.udp.push(udp);
+        sockets.tcp.push(tcp);
+    }
+    assert_eq!(sockets.udp.len(), sockets.tcp.len());
+    Ok(sockets)
+}
+
+/// UDP and TCP on one port: `addr`'s, or for port 0 one the system gives UDP and TCP can
+/// also have.
+async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), String> {
+    let attempts = if addr.port() == 0 {
+        PORT_ZERO_BIND_ATTEMPTS_MAX
+    } else {
+        1
+    };
+    let mut attempt = 1;
+    loop {
         let udp = UdpSocket::bind(addr)
             .await
             .map_err(|e| format!("cannot listen for DNS (UDP) on {addr}: {e}"))?;
         // The TCP port must be the one UDP got (a port 0 asks the system for any).
-        let tcp_addr = udp.local_addr().unwrap_or(*addr);
-        let tcp = TcpListener::bind(tcp_addr)
-            .await
-            .map_err(|e| format!("cannot listen for DNS (TCP) on {tcp_addr}: {e}"))?;
-        sockets.udp.push(udp);
-        sockets.tcp.push(tcp);
+        let tcp_addr = udp.local_addr().unwrap_or(addr);
+        match TcpListener::bind(tcp_addr).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && attempt < attempts => {
+                attempt += 1;
+            }
+            Err(e) => return Err(format!("cannot listen for DNS (TCP) on {tcp_addr}: {e}")),
+        }
     }
-    Ok(sockets)
 }
 
 impl DnsSockets {

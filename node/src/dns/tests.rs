@@ -478,3 +478,30 @@ async fn tcp_connections_past_the_limit_are_closed_and_garbage_gets_formerr() {
         "a freed slot serves again"
     );
 }
+
+#[tokio::test]
+async fn a_port_zero_address_finds_a_port_free_for_both_udp_and_tcp() {
+    // With many TCP ports taken, the port the system hands UDP is sometimes one of them
+    // (about 2% of draws here); `bind` must draw again rather than fail, as it once did
+    // when tests ran side by side.
+    let mut taken = Vec::new();
+    for _ in 0..600 {
+        taken.push(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
+    }
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    for _ in 0..120 {
+        let sockets = super::bind(&[any]).await.expect("a free pair");
+        let addrs = sockets.local_addrs();
+        assert_eq!(addrs.len(), 1);
+        assert_ne!(addrs[0].port(), 0);
+    }
+    let busy = taken[0].local_addr().unwrap();
+    let err = super::bind(&[busy])
+        .await
+        .err()
+        .expect("a taken fixed port fails");
+    assert!(
+        err.contains("(TCP)") && err.contains(&busy.to_string()),
+        "{err}"
+    );
+}
