@@ -5,6 +5,7 @@ mod answers;
 mod catalog;
 pub mod client;
 mod errors;
+pub mod net;
 mod wire;
 
 #[cfg(test)]
