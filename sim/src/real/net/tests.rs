@@ -332,6 +332,56 @@ fn new_sweeps_leftovers_and_drop_deletes_namespaces() {
     );
 }
 
+/// Bytes of the bulk transfer: sixteen of the scenarios' largest (512 KiB) values.
+const BULK_BYTES: usize = 16 * 512 * 1024;
+
+/// Reads everything one connection to `addr` in `namespace` sends; returns the byte count.
+fn sink(namespace: &str, addr: SocketAddr) -> std::thread::JoinHandle<usize> {
+    let listener = in_namespace(namespace, move || TcpListener::bind(addr)).expect("listen");
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("accept");
+        let (mut buf, mut total) = (vec![0u8; 1 << 16], 0);
+        while let Ok(n @ 1..) = s.read(&mut buf) {
+            total += n;
+        }
+        total
+    })
+}
+
+#[test]
+fn bulk_tcp_uses_the_large_mtu() {
+    if !is_root("bulk_tcp_uses_the_large_mtu") {
+        return;
+    }
+    let (net, names, ips) = two_machines(208, 9);
+    let addr = SocketAddr::from((ips[1], 7002));
+    let received = sink(&names[1], addr);
+    let start = Instant::now();
+    runtime().block_on(async {
+        use tokio::io::AsyncWriteExt;
+        let timeout = Duration::from_millis(CONNECT_TIMEOUT_MS);
+        let mut s = net
+            .connector(&names[0])
+            .connect(addr, timeout)
+            .await
+            .unwrap();
+        s.write_all(&vec![7u8; BULK_BYTES]).await.unwrap();
+        s.shutdown().await.unwrap();
+    });
+    assert_eq!(received.join().unwrap(), BULK_BYTES);
+    let (elapsed, counters) = (start.elapsed(), net.counters());
+    println!("{BULK_BYTES} bytes in {elapsed:?}: {counters}");
+    // At a 1500-byte MTU this takes 5,600 data packets; 64 KiB ones need some 130 (+ acks).
+    assert!(
+        counters.forwarded < 1_000,
+        "segments are small: is the MTU set? {counters}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "{elapsed:?} for 8 MiB: the switch is slow"
+    );
+}
+
 /// A minimal IPv4 header from `src` to `dst` (last octets) in `world`.
 fn packet(world: u8, src: u8, dst: u8) -> Vec<u8> {
     let mut p = vec![0u8; 20];
