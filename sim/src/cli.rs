@@ -1,5 +1,6 @@
 //! Argument handling of the simulator binary.
 
+use crate::args::{default_seed, flag, header, parse_bug, parse_range};
 use concord_node::PlantedBug;
 use concord_sim::fuzz::{self, schedule, FuzzOptions};
 use concord_sim::runner::run_seed;
@@ -41,43 +42,6 @@ fn init_logging() {
     }
 }
 
-fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-}
-
-/// A `# key: value` header line of a scenario file.
-fn header(text: &str, key: &str) -> Option<String> {
-    let prefix = format!("# {key}:");
-    text.lines()
-        .find_map(|l| l.strip_prefix(prefix.as_str()))
-        .map(|v| v.trim().to_string())
-}
-
-fn parse_bug(name: Option<String>) -> Result<PlantedBug, String> {
-    match name.as_deref() {
-        None | Some("none") => Ok(PlantedBug::None),
-        Some(name) => PlantedBug::from_name(name).ok_or_else(|| {
-            let known: Vec<&str> = PlantedBug::all().into_iter().map(|b| b.name()).collect();
-            format!("unknown planted bug {name} (known: {})", known.join(", "))
-        }),
-    }
-}
-
-fn default_seed() -> u64 {
-    std::env::var("MADSIM_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        })
-}
-
 fn run(args: &[String]) -> i32 {
     let Some(path) = args.first().cloned() else {
         eprintln!("{USAGE}");
@@ -112,14 +76,11 @@ fn run(args: &[String]) -> i32 {
         println!("FAILED {failure}");
         println!("replay: cargo xtask sim run {path} --seed {seed}");
     }
+    if args.iter().any(|a| a == "--margins") {
+        crate::args::print_margins(&outcome.margins);
+    }
     println!("{}", outcome.summary(&path));
     i32::from(outcome.failure.is_some())
-}
-
-fn parse_range(text: &str) -> Option<(u64, u64)> {
-    let (a, b) = text.split_once("..")?;
-    let (a, b) = (a.parse().ok()?, b.parse().ok()?);
-    (a < b).then_some((a, b))
 }
 
 fn parse_shard(text: &str) -> Option<(u64, u64)> {

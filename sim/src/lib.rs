@@ -13,11 +13,7 @@ pub mod fuzz;
 pub mod gossip_bench;
 pub mod history;
 pub mod linearizability;
-// The clients are started by `World::start_load`, madsim's until the real backend has one.
-#[cfg_attr(not(madsim), allow(dead_code))]
 pub mod load;
-// The clients are started by `World::start_load`, madsim's until the real backend has one.
-#[cfg_attr(not(madsim), allow(dead_code))]
 pub mod locks;
 #[cfg(not(madsim))]
 pub mod real;
@@ -27,7 +23,5 @@ pub mod scenario;
 pub mod services;
 pub mod timeline;
 pub mod trace;
-// The clients are started by `World::start_load`, madsim's until the real backend has one.
-#[cfg_attr(not(madsim), allow(dead_code))]
 pub mod txn_load;
 pub mod world;

@@ -18,7 +18,6 @@ use crate::history::Recorder;
 use crate::locks::LockState;
 use crate::services;
 use crate::world::Handle;
-#[cfg(madsim)]
 use crate::world::World;
 use concord_core::agent::{ApiResult, Consistency, Request, Response};
 use concord_core::catalog::CheckStatus;
@@ -103,7 +102,6 @@ impl Load {
     }
 }
 
-#[cfg(madsim)]
 impl World {
     /// Starts `clients` clients doing `ops` operations each, in the background.
     pub fn start_load(&mut self, clients: u64, ops: u64, mix: LoadMix) -> Load {

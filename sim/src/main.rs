@@ -1,9 +1,13 @@
 //! `concord-sim run SCENARIO [--seed N]` and `concord-sim fuzz --seeds A..B [--bug NAME]`;
-//! `concord-sim gossip-bench ...` (the SWIM detector's benchmark, no madsim needed).
+//! `concord-sim gossip-bench ...` (the SWIM detector's benchmark, no madsim needed);
+//! `concord-sim real run|fuzz ...` (built without madsim: real processes, `real_cli.rs`).
 //! Prefer `cargo xtask sim ...`, which builds this with `--cfg madsim` first.
 
+mod args;
 #[cfg(madsim)]
 mod cli;
+#[cfg(not(madsim))]
+mod real_cli;
 
 /// `gossip-bench` needs no madsim runtime, so it runs from either build.
 fn gossip_bench_requested() -> Option<i32> {
@@ -25,6 +29,15 @@ fn main() {
     if let Some(code) = gossip_bench_requested() {
         std::process::exit(code);
     }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "real") {
+        if std::env::var_os("CONCORD_SIM_LOG").is_some() {
+            let filter = std::env::var("CONCORD_SIM_LOG").unwrap_or_default();
+            let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+        }
+        std::process::exit(real_cli::main(&args[1..]));
+    }
     eprintln!("concord-sim must be built with RUSTFLAGS=\"--cfg madsim\": use `cargo xtask sim run|fuzz ...`");
+    eprintln!("(this build runs `concord-sim real run|fuzz ...` against real processes)");
     std::process::exit(2);
 }

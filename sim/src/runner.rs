@@ -20,6 +20,8 @@ pub struct Outcome {
     pub wall: Duration,
     /// The HTML timeline, when asked for.
     pub timeline_html: String,
+    /// How long each `expect ... within D` line took to pass.
+    pub margins: Vec<crate::world::Margin>,
 }
 
 /// Runs `body` in a new simulated world seeded with `seed`.
@@ -54,10 +56,11 @@ where
             } else {
                 String::new()
             };
-            (result.err(), hash, events, world.now_ms(), html)
+            let margins = world.margins.clone();
+            (result.err(), hash, events, world.now_ms(), html, margins)
         })
     }));
-    let (failure, trace_hash, events, sim_ms, timeline_html) = match run {
+    let (failure, trace_hash, events, sim_ms, timeline_html, margins) = match run {
         Ok(done) => done,
         Err(panic) => {
             let message = panic
@@ -73,6 +76,7 @@ where
                 0,
                 0,
                 String::new(),
+                Vec::new(),
             )
         }
     };
@@ -84,6 +88,7 @@ where
         sim_ms,
         wall: wall_start.elapsed(),
         timeline_html,
+        margins,
     }
 }
 

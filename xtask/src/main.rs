@@ -9,10 +9,15 @@
 //!   cargo xtask test                              everything CI runs
 //!   cargo xtask npm                               the npm consul client against a real agent
 //!   cargo xtask ui                                the web UI in headless Chromium (3 servers + client)
+//!   cargo xtask real run FILE... [--seed N] [--bug NAME]   scenario files against real processes
+//!   cargo xtask real fuzz --seeds A..B [--jobs J]  fuzz schedules against real processes
+//!   cargo xtask real ci                           the seed-guide files in the real world (CI)
+//!   cargo xtask real compare FILE...              time to pass each `expect ... within` line, both worlds
 //!   cargo xtask mutants [--shard K/N] [--skip-core]  mutants of the Raft core caught (slow)
 
 mod mutants;
 mod npm;
+mod real;
 mod ui;
 
 use std::path::PathBuf;
@@ -38,6 +43,9 @@ fn main() -> ExitCode {
         ["test"] => test_all(),
         ["npm"] => npm::npm_consul(),
         ["ui"] => ui::ui_browser(),
+        ["real", "ci"] => real::ci(),
+        ["real", "compare", files @ ..] => real::compare(files),
+        ["real", rest @ ..] => real::real(rest),
         ["mutants", rest @ ..] => mutants::run(rest),
         _ => Err(USAGE.to_string()),
     };
@@ -54,7 +62,8 @@ const USAGE: &str =
     "usage: cargo xtask test | sim run SCENARIO [--seed N] | sim fuzz --seeds A..B [--bug NAME] \
                      | sim scenarios --seeds A..B | sim determinism SCENARIO --seed N | sim build \
                      | sim gossip-bench [--sizes 5,50,500] [--trials T] [--member-hours H] [--seed S] \
-                     | npm | ui | mutants [--shard K/N] [--skip-core]";
+                     | npm | ui | real run FILE... [--seed N] | real fuzz --seeds A..B [--jobs J] \
+                     | real ci | mutants [--shard K/N] [--skip-core]";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -268,7 +277,9 @@ fn test_all() -> Result<(), String> {
     sim(&["fuzz", "--seeds", CI_FUZZ_SEEDS, "--jobs", "2"])?;
     py_consul()?;
     npm::npm_consul()?;
-    ui::ui_browser()
+    ui::ui_browser()?;
+    println!("==> the seed-guide scenarios against real processes");
+    real::ci()
 }
 
 /// Installs `dig` with apt-get when it is not on the PATH (through sudo when not root).

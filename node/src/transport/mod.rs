@@ -48,6 +48,9 @@ pub struct TransportStats {
     pub conns_refused_per_client: AtomicU64,
     pub conns_refused_total: AtomicU64,
     pub connect_failures: AtomicU64,
+    /// Outbound connections found closed by their peer (it died or restarted) before a write:
+    /// reconnected, so the frame reached the new process.
+    pub stale_connections: AtomicU64,
     pub datagrams_sent: AtomicU64,
     pub datagrams_received: AtomicU64,
     pub datagrams_dropped_malformed: AtomicU64,

@@ -59,9 +59,18 @@ async fn write_loop(
         loop {
             let frame = match pending.take() {
                 Some(frame) => frame,
-                None => match queue.recv().await {
-                    Some(frame) => frame,
-                    None => return, // the transport is gone: the node stopped
+                None => match queue.try_recv() {
+                    Ok(frame) => frame,
+                    Err(_) => match queue.recv().await {
+                        // After an idle while the peer may have died or restarted.
+                        Some(frame) if closed_by_peer(&stream) => {
+                            TransportStats::count(&stats.stale_connections);
+                            pending = Some(frame);
+                            break;
+                        }
+                        Some(frame) => frame,
+                        None => return, // the transport is gone: the node stopped
+                    },
                 },
             };
             // Flush every frame: madsim's stream only sends on flush (real TCP's flush is free).
@@ -73,6 +82,37 @@ async fn write_loop(
             TransportStats::count(&stats.frames_sent);
         }
     }
+}
+
+/// An outbound connection carries nothing back (answers come on the peer's own connection),
+/// so anything readable on it is its end: the peer's process died or restarted, and its
+/// kernel closed the socket. A frame written into it would be accepted locally and lost (a
+/// request forwarded once, say, to a server that came back); a new connection reaches the new
+/// process. Asked only after the queue was idle: while frames flow, a write fails soon enough.
+#[cfg(not(madsim))]
+fn closed_by_peer(stream: &TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut byte = [0u8; 1];
+    // SAFETY: recv(2) into a 1-byte buffer we own, on the stream's open fd, with MSG_PEEK
+    // (nothing is consumed) and MSG_DONTWAIT (it never blocks the task).
+    let read = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            byte.as_mut_ptr().cast(),
+            byte.len(),
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    let would_block =
+        read < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock;
+    !would_block
+}
+
+/// The simulator's streams have no end that the peer's death announces (see README, "Two
+/// worlds": a difference between the model and reality).
+#[cfg(madsim)]
+fn closed_by_peer(_stream: &TcpStream) -> bool {
+    false
 }
 
 /// Reads frames from an accepted connection until it ends, loses framing, or is too slow to

@@ -220,3 +220,33 @@ async fn a_message_in_the_inbox_holds_its_share_of_the_budget() {
     drop(received);
     assert_eq!(server.inbound.budget.available_permits(), budget_bytes);
 }
+
+/// Reads exactly `len` bytes from the next connection `listener` accepts, within 3 s.
+async fn next_bytes(listener: &tokio::net::TcpListener, len: usize) -> (TcpStream, Vec<u8>) {
+    let accept = tokio::time::timeout(Duration::from_secs(3), listener.accept());
+    let (mut stream, _) = accept.await.expect("a connection").unwrap();
+    let mut bytes = vec![0; len];
+    let read = tokio::time::timeout(Duration::from_secs(3), stream.read_exact(&mut bytes));
+    read.await.expect("the bytes").unwrap();
+    (stream, bytes)
+}
+
+#[tokio::test]
+async fn a_frame_after_the_peer_restarted_reaches_the_new_process() {
+    // A peer's process dies and comes back on the same address: its kernel closed the old
+    // connection. The next frame must not be written into that dead connection (accepted
+    // locally, then lost) but reach the new process over a new one.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stats = Arc::new(TransportStats::default());
+    let queue = super::peer::spawn(addr.to_string(), stats.clone());
+    queue.send(Arc::new(b"first".to_vec())).await.unwrap();
+    let (old, first) = next_bytes(&listener, 5).await;
+    assert_eq!(first, b"first");
+    drop(old); // the process died: its socket is closed
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    queue.send(Arc::new(b"second".to_vec())).await.unwrap();
+    let (_new, second) = next_bytes(&listener, 6).await;
+    assert_eq!(second, b"second");
+    assert_eq!(stats.stale_connections.load(Ordering::Relaxed), 1);
+}

@@ -172,7 +172,7 @@ mod tests {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, madsim))]
 mod world_tests {
     use super::CATALOG_CONVERGE_MS;
     use crate::runner::run_seed;

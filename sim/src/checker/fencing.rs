@@ -21,6 +21,30 @@ pub fn check(history: &History, resource: &FencedResource, grants: &Grants) -> V
     violations
 }
 
+/// The grants as clients saw them (where no server's journal is observed): each acquire that
+/// returned true, at its index, to its session. Two sessions told they hold one token is a
+/// violation `client_acquires` then reports against the first.
+pub fn grants_seen_by_clients(history: &History) -> Grants {
+    let mut grants = Grants::new();
+    for op in &history.operations {
+        if let (
+            Request::KvWrite {
+                command: KvCommand::Lock { key, session, .. },
+            },
+            Ok(Response::KvWritten {
+                applied: true,
+                index,
+            }),
+        ) = (&op.request, &op.result)
+        {
+            grants
+                .entry((key.clone(), *index))
+                .or_insert_with(|| session.clone());
+        }
+    }
+    grants
+}
+
 /// Each acquire a client saw return true was a grant, at its index, to its session.
 fn client_acquires(history: &History, grants: &Grants) -> Vec<String> {
     let mut violations = Vec::new();
@@ -82,4 +106,62 @@ fn accepted_writes(resource: &FencedResource, grants: &Grants) -> Vec<String> {
         }
     }
     violations
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::Operation;
+
+    fn acquire(client: u64, session: &str, result: concord_core::agent::ApiResult) -> Operation {
+        let command = KvCommand::Lock {
+            key: "lock/a".into(),
+            value: vec![],
+            flags: 0,
+            session: session.into(),
+        };
+        Operation {
+            client,
+            node: "s1".into(),
+            request: Request::KvWrite { command },
+            result,
+            invoke_ms: 0,
+            return_ms: 1,
+            epoch: 0,
+        }
+    }
+
+    #[test]
+    fn clients_grants_are_their_acquires_that_returned_true_and_the_first_keeps_a_token() {
+        let won = |index| {
+            Ok(Response::KvWritten {
+                index,
+                applied: true,
+            })
+        };
+        let lost = Ok(Response::KvWritten {
+            index: 9,
+            applied: false,
+        });
+        let history = History {
+            operations: vec![
+                acquire(1, "s-a", won(5)),
+                acquire(2, "s-b", lost),
+                acquire(3, "s-b", won(7)),
+                acquire(4, "s-c", won(7)),
+            ],
+        };
+        let grants = grants_seen_by_clients(&history);
+        let key = |token| ("lock/a".to_string(), token);
+        assert_eq!(grants.get(&key(5)).map(String::as_str), Some("s-a"));
+        assert_eq!(grants.get(&key(7)).map(String::as_str), Some("s-b"));
+        assert!(
+            !grants.contains_key(&key(9)),
+            "a refused acquire grants nothing"
+        );
+        // Two sessions told they hold one token: the second is a violation.
+        let violations = client_acquires(&history, &grants);
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert!(violations[0].contains("session s-c"), "{violations:?}");
+    }
 }

@@ -64,6 +64,23 @@ impl MemberViews {
         }
     }
 
+    /// Records one change of `observer`'s view of `member` (the real world reads these from
+    /// the observer's log); a change to Dead is a declaration.
+    pub fn record(&mut self, observer: &str, member: &str, state: SwimState, world_ms: u64) {
+        assert_ne!(observer, member, "a node's log tells of others only");
+        let views = self.current.entry(observer.to_string()).or_default();
+        let before = match views.binary_search_by(|(m, _)| m.as_str().cmp(member)) {
+            Ok(at) => Some(std::mem::replace(&mut views[at].1, state)),
+            Err(at) => {
+                views.insert(at, (member.to_string(), state));
+                None
+            }
+        };
+        if state == SwimState::Dead && before != Some(SwimState::Dead) {
+            self.declare_failed(observer, member, world_ms);
+        }
+    }
+
     fn declare_failed(&mut self, observer: &str, member: &str, world_ms: u64) {
         *self.failed_count.entry(member.to_string()).or_default() += 1;
         let kept = self.failed_by.entry(member.to_string()).or_default();
@@ -123,5 +140,25 @@ mod tests {
         views.observe("a", &membership, &mut || 10);
         assert_eq!(views.failures("b").1, 0);
         assert!(views.suspecting("b", &["a".to_string()]).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod record_tests {
+    use super::*;
+
+    #[test]
+    fn log_changes_make_suspicions_and_declarations() {
+        let mut views = MemberViews::default();
+        let answering = ["a".to_string(), "b".to_string()];
+        views.record("a", "c", SwimState::Suspect, 10);
+        assert_eq!(views.suspecting("c", &answering), vec!["a".to_string()]);
+        views.record("a", "c", SwimState::Alive, 20);
+        assert!(views.suspecting("c", &answering).is_empty());
+        assert_eq!(views.failures("c").1, 0);
+        views.record("b", "c", SwimState::Dead, 30);
+        views.record("b", "c", SwimState::Dead, 40);
+        let (first, count) = views.failures("c");
+        assert_eq!((first, count), (&[("b".to_string(), 30)][..], 1));
     }
 }

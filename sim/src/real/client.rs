@@ -6,6 +6,7 @@
 use super::answers;
 use super::catalog::{catalog_call, local_call};
 use super::errors::api_error;
+use super::net::Connector;
 use super::wire::{exchange, Answer, WireError};
 use concord_core::agent::{
     ApiError, ApiResult, Consistency, Request, SessionRead, SessionSpec, WatchRead,
@@ -44,10 +45,12 @@ impl Call {
 }
 
 /// The HTTP API of one agent, `name` at `addr`.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Client {
     name: String,
     addr: SocketAddr,
+    /// Where the agent's namespace is entered to connect (`None`: this namespace).
+    connector: Option<Connector>,
 }
 
 impl Client {
@@ -55,6 +58,15 @@ impl Client {
         Client {
             name: name.to_string(),
             addr,
+            connector: None,
+        }
+    }
+
+    /// A client of an agent in another network namespace, reached on its own addresses.
+    pub fn with_connector(name: &str, addr: SocketAddr, connector: Connector) -> Client {
+        Client {
+            connector: Some(connector),
+            ..Client::new(name, addr)
         }
     }
 
@@ -64,7 +76,16 @@ impl Client {
     pub async fn send(&self, request: Request) -> ApiResult {
         let call = call_of(&request)?;
         let timeout = Duration::from_millis(CLIENT_TIMEOUT_MS + extra_wait_ms(&request));
-        match exchange(self.addr, call.method, &call.path, &call.body, timeout).await {
+        let connector = self.connector.as_ref();
+        let answer = exchange(
+            self.addr,
+            connector,
+            call.method,
+            &call.path,
+            &call.body,
+            timeout,
+        );
+        match answer.await {
             Ok(answer) => answer_of(&request, &answer),
             Err(WireError::NotSent(why)) => {
                 tracing::debug!(node = %self.name, "real client: {why}");

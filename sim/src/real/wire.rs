@@ -1,6 +1,7 @@
 //! One HTTP/1.1 exchange over tokio, on its own connection (`Connection: close`, so the answer
 //! ends at EOF). Hand-rolled: no client crate, and cancelling a request is dropping its future.
 
+use super::net::Connector;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -43,15 +44,20 @@ pub enum WireError {
 }
 
 /// Sends `method path` with `body` to `addr` and reads the answer, all within `timeout`.
+/// With a `connector`, the connection is made inside its namespace (the agent's loopback).
 pub async fn exchange(
     addr: SocketAddr,
+    connector: Option<&Connector>,
     method: &str,
     path: &str,
     body: &[u8],
     timeout: Duration,
 ) -> Result<Answer, WireError> {
-    let connect = tokio::time::timeout(timeout, TcpStream::connect(addr));
-    let mut stream = match connect.await {
+    let connected = match connector {
+        Some(connector) => Ok(connector.connect(addr, timeout).await),
+        None => tokio::time::timeout(timeout, TcpStream::connect(addr)).await,
+    };
+    let mut stream = match connected {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => return Err(WireError::NotSent(format!("connect to {addr}: {e}"))),
         Err(_) => return Err(WireError::NotSent(format!("connect to {addr}: timed out"))),

@@ -131,7 +131,7 @@ async fn kill_after_ack(world: &mut World, leader_dies: bool, down: Duration) {
     ));
     // A node the write's wait saw killed by other means is left as it is.
     if world.node(&victim).up {
-        world.kill(&victim);
+        world.kill(&victim).await;
         madsim::time::sleep(down).await;
         // Back up before the next line, which may be a request to it (a leave, a join).
         world.restart(&victim).await;

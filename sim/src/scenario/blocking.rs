@@ -73,12 +73,12 @@ pub async fn run(world: &mut World, watches: &mut Watches, words: &[&str]) -> Re
                 duration_setting(settings, "within")?.ok_or("expect-wakes needs within=")?;
             let value = settings.iter().find_map(|s| s.strip_prefix("value="));
             let passing = settings.iter().find_map(|s| s.strip_prefix("passing="));
-            expect_wakes(watches, watch, within, value, passing).await
+            expect_wakes(watches, watch, world.deadline(within), value, passing).await
         }
         ["expect-deadline", watch, settings @ ..] => {
             let within =
                 duration_setting(settings, "within")?.ok_or("expect-deadline needs within=")?;
-            expect_deadline(watches, watch, within).await
+            expect_deadline(watches, watch, world.deadline(within)).await
         }
         _ => Err(format!(
             "bad blocking-read command: {} (use blocking-get NAME AS KEY [wait=D], \

@@ -52,7 +52,7 @@ pub async fn run(
     words: &[&str],
 ) -> Result<(), String> {
     let (words, within) = match words {
-        [head @ .., "within", d] => (head, parse_duration(d)?),
+        [head @ .., "within", d] => (head, world.deadline(parse_duration(d)?)),
         _ => (words, Duration::ZERO),
     };
     match words {

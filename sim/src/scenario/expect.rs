@@ -2,7 +2,7 @@
 
 use super::parse::parse_duration;
 use super::run::consistency;
-use crate::world::World;
+use crate::world::{Margin, World};
 use concord_core::agent::{Request, Response};
 use concord_core::kv::KvCommand;
 use std::time::Duration;
@@ -15,9 +15,19 @@ pub async fn run(world: &mut World, words: &[&str]) -> Result<(), String> {
         [head @ .., "within", d] => (head, parse_duration(d)?),
         _ => (words, Duration::ZERO),
     };
-    let deadline_ms = world.now_ms() + within.as_millis() as u64;
+    let (start_ms, bound_ms) = (world.now_ms(), world.deadline(within).as_millis() as u64);
+    let deadline_ms = start_ms + bound_ms;
     loop {
         let outcome = check_once(world, words).await;
+        if outcome.is_ok() && bound_ms > 0 {
+            let took_ms = world.now_ms() - start_ms;
+            let line = world.line;
+            world.margins.push(Margin {
+                line,
+                took_ms,
+                bound_ms,
+            });
+        }
         if outcome.is_ok() || world.now_ms() >= deadline_ms {
             return outcome;
         }
@@ -84,6 +94,15 @@ pub async fn current_leader(world: &mut World) -> Result<String, String> {
         .rsplit_once(':')
         .map_or(first.as_str(), |(ip, _)| ip)
         .to_string();
+    if ip
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+    {
+        // A real `-dev` agent leads on its own loopback address (a simulated machine has no
+        // loopback of its own: the world gives it the machine's address).
+        let (server, _) = seen.first().cloned().expect("checked above");
+        return Ok(server);
+    }
     world
         .nodes
         .values()

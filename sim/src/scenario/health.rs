@@ -44,6 +44,7 @@ pub async fn run(world: &mut World, words: &[&str]) -> Result<(), String> {
         .parse()
         .map_err(|_| format!("{command}: bad count"))?;
     let within = keyword(rest, "within").map(parse_duration).transpose()?;
+    let within = within.map(|bound| world.deadline(bound));
     let via = match keyword(rest, "via") {
         Some(node) => node.to_string(),
         None => world
@@ -137,7 +138,7 @@ fn keyword<'a>(words: &[&'a str], keyword: &str) -> Option<&'a str> {
     words.get(at + 1).copied()
 }
 
-#[cfg(test)]
+#[cfg(all(test, madsim))]
 mod tests {
     use crate::runner::run_seed;
     use crate::scenario::run_scenario;

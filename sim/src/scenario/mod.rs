@@ -23,26 +23,15 @@
 //! - `load-start ... svc%=N` (`load.rs`): N% of the clients' operations are agent services;
 //!   `lock%=N txn%=N [lock-delay-ms=N] [session-ttl-s=N]`: locks and transactions.
 
-// The commands drive a world: madsim's until the real backend has the same methods.
-#[cfg(madsim)]
 mod aimed;
-#[cfg(madsim)]
 mod blocking;
-#[cfg(madsim)]
 mod coordination;
-#[cfg(madsim)]
 mod discovery;
-#[cfg(madsim)]
 mod expect;
-#[cfg(madsim)]
 mod health;
 pub mod parse;
-#[cfg(madsim)]
 mod run;
-#[cfg(madsim)]
 mod start_flags;
 
-#[cfg(madsim)]
 pub use expect::current_leader;
-#[cfg(madsim)]
 pub use run::{run_scenario, Failure};

@@ -53,6 +53,7 @@ pub async fn run_scenario(world: &mut World, text: &str) -> Result<(), Failure> 
             text: line.text.clone(),
             reason,
         };
+        runner.world.line = line.number;
         let words = runner.substitute(&line).await.map_err(fail)?;
         runner
             .world
@@ -125,7 +126,7 @@ impl Runner<'_> {
                     .await
                     .map_err(|e| format!("force-leave {target} on {name}: {e}"))?;
             }
-            ["kill", name] => self.world.kill(name),
+            ["kill", name] => self.world.kill(name).await,
             ["restart", name] => self.world.restart(name).await,
             ["pause", name] => self.world.pause(name),
             ["resume", name] => self.world.resume(name),
@@ -348,7 +349,11 @@ const CHECK_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 254);
 /// world's `machine_layer` (a data dir, a small snapshot threshold). Every flag a user may
 /// pass is accepted, and a refused one gets the user's error, word for word.
 pub fn node_spec(name: &str, flags: &[&str], ip: Ipv4Addr, seed: u64) -> Result<NodeSpec, String> {
-    plan_start(name, flags, ip, seed).map(|planned| NodeSpec::new(planned.plan.node))
+    let planned = plan_start(name, flags, ip, seed)?;
+    let mut spec = NodeSpec::new(planned.plan.node);
+    spec.flags = flags.iter().map(|f| f.to_string()).collect();
+    spec.http = planned.plan.http_listen.first().copied();
+    Ok(spec)
 }
 
 /// The whole plan of a `start` line (what `concord agent` would print and run), or the

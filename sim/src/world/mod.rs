@@ -4,44 +4,48 @@
 //! simulated machines and faults are in `sim.rs` (madsim), with the same method names that a
 //! real-process backend will have.
 
-#[cfg(madsim)]
 use crate::checker::Checker;
-#[cfg(madsim)]
 use crate::history::Recorder;
-#[cfg(madsim)]
 use crate::trace::Trace;
 use concord_config::bind::Interface;
 use concord_config::layer::ConfigLayer;
 use concord_config::plan::HostFacts;
-#[cfg(madsim)]
 use concord_core::agent::{ApiResult, Request};
 use concord_core::membership::Role;
-#[cfg(madsim)]
 use concord_core::rng::Rng;
-#[cfg(madsim)]
-use concord_node::transport::chaos::ChaosKnobs;
 use concord_node::NodeConfig;
-#[cfg(madsim)]
 use concord_node::PlantedBug;
-#[cfg(madsim)]
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
-#[cfg(madsim)]
 use std::sync::Arc;
-#[cfg(madsim)]
 use std::time::Duration;
 
+#[cfg(not(madsim))]
+mod real;
 #[cfg(madsim)]
 mod sim;
+#[cfg(not(madsim))]
+pub use real::{RealBackend, RealNode, RealOptions};
 #[cfg(madsim)]
-pub use sim::{Machine, SimNode};
+pub use sim::{SimFaults, SimNode};
 
-/// A node of this build's world (a madsim node in the simulator).
+/// A node of this build's world (a madsim node in the simulator, a process in the real one).
 #[cfg(madsim)]
 pub type Node = SimNode;
+#[cfg(not(madsim))]
+pub type Node = RealNode;
 
 /// The handle that clients send a node's agent requests through.
+#[cfg(madsim)]
 pub type Handle = concord_node::NodeHandle;
+#[cfg(not(madsim))]
+pub type Handle = crate::real::machine::AgentHandle;
+
+/// What this build's world holds besides the shared things.
+#[cfg(madsim)]
+type Backend = SimFaults;
+#[cfg(not(madsim))]
+type Backend = RealBackend;
 
 /// A node as its `start` line configured it (through the configuration library, as
 /// `concord agent` configures a real one), before the world adds its own things.
@@ -52,6 +56,10 @@ pub struct NodeSpec {
     pub config: NodeConfig,
     /// `config.agent.role`, for the checkers.
     pub role: Role,
+    /// The `start` line's flags, word for word (a real machine runs `concord agent` with them).
+    pub flags: Vec<String>,
+    /// Where the agent's HTTP API listens (its first address).
+    pub http: Option<std::net::SocketAddr>,
 }
 
 impl NodeSpec {
@@ -59,6 +67,8 @@ impl NodeSpec {
         NodeSpec {
             role: config.agent.role,
             config,
+            flags: Vec::new(),
+            http: None,
         }
     }
 
@@ -98,7 +108,15 @@ pub fn host_facts(name: &str, ip: Ipv4Addr, seed: u64) -> HostFacts {
     }
 }
 
-#[cfg(madsim)]
+/// A machine about to run a node (from `World::next_machine`).
+#[derive(Clone, Debug)]
+pub struct Machine {
+    pub ip: Ipv4Addr,
+    pub seed: u64,
+    pub append_entries_max: usize,
+    pub inflight_messages_max: usize,
+}
+
 pub struct World {
     pub nodes: BTreeMap<String, Node>,
     pub checker: Arc<Checker>,
@@ -106,12 +124,7 @@ pub struct World {
     pub recorder: Recorder,
     pub rng: Rng,
     pub bug: PlantedBug,
-    clogged: BTreeSet<(String, String)>,
-    clogged_nodes: BTreeSet<String>,
     paused: BTreeSet<String>,
-    /// Message duplication and reordering, shared by every node's transport.
-    #[cfg(madsim)]
-    pub chaos: Arc<ChaosKnobs>,
     /// The last client id handed out (0 is the scenario's own client).
     pub next_client: u64,
     pub seed: u64,
@@ -120,11 +133,29 @@ pub struct World {
     /// How long a lock abandoned by a load's client may stay held: 2 x its session TTL plus
     /// its lock-delay, the largest of every load so far (`check-locks` waits that and more).
     pub lock_bound_ms: u64,
+    /// Deadlines (`within D`) are scaled by this, in percent: 100 in the simulator.
+    pub time_factor_percent: u64,
+    /// Whether the checkers see inside every node (the simulator's observer) or only the
+    /// history and the agents' logs (the real world).
+    pub observed: bool,
+    /// The scenario line running now, and how long each `expect ... within D` line took to
+    /// pass: (line, milliseconds, the bound after scaling). Not traced, so a run's trace is
+    /// the same with or without them; `--margins` prints them (the model against reality).
+    pub line: usize,
+    pub margins: Vec<Margin>,
+    backend: Backend,
 }
 
-#[cfg(madsim)]
+/// How long one `expect ... within D` took to pass.
+#[derive(Clone, Debug)]
+pub struct Margin {
+    pub line: usize,
+    pub took_ms: u64,
+    pub bound_ms: u64,
+}
+
 impl World {
-    pub fn new(seed: u64, bug: PlantedBug) -> World {
+    fn with_backend(seed: u64, bug: PlantedBug, backend: Backend) -> World {
         let trace = Arc::new(Trace::new());
         World {
             nodes: BTreeMap::new(),
@@ -133,16 +164,40 @@ impl World {
             trace,
             rng: Rng::new(seed ^ 0x5eed),
             bug,
-            clogged: BTreeSet::new(),
-            clogged_nodes: BTreeSet::new(),
             paused: BTreeSet::new(),
-            #[cfg(madsim)]
-            chaos: Arc::default(),
             next_client: 0,
             seed,
             fencing: Arc::default(),
             lock_bound_ms: 0,
+            time_factor_percent: 100,
+            observed: true,
+            line: 0,
+            margins: Vec::new(),
+            backend,
         }
+    }
+
+    /// The next machine: its address, and the draws of the world's PRNG for its node (in
+    /// the order they have always been drawn, so that seeds keep their runs).
+    pub fn next_machine(&mut self) -> Machine {
+        let ip = self.machine_address(self.nodes.len());
+        // The configuration is fuzzed too: small batches and pipelines make for more
+        // interleavings (and are settings a user may choose).
+        let append_entries_max = [1, 2, 4, 64, 256][self.rng.range(0, 5) as usize];
+        let inflight_messages_max = [1, 2, 8][self.rng.range(0, 3) as usize];
+        Machine {
+            ip,
+            seed: self.rng.next_u64(),
+            append_entries_max,
+            inflight_messages_max,
+        }
+    }
+
+    /// A scenario's time bound in this world (`within D`): scaled by the time factor, since
+    /// real processes are slower than simulated ones. Waits and TTLs are the scenario, not
+    /// a tolerance, and are never scaled.
+    pub fn deadline(&self, bound: Duration) -> Duration {
+        bound * self.time_factor_percent as u32 / 100
     }
 
     /// Simulated milliseconds since the world began (the recorder's clock, so history and
@@ -151,29 +206,7 @@ impl World {
         self.recorder.now_ms()
     }
 
-    /// Creates and starts a node on `machine`; returns once its agent takes requests.
-    pub async fn start(
-        &mut self,
-        name: &str,
-        spec: NodeSpec,
-        machine: Machine,
-    ) -> Result<(), String> {
-        self.spawn(name, spec, machine)?;
-        self.wait_up(name).await;
-        Ok(())
-    }
-
-    /// Waits (a bounded while) until the node's agent is running.
-    pub async fn wait_up(&self, name: &str) {
-        for _ in 0..100 {
-            if self.handle(name).is_some() {
-                return;
-            }
-            madsim::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    pub fn node(&self, name: &str) -> &SimNode {
+    pub fn node(&self, name: &str) -> &Node {
         self.nodes
             .get(name)
             .unwrap_or_else(|| panic!("no node named {name}"))

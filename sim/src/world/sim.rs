@@ -1,12 +1,13 @@
 //! The simulated world's machines and faults: named madsim nodes, each with its own IP, disk
 //! and clock; kill, restart, pause, one-way cuts, clogs, latency, loss and message chaos.
 
-use super::{NodeSpec, World};
+use super::{Machine, NodeSpec, World};
 use crate::checker::Checker;
 use concord_node::storage::SimDisk;
 use concord_node::transport::chaos::ChaosKnobs;
 use concord_node::{Clock, Hooks, NodeConfig, NodeHandle, PlantedBug};
 use madsim::runtime::Handle;
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,20 +22,45 @@ pub struct SimNode {
     pub up: bool,
 }
 
+/// The simulated world's own things: the links and nodes clogged, and the message chaos
+/// every node's transport shares.
+#[derive(Default)]
+pub struct SimFaults {
+    clogged: BTreeSet<(String, String)>,
+    clogged_nodes: BTreeSet<String>,
+    /// Message duplication and reordering, shared by every node's transport.
+    pub chaos: Arc<ChaosKnobs>,
+}
+
 impl World {
-    /// The next machine: its address, and the draws of the world's PRNG for its node (in
-    /// the order they have always been drawn, so that seeds keep their runs).
-    pub fn next_machine(&mut self) -> Machine {
-        let ip = Ipv4Addr::new(198, 18, 0, self.nodes.len() as u8 + 1);
-        // The configuration is fuzzed too: small batches and pipelines make for more
-        // interleavings (and are settings a user may choose).
-        let append_entries_max = [1, 2, 4, 64, 256][self.rng.range(0, 5) as usize];
-        let inflight_messages_max = [1, 2, 8][self.rng.range(0, 3) as usize];
-        Machine {
-            ip,
-            seed: self.rng.next_u64(),
-            append_entries_max,
-            inflight_messages_max,
+    pub fn new(seed: u64, bug: PlantedBug) -> World {
+        World::with_backend(seed, bug, SimFaults::default())
+    }
+
+    /// Machine `index`'s address.
+    pub(super) fn machine_address(&self, index: usize) -> Ipv4Addr {
+        Ipv4Addr::new(198, 18, 0, index as u8 + 1)
+    }
+
+    /// Creates and starts a node on `machine`; returns once its agent takes requests.
+    pub async fn start(
+        &mut self,
+        name: &str,
+        spec: NodeSpec,
+        machine: Machine,
+    ) -> Result<(), String> {
+        self.spawn(name, spec, machine)?;
+        self.wait_up(name).await;
+        Ok(())
+    }
+
+    /// Waits (a bounded while) until the node's agent is running.
+    pub async fn wait_up(&self, name: &str) {
+        for _ in 0..100 {
+            if self.handle(name).is_some() {
+                return;
+            }
+            madsim::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
@@ -63,7 +89,7 @@ impl World {
             clock,
             bug: self.bug,
             checker: self.checker.clone(),
-            chaos: self.chaos.clone(),
+            chaos: self.backend.chaos.clone(),
         };
         let id = build_node(name, ip, setup);
         let storage = match &spec.config.data_dir {
@@ -112,7 +138,7 @@ impl World {
     }
 
     /// Process death: the node stops at once; unsynced writes are lost or torn.
-    pub fn kill(&mut self, name: &str) {
+    pub async fn kill(&mut self, name: &str) {
         let draw = self.rng.next_u64();
         let node = self.nodes.get_mut(name).expect("known node");
         Handle::current().kill(node.id);
@@ -171,29 +197,31 @@ impl World {
     pub fn cut(&mut self, from: &str, to: &str) {
         let net = madsim::net::NetSim::current();
         net.clog_link(self.node(from).id, self.node(to).id);
-        self.clogged.insert((from.to_string(), to.to_string()));
+        self.backend
+            .clogged
+            .insert((from.to_string(), to.to_string()));
     }
 
     /// Clogs every link of a node, both ways (swizzle-clogging clogs them one by one).
     pub fn clog(&mut self, name: &str) {
         madsim::net::NetSim::current().clog_node(self.node(name).id);
-        self.clogged_nodes.insert(name.to_string());
+        self.backend.clogged_nodes.insert(name.to_string());
         self.trace.record(&format!("clog {name}"));
     }
 
     pub fn unclog(&mut self, name: &str) {
         madsim::net::NetSim::current().unclog_node(self.node(name).id);
-        self.clogged_nodes.remove(name);
+        self.backend.clogged_nodes.remove(name);
         self.trace.record(&format!("unclog {name}"));
     }
 
     /// Ends every partition, cut and clog.
     pub fn heal(&mut self) {
         let net = madsim::net::NetSim::current();
-        for name in std::mem::take(&mut self.clogged_nodes) {
+        for name in std::mem::take(&mut self.backend.clogged_nodes) {
             net.unclog_node(self.node(&name).id);
         }
-        for (from, to) in std::mem::take(&mut self.clogged) {
+        for (from, to) in std::mem::take(&mut self.backend.clogged) {
             net.unclog_link(self.node(&from).id, self.node(&to).id);
         }
         self.trace.record("heal");
@@ -201,7 +229,8 @@ impl World {
 
     /// Per-thousand rates of duplicated and delayed (overtaken) messages.
     pub fn set_chaos(&mut self, duplicate_per_mille: u64, delay_per_mille: u64, delay_ms_max: u64) {
-        self.chaos
+        self.backend
+            .chaos
             .set(duplicate_per_mille, delay_per_mille, delay_ms_max);
         self.trace.record(&format!(
             "chaos duplicate={duplicate_per_mille}/1000 delay={delay_per_mille}/1000 up to {delay_ms_max}ms"
@@ -222,15 +251,6 @@ impl World {
     pub fn handle(&self, name: &str) -> Option<NodeHandle> {
         self.node(name).handle.lock().expect("slot").clone()
     }
-}
-
-/// A simulated machine about to run a node (from `World::next_machine`).
-#[derive(Clone, Debug)]
-pub struct Machine {
-    pub ip: Ipv4Addr,
-    pub seed: u64,
-    append_entries_max: usize,
-    inflight_messages_max: usize,
 }
 
 /// The library's node configuration with the world's things applied: the machine's address
