@@ -11,14 +11,18 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 const USAGE: &str =
-    "usage: concord-sim real run FILE... [--seed N] [--bug NAME] [--time-factor PERCENT]
-       concord-sim real fuzz --seeds A..B [--jobs J] [--bug NAME] [--time-factor PERCENT]
+    "usage: concord-sim real run FILE... [--seed N] [--bug NAME] [--time-factor PERCENT] [--world W] [--margins]
+       concord-sim real fuzz --seeds A..B [--jobs J] [--bug NAME] [--time-factor PERCENT] [--world W]
   Runs scenario files, or the fuzzer's schedules for seeds A..B, against real `concord agent`
   processes in network namespaces (root needed). The binary is $CONCORD_BIN or the `concord`
-  next to this one. Deadlines (`within D`) are scaled by the time factor (default 200%).";
+  next to this one. Deadlines (`within D`) are scaled by the time factor (default 200%).
+  Runs side by side need other world numbers (`--world W`: namespaces crW-*, 10.77.W.0/24;
+  a fuzz takes worlds W..W+J).";
 
 /// Worlds a real fuzz may run side by side (each has its own namespaces and /24).
 const JOBS_MAX: u64 = 8;
+/// World numbers runs may take (`--world`); the switch's tests take 200 and up.
+const WORLDS_MAX: u8 = 100;
 
 pub fn main(args: &[String]) -> i32 {
     if !is_root() {
@@ -46,6 +50,8 @@ struct Common {
     time_factor_percent: u64,
     bin: PathBuf,
     target: PathBuf,
+    /// The first world number this command uses.
+    world: u8,
 }
 
 fn common(args: &[String]) -> Result<Common, String> {
@@ -71,16 +77,27 @@ fn common(args: &[String]) -> Result<Common, String> {
     }
     // target/debug/concord-sim -> target/real
     let target = dir.parent().unwrap_or(dir).join("real");
+    let world = match flag(args, "--world") {
+        None => 0,
+        Some(w) => w
+            .parse::<u8>()
+            .ok()
+            .filter(|w| u64::from(*w) + JOBS_MAX <= u64::from(WORLDS_MAX))
+            .ok_or(format!("--world {w}: 0..{}", WORLDS_MAX - JOBS_MAX as u8))?,
+    };
     Ok(Common {
         bug,
         time_factor_percent,
         bin,
         target,
+        world,
     })
 }
 
 impl Common {
-    fn options(&self, world_index: u8) -> RealOptions {
+    /// Options for this command's world `offset` (0 for `run`, the job for `fuzz`).
+    fn options(&self, offset: u8) -> RealOptions {
+        let world_index = self.world + offset;
         RealOptions {
             world_index,
             dir: self.target.join(format!("w{world_index}")),
@@ -150,11 +167,12 @@ fn run_file(path: &str, args: &[String], common: &Common) -> bool {
     };
     println!("real seed={seed} scenario={path} bug={}", bug.name());
     let outcome = run_text(&text, seed, bug, common.options(0));
-    report(
-        &outcome,
-        path,
-        &format!("cargo xtask real run {path} --seed {seed}"),
-    );
+    let bug_flag = match bug {
+        PlantedBug::None => String::new(),
+        bug => format!(" --bug {}", bug.name()),
+    };
+    let replay = format!("cargo xtask real run {path} --seed {seed}{bug_flag}");
+    report(&outcome, path, &replay);
     if outcome.failure.is_some() {
         let stem = std::path::Path::new(path)
             .file_stem()

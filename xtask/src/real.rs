@@ -48,12 +48,29 @@ pub fn real(args: &[&str]) -> Result<(), String> {
     step(&format!("real {}", args.join(" ")), &mut command)
 }
 
-/// What CI runs in the real world: the seed-guide files, each with one seed.
+/// The planted bug CI shows the real runner catching, and the file it is caught on: a new
+/// leader hands a held lock to the next acquirer (`expect-lock-holder` and the lock's own
+/// release fail deterministically).
+pub const CI_REAL_BUG: (&str, &str) = (
+    "lock-steal-after-leader-change",
+    "scenarios/locks-leader-change.scn",
+);
+
+/// What CI runs in the real world: the seed-guide files, each with one seed; then the
+/// planted bug, which must make its run fail (the real checks can fail).
 pub fn ci() -> Result<(), String> {
     let mut args = vec!["run"];
     args.extend(CI_REAL_FILES);
     args.extend(["--seed", "1"]);
-    real(&args)
+    real(&args)?;
+    let (bug, file) = CI_REAL_BUG;
+    println!("==> real run {file} --bug {bug}: must fail");
+    match real(&["run", file, "--seed", "1", "--bug", bug]) {
+        Err(_) => Ok(()),
+        Ok(()) => Err(format!(
+            "the planted bug {bug} went unnoticed by the real runner on {file}"
+        )),
+    }
 }
 
 fn is_root() -> bool {

@@ -13,6 +13,12 @@ use tokio::sync::mpsc;
 const BACKOFF_MIN_MS: u64 = 50;
 const BACKOFF_MAX_MS: u64 = 2_000;
 const CONNECT_TIMEOUT_MS: u64 = 1_000;
+/// Sent data unacknowledged this long ends an outbound connection (TCP_USER_TIMEOUT), so the
+/// writer reconnects. Without it, a connection whose packets a partition dropped keeps
+/// retransmitting with exponential back-off, and after the partition heals the peer hears
+/// nothing for as long again (tens of seconds): writes succeed locally all the while.
+#[cfg_attr(madsim, allow(dead_code))]
+pub(super) const UNACKNOWLEDGED_MS_MAX: u64 = 4_000;
 
 /// Starts the writer task for `addr`; returns its bounded queue.
 pub fn spawn(addr: String, stats: Arc<TransportStats>) -> mpsc::Sender<Arc<Vec<u8>>> {
@@ -55,6 +61,7 @@ async fn write_loop(
             }
         };
         let _ = stream.set_nodelay(true);
+        abort_when_unacknowledged(&stream);
         backoff_ms = BACKOFF_MIN_MS;
         loop {
             let frame = match pending.take() {
@@ -107,6 +114,30 @@ fn closed_by_peer(stream: &TcpStream) -> bool {
         read < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock;
     !would_block
 }
+
+#[cfg(not(madsim))]
+pub(super) fn abort_when_unacknowledged(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let timeout_ms = libc::c_uint::try_from(UNACKNOWLEDGED_MS_MAX).expect("fits");
+    // SAFETY: setsockopt(2) on the stream's open fd with a pointer to a c_uint we own and
+    // its size; a failure leaves the kernel's default, which is only slower to notice.
+    let set = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_USER_TIMEOUT,
+            (&timeout_ms as *const libc::c_uint).cast(),
+            std::mem::size_of::<libc::c_uint>() as libc::socklen_t,
+        )
+    };
+    if set != 0 {
+        tracing::debug!(target: "concord", "transport: cannot set TCP_USER_TIMEOUT: {}", std::io::Error::last_os_error());
+    }
+}
+
+/// madsim's streams neither retransmit nor back off: nothing to bound.
+#[cfg(madsim)]
+fn abort_when_unacknowledged(_stream: &TcpStream) {}
 
 /// The simulator's streams have no end that the peer's death announces (see README, "Two
 /// worlds": a difference between the model and reality).

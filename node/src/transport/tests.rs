@@ -250,3 +250,34 @@ async fn a_frame_after_the_peer_restarted_reaches_the_new_process() {
     assert_eq!(second, b"second");
     assert_eq!(stats.stale_connections.load(Ordering::Relaxed), 1);
 }
+
+#[tokio::test]
+async fn outbound_connections_give_up_on_unacknowledged_data() {
+    // A partition that drops a connection's packets would otherwise leave it retransmitting
+    // with exponential back-off (54 s between tries, seen against real processes), long after
+    // the partition healed.
+    use std::os::fd::AsRawFd;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stream = TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let read = |stream: &TcpStream| {
+        let mut value: libc::c_uint = 0;
+        let mut len = std::mem::size_of::<libc::c_uint>() as libc::socklen_t;
+        // SAFETY: getsockopt(2) into a c_uint we own, with its size.
+        let got = unsafe {
+            libc::getsockopt(
+                stream.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_USER_TIMEOUT,
+                (&mut value as *mut libc::c_uint).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(got, 0);
+        u64::from(value)
+    };
+    assert_eq!(read(&stream), 0, "the kernel's default: no bound");
+    super::peer::abort_when_unacknowledged(&stream);
+    assert_eq!(read(&stream), super::peer::UNACKNOWLEDGED_MS_MAX);
+}

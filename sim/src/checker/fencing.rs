@@ -7,7 +7,7 @@
 //! holder whose lock had gone to someone after it.
 
 use crate::fencing::FencedResource;
-use crate::history::History;
+use crate::history::{History, Operation};
 use concord_core::agent::{Request, Response};
 use concord_core::kv::KvCommand;
 use std::collections::BTreeMap;
@@ -21,26 +21,37 @@ pub fn check(history: &History, resource: &FencedResource, grants: &Grants) -> V
     violations
 }
 
+/// One acquire a client saw succeed: (the operation, key, session, fencing token).
+type Acquired<'a> = (&'a Operation, &'a str, &'a str, u64);
+
+/// Every acquire in the history that returned true.
+fn acquires(history: &History) -> impl Iterator<Item = Acquired<'_>> {
+    history
+        .operations
+        .iter()
+        .filter_map(|op| match (&op.request, &op.result) {
+            (
+                Request::KvWrite {
+                    command: KvCommand::Lock { key, session, .. },
+                },
+                Ok(Response::KvWritten {
+                    applied: true,
+                    index,
+                }),
+            ) => Some((op, key.as_str(), session.as_str(), *index)),
+            _ => None,
+        })
+}
+
 /// The grants as clients saw them (where no server's journal is observed): each acquire that
 /// returned true, at its index, to its session. Two sessions told they hold one token is a
 /// violation `client_acquires` then reports against the first.
 pub fn grants_seen_by_clients(history: &History) -> Grants {
     let mut grants = Grants::new();
-    for op in &history.operations {
-        if let (
-            Request::KvWrite {
-                command: KvCommand::Lock { key, session, .. },
-            },
-            Ok(Response::KvWritten {
-                applied: true,
-                index,
-            }),
-        ) = (&op.request, &op.result)
-        {
-            grants
-                .entry((key.clone(), *index))
-                .or_insert_with(|| session.clone());
-        }
+    for (_, key, session, index) in acquires(history) {
+        grants
+            .entry((key.to_string(), index))
+            .or_insert_with(|| session.to_string());
     }
     grants
 }
@@ -48,20 +59,8 @@ pub fn grants_seen_by_clients(history: &History) -> Grants {
 /// Each acquire a client saw return true was a grant, at its index, to its session.
 fn client_acquires(history: &History, grants: &Grants) -> Vec<String> {
     let mut violations = Vec::new();
-    for op in &history.operations {
-        let (
-            Request::KvWrite {
-                command: KvCommand::Lock { key, session, .. },
-            },
-            Ok(Response::KvWritten {
-                applied: true,
-                index,
-            }),
-        ) = (&op.request, &op.result)
-        else {
-            continue;
-        };
-        match grants.get(&(key.clone(), *index)) {
+    for (op, key, session, index) in acquires(history) {
+        match grants.get(&(key.to_string(), index)) {
             Some(granted) if granted == session => {}
             granted => violations.push(format!(
                 "fencing: c{} on {} was told at {} ms that session {session} holds {key} with \
@@ -111,7 +110,6 @@ fn accepted_writes(resource: &FencedResource, grants: &Grants) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::Operation;
 
     fn acquire(client: u64, session: &str, result: concord_core::agent::ApiResult) -> Operation {
         let command = KvCommand::Lock {
