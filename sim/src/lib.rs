@@ -1,9 +1,8 @@
-//! Concord's deterministic simulator: the real node runtime under madsim, with scenarios,
-//! faults, checkers and a fuzzer. Build it with `--cfg madsim` (`cargo xtask sim ...`).
-//! Without madsim the crate is where the real-process runner grows: the scenario parser, the
-//! fuzz schedule generator, the checkers over histories and the world's shared half compile
-//! there too; what drives a world (the world's machines, the runner, the scenario commands,
-//! the loads) is madsim's until the real backend gives it the same methods.
+//! Concord's two worlds for one scenario language. With `--cfg madsim` (`cargo xtask sim ...`):
+//! the deterministic simulator, the real node runtime under madsim, with scenarios, faults,
+//! checkers and a fuzzer. Without madsim (`cargo xtask real ...`): the same scenarios, fuzz
+//! schedules, loads and history checkers against real `concord agent` processes in network
+//! namespaces (`real/`, `world/real.rs`).
 
 pub mod checker;
 /// The fenced resource of the lock workload (no madsim in it).

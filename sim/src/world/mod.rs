@@ -1,8 +1,8 @@
 //! The world a scenario runs in: named nodes running the real node runtime, faults on them
 //! (kill, restart, pause, partitions, one-way cuts, latency, loss), and client requests through
 //! the typed request API, recorded in the history. What both worlds share is here; the
-//! simulated machines and faults are in `sim.rs` (madsim), with the same method names that a
-//! real-process backend will have.
+//! machines and faults are in `sim.rs` (madsim nodes) and `real.rs` (real processes), with the
+//! same method names, so every scenario verb reaches both through one `match`.
 
 use crate::checker::Checker;
 use crate::history::Recorder;
