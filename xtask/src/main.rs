@@ -255,6 +255,8 @@ fn test_all() -> Result<(), String> {
         "install dig (dnsutils) if missing",
         Command::new("sh").args(["-c", INSTALL_DIG]),
     )?;
+    // sim/src/real/net's tests make namespaces with `ip`.
+    real::install_ip()?;
     step(
         "unit, datadriven and end-to-end tests",
         Command::new(&cargo)

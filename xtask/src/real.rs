@@ -18,8 +18,22 @@ pub const CI_REAL_FILES: [&str; 6] = [
     "scenarios/leave.scn",
 ];
 
+/// Installs `ip` (Debian's iproute2) when it is missing: the runner makes namespaces with it.
+/// `unshare`, `mount` and `hostname` are in every Debian (util-linux, mount, hostname).
+const INSTALL_IP: &str = "command -v ip >/dev/null 2>&1 || { S=; [ \"$(id -u)\" = 0 ] || S=sudo; \
+     $S apt-get update -qq && $S apt-get install -y -qq iproute2; }";
+
+/// `ip` for the runner and for the switch's tests in `cargo test` (which need root too).
+pub fn install_ip() -> Result<(), String> {
+    step(
+        "install ip (iproute2) if missing",
+        Command::new("sh").args(["-c", INSTALL_IP]),
+    )
+}
+
 /// Builds `concord` and the real runner (debug, the workspace's target dir).
 fn build() -> Result<(), String> {
+    install_ip()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     step(
         "build concord and the real-world runner",
