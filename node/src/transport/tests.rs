@@ -252,16 +252,17 @@ async fn a_frame_after_the_peer_restarted_reaches_the_new_process() {
 }
 
 #[tokio::test]
-async fn outbound_connections_give_up_on_unacknowledged_data() {
+async fn outbound_connections_bound_their_back_off_and_give_up_on_unacknowledged_data() {
     // A partition that drops a connection's packets would otherwise leave it retransmitting
     // with exponential back-off (54 s between tries, seen against real processes), long after
     // the partition healed.
     use std::os::fd::AsRawFd;
+    const TCP_RTO_MAX_MS: libc::c_int = 44;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let stream = TcpStream::connect(listener.local_addr().unwrap())
         .await
         .unwrap();
-    let read = |stream: &TcpStream| {
+    let read = |stream: &TcpStream, option: libc::c_int| {
         let mut value: libc::c_uint = 0;
         let mut len = std::mem::size_of::<libc::c_uint>() as libc::socklen_t;
         // SAFETY: getsockopt(2) into a c_uint we own, with its size.
@@ -269,15 +270,28 @@ async fn outbound_connections_give_up_on_unacknowledged_data() {
             libc::getsockopt(
                 stream.as_raw_fd(),
                 libc::IPPROTO_TCP,
-                libc::TCP_USER_TIMEOUT,
+                option,
                 (&mut value as *mut libc::c_uint).cast(),
                 &mut len,
             )
         };
-        assert_eq!(got, 0);
-        u64::from(value)
+        (got == 0).then_some(u64::from(value))
     };
-    assert_eq!(read(&stream), 0, "the kernel's default: no bound");
+    let before = (
+        read(&stream, libc::TCP_USER_TIMEOUT),
+        read(&stream, TCP_RTO_MAX_MS),
+    );
+    assert_eq!(before.0, Some(0), "the kernel's default: no bound");
     super::peer::abort_when_unacknowledged(&stream);
-    assert_eq!(read(&stream), super::peer::UNACKNOWLEDGED_MS_MAX);
+    let user_timeout = read(&stream, libc::TCP_USER_TIMEOUT);
+    assert_eq!(user_timeout, Some(super::peer::UNACKNOWLEDGED_MS_MAX));
+    match before.1 {
+        // Kernels before 6.15 have no TCP_RTO_MAX_MS.
+        None => println!("TCP_RTO_MAX_MS: not in this kernel"),
+        Some(default_ms) => {
+            assert_eq!(default_ms, 120_000, "the kernel's default");
+            let bounded = read(&stream, TCP_RTO_MAX_MS);
+            assert_eq!(bounded, Some(super::peer::RETRANSMIT_INTERVAL_MS_MAX));
+        }
+    }
 }
