@@ -50,6 +50,11 @@ fn build() -> Result<(), String> {
 /// `cargo xtask real ARGS...`: `run FILE... [--seed N] [--bug NAME]`, `fuzz --seeds A..B`.
 pub fn real(args: &[&str]) -> Result<(), String> {
     build()?;
+    run_runner(args)
+}
+
+/// Runs the built `concord-sim real ARGS...` as root (through sudo when not root).
+fn run_runner(args: &[&str]) -> Result<(), String> {
     let runner = root().join("target/debug/concord-sim");
     let mut command = if is_root() {
         Command::new(&runner)
@@ -79,7 +84,7 @@ pub fn ci() -> Result<(), String> {
     real(&args)?;
     let (bug, file) = CI_REAL_BUG;
     println!("==> real run {file} --bug {bug}: must fail");
-    match real(&["run", file, "--seed", "1", "--bug", bug]) {
+    match run_runner(&["run", file, "--seed", "1", "--bug", bug]) {
         Err(_) => Ok(()),
         Ok(()) => Err(format!(
             "the planted bug {bug} went unnoticed by the real runner on {file}"

@@ -23,8 +23,6 @@ pub const RUN_WALL_MS_MAX: u64 = 20 * 60 * 1000;
 pub struct RealOutcome {
     pub seed: u64,
     pub failure: Option<String>,
-    /// World milliseconds the run took (its own clock: wall time here).
-    pub world_ms: u64,
     pub wall: Duration,
     /// The switch's counters at the end.
     pub network: String,
@@ -75,23 +73,17 @@ pub fn run_text(text: &str, seed: u64, bug: PlantedBug, options: RealOptions) ->
                 write_history(&world);
             }
             let margins = world.margins.clone();
-            (
-                result.err(),
-                world.now_ms(),
-                world.network_counters(),
-                margins,
-            )
+            (result.err(), world.network_counters(), margins)
         })
     }));
     runtime.shutdown_timeout(Duration::from_secs(5));
-    let (failure, world_ms, network, margins) = match run {
+    let (failure, network, margins) = match run {
         Ok(done) => done,
-        Err(panic) => (Some(panic_text(panic)), 0, String::new(), Vec::new()),
+        Err(panic) => (Some(panic_text(panic)), String::new(), Vec::new()),
     };
     RealOutcome {
         seed,
         failure,
-        world_ms,
         wall: wall.elapsed(),
         network,
         dir,
