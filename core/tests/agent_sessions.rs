@@ -163,3 +163,19 @@ fn a_session_create_over_its_bounds_is_refused_before_the_log() {
     );
     assert_eq!(net.agent(&leader).raft().unwrap().last_index(), before);
 }
+
+#[test]
+fn a_ttl_session_expires_when_the_log_is_compacted_at_every_entry() {
+    let mut net = cluster_configured(SEED, |config| {
+        config.snapshot_threshold_entries = 2;
+        config.snapshot_interval_ms = 0;
+    });
+    let id = create_session(&mut net, "s1", spec(None, Some(TTL_MS), 0));
+    run(&mut net, 2 * TTL_MS + SLACK_MS);
+    for server in SERVERS {
+        assert!(
+            session(&mut net, server, &id).is_none(),
+            "{server} after 2 x TTL"
+        );
+    }
+}

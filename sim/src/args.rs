@@ -55,3 +55,21 @@ pub fn print_margins(margins: &[concord_sim::world::Margin]) {
         );
     }
 }
+
+/// `schedule --seed N`: prints the fuzz schedule of a seed (the same text both worlds run).
+pub fn print_schedule(args: &[String]) -> i32 {
+    match flag(args, "--seed").map(|s| s.parse::<u64>()) {
+        Some(Ok(seed)) => {
+            print!("{}", concord_sim::fuzz::schedule::generate(seed));
+            0
+        }
+        Some(Err(e)) => {
+            eprintln!("schedule: --seed: {e}");
+            2
+        }
+        None => {
+            eprintln!("usage: concord-sim schedule --seed N");
+            2
+        }
+    }
+}

@@ -20,13 +20,6 @@ pub fn main() -> i32 {
         Some("run") => run(&args[1..]),
         Some("fuzz") => fuzz_cmd(&args[1..]),
         Some("bugs") => bugs_cmd(&args[1..]),
-        Some("schedule") => {
-            let seed = flag(&args, "--seed")
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            print!("{}", schedule::generate(seed));
-            0
-        }
         _ => {
             eprintln!("{USAGE}");
             2

@@ -9,16 +9,20 @@ mod cli;
 #[cfg(not(madsim))]
 mod real_cli;
 
-/// `gossip-bench` needs no madsim runtime, so it runs from either build.
-fn gossip_bench_requested() -> Option<i32> {
+/// `gossip-bench` and `schedule` need no madsim runtime, so they run from either build (a
+/// real fuzz runs the same schedules; `schedule --seed N` prints one).
+fn either_build_command() -> Option<i32> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let is_bench = args.first().is_some_and(|a| a == "gossip-bench");
-    is_bench.then(|| concord_sim::gossip_bench::cli(&args[1..]))
+    match args.first().map(|a| a.as_str()) {
+        Some("gossip-bench") => Some(concord_sim::gossip_bench::cli(&args[1..])),
+        Some("schedule") => Some(args::print_schedule(&args[1..])),
+        _ => None,
+    }
 }
 
 #[cfg(madsim)]
 fn main() {
-    if let Some(code) = gossip_bench_requested() {
+    if let Some(code) = either_build_command() {
         std::process::exit(code);
     }
     std::process::exit(cli::main());
@@ -26,7 +30,7 @@ fn main() {
 
 #[cfg(not(madsim))]
 fn main() {
-    if let Some(code) = gossip_bench_requested() {
+    if let Some(code) = either_build_command() {
         std::process::exit(code);
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,6 +42,6 @@ fn main() {
         std::process::exit(real_cli::main(&args[1..]));
     }
     eprintln!("concord-sim must be built with RUSTFLAGS=\"--cfg madsim\": use `cargo xtask sim run|fuzz ...`");
-    eprintln!("(this build runs `concord-sim real run|fuzz ...` against real processes)");
+    eprintln!("(this build runs `concord-sim real run|fuzz ...` against real processes, and `schedule --seed N`)");
     std::process::exit(2);
 }

@@ -17,7 +17,8 @@ const USAGE: &str =
   processes in network namespaces (root needed). The binary is $CONCORD_BIN or the `concord`
   next to this one. Deadlines (`within D`) are scaled by the time factor (default 200%).
   Runs side by side need other world numbers (`--world W`: namespaces crW-*, 10.77.W.0/24;
-  a fuzz takes worlds W..W+J).";
+  a fuzz takes worlds W..W+J). `concord-sim schedule --seed N` prints a seed's schedule.
+  CONCORD_REAL_LOG_LEVEL=debug makes the agents log at that level.";
 
 /// Worlds a real fuzz may run side by side (each has its own namespaces and /24).
 const JOBS_MAX: u64 = 8;

@@ -12,6 +12,11 @@ use std::collections::BTreeMap;
 /// Reaped members remembered so the leader can take their nodes out of the catalog; more are
 /// forgotten oldest first (a node left behind is still deregistered by `force-leave`).
 pub const REAPED_REMEMBERED_MAX: usize = 1024;
+/// The longest a `join` waits for its answer (`request_timeout_ms` if shorter).
+pub const JOIN_TIMEOUT_MS: u64 = 5_000;
+/// How often an unanswered join pushes again, within its timeout.
+pub const JOIN_RESEND_INTERVAL_MS: u64 = 1_000;
+const _: () = assert!(JOIN_RESEND_INTERVAL_MS < JOIN_TIMEOUT_MS);
 
 impl Agent {
     /// Runs the detector's timers when one is due, then sends what it asks for.
@@ -101,7 +106,7 @@ impl Agent {
         let waiting_join = self
             .pending
             .get_mut(join_id)
-            .is_some_and(|p| matches!(p.waiting, Waiting::Join));
+            .is_some_and(|p| matches!(p.waiting, Waiting::Join { .. }));
         if !waiting_join {
             return;
         }
@@ -111,14 +116,41 @@ impl Agent {
 
     /// `join ADDR`: a full state exchange with ADDR; answered when its table comes back.
     pub(super) fn start_join(&mut self, origin: Origin, addr: String) {
-        let deadline_ms = self.now_ms + self.config.request_timeout_ms.min(5_000);
+        let deadline_ms = self.now_ms + self.config.request_timeout_ms.min(JOIN_TIMEOUT_MS);
+        let waiting = Waiting::Join {
+            addr: addr.clone(),
+            resend_at_ms: self.now_ms + JOIN_RESEND_INTERVAL_MS,
+        };
         let join_id = self.pending.insert(Pending {
             origin,
             deadline_ms,
-            waiting: Waiting::Join,
+            waiting,
         });
         self.membership.join(&addr, Some(join_id), self.now_ms);
         self.drain_membership();
+    }
+
+    /// Unanswered joins push again. A push can be lost without a word from TCP: written into a
+    /// connection whose peer restarted while a partition hid the old socket's close, it is
+    /// accepted locally and answered by a reset. The exchange is idempotent; the first answer
+    /// ends the join, later ones find nothing waiting.
+    pub(super) fn resend_unanswered_joins(&mut self) {
+        let now_ms = self.now_ms;
+        let due = self.pending.ids_where(
+            |p| matches!(p.waiting, Waiting::Join { resend_at_ms, .. } if resend_at_ms <= now_ms),
+        );
+        for join_id in &due {
+            let pending = self.pending.get_mut(*join_id).expect("just listed");
+            let Waiting::Join { addr, resend_at_ms } = &mut pending.waiting else {
+                unreachable!("listed as a join");
+            };
+            *resend_at_ms = now_ms + JOIN_RESEND_INTERVAL_MS;
+            let addr = addr.clone();
+            self.membership.join(&addr, Some(*join_id), now_ms);
+        }
+        if !due.is_empty() {
+            self.drain_membership();
+        }
     }
 
     /// After a restart a server knows nobody until someone gossips with it; the Raft

@@ -36,6 +36,7 @@ pub use catalog_reconcile::{
     CATALOG_RECONCILE_WRITES_PER_ROUND_MAX, CONSUL_SERVICE, SERF_HEALTH_CHECK_ID,
 };
 pub use config::AgentConfig;
+pub use gossip::{JOIN_RESEND_INTERVAL_MS, JOIN_TIMEOUT_MS};
 pub use journal::LockJournalEvent;
 pub use wire::{BootstrapMessage, Envelope, WireMessage};
 

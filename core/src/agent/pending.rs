@@ -33,8 +33,9 @@ pub enum Waiting {
     },
     /// No leader known yet: dispatched again once there is one.
     Leader { request: Request, hops: u8 },
-    /// A join's gossip push, answered by the other agent's pull.
-    Join,
+    /// A join's gossip push to `addr`, answered by the other agent's pull; pushed again at
+    /// `resend_at_ms` while unanswered (`Agent::resend_unanswered_joins`).
+    Join { addr: String, resend_at_ms: u64 },
     /// A graceful leave in progress.
     Leave,
 }
@@ -53,6 +54,16 @@ pub struct Pending {
     pub origin: Origin,
     pub deadline_ms: u64,
     pub waiting: Waiting,
+}
+
+impl Pending {
+    /// Its deadline, or a join's resend if sooner.
+    fn next_event_ms(&self) -> u64 {
+        match self.waiting {
+            Waiting::Join { resend_at_ms, .. } => resend_at_ms.min(self.deadline_ms),
+            _ => self.deadline_ms,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -125,9 +136,10 @@ impl PendingTable {
             .collect()
     }
 
-    /// The earliest deadline of a request in progress (a scan: called once a driver round).
+    /// The earliest time the table has something to do: a request's deadline, or a join's
+    /// resend (a scan: called once a driver round).
     pub fn next_deadline_ms(&self) -> Option<u64> {
-        self.entries.values().map(|p| p.deadline_ms).min()
+        self.entries.values().map(Pending::next_event_ms).min()
     }
 
     /// Requests whose deadline passed, removed.

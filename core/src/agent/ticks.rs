@@ -26,6 +26,7 @@ impl Agent {
         self.tick_sessions();
         self.lock_delays.prune_due(self.now_ms);
         self.expire_requests();
+        self.resend_unanswered_joins();
         self.release_watches_due();
         self.complain_if_leaderless();
     }
@@ -34,7 +35,7 @@ impl Agent {
         for pending in self.pending.take_expired(self.now_ms) {
             let error = match pending.waiting {
                 Waiting::Leader { .. } => ApiError::NoLeader,
-                Waiting::Join => ApiError::JoinFailed("no answer from the address".into()),
+                Waiting::Join { .. } => ApiError::JoinFailed("no answer from the address".into()),
                 _ => ApiError::Timeout,
             };
             self.reply(pending.origin, Err(error));

@@ -295,3 +295,29 @@ async fn outbound_connections_bound_their_back_off_and_give_up_on_unacknowledged
         }
     }
 }
+
+#[tokio::test]
+async fn a_frame_queued_during_a_failing_connect_goes_out_on_the_next_attempt() {
+    // An attempt begun while the peer was unreachable (its SYN lost) fails after the connect
+    // timeout. A frame queued meanwhile (a join sent just after a partition healed) must go out
+    // on the next attempt, not be dropped as stale with what waited through the whole attempt.
+    const CONNECT_TIMEOUT_MS: u64 = 600;
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    // Backlog 0 holds one connection not yet accepted; SYNs beyond it are dropped.
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let filler = TcpStream::connect(addr).await.unwrap();
+    let stats = Arc::new(TransportStats::default());
+    let queue = super::peer::spawn_with(addr.to_string(), stats.clone(), CONNECT_TIMEOUT_MS);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    queue.send(Arc::new(b"join".to_vec())).await.unwrap();
+    // Room again before the attempt ends; its SYN is next retransmitted only after 1 s, so
+    // the attempt fails all the same, and the next one connects.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_accepted_filler, _) = listener.accept().await.unwrap();
+    drop(filler);
+    let (_stream, bytes) = next_bytes(&listener, 4).await;
+    assert_eq!(bytes, b"join");
+    assert!(stats.connect_failures.load(Ordering::Relaxed) >= 1);
+}

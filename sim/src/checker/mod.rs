@@ -94,6 +94,12 @@ impl Checker {
         state.latest_leader.as_ref().map(|(_, name)| name.clone())
     }
 
+    /// The newest term a leader was seen in so far.
+    pub fn latest_leader_term(&self) -> Option<u64> {
+        let state = self.state.lock().expect("checker lock");
+        state.latest_leader.as_ref().map(|(term, _)| *term)
+    }
+
     /// Index -> (term, digest) of everything applied anywhere.
     pub fn applied(&self) -> BTreeMap<u64, AppliedEntry> {
         let state = self.state.lock().expect("checker lock");

@@ -57,12 +57,18 @@ pub struct RealNode {
 }
 
 /// What a machine's own config file says (the simulator's `machine_layer`, as HCL).
+/// The machine's config file. `CONCORD_REAL_LOG_LEVEL` (say `debug`) sets the agents' log
+/// level, for reading a failure's logs; unset, they log at the product's default.
 fn machine_hcl() -> String {
-    format!(
+    let mut hcl = format!(
         "data_dir = \"{}\"\nraft_snapshot_threshold = {}\n",
         super::DATA_DIR_DEFAULT,
         super::SNAPSHOT_THRESHOLD_ENTRIES_DEFAULT
-    )
+    );
+    if let Ok(level) = std::env::var("CONCORD_REAL_LOG_LEVEL") {
+        hcl.push_str(&format!("log_level = {level:?}\n"));
+    }
+    hcl
 }
 
 impl World {
