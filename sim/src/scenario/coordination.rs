@@ -34,7 +34,8 @@ pub const CHECK_LOCKS_SLACK_MS: u64 = 20_000;
 /// walked away from is free only a whole bound after the newest election. `check-locks`
 /// counts its bound again from each election it sees, at most this many times: a cluster that
 /// keeps electing leaders fails the check (seen against real processes, real fuzz seed 27: a
-/// leader starved of CPU for half a second lost its term 2 s before the locks came free).
+/// leader unheard for half a second on a loaded machine lost its term 2 s before the locks
+/// came free).
 pub const CHECK_LOCKS_ELECTIONS_MAX: u32 = 2;
 
 pub fn handles(command: &str) -> bool {
