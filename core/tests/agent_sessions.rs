@@ -1,7 +1,9 @@
 //! Sessions through a cluster of agents (3 servers, 1 client): create names the taking
 //! agent's node; TTL timers on the leader expire a session after twice its TTL and not before
 //! its TTL; a renew pushes the expiry; a new leader restarts every timer (no early expiry);
-//! renewing an unknown session is NotFound. Seeds are fixed (the net is deterministic).
+//! renewing an unknown session is NotFound; timers fire even when the log is compacted at
+//! every other entry (the leader's "caught up" test reads the snapshot's term). Seeds are
+//! fixed (the net is deterministic).
 
 use concord_core::agent::*;
 

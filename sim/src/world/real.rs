@@ -57,8 +57,8 @@ pub struct RealNode {
 }
 
 /// What a machine's own config file says (the simulator's `machine_layer`, as HCL).
-/// The machine's config file. `CONCORD_REAL_LOG_LEVEL` (say `debug`) sets the agents' log
-/// level, for reading a failure's logs; unset, they log at the product's default.
+/// `CONCORD_REAL_LOG_LEVEL` (say `debug`) adds the agents' log level, for reading a failure's
+/// logs; unset, they log at the product's default.
 fn machine_hcl() -> String {
     let mut hcl = format!(
         "data_dir = \"{}\"\nraft_snapshot_threshold = {}\n",
